@@ -1,0 +1,47 @@
+"""What every handler is given: the repository, the clock, the settings, and who is asking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bot.config import Settings
+from bot.events import Reply
+from bot.i18n import Translator
+from storage.models import Account, Person
+from storage.repo import Repo
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    repo: Repo
+    clock: Clock
+    settings: Settings
+    t: Translator
+    person: Person | None = None
+    account: Account | None = None
+
+    def say(self, key: str, **values: object) -> Reply:
+        """A reply to the sender from the catalog, in their language."""
+        return Reply(self.t(key, **values))
+
+    @property
+    def me(self) -> Person:
+        """The sender, for handlers that only run for known people."""
+        assert self.person is not None, "handler for known people ran for an unknown sender"
+        return self.person
+
+    @property
+    def my_id(self) -> int:
+        assert self.me.id is not None
+        return self.me.id

@@ -1,0 +1,60 @@
+"""The seeded demo school behind `tandem demo`: two students, a teacher, two parents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import roster
+from storage.models import Delivery, Platform, Role
+from storage.repo import Repo
+
+DEMO_SCHOOL = "Maple Elementary (demo)"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    name: str
+    role: Role
+    students: tuple[str, ...]
+    admin: bool = False
+
+
+DEMO_PEOPLE = (
+    DemoPerson("Ms. Ortiz", Role.TEACHER, ("Sam Rivera", "Maya Chen"), admin=True),
+    DemoPerson("Dana Rivera", Role.PARENT, ("Sam Rivera",)),
+    DemoPerson("Lee Chen", Role.PARENT, ("Maya Chen",)),
+)
+DEMO_GOALS = {
+    "Sam Rivera": [("reading", "Reads a page aloud to an adult")],
+    "Maya Chen": [("calm", "Uses a calm-down strategy when upset")],
+}
+
+
+def console_id(name: str) -> str:
+    """The console's stand-in for a platform user id."""
+    return "-".join(name.casefold().replace(".", "").split())
+
+
+async def seed_demo(repo: Repo, timezone: str = "America/Chicago") -> bool:
+    """Create the demo school once; False if it was already there."""
+    if await repo.school_named(DEMO_SCHOOL) is not None:
+        return False
+    school = await repo.add_school(DEMO_SCHOOL, timezone, "en")
+    students = {}
+    for name, goals in DEMO_GOALS.items():
+        student = await roster.add_student(repo, school, name)
+        assert student.id is not None
+        students[name] = student.id
+        for tag, description in goals:
+            await repo.set_goal(student.id, tag, description)
+    assert school.id is not None
+    for demo in DEMO_PEOPLE:
+        person = await repo.add_person(demo.name, "en")
+        assert person.id is not None
+        await repo.add_account(person, Platform.CONSOLE, "", console_id(demo.name),
+                               console_id(demo.name))
+        for name in demo.students:
+            await repo.add_membership(person.id, students[name], demo.role, Delivery.WEEKLY)
+        if demo.admin:
+            await repo.add_admin(person.id, school.id)
+    return True

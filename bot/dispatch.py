@@ -1,0 +1,98 @@
+"""identity -> pending state -> router -> handler -> replies, with dedupe of event ids."""
+
+from __future__ import annotations
+
+import logging
+
+from bot import handlers  # noqa: F401  (registers every handler on the router)
+from bot.config import Settings
+from bot.context import Clock, Context
+from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
+from bot.grammar import clean_text
+from bot.i18n import Translator
+from bot.router import Router, router, split_command
+from storage.db import Database
+from storage.repo import Repo
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Turns one platform-free event into the replies for its sender, in one transaction."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Clock,
+                 routes: Router = router) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.routes = routes
+
+    async def dispatch(self, event: Event) -> list[Reply]:
+        async with self.db.session() as session:
+            repo = Repo(session)
+            # The dedupe row shares the transaction: if handling fails, a retry is handled again.
+            if not await repo.mark_seen(event.sender.platform, event.event_id, self.clock.now()):
+                log.info("duplicate event %s ignored", event.event_id)
+                return []
+            ctx = await self._context(repo, event)
+            replies = await self._route(event, ctx)
+            log.info("event %s handled with %d replies", event.event_id, len(replies))
+            return replies
+
+    async def _context(self, repo: Repo, event: Event) -> Context:
+        sender = event.sender
+        account = await repo.account(sender.platform, sender.workspace, sender.external_id)
+        person = await repo.person(account.person_id) if account and account.active else None
+        language = person.language if person else (sender.language_hint or
+                                                   self.settings.school.language)
+        return Context(repo=repo, clock=self.clock, settings=self.settings,
+                       t=Translator(language), person=person,
+                       account=account if person else None)
+
+    async def _route(self, event: Event, ctx: Context) -> list[Reply]:
+        if not event.chat.private:
+            # Groups and channels never see student data, whoever asks.
+            return [ctx.say("group.direct_only")]
+        if isinstance(event, ButtonPress):
+            return await self._press(event, ctx)
+        if ctx.person is None and not self._opens_door(event):
+            return [ctx.say("onboarding.stranger")]
+        if isinstance(event, MessageEdited):
+            return await self.routes.edit(event, ctx) if self.routes.edit else []
+        return await self._message(event, ctx)
+
+    def _opens_door(self, event: Event) -> bool:
+        command = split_command(event.text) if isinstance(event, IncomingMessage) else None
+        return command is not None and command[0] in self.routes.open_commands
+
+    async def _press(self, press: ButtonPress, ctx: Context) -> list[Reply]:
+        pending = await ctx.repo.pending(press.token)
+        if pending is None or ctx.person is None or pending.person_id != ctx.person.id:
+            # Someone else's button, or forged data: nothing happens and nothing is revealed.
+            return []
+        if pending.expires_at <= self.clock.now():
+            await ctx.repo.delete_pending(pending)
+            return [ctx.say("button.expired")]
+        handler = self.routes.buttons.get(pending.action)
+        return await handler(press, ctx, pending) if handler else []
+
+    async def _message(self, msg: IncomingMessage, ctx: Context) -> list[Reply]:
+        limit = self.settings.security.max_entry_chars
+        if len(msg.text) > limit:
+            return [ctx.say("input.too_long", limit=limit, length=len(msg.text))]
+        text = clean_text(msg.text)
+        if not text and msg.attachment_ref is None:
+            return [ctx.say("input.empty")]
+        command = split_command(text)
+        if command is not None:
+            name, args = command
+            handler = self.routes.commands.get(name)
+            if handler is None:
+                return [ctx.say("command.unknown", command=name[:32])]
+            return await handler(msg, ctx, args)
+        prefixed = self.routes.prefixes.get(text[:1])
+        if prefixed is not None:
+            return await prefixed(msg, ctx, text[1:].strip())
+        if self.routes.plain_text is None:
+            return []
+        return await self.routes.plain_text(msg, ctx, text)

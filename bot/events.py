@@ -1,0 +1,101 @@
+"""What adapters hand the core, and what the core hands back: frozen, platform-free values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from storage.models import Platform
+
+__all__ = [
+    "Button",
+    "ButtonPress",
+    "Chat",
+    "Event",
+    "IncomingMessage",
+    "MessageEdited",
+    "Outgoing",
+    "Platform",
+    "Reply",
+    "Sender",
+]
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who wrote, by platform id: never by username or display name."""
+
+    platform: Platform
+    workspace: str
+    external_id: str
+    display_name: str = ""
+    language_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Chat:
+    id: str
+    private: bool = True
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    sender: Sender
+    chat: Chat
+    text: str
+    event_id: str
+    # The platform's id of this message, so a later edit finds the entry it made.
+    message_ref: str = ""
+    # The platform's id of the message this one replies to (Telegram reply, Slack thread).
+    reply_to_ref: str | None = None
+    # A photo or file the platform keeps; we store its reference, never the bytes.
+    attachment_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageEdited:
+    sender: Sender
+    chat: Chat
+    text: str
+    event_id: str
+    message_ref: str
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    sender: Sender
+    chat: Chat
+    token: str
+    event_id: str
+
+
+Event = IncomingMessage | MessageEdited | ButtonPress
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message back to the sender; `replaces` asks to edit the message whose button was pressed."""
+
+    text: str
+    buttons: tuple[Button, ...] = field(default=())
+    replaces: bool = False
+
+    def with_buttons(self, *buttons: Button | None) -> Reply:
+        return replace(self, buttons=self.buttons + tuple(b for b in buttons if b is not None))
+
+    def replacing(self) -> Reply:
+        """The same reply, shown in place of the message whose button was pressed."""
+        return replace(self, replaces=True)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to someone other than the sender, delivered through the outbox."""
+
+    person_id: int
+    reply: Reply

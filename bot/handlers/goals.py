@@ -1,0 +1,48 @@
+"""A student's goals: /goals NAME to read them, /goal NAME tag: description to set one."""
+
+from __future__ import annotations
+
+import re
+
+from bot import access
+from bot.access import Action
+from bot.context import Context
+from bot.events import IncomingMessage, Reply
+from bot.handlers.records import not_found
+from bot.router import router
+
+_TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+@router.command("goals")
+async def list_goals(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """A student's active goals with how many entries each has."""
+    found = await access.find_student(ctx, args, Action.GOALS, "goals")
+    if found.student is None or found.student.id is None:
+        return [not_found(ctx, found)]
+    student = found.student
+    goals = await ctx.repo.goals(found.student.id)
+    if not goals:
+        return [ctx.say("goals.none", student=student.name)]
+    counts = await ctx.repo.goal_counts(found.student.id)
+    lines = [ctx.t("goals.line", tag=goal.tag, description=goal.description,
+                   count=counts.get(goal.id or 0, 0)) for goal in goals]
+    return [Reply("\n".join([ctx.t("goals.title", student=student.name), *lines]))]
+
+
+@router.command("goal")
+async def set_goal(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """Create or reword a goal: `/goal Sam reading: reads a page aloud`."""
+    head, colon, description = args.partition(":")
+    words = head.split()
+    if not colon or len(words) < 2 or not description.strip():
+        return [ctx.say("goal.usage")]
+    tag = words[-1].lstrip("#").casefold()
+    if not _TAG.match(tag):
+        return [ctx.say("goal.bad_tag", tag=tag[:40])]
+    found = await access.find_student(ctx, " ".join(words[:-1]), Action.SET_GOAL, "goal")
+    if found.student is None or found.student.id is None:
+        return [not_found(ctx, found)]
+    goal, created = await ctx.repo.set_goal(found.student.id, tag, description.strip()[:500])
+    key = "goal.created" if created else "goal.updated"
+    return [ctx.say(key, tag=goal.tag, student=found.student.name)]

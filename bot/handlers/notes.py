@@ -1,0 +1,216 @@
+"""Logging one-line notes: `+ - ? !`, /win /concern /note /ask /urgent, plain text, undo, edits."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from bot import access, grammar
+from bot.access import Action
+from bot.context import Context
+from bot.events import Button, ButtonPress, IncomingMessage, MessageEdited, Reply
+from bot.router import router
+from storage.models import Entry, EntryKind, PendingAction, Role, Setting, Student
+from storage.repo import StudentLink
+
+BUTTON_TTL = timedelta(days=2)
+UNDO_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A note on its way to becoming an entry."""
+
+    kind: EntryKind
+    text: str
+    source_ref: str
+    attachment_ref: str | None
+
+
+async def log_note(msg: IncomingMessage, ctx: Context, text: str,
+                   kind: EntryKind = EntryKind.NOTE, ask_kind: bool = False) -> list[Reply]:
+    """Log a note about one of the sender's students, asking which one when it is unclear."""
+    if not text and msg.attachment_ref is None:
+        return [ctx.say("note.empty", kind=ctx.t(f"kind.{kind}"))]
+    links = await access.my_students(ctx, Action.LOG)
+    if not links:
+        return [ctx.say("students.none")]
+    match = grammar.match_student(text, [(_id(link.student), link.student.name) for link in links])
+    draft = Draft(kind, match.body, msg.message_ref, msg.attachment_ref)
+    if len(match.student_ids) == 1:
+        student = next(link.student for link in links if link.student.id == match.student_ids[0])
+    elif len(links) == 1 and not match.student_ids:
+        student = links[0].student
+    else:
+        choices = [link for link in links if link.student.id in match.student_ids] or links
+        return [await _ask_which_student(ctx, draft if match.student_ids else
+                                         Draft(kind, text, msg.message_ref, msg.attachment_ref),
+                                         choices, match)]
+    return await _save(ctx, student, draft, ask_kind=ask_kind)
+
+
+def _id(student: Student) -> int:
+    assert student.id is not None
+    return student.id
+
+
+async def _ask_which_student(ctx: Context, draft: Draft, choices: list[StudentLink],
+                             match: grammar.NameMatch) -> Reply:
+    group = secrets.token_hex(4)
+    buttons = []
+    for link in choices:
+        token = await ctx.repo.add_pending(ctx.my_id, "pick_student", {
+            "group": group, "student_id": link.student.id, "kind": draft.kind,
+            "text": draft.text, "source_ref": draft.source_ref,
+            "attachment_ref": draft.attachment_ref,
+        }, ctx.clock.now() + BUTTON_TTL)
+        buttons.append(Button(link.student.name, token))
+    key = "note.which_student_unknown" if match.named and not match.student_ids else \
+        "note.which_student"
+    return ctx.say(key, name=match.name).with_buttons(*buttons)
+
+
+@router.button("pick_student")
+async def pick_student(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+    """The sender chose which student a note is about."""
+    payload = pending.payload
+    await ctx.repo.drop_pending(ctx.my_id, "pick_student", "group", payload["group"])
+    links = await access.my_students(ctx, Action.LOG)
+    student = next((link.student for link in links if link.student.id == payload["student_id"]),
+                   None)
+    if student is None:
+        return [ctx.say("students.not_found").replacing()]
+    draft = Draft(EntryKind(payload["kind"]), payload["text"], payload["source_ref"],
+                  payload["attachment_ref"])
+    replies = await _save(ctx, student, draft, ask_kind=draft.kind == EntryKind.NOTE)
+    return [replies[0].replacing(), *replies[1:]]
+
+
+async def _save(ctx: Context, student: Student, draft: Draft, ask_kind: bool) -> list[Reply]:
+    links = {link.student.id: link for link in await ctx.repo.links_of(ctx.my_id)}
+    link = links.get(student.id)
+    setting = Setting.HOME if link and link.role == Role.PARENT else Setting.SCHOOL
+    goals = await ctx.repo.goals(_id(student))
+    tags = grammar.find_tags(draft.text)
+    known = [goal for tag in tags for goal in goals if goal.tag == tag]
+    unknown = [tag for tag in tags if all(goal.tag != tag for goal in goals)]
+    # Strip a lone trailing tag only when it is fully captured by the goal link.
+    text = grammar.strip_trailing_tags(draft.text) if len(tags) == 1 and known else draft.text
+    entry = await ctx.repo.add_entry(Entry(
+        student_id=_id(student), author_id=ctx.my_id, kind=draft.kind, setting=setting,
+        text=text, goal_id=known[0].id if known else None,
+        source_platform=ctx.account.platform if ctx.account else "", source_ref=draft.source_ref,
+        attachment_ref=draft.attachment_ref, created_at=ctx.clock.now(),
+    ))
+    line = ctx.t(f"entry.logged_{draft.kind}", student=student.name)
+    if known:
+        line = f"{line} {ctx.t('entry.goal_linked', tag=known[0].tag)}"
+    reply = Reply(line)
+    buttons = [await _kind_button(ctx, entry, kind) for kind in _CLASSIFY] if ask_kind else []
+    replies = [reply.with_buttons(*buttons, await _undo_button(ctx, entry))]
+    if unknown:
+        listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
+        replies.append(ctx.say("entry.unknown_tags", tags=", ".join(f"#{t}" for t in unknown),
+                               student=student.name, goals=listed))
+    return replies
+
+
+_CLASSIFY = (EntryKind.WIN, EntryKind.CONCERN, EntryKind.NOTE)
+
+
+async def _kind_button(ctx: Context, entry: Entry, kind: EntryKind) -> Button:
+    token = await ctx.repo.add_pending(ctx.my_id, "classify", {"entry_id": entry.id, "kind": kind},
+                                       ctx.clock.now() + BUTTON_TTL)
+    return Button(ctx.t(f"button.{kind}"), token)
+
+
+async def _undo_button(ctx: Context, entry: Entry) -> Button:
+    token = await ctx.repo.add_pending(ctx.my_id, "undo", {"entry_id": entry.id},
+                                       ctx.clock.now() + BUTTON_TTL)
+    return Button(ctx.t("button.undo"), token)
+
+
+@router.button("classify")
+async def classify(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+    """Turn a plain note into a win or a concern (or keep it a note)."""
+    entry = await _my_entry(ctx, pending.payload["entry_id"])
+    await ctx.repo.drop_pending(ctx.my_id, "classify", "entry_id", pending.payload["entry_id"])
+    if entry is None:
+        return [ctx.say("entry.gone").replacing()]
+    entry.kind = EntryKind(pending.payload["kind"])
+    await ctx.repo.add_entry(entry)
+    student = await ctx.repo.student(entry.student_id)
+    name = student.name if student else ""
+    return [ctx.say(f"entry.logged_{entry.kind}", student=name).replacing()
+            .with_buttons(await _undo_button(ctx, entry))]
+
+
+async def _my_entry(ctx: Context, entry_id: int) -> Entry | None:
+    entry = await ctx.repo.entry(entry_id)
+    return entry if entry is not None and entry.author_id == ctx.my_id else None
+
+
+@router.button("undo")
+async def undo_button(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+    """Remove the entry this button was sent with."""
+    entry = await _my_entry(ctx, pending.payload["entry_id"])
+    return [(await _undo(ctx, entry)).replacing()]
+
+
+@router.command("undo")
+async def undo_command(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """Remove the sender's latest entry, if it is recent."""
+    entry = await ctx.repo.last_entry_by(ctx.my_id, ctx.clock.now() - UNDO_WINDOW)
+    return [await _undo(ctx, entry)]
+
+
+async def _undo(ctx: Context, entry: Entry | None) -> Reply:
+    if entry is None:
+        return ctx.say("entry.nothing_to_undo")
+    student = await ctx.repo.student(entry.student_id)
+    for action in ("undo", "classify"):
+        await ctx.repo.drop_pending(ctx.my_id, action, "entry_id", entry.id)
+    await ctx.repo.delete_entry(entry)
+    return ctx.say("entry.undone", kind=ctx.t(f"kind.{entry.kind}"),
+                   student=student.name if student else "", text=_preview(entry.text))
+
+
+def _preview(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+@router.edited
+async def edit_entry(event: MessageEdited, ctx: Context) -> list[Reply]:
+    """An edited message edits the entry it made; the old text is kept as a revision."""
+    if ctx.account is None:
+        return []
+    entry = await ctx.repo.entry_from_message(ctx.account.platform, event.message_ref, ctx.my_id)
+    if entry is None:
+        return []
+    text = grammar.clean_text(event.text)
+    _, text = grammar.split_prefix(text)
+    student = await ctx.repo.student(entry.student_id)
+    if student is not None:
+        match = grammar.match_student(text, [(_id(student), student.name)])
+        text = match.body if match.student_ids else text
+    if not text:
+        return [ctx.say("entry.edit_empty")]
+    if len(text) > ctx.settings.security.max_entry_chars:
+        return [ctx.say("input.too_long", limit=ctx.settings.security.max_entry_chars,
+                        length=len(text))]
+    if text != entry.text:
+        await ctx.repo.revise_entry(entry, text, ctx.clock.now())
+    return [ctx.say("entry.edited", student=student.name if student else "")]
+
+
+for _char, _kind in grammar.PREFIXES.items():
+    router.prefix(_char, partial(log_note, kind=_kind))
+
+for _command, _kind in {"win": EntryKind.WIN, "concern": EntryKind.CONCERN,
+                        "note": EntryKind.NOTE, "ask": EntryKind.QUESTION,
+                        "urgent": EntryKind.URGENT}.items():
+    router.command(_command)(partial(log_note, kind=_kind))
+
+router.text(partial(log_note, kind=EntryKind.NOTE, ask_kind=True))

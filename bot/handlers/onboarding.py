@@ -1,0 +1,52 @@
+"""Joining with an invite code, and help."""
+
+from __future__ import annotations
+
+from bot import invites
+from bot.context import Context
+from bot.events import IncomingMessage, Reply
+from bot.i18n import languages
+from bot.invites import Redemption
+from bot.router import router
+from storage.models import Role
+
+
+@router.command("start", "join", open_to_strangers=True)
+async def join(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """Redeem an invite code, creating the person on first contact."""
+    code = args.split()[0] if args.split() else ""
+    if not code:
+        return [ctx.say("help.text") if ctx.person else ctx.say("onboarding.stranger")]
+    now = ctx.clock.now()
+    outcome, invite = await invites.check_invite(ctx.repo, ctx.settings, now, code)
+    if outcome is not Redemption.JOINED or invite is None:
+        return [ctx.say(f"onboarding.code_{outcome}")]
+    school = await ctx.repo.school(invite.school_id)
+    assert school is not None
+    person = ctx.person
+    if person is None:
+        sender = msg.sender
+        name = sender.display_name.strip()[:200] or ctx.t("onboarding.unnamed")
+        person = await ctx.repo.add_person(name, _first_language(sender.language_hint,
+                                                                 school.language))
+        await ctx.repo.add_account(person, sender.platform, sender.workspace,
+                                   sender.external_id, msg.chat.id)
+        ctx.person = person
+    if not await invites.accept_invite(ctx.repo, now, invite, person):
+        return [ctx.say("onboarding.code_used")]
+    if invite.role == Role.ADMIN:
+        return [ctx.say("onboarding.welcome_admin", name=person.display_name, school=school.name)]
+    student = await ctx.repo.student(invite.student_id) if invite.student_id else None
+    return [ctx.say(f"onboarding.welcome_{invite.role}", name=person.display_name,
+                    student=student.name if student else "")]
+
+
+def _first_language(hint: str | None, school_language: str) -> str:
+    short = (hint or "").split("-")[0].lower()
+    return short if short in languages() else school_language
+
+
+@router.command("help")
+async def show_help(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """What can be sent, in one screen."""
+    return [ctx.say("help.text")]

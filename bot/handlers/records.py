@@ -1,0 +1,81 @@
+"""Reading the record: /students, /log NAME [N], /week NAME."""
+
+from __future__ import annotations
+
+from bot import access, weekly
+from bot.access import Action, Found
+from bot.context import Context
+from bot.events import IncomingMessage, Reply
+from bot.router import router
+from storage.models import Student
+
+DEFAULT_LOG_LENGTH = 10
+MAX_LOG_LENGTH = 50
+
+
+@router.command("students")
+async def list_students(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """The students the sender is tied to, and how."""
+    links = await ctx.repo.links_of(ctx.my_id)
+    if not links:
+        return [ctx.say("students.none")]
+    lines = [ctx.t("students.line", student=link.student.name,
+                   role=ctx.t(f"role.{link.role or 'admin'}")) for link in links]
+    return [Reply("\n".join([ctx.t("students.title"), *lines]))]
+
+
+def not_found(ctx: Context, found: Found) -> Reply:
+    """The same answer for a student who does not exist and one the sender may not see."""
+    if found.choices:
+        names = ", ".join(student.name for student in found.choices)
+        return ctx.say("students.which", names=names)
+    return ctx.say("students.not_found")
+
+
+@router.command("log")
+async def show_log(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """The newest entries about a student."""
+    name, count = _name_and_count(args)
+    found = await access.find_student(ctx, name, Action.READ, f"log {count}")
+    if found.student is None:
+        return [not_found(ctx, found)]
+    student = found.student
+    entries = await ctx.repo.recent_entries(_id(student), count)
+    if not entries:
+        return [ctx.say("log.empty", student=student.name)]
+    timezone = await _timezone(ctx, student)
+    lines = [weekly.entry_line(entry, author, timezone, ctx.t) for entry, author in entries]
+    title = ctx.t("log.title", student=student.name, count=len(entries))
+    return [Reply("\n".join([title, *(f"• {line}" for line in lines)]))]
+
+
+def _name_and_count(args: str) -> tuple[str, int]:
+    words = args.split()
+    if words and words[-1].isdecimal():
+        return " ".join(words[:-1]), max(1, min(int(words[-1]), MAX_LOG_LENGTH))
+    return args.strip(), DEFAULT_LOG_LENGTH
+
+
+def _id(student: Student) -> int:
+    assert student.id is not None
+    return student.id
+
+
+async def _timezone(ctx: Context, student: Student) -> str:
+    if ctx.person is not None and ctx.person.timezone:
+        return ctx.person.timezone
+    school = await ctx.repo.school(student.school_id)
+    return school.timezone if school else "UTC"
+
+
+@router.command("week")
+async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """This week so far for a student, grouped with wins first."""
+    found = await access.find_student(ctx, args, Action.READ, "week")
+    if found.student is None:
+        return [not_found(ctx, found)]
+    student = found.student
+    timezone = await _timezone(ctx, student)
+    start, end = weekly.week_bounds(ctx.clock.now(), timezone)
+    entries = await ctx.repo.entries_between(_id(student), start, end)
+    return [Reply(weekly.compose_week(student.name, entries, timezone, start, ctx.t))]

@@ -1,0 +1,81 @@
+"""Invite codes: random, stored hashed, single use, expiring."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.config import Settings
+from storage.models import Delivery, Invite, Person, Role, School, Student
+from storage.repo import Repo
+
+
+def new_code() -> str:
+    """128 random bits, URL-safe so the code fits a Telegram deep link."""
+    return secrets.token_urlsafe(16)
+
+
+def hash_code(code: str, secret_key: str) -> str:
+    return hmac.new(secret_key.encode(), code.strip().encode(), hashlib.sha256).hexdigest()
+
+
+def invite_link(settings: Settings, code: str) -> str | None:
+    username = settings.telegram.bot_username
+    return f"https://t.me/{username}?start={code}" if username else None
+
+
+@dataclass(frozen=True)
+class NewInvite:
+    code: str
+    invite: Invite
+    link: str | None
+
+
+async def create_invite(repo: Repo, settings: Settings, now: datetime, school: School,
+                        student: Student | None, role: Role, created_by: int | None) -> NewInvite:
+    assert school.id is not None
+    code = new_code()
+    invite = await repo.add_invite(Invite(
+        code_hash=hash_code(code, settings.security.secret_key),
+        school_id=school.id,
+        student_id=student.id if student else None,
+        role=role,
+        created_by=created_by,
+        expires_at=now + timedelta(hours=settings.security.invite_ttl_hours),
+    ))
+    return NewInvite(code, invite, invite_link(settings, code))
+
+
+class Redemption(StrEnum):
+    JOINED = "joined"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+async def check_invite(repo: Repo, settings: Settings, now: datetime,
+                       code: str) -> tuple[Redemption, Invite | None]:
+    invite = await repo.invite_by_hash(hash_code(code, settings.security.secret_key))
+    if invite is None:
+        return Redemption.UNKNOWN, None
+    if invite.used_at is not None:
+        return Redemption.USED, invite
+    if invite.expires_at <= now:
+        return Redemption.EXPIRED, invite
+    return Redemption.JOINED, invite
+
+
+async def accept_invite(repo: Repo, now: datetime, invite: Invite, person: Person) -> bool:
+    """Put the person where the invite says; False if the code was used in the meantime."""
+    assert person.id is not None
+    if not await repo.use_invite(invite, person.id, now):
+        return False
+    if invite.role == Role.ADMIN:
+        await repo.add_admin(person.id, invite.school_id)
+    elif invite.student_id is not None:
+        await repo.add_membership(person.id, invite.student_id, invite.role, Delivery.WEEKLY)
+    return True

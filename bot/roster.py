@@ -1,0 +1,60 @@
+"""Schools and students as an admin sets them up (CLI and demo)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot import grammar
+from bot.config import Settings
+from storage.models import School, Student
+from storage.repo import Repo
+
+
+class RosterError(Exception):
+    """A request the admin must correct; the message says how."""
+
+
+async def ensure_school(repo: Repo, name: str, timezone: str, language: str) -> School:
+    return await repo.school_named(name) or await repo.add_school(name, timezone, language)
+
+
+async def pick_school(repo: Repo, settings: Settings, name: str | None) -> School:
+    """The named school, else the only one, else the one named in the config."""
+    if name:
+        school = await repo.school_named(name)
+        if school is None:
+            raise RosterError(f"no school named {name!r}; run `tandem init` first")
+        return school
+    schools = await repo.schools()
+    if len(schools) == 1:
+        return schools[0]
+    school = await repo.school_named(settings.school.name)
+    if school is None:
+        raise RosterError("no school yet: run `tandem init --school NAME --timezone TZ` first"
+                          if not schools else "several schools: say which with --school NAME")
+    return school
+
+
+async def add_student(repo: Repo, school: School, name: str) -> Student:
+    clean = " ".join(grammar.clean_text(name).split())
+    if not clean or len(clean) > 200:
+        raise RosterError("a student's name must be 1 to 200 characters")
+    if clean[0] in grammar.PREFIXES or clean.startswith(("/", "#")):
+        raise RosterError(f"a student's name can't start with {clean[0]!r}")
+    assert school.id is not None
+    key = grammar.fold(clean)
+    if any(student.name_key == key for student in await repo.students_in(school.id)):
+        raise RosterError(f"{clean!r} is already a student at {school.name}")
+    return await repo.add_student(school, clean, key)
+
+
+async def student_named(repo: Repo, school: School, name: str) -> Student:
+    """One student of the school by name (exact, else unique prefix)."""
+    assert school.id is not None
+    students: Sequence[Student] = await repo.students_in(school.id)
+    ids = grammar.match_name(name, [(s.id, s.name) for s in students if s.id is not None])
+    if len(ids) != 1:
+        names = ", ".join(s.name for s in students if s.id in ids)
+        raise RosterError(f"{name!r} matches several students: {names}" if ids else
+                          f"no student named {name!r} at {school.name}")
+    return next(s for s in students if s.id == ids[0])

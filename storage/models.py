@@ -1,0 +1,239 @@
+"""SQLModel tables: the record of truth (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database; SQLite stores them naive, so we re-attach UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Platform(StrEnum):
+    TELEGRAM = "telegram"
+    SLACK = "slack"
+    CONSOLE = "console"
+
+
+class Role(StrEnum):
+    TEACHER = "teacher"
+    PARENT = "parent"
+    ADMIN = "admin"
+
+
+class Delivery(StrEnum):
+    INSTANT = "instant"
+    WEEKLY = "weekly"
+
+
+class EntryKind(StrEnum):
+    WIN = "win"
+    CONCERN = "concern"
+    NOTE = "note"
+    QUESTION = "question"
+    ANSWER = "answer"
+    URGENT = "urgent"
+
+
+class Setting(StrEnum):
+    SCHOOL = "school"
+    HOME = "home"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class AccessAction(StrEnum):
+    VIEW = "view"
+    EXPORT = "export"
+    SHARE = "share"
+    DENIED = "denied"
+    DELETE = "delete"
+    AMEND = "amend"
+
+
+def utc_field(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None if nullable else ..., sa_type=UTCDateTime, nullable=nullable,
+                 index=index)
+
+
+class School(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(200), unique=True)
+    timezone: str = Field(sa_type=String(64))
+    language: str = Field(default="en", sa_type=String(8))
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str = Field(sa_type=String(200))
+    language: str = Field(default="en", sa_type=String(8))
+    timezone: str | None = Field(default=None, sa_type=String(64))
+    quiet_hours: str | None = Field(default=None, sa_type=String(16))
+
+
+class Account(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("platform", "workspace", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    platform: str = Field(sa_type=String(16))
+    workspace: str = Field(default="", sa_type=String(64))
+    external_id: str = Field(sa_type=String(64))
+    dm_chat_id: str = Field(default="", sa_type=String(64))
+    active: bool = True
+
+
+class Student(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = Field(foreign_key="school.id", index=True, ondelete="CASCADE")
+    name: str = Field(sa_type=String(200))
+    # Accent- and case-folded name, so names can be matched in SQL on both databases.
+    name_key: str = Field(sa_type=String(200), index=True)
+    archived: bool = False
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("person_id", "student_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    student_id: int = Field(foreign_key="student.id", index=True, ondelete="CASCADE")
+    role: str = Field(sa_type=String(16))
+    delivery: str = Field(default=Delivery.WEEKLY, sa_type=String(16))
+
+
+class Admin(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("person_id", "school_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    school_id: int = Field(foreign_key="school.id", index=True, ondelete="CASCADE")
+
+
+class Goal(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("student_id", "tag"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="student.id", index=True, ondelete="CASCADE")
+    tag: str = Field(sa_type=String(32))
+    description: str = Field(sa_type=Text)
+    active: bool = True
+
+
+class Entry(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_entry_student_created", "student_id", "created_at"),
+        Index("ix_entry_source", "source_platform", "source_ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="student.id", ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    kind: str = Field(sa_type=String(16))
+    setting: str = Field(sa_type=String(16))
+    text: str = Field(sa_type=Text)
+    mood: str | None = Field(default=None, sa_type=String(16))
+    goal_id: int | None = Field(default=None, foreign_key="goal.id", ondelete="SET NULL")
+    reply_to_id: int | None = Field(default=None, foreign_key="entry.id", ondelete="SET NULL")
+    source_platform: str = Field(sa_type=String(16))
+    source_ref: str = Field(default="", sa_type=String(128))
+    # A photo or file kept by the platform (its file id), never the bytes.
+    attachment_ref: str | None = Field(default=None, sa_type=String(256))
+    created_at: datetime = utc_field()
+    edited_at: datetime | None = utc_field(nullable=True)
+
+
+class EntryRevision(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
+    text: str = Field(sa_type=Text)
+    edited_at: datetime = utc_field()
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(sa_type=String(64), unique=True)
+    school_id: int = Field(foreign_key="school.id", index=True, ondelete="CASCADE")
+    student_id: int | None = Field(
+        default=None, foreign_key="student.id", index=True, ondelete="CASCADE"
+    )
+    role: str = Field(sa_type=String(16))
+    created_by: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    expires_at: datetime = utc_field()
+    used_at: datetime | None = utc_field(nullable=True)
+    used_by: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+
+
+class PendingAction(SQLModel, table=True):
+    token: str = Field(primary_key=True, sa_type=String(64))
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    action: str = Field(sa_type=String(32))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    expires_at: datetime = utc_field()
+
+
+class Outbox(SQLModel, table=True):
+    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(sa_type=String(200), unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE")
+    # The student the message is about, so forgetting a student clears its queue too.
+    student_id: int | None = Field(
+        default=None, foreign_key="student.id", index=True, ondelete="CASCADE"
+    )
+    kind: str = Field(sa_type=String(32))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    not_before: datetime = utc_field()
+    status: str = Field(default=OutboxStatus.PENDING, sa_type=String(16))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    claimed_by: str | None = Field(default=None, sa_type=String(64))
+    claimed_until: datetime | None = utc_field(nullable=True)
+    sent_at: datetime | None = utc_field(nullable=True)
+
+
+class AccessLog(SQLModel, table=True):
+    __table_args__ = (Index("ix_accesslog_student_at", "student_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = utc_field()
+    actor_id: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    # Kept without a foreign key: a denial may name a student that never existed.
+    student_id: int | None = Field(default=None, index=True)
+    action: str = Field(sa_type=String(16))
+    detail: str = Field(default="", sa_type=String(200))
+
+
+class SeenEvent(SQLModel, table=True):
+    platform: str = Field(primary_key=True, sa_type=String(16))
+    event_id: str = Field(primary_key=True, sa_type=String(128))
+    seen_at: datetime = utc_field(index=True)

@@ -1,0 +1,417 @@
+"""Config: the file and environment a school IT person writes, and what Tandem makes of it."""
+
+from __future__ import annotations
+
+import datetime
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import (
+    SECTION_KEYS,
+    ConfigError,
+    DateRange,
+    QuietHours,
+    ScheduleConfig,
+    Settings,
+    WeeklyTime,
+    env_name,
+    load_config,
+    parse_date_range,
+    parse_listen,
+    parse_quiet_hours,
+    parse_weekly_time,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+SECRET = "s3cr3t-Value_do-not-print"
+ENABLED_TELEGRAM = '[telegram]\nenabled = true\ntoken = "123:abc"\n'
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tandem.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_text(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> Settings:
+    return load_config(write(tmp_path, text), environ or {})
+
+
+# Defaults and the example file
+
+
+def test_defaults_when_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    settings = load_config(None, {})
+
+    assert settings == Settings()
+    assert settings.database.url == "sqlite+aiosqlite:///tandem.db"
+    assert settings.schedule.checkin == WeeklyTime(weekday=3, hour=17, minute=0)
+    assert settings.schedule.summary == WeeklyTime(weekday=4, hour=15, minute=0)
+    assert settings.schedule.quiet_hours == QuietHours(datetime.time(20), datetime.time(7))
+    assert settings.telegram.webhook_listen == ("0.0.0.0", 8443)
+    assert settings.slack.http_listen == ("0.0.0.0", 3000)
+
+
+def test_tandem_toml_in_working_directory_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, '[school]\nname = "Oak Hill"\n')
+
+    assert load_config(None, {}).school.name == "Oak Hill"
+
+
+def test_example_file_loads_and_equals_defaults() -> None:
+    assert load_config(EXAMPLE, {}) == Settings()
+
+
+def test_example_file_lists_every_key_with_its_environment_variable() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    example = tomllib.loads(text)
+
+    assert {section: tuple(keys) for section, keys in example.items()} == SECTION_KEYS
+    for section, keys in SECTION_KEYS.items():
+        for key in keys:
+            assert env_name(section, key) in text
+    assert "TANDEM_SECRET_KEY" in text
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(missing, {})
+
+    assert str(caught.value) == f"config: file not found: {missing}"
+
+
+def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_text(tmp_path, '[school]\nname = "Oak"\nname = "Elm"\n')
+
+    assert caught.value.key == "config"
+    assert "not valid TOML (line 3" in caught.value.why
+    assert "tandem.toml" in caught.value.why
+
+
+def test_error_carries_key_and_why() -> None:
+    err = ConfigError("school.language", "expected one of 'en', 'es'")
+
+    assert (err.key, err.why) == ("school.language", "expected one of 'en', 'es'")
+    assert str(err) == "school.language: expected one of 'en', 'es'"
+
+
+# The environment
+
+
+def test_environment_beats_the_file(tmp_path: Path) -> None:
+    file = (
+        '[database]\nurl = "sqlite+aiosqlite:///file.db"\n'
+        '[telegram]\nenabled = false\ntoken = "from-file"\n'
+        '[security]\nsecret_key = "from-file"\nretention_days = 30\n'
+    )
+    environ = {
+        "TANDEM_DATABASE_URL": "postgresql+asyncpg://tandem@db/tandem",
+        "TANDEM_TELEGRAM_ENABLED": "true",
+        "TANDEM_TELEGRAM_TOKEN": "123:from-env",
+        "TANDEM_SECRET_KEY": "key-from-env",
+        "TANDEM_SECURITY_RETENTION_DAYS": "365",
+        "TANDEM_SCHEDULE_CHECKIN": "Friday 09:30",
+        "TANDEM_SCHEDULE_SKIP_DATES": "2026-11-26, 2026-12-21..2027-01-01",
+    }
+
+    settings = load_text(tmp_path, file, environ)
+
+    assert settings.database.url == "postgresql+asyncpg://tandem@db/tandem"
+    assert settings.telegram.enabled is True
+    assert settings.telegram.token == "123:from-env"
+    assert settings.security.secret_key == "key-from-env"
+    assert settings.security.retention_days == 365
+    assert settings.schedule.checkin == WeeklyTime(weekday=4, hour=9, minute=30)
+    assert settings.schedule.skip_dates == (
+        DateRange(datetime.date(2026, 11, 26), datetime.date(2026, 11, 26)),
+        DateRange(datetime.date(2026, 12, 21), datetime.date(2027, 1, 1)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("true", True), ("1", True), ("TRUE", True), ("false", False), ("0", False)],
+)
+def test_boolean_from_environment(value: str, expected: bool) -> None:
+    environ = {"TANDEM_SLACK_ENABLED": value, "TANDEM_SLACK_BOT_TOKEN": "xoxb-1"}
+    environ["TANDEM_SLACK_APP_TOKEN"] = "xapp-1"
+
+    assert load_config(EXAMPLE, environ).slack.enabled is expected
+
+
+def test_full_secret_key_variable_beats_its_alias() -> None:
+    environ = {"TANDEM_SECRET_KEY": "alias", "TANDEM_SECURITY_SECRET_KEY": "full"}
+
+    assert load_config(EXAMPLE, environ).security.secret_key == "full"
+
+
+def test_empty_quiet_hours_in_environment_turns_them_off() -> None:
+    settings = load_config(EXAMPLE, {"TANDEM_SCHEDULE_QUIET_HOURS": ""})
+
+    assert settings.schedule.quiet_hours is None
+
+
+def test_empty_skip_dates_in_environment_means_none(tmp_path: Path) -> None:
+    settings = load_text(
+        tmp_path, '[schedule]\nskip_dates = ["2026-11-26"]\n', {"TANDEM_SCHEDULE_SKIP_DATES": ""}
+    )
+
+    assert settings.schedule.skip_dates == ()
+
+
+def test_unrelated_tandem_variables_are_ignored() -> None:
+    environ = {"TANDEM_TEST_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/test"}
+
+    assert load_config(EXAMPLE, environ) == Settings()
+
+
+# Bad values: each names its key
+
+BAD_FILES = [
+    ("[telegrm]\nenabled = true\n", "telegrm", "unknown section"),
+    ("telegram = 1\n", "telegram", "expected a [telegram] table"),
+    ('[telegram]\ntokn = "x"\n', "telegram.tokn", "unknown key"),
+    ("[telegram]\nenabled = 1\n", "telegram.enabled", "expected true or false"),
+    ('[telegram]\nenabled = "yes"\n', "telegram.enabled", "expected true or false"),
+    ("[school]\nname = 5\n", "school.name", "expected a string"),
+    ('[school]\nname = " "\n', "school.name", "must not be empty"),
+    ('[school]\ntimezone = "America/Chicgo"\n', "school.timezone", "zoneinfo"),
+    ('[school]\nlanguage = "fr"\n', "school.language", "expected one of 'en', 'es'"),
+    ('[schedule]\ncheckin = "thursday"\n', "schedule.checkin", "like 'thu 17:00'"),
+    ('[schedule]\ncheckin = "thr 17:00"\n', "schedule.checkin", "like 'thu 17:00'"),
+    ('[schedule]\nsummary = "fri 25:00"\n', "schedule.summary", "24-hour"),
+    ('[schedule]\nsummary = "fri 5pm"\n', "schedule.summary", "like 'thu 17:00'"),
+    ('[schedule]\nquiet_hours = "8pm-7am"\n', "schedule.quiet_hours", "like '20:00-07:00'"),
+    ('[schedule]\nquiet_hours = "20:00-20:00"\n', "schedule.quiet_hours", "same time"),
+    ('[schedule]\nskip_dates = "2026-11-26"\n', "schedule.skip_dates", "expected a list"),
+    ('[schedule]\nskip_dates = ["26/11/2026"]\n', "schedule.skip_dates", "item 1"),
+    ('[schedule]\nskip_dates = ["2026-02-30"]\n', "schedule.skip_dates", "not a real"),
+    (
+        '[schedule]\nskip_dates = ["2026-11-26", "2027-01-01..2026-12-21"]\n',
+        "schedule.skip_dates",
+        "item 2: the date range ends before it starts",
+    ),
+    ('[telegram]\nmode = "hook"\n', "telegram.mode", "expected one of 'polling', 'webhook'"),
+    ('[slack]\nmode = "events"\n', "slack.mode", "expected one of 'socket', 'http'"),
+    ('[telegram]\nwebhook_listen = "8443"\n', "telegram.webhook_listen", "host:port"),
+    ('[telegram]\nwebhook_listen = "0.0.0.0:0"\n', "telegram.webhook_listen", "1 and 65535"),
+    ('[slack]\nhttp_listen = "0.0.0.0:70000"\n', "slack.http_listen", "1 and 65535"),
+    ('[telegram]\nbase_url = "api.telegram.org"\n', "telegram.base_url", "http"),
+    ("[security]\ninvite_ttl_hours = 0\n", "security.invite_ttl_hours", "positive"),
+    ("[security]\nretention_days = -1\n", "security.retention_days", "positive"),
+    ("[security]\nretention_days = 1.5\n", "security.retention_days", "whole number"),
+    ('[database]\nurl = "mysql://db/tandem"\n', "database.url", "postgresql+asyncpg://"),
+    ('[database]\nurl = "sqlite:///tandem.db"\n', "database.url", "sqlite+aiosqlite://"),
+    (
+        "[telegram]\nenabled = true\n",
+        "telegram.token",
+        "required when telegram.enabled is true (or set TANDEM_TELEGRAM_TOKEN)",
+    ),
+    (ENABLED_TELEGRAM + 'mode = "webhook"\n', "telegram.webhook_url", "required"),
+    ("[slack]\nenabled = true\n", "slack.bot_token", "required when slack.enabled is true"),
+    (
+        '[slack]\nenabled = true\nbot_token = "xoxb-1"\n',
+        "slack.app_token",
+        "TANDEM_SLACK_APP_TOKEN",
+    ),
+    (
+        '[slack]\nenabled = true\nbot_token = "xoxb-1"\nmode = "http"\n',
+        "slack.signing_secret",
+        "TANDEM_SLACK_SIGNING_SECRET",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "key", "why"), BAD_FILES)
+def test_bad_value_in_file_names_the_key(tmp_path: Path, text: str, key: str, why: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_text(tmp_path, text)
+
+    assert caught.value.key == key
+    assert why in caught.value.why
+
+
+BAD_ENVIRONMENT = [
+    ({"TANDEM_TELEGRAM_ENABLED": "maybe"}, "telegram.enabled", "TANDEM_TELEGRAM_ENABLED"),
+    ({"TANDEM_SECURITY_RETENTION_DAYS": "1y"}, "security.retention_days", "number in TANDEM_"),
+    ({"TANDEM_SECURITY_INVITE_TTL_HOURS": "0"}, "security.invite_ttl_hours", "positive"),
+    ({"TANDEM_SCHEDULE_SKIP_DATES": "2026-11-26,xmas"}, "schedule.skip_dates", "item 2"),
+    ({"TANDEM_SCHOOL_TIMEZONE": "Central"}, "school.timezone", "zoneinfo"),
+    ({"TANDEM_DATABASE_URL": "postgres://db"}, "database.url", "supported"),
+    (
+        {"TANDEM_TELEGRAM_ENABLED": "1", "TANDEM_TELEGRAM_TOKEN": ""},
+        "telegram.token",
+        "TANDEM_TELEGRAM_TOKEN is set but empty",
+    ),
+]
+
+
+@pytest.mark.parametrize(("environ", "key", "why"), BAD_ENVIRONMENT)
+def test_bad_value_in_environment_names_the_key(
+    environ: dict[str, str], key: str, why: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(EXAMPLE, environ)
+
+    assert caught.value.key == key
+    assert why in caught.value.why
+
+
+# Secrets stay secret
+
+SECRET_LEAKS = [
+    f'[telegram]\nwebhook_listen = "{SECRET}:x"\n',
+    f'[telegram]\nwebhook_secret = "{SECRET}!"\n',
+    f'[telegram]\nmode = "{SECRET}"\n',
+    f'[database]\nurl = "mysql://tandem:{SECRET}@db/tandem"\n',
+    f'[security]\nsecret_key = "{SECRET}"\nretention_days = 0\n',
+    f'[security]\nsecret_kee = "{SECRET}"\n',
+    f'[slack]\nenabled = true\nbot_token = "{SECRET}"\nmode = "http"\n',
+    f'[schedule]\nskip_dates = ["{SECRET}"]\n',
+    f'[schedule]\ncheckin = "{SECRET}"\n',
+    f'[school]\ntimezone = "{SECRET}"\n',
+    f'[telegram]\ntoken = "{SECRET}\n',
+]
+
+
+@pytest.mark.parametrize("text", SECRET_LEAKS)
+def test_secret_never_appears_in_an_error(tmp_path: Path, text: str) -> None:
+    environ = {"TANDEM_TELEGRAM_TOKEN": SECRET, "TANDEM_SECRET_KEY": SECRET}
+
+    with pytest.raises(ConfigError) as caught:
+        load_text(tmp_path, text, environ)
+
+    assert SECRET not in str(caught.value)
+    assert SECRET not in repr(caught.value)
+
+
+def test_secret_never_appears_in_repr() -> None:
+    environ = {
+        "TANDEM_DATABASE_URL": f"postgresql+asyncpg://tandem:{SECRET}@db/tandem",
+        "TANDEM_TELEGRAM_TOKEN": SECRET,
+        "TANDEM_TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "TANDEM_SLACK_BOT_TOKEN": SECRET,
+        "TANDEM_SLACK_APP_TOKEN": SECRET,
+        "TANDEM_SLACK_SIGNING_SECRET": SECRET,
+        "TANDEM_SECRET_KEY": SECRET,
+    }
+
+    settings = load_config(EXAMPLE, environ)
+
+    assert settings.slack.signing_secret == SECRET
+    assert SECRET not in repr(settings)
+
+
+# Parsing the values people write
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thu 17:00", WeeklyTime(3, 17, 0)),
+        ("Thursday 17:00", WeeklyTime(3, 17, 0)),
+        ("MON 7:05", WeeklyTime(0, 7, 5)),
+        ("  sunday   00:00 ", WeeklyTime(6, 0, 0)),
+        ("Sat 23:59", WeeklyTime(5, 23, 59)),
+    ],
+)
+def test_weekly_time_accepts_short_and_full_day_names(text: str, expected: WeeklyTime) -> None:
+    assert parse_weekly_time(text, "schedule.checkin") == expected
+
+
+def test_weekly_time_prints_as_written() -> None:
+    assert str(parse_weekly_time("Thursday 17:00", "k")) == "thu 17:00"
+
+
+def test_quiet_hours_across_midnight() -> None:
+    quiet = parse_quiet_hours("20:00-07:00", "schedule.quiet_hours")
+    assert quiet is not None
+
+    assert quiet.contains(datetime.time(20, 0))
+    assert quiet.contains(datetime.time(23, 59))
+    assert quiet.contains(datetime.time(0, 0))
+    assert quiet.contains(datetime.time(6, 59))
+    assert not quiet.contains(datetime.time(7, 0))
+    assert not quiet.contains(datetime.time(12, 0))
+    assert not quiet.contains(datetime.time(19, 59))
+
+
+def test_quiet_hours_within_a_day() -> None:
+    quiet = parse_quiet_hours("12:00 - 13:30", "k")
+    assert quiet is not None
+
+    assert quiet.contains(datetime.time(12, 0))
+    assert quiet.contains(datetime.time(13, 29, tzinfo=datetime.UTC))
+    assert not quiet.contains(datetime.time(13, 30))
+    assert not quiet.contains(datetime.time(11, 59))
+
+
+def test_empty_quiet_hours_means_none() -> None:
+    assert parse_quiet_hours("", "k") is None
+
+
+def test_date_range_includes_both_ends() -> None:
+    holidays = parse_date_range("2026-12-21..2027-01-01", "k")
+
+    assert holidays.contains(datetime.date(2026, 12, 21))
+    assert holidays.contains(datetime.date(2026, 12, 31))
+    assert holidays.contains(datetime.date(2027, 1, 1))
+    assert not holidays.contains(datetime.date(2026, 12, 20))
+    assert not holidays.contains(datetime.date(2027, 1, 2))
+
+
+def test_single_date_is_a_one_day_range() -> None:
+    thanksgiving = parse_date_range("2026-11-26", "k")
+
+    assert thanksgiving == DateRange(datetime.date(2026, 11, 26), datetime.date(2026, 11, 26))
+
+
+def test_skip_dates_from_file_mark_skipped_days(tmp_path: Path) -> None:
+    text = '[schedule]\nskip_dates = ["2026-11-26", "2026-12-21..2027-01-01", 2027-03-16]\n'
+
+    schedule = load_text(tmp_path, text).schedule
+
+    assert schedule.is_skipped(datetime.date(2026, 11, 26))
+    assert schedule.is_skipped(datetime.date(2026, 12, 25))
+    assert schedule.is_skipped(datetime.date(2027, 3, 16))
+    assert not schedule.is_skipped(datetime.date(2026, 11, 27))
+    assert not ScheduleConfig().is_skipped(datetime.date(2026, 11, 26))
+
+
+def test_listen_address_forms() -> None:
+    assert parse_listen("127.0.0.1:8080", "k") == ("127.0.0.1", 8080)
+    assert parse_listen("[::]:8443", "k") == ("::", 8443)
+    assert parse_listen("localhost:3000", "k") == ("localhost", 3000)
+
+
+def test_file_values_are_read(tmp_path: Path) -> None:
+    text = (
+        '[school]\nname = "Oak Hill"\ntimezone = "Europe/Madrid"\nlanguage = "es"\n'
+        '[telegram]\nenabled = true\ntoken = "123:abc"\nmode = "webhook"\n'
+        'webhook_url = "https://tandem.example.org/tg"\nwebhook_listen = "127.0.0.1:9000"\n'
+        'webhook_secret = "abc_DEF-123"\nbot_username = "@MapleTandemBot"\n'
+        '[slack]\nenabled = true\nbot_token = "xoxb-1"\nsigning_secret = "sig"\n'
+        'mode = "http"\nbase_url = "http://127.0.0.1:9999/api"\nteam_id = "T0001"\n'
+        "[security]\nmax_entry_chars = 500\n"
+    )
+
+    settings = load_text(tmp_path, text)
+
+    assert settings.school.language == "es"
+    assert settings.telegram.mode == "webhook"
+    assert settings.telegram.webhook_listen == ("127.0.0.1", 9000)
+    assert settings.telegram.bot_username == "MapleTandemBot"
+    assert settings.slack.mode == "http"
+    assert settings.slack.base_url == "http://127.0.0.1:9999/api/"
+    assert settings.slack.team_id == "T0001"
+    assert settings.security.max_entry_chars == 500
