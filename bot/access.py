@@ -95,6 +95,5 @@ async def deny(ctx: Context, name: str, action: Action) -> None:
     named: Sequence[Student] = await ctx.repo.students_keyed(grammar.fold(name)) if name else ()
     actor = ctx.person.id if ctx.person else None
     detail = f"{action}: {name}"
-    for student in named or [None]:
-        await ctx.repo.log_access(ctx.clock.now(), actor, student.id if student else None,
-                                  AccessAction.DENIED, detail)
+    for student_id in [student.id for student in named] or [None]:
+        await ctx.repo.log_access(ctx.clock.now(), actor, student_id, AccessAction.DENIED, detail)

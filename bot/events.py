@@ -79,7 +79,7 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """One message back to the sender; `replaces` asks to edit the message whose button was pressed."""
+    """One message to the sender; `replaces` edits the message whose button was pressed."""
 
     text: str
     buttons: tuple[Button, ...] = field(default=())

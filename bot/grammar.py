@@ -113,7 +113,7 @@ def _lookup(words: Sequence[str], students: Sequence[tuple[int, str]],
 
 
 def match_name(query: str, students: Sequence[tuple[int, str]]) -> tuple[int, ...]:
-    """Students a bare NAME argument (`/log Sam`) refers to: exact first words, else unique prefix."""
+    """Students a NAME argument (`/log Sam`) means: exact first words, else a unique prefix."""
     words = query.split()
     if not words:
         return ()

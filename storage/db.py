@@ -9,6 +9,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -66,6 +68,11 @@ class Database:
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade_on, self.url)
 
+    async def is_current(self) -> bool:
+        """True if the schema is at the newest migration (so commands can refuse an old one)."""
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(_is_current)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
@@ -76,3 +83,8 @@ def _upgrade_on(connection: Connection, url: str) -> None:
     config.set_main_option("sqlalchemy.url", url)
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def _is_current(connection: Connection) -> bool:
+    heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
+    return set(MigrationContext.configure(connection).get_current_heads()) == set(heads)

@@ -62,7 +62,8 @@ class Repo:
 
     async def mark_seen(self, platform: str, event_id: str, now: datetime) -> bool:
         """Record an incoming event id; False if it was seen before (a platform retry)."""
-        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = (
             insert(SeenEvent)
             .values(platform=platform, event_id=event_id, seen_at=now)
@@ -156,8 +157,8 @@ class Repo:
             links[student.id] = StudentLink(student, role, is_admin=False)
         for student in (await self.session.exec(administered)).all():
             assert student.id is not None
-            role = links[student.id].role if student.id in links else None
-            links[student.id] = StudentLink(student, role, is_admin=True)
+            team_role = links[student.id].role if student.id in links else None
+            links[student.id] = StudentLink(student, team_role, is_admin=True)
         return sorted(links.values(), key=lambda link: link.student.name.casefold())
 
     async def membership(self, person_id: int, student_id: int) -> Membership | None:
@@ -217,7 +218,8 @@ class Repo:
         return (await self.session.exec(statement)).first()
 
     async def delete_entry(self, entry: Entry) -> None:
-        await self.session.exec(delete(EntryRevision).where(col(EntryRevision.entry_id) == entry.id))
+        revisions = delete(EntryRevision).where(col(EntryRevision.entry_id) == entry.id)
+        await self.session.exec(revisions)
         await self.session.delete(entry)
         await self.session.flush()
 

@@ -1,0 +1,219 @@
+"""`tandem` commands (Typer). Admin commands take --json and print one JSON object last."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+from zoneinfo import available_timezones
+
+import typer
+
+from adapters.console import ConsoleChat, run_console
+from bot import invites, roster
+from bot.config import ConfigError, Settings, load_config
+from bot.context import SystemClock
+from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, seed_demo
+from bot.dispatch import Dispatcher
+from bot.i18n import translate
+from bot.roster import RosterError
+from bot.weekly import week_bounds
+from storage.db import Database
+from storage.models import Role
+from storage.repo import Repo
+
+app = typer.Typer(help="Tandem: quick home-school updates for special-education teams.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+student_app = typer.Typer(help="Students.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(student_app, name="student")
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Config file "
+                         "(default ./tandem.toml, else built-in defaults).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on the last line.")]
+
+
+def fail(message: str) -> NoReturn:
+    """One clear line on stderr, exit code 2."""
+    typer.echo(f"tandem: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def settings_from(config: Path | None) -> Settings:
+    try:
+        return load_config(config)
+    except ConfigError as err:
+        fail(str(err))
+
+
+Work = Callable[[Repo, Settings], Awaitable[dict[str, Any]]]
+
+
+def run_admin(config: Path | None, as_json: bool, work: Work,
+              show: Callable[[dict[str, Any]], str], *, upgrade: bool = False) -> None:
+    """Load settings, open the database, run `work` in one transaction, print its result."""
+    settings = settings_from(config)
+
+    async def main() -> dict[str, Any]:
+        db = Database(settings.database.url)
+        try:
+            if upgrade:
+                await db.upgrade()
+            elif not await db.is_current():
+                raise RosterError("the database is not set up for this version of Tandem: "
+                                  "run `tandem db upgrade` (or `tandem init`)")
+            async with db.session() as session:
+                return await work(Repo(session), settings)
+        finally:
+            await db.dispose()
+
+    try:
+        result = asyncio.run(main())
+    except RosterError as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"cannot reach the database ({err.strerror or err})")
+    typer.echo(json.dumps(result, ensure_ascii=False) if as_json else show(result))
+
+
+@app.command()
+def init(
+    school: Annotated[str | None, typer.Option("--school", help="School name.")] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help="e.g. America/Chicago")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Migrate, create the school, print a one-time admin invite."""
+    settings = settings_from(config)
+    name = school or settings.school.name
+    tz = timezone or settings.school.timezone
+    if tz not in available_timezones():
+        fail(f"--timezone: unknown timezone {tz!r} (use a name like America/Chicago)")
+
+    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
+        found = await roster.ensure_school(repo, name, tz, settings.school.language)
+        new = await invites.create_invite(repo, settings, SystemClock().now(), found, None,
+                                          Role.ADMIN, None)
+        return {"school": found.name, "code": new.code, "link": new.link,
+                "expires_at": new.invite.expires_at.isoformat()}
+
+    run_admin(config, as_json, work, lambda r: (
+        f"School {r['school']} is ready.\nAdmin invite (works once): {r['code']}\n"
+        + (f"Open {r['link']}" if r["link"] else f"Send /start {r['code']} to the bot.")),
+        upgrade=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Bring the database schema up to date (Alembic upgrade to head)."""
+    settings = settings_from(config)
+
+    async def main() -> None:
+        db = Database(settings.database.url)
+        try:
+            await db.upgrade()
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(main())
+    except OSError as err:
+        fail(f"cannot reach the database ({err.strerror or err})")
+    typer.echo("The database is up to date.")
+
+
+@student_app.command("add")
+def student_add(
+    name: Annotated[str, typer.Argument(help="The student's name as the team uses it.")],
+    school: Annotated[str | None, typer.Option("--school")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a student to a school."""
+
+    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(repo, settings, school)
+        student = await roster.add_student(repo, found, name)
+        return {"id": student.id, "name": student.name}
+
+    run_admin(config, as_json, work, lambda r: f"Added {r['name']} (id {r['id']}).")
+
+
+@app.command()
+def invite(
+    role: Annotated[str, typer.Option("--role", help="parent, teacher or admin")],
+    student: Annotated[str | None, typer.Option("--student", help="Required for parent "
+                                                 "and teacher.")] = None,
+    school: Annotated[str | None, typer.Option("--school")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a one-time invite code (and Telegram link) for a student's team or a school admin."""
+    if role not in (Role.PARENT, Role.TEACHER, Role.ADMIN):
+        fail(f"--role: must be parent, teacher or admin, not {role!r}")
+    if role != Role.ADMIN and not student:
+        fail("--student: required for a parent or teacher invite")
+
+    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(repo, settings, school)
+        pupil = await roster.student_named(repo, found, student) if role != Role.ADMIN and \
+            student else None
+        new = await invites.create_invite(repo, settings, SystemClock().now(), found, pupil,
+                                          Role(role), None)
+        return {"code": new.code, "link": new.link,
+                "expires_at": new.invite.expires_at.isoformat()}
+
+    run_admin(config, as_json, work, lambda r: (
+        f"Invite code (works once, until {r['expires_at']}): {r['code']}\n"
+        + (f"Link: {r['link']}" if r["link"] else f"They send /start {r['code']} to the bot.")))
+
+
+@app.command()
+def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Counts: schools, people, students, entries this week, outbox by status."""
+
+    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
+        start, _ = week_bounds(SystemClock().now(), settings.school.timezone)
+        return await repo.status_counts(start)
+
+    def show(r: dict[str, Any]) -> str:
+        outbox = ", ".join(f"{k} {v}" for k, v in sorted(r["outbox"].items())) or "empty"
+        return (f"schools {r['schools']} · people {r['people']} · students {r['students']} · "
+                f"entries this week {r['entries_this_week']}\noutbox: {outbox}")
+
+    run_admin(config, as_json, work, show)
+
+
+@app.command()
+def demo(
+    db_path: Annotated[Path, typer.Option("--db", help="SQLite file for the demo school.")] =
+    Path("tandem-demo.db"),
+    config: ConfigOption = None,
+) -> None:
+    """Chat with a seeded demo school in the terminal (scriptable through standard input)."""
+    settings = settings_from(config)
+
+    async def main() -> None:
+        db = Database(f"sqlite+aiosqlite:///{db_path}")
+        try:
+            await db.upgrade()
+            async with db.session() as session:
+                await seed_demo(Repo(session), settings.school.timezone)
+            chat = ConsoleChat(Dispatcher(db, settings, SystemClock()), db, sys.stdout,
+                               DEMO_PEOPLE[0].name, settings.school.language)
+            typer.echo(translate(settings.school.language, "console.intro", school=DEMO_SCHOOL,
+                                 name=chat.me.display_name))
+            await run_console(chat)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except OSError as err:
+        fail(f"cannot open {db_path} ({err.strerror or err})")
