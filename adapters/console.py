@@ -75,8 +75,15 @@ class ConsoleChat:
             self._print(self.t("console.people", names=", ".join(people)))
             return
         wanted = grammar.fold(name)
-        matches = [p for p in people if grammar.fold(p).startswith(wanted)] or \
+        # A full name (or one with the same console id) is that person, even if it prefixes another.
+        matches = [p for p in people
+                   if grammar.fold(p) == wanted or console_id(p) == console_id(name)] or \
+                  [p for p in people if grammar.fold(p).startswith(wanted)] or \
                   [p for p in people if any(w.startswith(wanted) for w in grammar.fold(p).split())]
+        if len(matches) > 1:
+            # Several people fit: say who, rather than invent a new person with the typed name.
+            self._print(self.t("console.people", names=", ".join(matches)))
+            return
         self.buttons = []
         if len(matches) == 1:
             self.me = self._sender(matches[0])

@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 from zoneinfo import available_timezones
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from adapters.console import ConsoleChat, run_console
 from bot import invites, roster
@@ -50,6 +51,11 @@ def settings_from(config: Path | None) -> Settings:
         fail(str(err))
 
 
+def database_problem(err: DBAPIError) -> str:
+    # The driver's own words, never the URL: it may hold a password.
+    return f"cannot use the database ({err.orig})"
+
+
 Work = Callable[[Repo, Settings], Awaitable[dict[str, Any]]]
 
 
@@ -77,6 +83,8 @@ def run_admin(config: Path | None, as_json: bool, work: Work,
         fail(str(err))
     except OSError as err:
         fail(f"cannot reach the database ({err.strerror or err})")
+    except DBAPIError as err:
+        fail(database_problem(err))
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else show(result))
 
 
@@ -123,6 +131,8 @@ def db_upgrade(config: ConfigOption = None) -> None:
         asyncio.run(main())
     except OSError as err:
         fail(f"cannot reach the database ({err.strerror or err})")
+    except DBAPIError as err:
+        fail(database_problem(err))
     typer.echo("The database is up to date.")
 
 
@@ -217,3 +227,5 @@ def demo(
         pass
     except OSError as err:
         fail(f"cannot open {db_path} ({err.strerror or err})")
+    except DBAPIError as err:
+        fail(f"cannot open {db_path} ({err.orig})")

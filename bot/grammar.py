@@ -19,19 +19,19 @@ PREFIXES: dict[str, EntryKind] = {
 # Bidi overrides/isolates and zero-width characters can disguise text; they carry no meaning here.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u180e]")
 _TAG = re.compile(r"(?<![\w#])#([^\W_][\w-]{0,31})", re.UNICODE)
-_TRAILING_TAGS = re.compile(r"(?:\s*#[^\W_][\w-]{0,31})+\s*$", re.UNICODE)
+_TRAILING_TAGS = re.compile(r"(?:\s*(?<![\w#])#[^\W_][\w-]{0,31})+\s*$", re.UNICODE)
 _WORD_EDGE = ".,;:!?¡¿\"'()[]{}“”‘’«»"
 _POSSESSIVE = re.compile(r"['’]s$")
 
 
 def clean_text(text: str) -> str:
     """NFC, without invisible or control characters (newlines and tabs kept), trimmed."""
-    text = unicodedata.normalize("NFC", text)
     text = _INVISIBLE.sub("", text)
     text = "".join(
         ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
     )
-    return text.strip()
+    # Normalised last: removing a character can bring a letter and its accent together.
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def fold(text: str) -> str:
@@ -83,11 +83,14 @@ def match_student(text: str, students: Sequence[tuple[int, str]]) -> NameMatch:
     the sentence whole, because the entry stays as written.
     """
     head, colon, rest = text.partition(":")
-    if colon and 0 < len(head.split()) <= 3 and head.strip():
+    unknown = NameMatch((), text, named=False)
+    if colon and 0 < len(head.split()) <= 3:
         ids = _lookup(head.split(), students, exact_words=len(head.split()))
+        if ids:
+            return NameMatch(ids, rest.strip() or text, named=True, name=head.strip())
         # An unknown name keeps the whole text: "Reminder: picture day" is not about a "Reminder".
-        body = rest.strip() if ids and rest.strip() else text
-        return NameMatch(ids, body, named=True, name=head.strip())
+        # The first words may still name someone: "Sam at 10:30 had a meltdown".
+        unknown = NameMatch((), text, named=True, name=head.strip())
 
     words = text.split()
     for count in (3, 2, 1):
@@ -97,7 +100,7 @@ def match_student(text: str, students: Sequence[tuple[int, str]]) -> NameMatch:
                 body = " ".join(words[count:]) if words[count - 1].endswith(",") else text
                 return NameMatch(ids, body.strip() or text, named=True,
                                  name=" ".join(words[:count]))
-    return NameMatch((), text, named=False)
+    return unknown
 
 
 def _lookup(words: Sequence[str], students: Sequence[tuple[int, str]],

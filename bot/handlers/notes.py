@@ -27,6 +27,7 @@ class Draft:
     text: str
     source_ref: str
     attachment_ref: str | None
+    ask_kind: bool = False  # plain text asks [Win] [Concern] [Note]; /note does not
 
 
 async def log_note(msg: IncomingMessage, ctx: Context, text: str,
@@ -38,7 +39,7 @@ async def log_note(msg: IncomingMessage, ctx: Context, text: str,
     if not links:
         return [ctx.say("students.none")]
     match = grammar.match_student(text, [(_id(link.student), link.student.name) for link in links])
-    draft = Draft(kind, match.body, msg.message_ref, msg.attachment_ref)
+    draft = Draft(kind, match.body, msg.message_ref, msg.attachment_ref, ask_kind)
     if len(match.student_ids) == 1:
         student = next(link.student for link in links if link.student.id == match.student_ids[0])
     elif len(links) == 1 and not match.student_ids:
@@ -46,9 +47,10 @@ async def log_note(msg: IncomingMessage, ctx: Context, text: str,
     else:
         choices = [link for link in links if link.student.id in match.student_ids] or links
         return [await _ask_which_student(ctx, draft if match.student_ids else
-                                         Draft(kind, text, msg.message_ref, msg.attachment_ref),
+                                         Draft(kind, text, msg.message_ref, msg.attachment_ref,
+                                               ask_kind),
                                          choices, match)]
-    return await _save(ctx, student, draft, ask_kind=ask_kind)
+    return await _save(ctx, student, draft)
 
 
 def _id(student: Student) -> int:
@@ -64,7 +66,7 @@ async def _ask_which_student(ctx: Context, draft: Draft, choices: list[StudentLi
         token = await ctx.repo.add_pending(ctx.my_id, "pick_student", {
             "group": group, "student_id": link.student.id, "kind": draft.kind,
             "text": draft.text, "source_ref": draft.source_ref,
-            "attachment_ref": draft.attachment_ref,
+            "attachment_ref": draft.attachment_ref, "ask_kind": draft.ask_kind,
         }, ctx.clock.now() + BUTTON_TTL)
         buttons.append(Button(link.student.name, token))
     key = "note.which_student_unknown" if match.named and not match.student_ids else \
@@ -82,13 +84,14 @@ async def pick_student(press: ButtonPress, ctx: Context, pending: PendingAction)
                    None)
     if student is None:
         return [ctx.say("students.not_found").replacing()]
-    draft = Draft(EntryKind(payload["kind"]), payload["text"], payload["source_ref"],
-                  payload["attachment_ref"])
-    replies = await _save(ctx, student, draft, ask_kind=draft.kind == EntryKind.NOTE)
+    kind = EntryKind(payload["kind"])
+    draft = Draft(kind, payload["text"], payload["source_ref"], payload["attachment_ref"],
+                  payload.get("ask_kind", kind == EntryKind.NOTE))
+    replies = await _save(ctx, student, draft)
     return [replies[0].replacing(), *replies[1:]]
 
 
-async def _save(ctx: Context, student: Student, draft: Draft, ask_kind: bool) -> list[Reply]:
+async def _save(ctx: Context, student: Student, draft: Draft) -> list[Reply]:
     links = {link.student.id: link for link in await ctx.repo.links_of(ctx.my_id)}
     link = links.get(student.id)
     setting = Setting.HOME if link and link.role == Role.PARENT else Setting.SCHOOL
@@ -107,8 +110,11 @@ async def _save(ctx: Context, student: Student, draft: Draft, ask_kind: bool) ->
     line = ctx.t(f"entry.logged_{draft.kind}", student=student.name)
     if known:
         line = f"{line} {ctx.t('entry.goal_linked', tag=known[0].tag)}"
+    if draft.ask_kind:
+        line = f"{line} {ctx.t('entry.ask_kind')}"
     reply = Reply(line)
-    buttons = [await _kind_button(ctx, entry, kind) for kind in _CLASSIFY] if ask_kind else []
+    kinds = _CLASSIFY if draft.ask_kind else ()
+    buttons = [await _kind_button(ctx, entry, kind) for kind in kinds]
     replies = [reply.with_buttons(*buttons, await _undo_button(ctx, entry))]
     if unknown:
         listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")

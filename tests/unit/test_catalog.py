@@ -1,0 +1,131 @@
+"""Every message key the code asks for is in the English catalog."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+
+from bot.handlers.notes import _CLASSIFY
+from bot.i18n import catalog, translate
+from bot.invites import Redemption
+from storage.models import EntryKind, Role
+
+BOT = Path(__file__).resolve().parents[2] / "bot"
+CATALOG = catalog("en")
+SECTIONS = {key.split(".")[0] for key in CATALOG}
+
+# What each placeholder in an f-string key can be: `f"entry.logged_{kind}"` -> every EntryKind.
+EXPANSIONS: dict[str, type[StrEnum]] = {
+    "kind": EntryKind,
+    "draft.kind": EntryKind,
+    "entry.kind": EntryKind,
+    "outcome": Redemption,
+    "role": Role,
+    "invite.role": Role,
+    "link.role or 'admin'": Role,
+}
+# Call sites that only ever see some members of the enum.
+NARROWER: dict[str, list[str]] = {
+    "button.{kind}": [f"button.{kind}" for kind in _CLASSIFY],
+    "onboarding.code_{outcome}": [
+        f"onboarding.code_{outcome}" for outcome in Redemption if outcome != Redemption.JOINED
+    ],
+}
+SPEAKERS = {"say", "t", "translate"}
+
+
+def _calls(tree: ast.AST) -> Iterator[tuple[int, ast.expr]]:
+    """The key argument of every `ctx.say(...)`, `ctx.t(...)`, `t(...)` and `translate(_, ...)`."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        position = 1 if name == "translate" else 0
+        if name in SPEAKERS and len(node.args) > position:
+            yield node.lineno, node.args[position]
+
+
+def _expand(key: ast.expr, where: str) -> list[str]:
+    if isinstance(key, ast.Constant) and isinstance(key.value, str):
+        return [key.value]
+    if isinstance(key, ast.JoinedStr):
+        template = "".join(
+            str(v.value) if isinstance(v, ast.Constant) else f"{{{ast.unparse(v.value)}}}"
+            for v in key.values
+            if isinstance(v, ast.Constant | ast.FormattedValue)
+        )
+        if template in NARROWER:
+            return NARROWER[template]
+        parts: list[list[str]] = []
+        for value in key.values:
+            if isinstance(value, ast.Constant):
+                parts.append([str(value.value)])
+            else:
+                assert isinstance(value, ast.FormattedValue)
+                source = ast.unparse(value.value)
+                assert source in EXPANSIONS, f"{where}: add an expansion for {{{source}}}"
+                parts.append([member.value for member in EXPANSIONS[source]])
+        return ["".join(combo) for combo in itertools.product(*parts)]
+    return []  # a variable: its values are string constants, checked below
+
+
+def _catalog_like_constants(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """String constants shaped like a catalog key (`"week.wins"` in a table of sections)."""
+    in_fstrings = {
+        id(part)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.JoinedStr)
+        for part in node.values
+    }
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in in_fstrings
+        ):
+            section, dot, rest = node.value.partition(".")
+            if dot and section in SECTIONS and rest and rest.replace("_", "").isalnum():
+                yield node.lineno, node.value
+
+
+def used_keys() -> dict[str, str]:
+    """Every key the code under bot/ may look up, with where it is used."""
+    keys: dict[str, str] = {}
+    for path in sorted(BOT.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        relative = path.relative_to(BOT.parent)
+        for line, arg in _calls(tree):
+            for key in _expand(arg, f"{relative}:{line}"):
+                keys.setdefault(key, f"{relative}:{line}")
+        for line, key in _catalog_like_constants(tree):
+            keys.setdefault(key, f"{relative}:{line}")
+    return keys
+
+
+def test_the_catalog_walk_finds_the_keys_it_should() -> None:
+    keys = used_keys()
+
+    assert {"onboarding.stranger", "week.wins", "entry.logged_urgent", "role.admin"} <= set(keys)
+    assert {"onboarding.code_used", "onboarding.code_expired", "button.win"} <= set(keys)
+    assert "onboarding.code_" not in keys  # a piece of an f-string is not a key
+
+
+def test_every_key_the_code_uses_is_in_the_english_catalog() -> None:
+    missing = {key: where for key, where in used_keys().items() if key not in CATALOG}
+
+    assert missing == {}
+
+
+@pytest.mark.parametrize("key", sorted(CATALOG))
+def test_every_catalog_message_has_text(key: str) -> None:
+    assert CATALOG[key].strip()
+
+
+def test_translating_falls_back_to_english_for_an_unknown_language() -> None:
+    assert translate("xx", "onboarding.stranger") == CATALOG["onboarding.stranger"]
