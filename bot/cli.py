@@ -229,3 +229,4 @@ def demo(
         fail(f"cannot open {db_path} ({err.strerror or err})")
     except DBAPIError as err:
         fail(f"cannot open {db_path} ({err.orig})")
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from bot import handlers  # noqa: F401  (registers every handler on the router)
@@ -15,6 +16,13 @@ from storage.db import Database
 from storage.repo import Repo
 
 log = logging.getLogger(__name__)
+
+
+def _short_id(event_id: str) -> str:
+    """Event ids fit the SeenEvent column; a longer one is kept as its digest."""
+    if len(event_id) <= 128:
+        return event_id
+    return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
 
 
 class Dispatcher:
@@ -31,7 +39,8 @@ class Dispatcher:
         async with self.db.session() as session:
             repo = Repo(session)
             # The dedupe row shares the transaction: if handling fails, a retry is handled again.
-            if not await repo.mark_seen(event.sender.platform, event.event_id, self.clock.now()):
+            if not await repo.mark_seen(event.sender.platform, _short_id(event.event_id),
+                                        self.clock.now()):
                 log.info("duplicate event %s ignored", event.event_id)
                 return []
             ctx = await self._context(repo, event)
@@ -77,10 +86,10 @@ class Dispatcher:
         return await handler(press, ctx, pending) if handler else []
 
     async def _message(self, msg: IncomingMessage, ctx: Context) -> list[Reply]:
-        limit = self.settings.security.max_entry_chars
-        if len(msg.text) > limit:
-            return [ctx.say("input.too_long", limit=limit, length=len(msg.text))]
         text = clean_text(msg.text)
+        limit = self.settings.security.max_entry_chars
+        if len(text) > limit:
+            return [ctx.say("input.too_long", limit=limit, length=len(text))]
         if not text and msg.attachment_ref is None:
             return [ctx.say("input.empty")]
         command = split_command(text)

@@ -100,7 +100,13 @@ def match_student(text: str, students: Sequence[tuple[int, str]]) -> NameMatch:
                 body = " ".join(words[count:]) if words[count - 1].endswith(",") else text
                 return NameMatch(ids, body.strip() or text, named=True,
                                  name=" ".join(words[:count]))
-    return unknown
+    if unknown.named:
+        return unknown
+    # "Can Sam bring headphones?": one of the sender's students, by exact first name, elsewhere.
+    said = {_word_key(word) for word in words[1:]}
+    mentioned = tuple(sid for sid, name in students if fold(name).split()[:1] and
+                      fold(name).split()[0] in said)
+    return NameMatch(mentioned, text, named=bool(mentioned)) if len(mentioned) == 1 else unknown
 
 
 def _lookup(words: Sequence[str], students: Sequence[tuple[int, str]],

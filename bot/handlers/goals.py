@@ -19,7 +19,7 @@ async def list_goals(msg: IncomingMessage, ctx: Context, args: str) -> list[Repl
     """A student's active goals with how many entries each has."""
     found = await access.find_student(ctx, args, Action.GOALS, "goals")
     if found.student is None or found.student.id is None:
-        return [not_found(ctx, found)]
+        return [not_found(ctx, found, args)]
     student = found.student
     goals = await ctx.repo.goals(found.student.id)
     if not goals:

@@ -24,8 +24,11 @@ async def list_students(msg: IncomingMessage, ctx: Context, args: str) -> list[R
     return [Reply("\n".join([ctx.t("students.title"), *lines]))]
 
 
-def not_found(ctx: Context, found: Found) -> Reply:
+def not_found(ctx: Context, found: Found, name: str = "") -> Reply:
     """The same answer for a student who does not exist and one the sender may not see."""
+    if found.choices and not name.strip():
+        names = ", ".join(student.name for student in found.choices)
+        return ctx.say("students.name_needed", names=names)
     if found.choices:
         names = ", ".join(student.name for student in found.choices)
         return ctx.say("students.which", names=names)
@@ -38,7 +41,7 @@ async def show_log(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]
     name, count = _name_and_count(args)
     found = await access.find_student(ctx, name, Action.READ, f"log {count}")
     if found.student is None:
-        return [not_found(ctx, found)]
+        return [not_found(ctx, found, name)]
     student = found.student
     entries = await ctx.repo.recent_entries(_id(student), count)
     if not entries:
@@ -73,7 +76,7 @@ async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
     """This week so far for a student, grouped with wins first."""
     found = await access.find_student(ctx, args, Action.READ, "week")
     if found.student is None:
-        return [not_found(ctx, found)]
+        return [not_found(ctx, found, args)]
     student = found.student
     timezone = await _timezone(ctx, student)
     start, end = weekly.week_bounds(ctx.clock.now(), timezone)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
+from bot.events import Chat, IncomingMessage
 from storage.models import AccessAction, EntryKind
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Record, en
@@ -166,3 +167,25 @@ async def test_an_out_of_range_log_count_is_brought_into_range(
     said = await school.say(school.teacher, f"/log Sam {count}")
 
     assert said.text.splitlines()[0] == en("log.title", student="Sam Rivera", count=1)
+
+
+async def test_invisible_padding_does_not_count_against_the_limit(
+    school: DemoSchool, record: Record
+) -> None:
+    text = "+ Sam " + "a" * (LIMIT - 6)
+
+    said = await school.say(school.teacher, text + "\u200b" * 50)
+
+    assert said.text == en("entry.logged_win", student="Sam Rivera")
+    assert (await record.entry()).text == text[2:]
+
+
+async def test_a_very_long_event_id_is_still_deduplicated(school: DemoSchool) -> None:
+    message = IncomingMessage(
+        school.parent, Chat(school.parent.external_id), "+ Sam sang at dinner", "x" * 500
+    )
+
+    first = await school.dispatcher.dispatch(message)
+    again = await school.dispatcher.dispatch(message)
+
+    assert first and again == []

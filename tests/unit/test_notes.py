@@ -484,3 +484,18 @@ async def test_buttons_are_opaque_tokens_stored_server_side(school: DemoSchool) 
         stored = {row.token for row in (await session.exec(select(PendingAction))).all()}
     assert {button.token for button in said.buttons} <= stored
     assert all(len(button.token.encode()) <= 64 for button in said.buttons)
+
+
+async def test_a_question_naming_the_student_mid_sentence_is_for_that_student(
+    school: DemoSchool, record: Record
+) -> None:
+    said = await school.say(school.teacher, "? Can Sam bring headphones on the bus?")
+
+    assert said.text == en("entry.logged_question", student="Sam Rivera")
+    assert (await record.entry()).student_id == await record.student_id("Sam")
+
+
+async def test_a_note_mentioning_two_students_asks_which(school: DemoSchool) -> None:
+    said = await school.say(school.teacher, "+ Great day, Maya helped Sam with the puzzle")
+
+    assert {button.label for button in said.buttons} == {"Sam Rivera", "Maya Chen"}

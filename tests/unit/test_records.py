@@ -326,3 +326,9 @@ async def test_a_note_sent_in_a_group_chat_is_not_logged(
 
     assert said.text == en("group.direct_only")
     assert await record.entries() == []
+
+
+async def test_a_bare_log_from_a_teacher_of_two_asks_for_a_name(school: DemoSchool) -> None:
+    said = await school.say(school.teacher, "/log")
+
+    assert said.text == en("students.name_needed", names="Maya Chen, Sam Rivera")
