@@ -138,7 +138,8 @@ class Repo:
     async def students_keyed(self, key: str) -> Sequence[Student]:
         """Students anywhere whose folded name is `key` or starts with it as whole words."""
         statement = select(Student).where(
-            or_(col(Student.name_key) == key, col(Student.name_key).startswith(key + " ", autoescape=True))
+            or_(col(Student.name_key) == key,
+                col(Student.name_key).startswith(key + " ", autoescape=True))
         ).limit(20)
         return (await self.session.exec(statement)).all()
 
