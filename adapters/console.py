@@ -5,30 +5,62 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import TextIO
 
-from bot import grammar
-from bot.demo import console_id
+from bot import grammar, jobs
+from bot.context import Clock
+from bot.demo import DEMO_SCHOOL, console_id
 from bot.dispatch import Dispatcher
 from bot.events import Button, ButtonPress, Chat, IncomingMessage, Reply, Sender
 from bot.i18n import Translator
+from bot.outbox import OutboxSender
 from storage.db import Database
-from storage.models import Platform
+from storage.models import Account, Platform
 from storage.repo import Repo
+
+
+class ConsoleInbox:
+    """The outbox's console transport: prints each letter; the reader can answer it later."""
+
+    def __init__(self, chat: ConsoleChat) -> None:
+        self.chat = chat
+        self.waiting: dict[str, list[Reply]] = defaultdict(list)
+        self.names: dict[str, str] = {}
+        self._count = 0
+
+    async def deliver(self, account: Account, reply: Reply) -> str:
+        self._count += 1
+        self.chat.show_letter(account.external_id,
+                              self.names.get(account.external_id, account.external_id), reply)
+        return f"letter:{self._count}"
+
+
+class _Later:
+    """The demo's "run it now": letters held for quiet hours are due too."""
+
+    def __init__(self, clock: Clock, ahead: timedelta) -> None:
+        self.clock, self.ahead = clock, ahead
+
+    def now(self) -> datetime:
+        return self.clock.now() + self.ahead
 
 
 class ConsoleChat:
     """One terminal, any number of demo people: `/as NAME` switches who is typing."""
 
     def __init__(self, dispatcher: Dispatcher, db: Database, out: TextIO,
-                 start_as: str, language: str = "en") -> None:
+                 start_as: str, language: str = "en", school: str = DEMO_SCHOOL) -> None:
         self.dispatcher = dispatcher
         self.db = db
         self.out = out
         self.t = Translator(language)
         self.me = self._sender(start_as)
         self.buttons: list[Button] = []
+        self.school = school
+        self.inbox = ConsoleInbox(self)
         # Event ids must not repeat across runs on the same database file.
         self._run = uuid.uuid4().hex[:8]
         self._count = 0
@@ -53,16 +85,59 @@ class ConsoleChat:
         if text == "/as" or text.startswith("/as "):
             await self._switch(text[3:].strip())
             return True
+        if text == "/tick" or text.startswith("/tick "):
+            await self._tick(text[5:].strip())
+            return True
         if text.isdecimal() and 1 <= int(text) <= len(self.buttons):
             button = self.buttons[int(text) - 1]
             event = ButtonPress(self.me, self._chat(), button.token, self._event_id())
             self._show(await self.dispatcher.dispatch(event))
-            return True
-        event_id = self._event_id()
-        message = IncomingMessage(self.me, self._chat(), line.rstrip("\n"), event_id,
-                                  message_ref=event_id)
-        self._show(await self.dispatcher.dispatch(message))
+        else:
+            event_id = self._event_id()
+            message = IncomingMessage(self.me, self._chat(), line.rstrip("\n"), event_id,
+                                      message_ref=event_id)
+            self._show(await self.dispatcher.dispatch(message))
+        await self.deliver(self.dispatcher.clock)
         return True
+
+    async def _tick(self, job: str) -> None:
+        """`/tick checkin`, `/tick summary`: run a weekly job now and show who receives what."""
+        settings, clock = self.dispatcher.settings, self.dispatcher.clock
+        if job not in ("checkin", "summary", ""):
+            self._print(self.t("console.tick_usage"))
+            return
+        async with self.db.session() as session:
+            school = await Repo(session).school_named(self.school)
+        if school is None or school.id is None:
+            return
+        if job:
+            run = jobs.run_checkin if job == "checkin" else jobs.run_summary
+            report = await run(self.db, settings, clock, school.id)
+            if report.skipped:
+                self._print(self.t("console.tick_skipped", why=report.skipped))
+        if not await self.deliver(_Later(clock, timedelta(days=1))):
+            self._print(self.t("console.tick_nothing"))
+
+    async def deliver(self, clock: Clock) -> int:
+        """Send what the outbox holds for console people (other platforms are not here)."""
+        async with self.db.session() as session:
+            self.inbox.names = {account.external_id: person.display_name for person, account
+                                in await Repo(session).people_on_platform(Platform.CONSOLE)}
+        sender = OutboxSender(self.db, {Platform.CONSOLE: self.inbox}, clock,
+                              self.dispatcher.settings.sender, worker=f"console:{self._run}")
+        return (await sender.drain()).sent
+
+    def show_letter(self, external_id: str, name: str, reply: Reply) -> None:
+        """A delivered letter: pressable now if it is for the typist, else kept for `/as`."""
+        self._print(self.t("console.letter", name=name))
+        if external_id == self.me.external_id:
+            self._show([reply], keep=True)
+            return
+        self.inbox.waiting[external_id].append(reply)
+        self._print(reply.text)
+        if reply.buttons:
+            self._print("  ".join(f"[{button.label}]" for button in reply.buttons) + "  "
+                        + self.t("console.answer_hint", name=name))
 
     def _chat(self) -> Chat:
         return Chat(self.me.external_id, private=True)
@@ -91,17 +166,22 @@ class ConsoleChat:
         else:
             self.me = self._sender(" ".join(name.split()))
             self._print(self.t("console.new_person", name=self.me.display_name))
+        waiting = self.inbox.waiting.pop(self.me.external_id, [])
+        if waiting:
+            self._print(self.t("console.waiting", count=len(waiting)))
+            self._show(waiting, keep=True)
 
-    def _show(self, replies: list[Reply]) -> None:
-        self.buttons = [button for reply in replies for button in reply.buttons]
-        number = 0
+    def _show(self, replies: list[Reply], keep: bool = False) -> None:
+        """Print replies; their buttons get the next numbers (a fresh list unless `keep`)."""
+        if not keep:
+            self.buttons = []
         for reply in replies:
             self._print(reply.text)
             if reply.buttons:
                 labels = []
                 for button in reply.buttons:
-                    number += 1
-                    labels.append(f"[{number}] {button.label}")
+                    self.buttons.append(button)
+                    labels.append(f"[{len(self.buttons)}] {button.label}")
                 self._print("  ".join(labels) + "  " + self.t("console.press_hint"))
 
     def _print(self, text: str) -> None:

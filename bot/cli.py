@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from zoneinfo import available_timezones
@@ -14,7 +16,7 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from adapters.console import ConsoleChat, run_console
-from bot import invites, roster
+from bot import invites, jobs, roster
 from bot.config import ConfigError, Settings, load_config
 from bot.context import SystemClock
 from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, seed_demo
@@ -180,6 +182,100 @@ def invite(
     run_admin(config, as_json, work, lambda r: (
         f"Invite code (works once, until {r['expires_at']}): {r['code']}\n"
         + (f"Link: {r['link']}" if r["link"] else f"They send /start {r['code']} to the bot.")))
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the enabled adapters, the weekly scheduler and the sender until SIGINT or SIGTERM."""
+    settings = settings_from(config)
+    if not settings.telegram.enabled and not settings.slack.enabled:
+        fail("nothing to run: set telegram.enabled or slack.enabled to true in the config")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def main() -> None:
+        from adapters.runtime import serve
+
+        db = Database(settings.database.url)
+        try:
+            if not await db.is_current():
+                raise RosterError("the database is not set up for this version of Tandem: "
+                                  "run `tandem db upgrade` (or `tandem init`)")
+            await serve(settings, db, SystemClock())
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(main())
+    except (RosterError, ConfigError) as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"cannot reach the database or listen ({err.strerror or err})")
+    except DBAPIError as err:
+        fail(database_problem(err))
+
+
+class JobName(StrEnum):
+    CHECKIN = "checkin"
+    SUMMARY = "summary"
+    PURGE = "purge"
+    DRAIN = "drain"
+
+
+@app.command("jobs")
+def run_job(
+    job: Annotated[JobName, typer.Argument(help="checkin, summary, purge (enqueue or delete "
+                                           "now) or drain (send what is due, then exit)")],
+    school: Annotated[str | None, typer.Option("--school", help="Only this school.")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a weekly job now. Jobs only enqueue, so running one twice queues nothing new."""
+    settings = settings_from(config)
+
+    async def main() -> dict[str, Any]:
+        db = Database(settings.database.url)
+        try:
+            if not await db.is_current():
+                raise RosterError("the database is not set up for this version of Tandem: "
+                                  "run `tandem db upgrade` (or `tandem init`)")
+            clock = SystemClock()
+            if job is JobName.PURGE:
+                return {"purged": await jobs.run_purge(db, settings, clock)}
+            if job is JobName.DRAIN:
+                from adapters.runtime import drain_outbox
+
+                return {"sent": await drain_outbox(db, settings, clock)}
+            async with db.session() as session:
+                repo = Repo(session)
+                targets = [await roster.pick_school(repo, settings, school)] if school else \
+                    list(await repo.schools())
+            run = jobs.run_checkin if job is JobName.CHECKIN else jobs.run_summary
+            reports = [await run(db, settings, clock, target.id or 0) for target in targets]
+            return {"queued": {r.school: r.queued for r in reports},
+                    "skipped": {r.school: r.skipped for r in reports if r.skipped}}
+        finally:
+            await db.dispose()
+
+    try:
+        result = asyncio.run(main())
+    except RosterError as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"cannot reach the database ({err.strerror or err})")
+    except DBAPIError as err:
+        fail(database_problem(err))
+    typer.echo(json.dumps(result, ensure_ascii=False) if as_json else _describe_job(result))
+
+
+def _describe_job(result: dict[str, Any]) -> str:
+    if "purged" in result:
+        return "Purged: " + ", ".join(f"{k} {v}" for k, v in result["purged"].items())
+    if "sent" in result:
+        return f"Sent {result['sent']} message(s)."
+    lines = [f"{name}: {count} message(s) queued" for name, count in result["queued"].items()]
+    lines += [f"{name}: skipped ({why})" for name, why in result["skipped"].items()]
+    return "\n".join(lines) or "No schools yet."
 
 
 @app.command()

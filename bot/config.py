@@ -165,6 +165,18 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class SenderConfig:
+    """How fast and how persistently the outbox sender delivers (per sender process)."""
+
+    telegram_per_second: int = 30
+    telegram_per_chat_per_second: int = 1
+    slack_per_channel_per_second: int = 1
+    max_attempts: int = 8
+    claim_seconds: int = 60
+    concurrency: int = 16
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     school: SchoolConfig = field(default_factory=SchoolConfig)
@@ -172,6 +184,7 @@ class Settings:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    sender: SenderConfig = field(default_factory=SenderConfig)
 
 
 # Derived from the dataclasses so a new key is known to the file and environment at once.
@@ -243,6 +256,7 @@ def load_config(path: Path | None = None, environ: Mapping[str, str] | None = No
         telegram=_telegram(sections["telegram"]),
         slack=_slack(sections["slack"]),
         security=_security(sections["security"]),
+        sender=_sender(sections["sender"]),
     )
 
 
@@ -499,6 +513,8 @@ def _telegram(s: _Section) -> TelegramConfig:
         s.required("token", config.token, "telegram.enabled is true")
         if config.mode == "webhook":
             s.required("webhook_url", config.webhook_url, 'telegram.mode is "webhook"')
+            # Without the secret anyone could post updates in any user's name.
+            s.required("webhook_secret", config.webhook_secret, 'telegram.mode is "webhook"')
     return config
 
 
@@ -535,3 +551,27 @@ def _security(s: _Section) -> SecurityConfig:
         retention_days=s.positive("retention_days", default.retention_days),
         max_entry_chars=s.positive("max_entry_chars", default.max_entry_chars),
     )
+
+
+def _sender(s: _Section) -> SenderConfig:
+    default = SenderConfig()
+    config = SenderConfig(
+        telegram_per_second=s.positive("telegram_per_second", default.telegram_per_second),
+        telegram_per_chat_per_second=s.positive(
+            "telegram_per_chat_per_second", default.telegram_per_chat_per_second
+        ),
+        slack_per_channel_per_second=s.positive(
+            "slack_per_channel_per_second", default.slack_per_channel_per_second
+        ),
+        max_attempts=s.positive("max_attempts", default.max_attempts),
+        claim_seconds=s.positive("claim_seconds", default.claim_seconds),
+        concurrency=s.positive("concurrency", default.concurrency),
+    )
+    # A claim must outlast a delivery started near its end (the sender stops starting new
+    # ones in the last quarter of a claim), or another replica could send the same message.
+    if config.claim_seconds < 10:
+        raise s.error("claim_seconds", "must be at least 10 seconds")
+    if config.telegram_per_chat_per_second > config.telegram_per_second:
+        raise s.error("telegram_per_chat_per_second",
+                      "must not be more than telegram_per_second")
+    return config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 
 from bot import handlers  # noqa: F401  (registers every handler on the router)
 from bot.config import Settings
@@ -34,8 +35,16 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.routes = routes
+        # Called after each event's transaction commits (the runner pokes the sender with it).
+        self.after_event: Callable[[], None] | None = None
 
     async def dispatch(self, event: Event) -> list[Reply]:
+        replies = await self._dispatch(event)
+        if self.after_event is not None:
+            self.after_event()
+        return replies
+
+    async def _dispatch(self, event: Event) -> list[Reply]:
         async with self.db.session() as session:
             repo = Repo(session)
             # The dedupe row shares the transaction: if handling fails, a retry is handled again.
@@ -51,7 +60,11 @@ class Dispatcher:
     async def _context(self, repo: Repo, event: Event) -> Context:
         sender = event.sender
         account = await repo.account(sender.platform, sender.workspace, sender.external_id)
-        person = await repo.person(account.person_id) if account and account.active else None
+        if account is not None and not account.active:
+            # They wrote to us, so the chat is open again (a bot once blocked, now unblocked).
+            account.active = True
+            await repo.save(account)
+        person = await repo.person(account.person_id) if account else None
         language = person.language if person else (sender.language_hint or
                                                    self.settings.school.language)
         return Context(repo=repo, clock=self.clock, settings=self.settings,
@@ -93,6 +106,11 @@ class Dispatcher:
         if not text and msg.attachment_ref is None:
             return [ctx.say("input.empty")]
         command = split_command(text)
+        # A reply in a thread answers what it replies to, unless it is a command of its own.
+        if command is None and msg.reply_to_ref and ctx.person is not None and self.routes.thread:
+            threaded = await self.routes.thread(msg, ctx, text)
+            if threaded is not None:
+                return threaded
         if command is not None:
             name, args = command
             handler = self.routes.commands.get(name)
@@ -102,6 +120,11 @@ class Dispatcher:
         prefixed = self.routes.prefixes.get(text[:1])
         if prefixed is not None:
             return await prefixed(msg, ctx, text[1:].strip())
+        awaited = await ctx.repo.follow_up(ctx.my_id, tuple(self.routes.follow_ups),
+                                           self.clock.now())
+        if awaited is not None:
+            await ctx.repo.delete_pending(awaited)
+            return await self.routes.follow_ups[awaited.action](msg, ctx, text, awaited)
         if self.routes.plain_text is None:
             return []
         return await self.routes.plain_text(msg, ctx, text)

@@ -15,6 +15,7 @@ __all__ = [
     "MessageEdited",
     "Outgoing",
     "Platform",
+    "RecipientBlocked",
     "Reply",
     "Sender",
 ]
@@ -99,3 +100,14 @@ class Outgoing:
 
     person_id: int
     reply: Reply
+
+
+class RecipientBlocked(Exception):
+    """The platform refuses to deliver to this chat for good (the person blocked the bot).
+
+    The adapter has already marked the account inactive; retrying will not help.
+    """
+
+    def __init__(self, chat_id: str) -> None:
+        super().__init__(chat_id)
+        self.chat_id = chat_id

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import Settings
-from storage.models import Delivery, Invite, Person, Role, School, Student
+from storage.models import Delivery, Invite, Person, Platform, Role, School, Student
 from storage.repo import Repo
 
 
@@ -23,8 +23,9 @@ def hash_code(code: str, secret_key: str) -> str:
     return hmac.new(secret_key.encode(), code.strip().encode(), hashlib.sha256).hexdigest()
 
 
-def invite_link(settings: Settings, code: str) -> str | None:
-    username = settings.telegram.bot_username
+def invite_link(settings: Settings, code: str, bot_username: str | None = None) -> str | None:
+    """The Telegram deep link for a code: telegram.bot_username wins over the name getMe gave."""
+    username = settings.telegram.bot_username or bot_username
     return f"https://t.me/{username}?start={code}" if username else None
 
 
@@ -47,7 +48,9 @@ async def create_invite(repo: Repo, settings: Settings, now: datetime, school: S
         created_by=created_by,
         expires_at=now + timedelta(hours=settings.security.invite_ttl_hours),
     ))
-    return NewInvite(code, invite, invite_link(settings, code))
+    # The Telegram adapter stores the bot's username at start, so the CLI can link too.
+    username = await repo.bot_username(Platform.TELEGRAM)
+    return NewInvite(code, invite, invite_link(settings, code, username))
 
 
 class Redemption(StrEnum):

@@ -13,6 +13,10 @@ from storage.models import PendingAction
 MessageHandler = Callable[[IncomingMessage, Context, str], Awaitable[list[Reply]]]
 ButtonHandler = Callable[[ButtonPress, Context, PendingAction], Awaitable[list[Reply]]]
 EditHandler = Callable[[MessageEdited, Context], Awaitable[list[Reply]]]
+# A reply to one of our messages; None when that message means nothing to it.
+ThreadHandler = Callable[[IncomingMessage, Context, str], Awaitable[list[Reply] | None]]
+# Free text that answers something we asked (a check-in's "anything to add?").
+FollowUpHandler = Callable[[IncomingMessage, Context, str, PendingAction], Awaitable[list[Reply]]]
 
 
 @dataclass
@@ -22,6 +26,8 @@ class Router:
     buttons: dict[str, ButtonHandler] = field(default_factory=dict)
     plain_text: MessageHandler | None = None
     edit: EditHandler | None = None
+    thread: ThreadHandler | None = None
+    follow_ups: dict[str, FollowUpHandler] = field(default_factory=dict)
     # Commands an unknown (not yet joined) sender may use.
     open_commands: set[str] = field(default_factory=set)
 
@@ -51,6 +57,16 @@ class Router:
     def edited(self, handler: EditHandler) -> EditHandler:
         self.edit = handler
         return handler
+
+    def replied(self, handler: ThreadHandler) -> ThreadHandler:
+        self.thread = handler
+        return handler
+
+    def follow_up(self, action: str) -> Callable[[FollowUpHandler], FollowUpHandler]:
+        def register(handler: FollowUpHandler) -> FollowUpHandler:
+            self.follow_ups[action] = handler
+            return handler
+        return register
 
 
 def split_command(text: str) -> tuple[str, str] | None:

@@ -96,6 +96,8 @@ class Person(SQLModel, table=True):
     language: str = Field(default="en", sa_type=String(8))
     timezone: str | None = Field(default=None, sa_type=String(64))
     quiet_hours: str | None = Field(default=None, sa_type=String(16))
+    # Check-ins are skipped until then (`/pause`); None means not paused.
+    paused_until: datetime | None = utc_field(nullable=True)
 
 
 class Account(SQLModel, table=True):
@@ -200,7 +202,10 @@ class PendingAction(SQLModel, table=True):
 
 
 class Outbox(SQLModel, table=True):
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_sent_ref", "account_id", "sent_ref"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(sa_type=String(200), unique=True)
@@ -219,6 +224,8 @@ class Outbox(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, sa_type=String(64))
     claimed_until: datetime | None = utc_field(nullable=True)
     sent_at: datetime | None = utc_field(nullable=True)
+    # The platform's reference of the delivered message, so a reply to it can be traced back.
+    sent_ref: str | None = Field(default=None, sa_type=String(128))
 
 
 class AccessLog(SQLModel, table=True):
@@ -237,3 +244,38 @@ class SeenEvent(SQLModel, table=True):
     platform: str = Field(primary_key=True, sa_type=String(16))
     event_id: str = Field(primary_key=True, sa_type=String(128))
     seen_at: datetime = utc_field(index=True)
+
+
+class BotProfile(SQLModel, table=True):
+    """What a platform says about our own bot (Telegram's getMe), for links made anywhere."""
+
+    platform: str = Field(primary_key=True, sa_type=String(16))
+    username: str = Field(sa_type=String(64))
+    updated_at: datetime = utc_field()
+
+
+class CodeGuess(SQLModel, table=True):
+    """A wrong code sent from one platform account, so guessing codes can be limited."""
+
+    __table_args__ = (
+        Index("ix_codeguess_sender", "kind", "platform", "workspace", "external_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String(16))  # what was guessed: "link"
+    # The sender by platform id: a stranger has no person yet.
+    platform: str = Field(sa_type=String(16))
+    workspace: str = Field(default="", sa_type=String(64))
+    external_id: str = Field(sa_type=String(64))
+    at: datetime = utc_field()
+
+
+class Acknowledgement(SQLModel, table=True):
+    """Someone on the team tapped [Seen] on an urgent note."""
+
+    __table_args__ = (UniqueConstraint("entry_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    seen_at: datetime = utc_field()

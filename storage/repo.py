@@ -8,31 +8,56 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import (
+    PrimaryKeyConstraint,
+    UniqueConstraint,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.main import default_registry
 
 from storage.models import (
     AccessLog,
     Account,
+    Acknowledgement,
     Admin,
+    BotProfile,
+    CodeGuess,
     Entry,
     EntryRevision,
     Goal,
     Invite,
     Membership,
     Outbox,
+    OutboxStatus,
     PendingAction,
     Person,
     Platform,
     School,
     SeenEvent,
     Student,
+    UTCDateTime,
 )
 
 Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class MergedPeople:
+    """What moved when two people became one: new students on the team, notes they wrote."""
+
+    students: int
+    entries: int
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,26 @@ class StudentLink:
     student: Student
     role: str | None  # "teacher" / "parent" from a membership, None if only an admin
     is_admin: bool
+
+
+def _person_columns() -> list[tuple[type[Any], str]]:
+    """Every (model, column) that refers to a person, from the tables' foreign keys."""
+    columns = []
+    for mapper in default_registry.mappers:
+        for key in mapper.local_table.foreign_keys:
+            if key.column.table.name == Person.__tablename__:
+                columns.append((mapper.class_, key.parent.name))
+    return sorted(columns, key=lambda found: (found[0].__name__, found[1]))
+
+
+def _unique_with(model: type[Any], column: str) -> list[list[str]]:
+    """For each unique set of columns on `model` that includes `column`, the other columns."""
+    table = model.__table__
+    sets = [[c.name for c in constraint.columns] for constraint in table.constraints
+            if isinstance(constraint, UniqueConstraint | PrimaryKeyConstraint)]
+    sets += [[c.name for c in index.columns] for index in table.indexes if index.unique]
+    sets += [[c.name] for c in table.columns if c.unique]
+    return [[name for name in names if name != column] for names in sets if column in names]
 
 
 class Repo:
@@ -107,6 +152,89 @@ class Repo:
         )
         return (await self.session.exec(statement)).all()
 
+    async def deactivate_accounts(self, platform: str, dm_chat_id: str) -> int:
+        """Mark the accounts reached through this direct chat inactive (the bot was blocked)."""
+        statement = (
+            update(Account)
+            .where(col(Account.platform) == platform, col(Account.dm_chat_id) == dm_chat_id)
+            .values(active=False)
+        )
+        result = await self.session.exec(statement)
+        return int(result.rowcount)
+
+    # --- the bot itself --------------------------------------------------------------------
+
+    async def bot_username(self, platform: str) -> str | None:
+        """The username the platform gave our bot when it last started, if it ever did."""
+        profile = await self.session.get(BotProfile, platform)
+        return profile.username if profile else None
+
+    async def set_bot_username(self, platform: str, username: str, now: datetime) -> None:
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # An upsert: several replicas may start at once.
+        statement = insert(BotProfile).values(platform=platform, username=username,
+                                              updated_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=["platform"], set_={"username": username, "updated_at": now})
+        await self.session.exec(statement)
+
+    async def attach_account(self, account: Account, person_id: int) -> None:
+        """Make an account one of `person_id`'s; it is active again, its owner just wrote."""
+        account.person_id = person_id
+        account.active = True
+        await self._add(account)
+
+    async def role_conflicts(self, person_id: int, other_id: int) -> list[str]:
+        """Students both people are on the team of, with different roles (they cannot merge)."""
+        mine = select(Membership.student_id, Membership.role).where(
+            Membership.person_id == person_id).subquery()
+        statement = (
+            select(Student.name)
+            .join(Membership, col(Membership.student_id) == col(Student.id))
+            .join(mine, mine.c.student_id == col(Membership.student_id))
+            .where(Membership.person_id == other_id, col(Membership.role) != mine.c.role)
+            .order_by(col(Student.name))
+        )
+        return list((await self.session.exec(statement)).all())
+
+    async def merge_people(self, keep_id: int, drop_id: int) -> MergedPeople:
+        """Move everything of person `drop_id` to `keep_id`, then delete the emptied person.
+
+        Every column that refers to a person is moved, found from the tables' foreign keys, so
+        a table added later is moved too instead of being cascade-deleted with the person.
+        """
+        memberships = select(func.count()).select_from(Membership).where(
+            Membership.person_id == drop_id,
+            col(Membership.student_id).not_in(
+                select(Membership.student_id).where(Membership.person_id == keep_id)),
+        )
+        entries = select(func.count()).select_from(Entry).where(Entry.author_id == drop_id)
+        merged = MergedPeople(students=int((await self.session.exec(memberships)).one()),
+                              entries=int((await self.session.exec(entries)).one()))
+        for model, column in _person_columns():
+            for others in _unique_with(model, column):
+                # A row the kept person already has (same student, same school, same entry
+                # seen...) wins: moving the other one would break the unique constraint.
+                kept = aliased(model)
+                await self.session.exec(delete(model).where(
+                    getattr(model, column) == drop_id,
+                    exists().where(getattr(kept, column) == keep_id,
+                                   *[getattr(kept, name) == getattr(model, name)
+                                     for name in others]),
+                ))
+        for model, column in _person_columns():
+            # ORM updates, so rows already loaded in this session see their new person too.
+            attribute = getattr(model, column)
+            await self.session.exec(
+                update(model).where(attribute == drop_id).values({column: keep_id})
+            )
+        dropped = await self.session.get(Person, drop_id)
+        if dropped is not None:
+            await self.session.delete(dropped)
+        await self.session.flush()
+        return merged
+
     # --- schools and students --------------------------------------------------------------
 
     async def school(self, school_id: int) -> School | None:
@@ -138,6 +266,7 @@ class Repo:
     async def students_keyed(self, key: str) -> Sequence[Student]:
         """Students anywhere whose folded name is `key` or starts with it as whole words."""
         statement = select(Student).where(
+            # Escaped: a `%` or `_` typed as a name must not match every student as a wildcard.
             or_(col(Student.name_key) == key,
                 col(Student.name_key).startswith(key + " ", autoescape=True))
         ).limit(20)
@@ -309,8 +438,9 @@ class Repo:
     # --- buttons ---------------------------------------------------------------------------
 
     async def add_pending(self, person_id: int, action: str, payload: dict[str, Any],
-                          expires_at: datetime) -> str:
-        token = secrets.token_urlsafe(16)
+                          expires_at: datetime, token: str | None = None) -> str:
+        """Store what a button (or a typed code, given as `token`) means; returns the token."""
+        token = token or secrets.token_urlsafe(16)
         await self._add(PendingAction(token=token, person_id=person_id, action=action,
                                       payload=payload, expires_at=expires_at))
         return token
@@ -330,6 +460,352 @@ class Repo:
     async def delete_pending(self, pending: PendingAction) -> None:
         await self.session.delete(pending)
         await self.session.flush()
+
+    async def drop_pending_actions(self, person_id: int, action: str) -> None:
+        """Forget every pending action of one kind for a person (e.g. an older link code)."""
+        await self.session.exec(delete(PendingAction).where(
+            col(PendingAction.person_id) == person_id, col(PendingAction.action) == action
+        ))
+
+    # --- code guesses ----------------------------------------------------------------------
+
+    async def code_guesses(self, kind: str, platform: str, workspace: str, external_id: str,
+                           since: datetime) -> int:
+        """How many wrong codes of one kind this platform account sent since `since`."""
+        statement = select(func.count()).select_from(CodeGuess).where(
+            CodeGuess.kind == kind, CodeGuess.platform == platform,
+            CodeGuess.workspace == workspace, CodeGuess.external_id == external_id,
+            col(CodeGuess.at) >= since,
+        )
+        return int((await self.session.exec(statement)).one())
+
+    async def add_code_guess(self, kind: str, platform: str, workspace: str, external_id: str,
+                             at: datetime) -> None:
+        await self._add(CodeGuess(kind=kind, platform=platform, workspace=workspace,
+                                  external_id=external_id, at=at))
+
+    async def purge_code_guesses(self, before: datetime) -> int:
+        """Forget wrong codes older than `before` (they no longer count against anyone)."""
+        result = await self.session.exec(delete(CodeGuess).where(col(CodeGuess.at) < before))
+        return int(result.rowcount)
+
+    # --- outbox ----------------------------------------------------------------------------
+
+    async def delivery_account(self, person_id: int) -> Account | None:
+        """The account a person is reached on: their first active one."""
+        statement = select(Account).where(
+            Account.person_id == person_id, col(Account.active).is_(True)
+        ).order_by(col(Account.id))
+        return (await self.session.exec(statement)).first()
+
+    async def insert_outbox(self, row: Outbox) -> bool:
+        """Insert unless a row with the same dedupe key exists; True if inserted."""
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        values = row.model_dump(exclude={"id"})
+        statement = insert(Outbox).values(**values).on_conflict_do_nothing(
+            index_elements=["dedupe_key"])
+        result = await self.session.exec(statement)
+        return bool(result.rowcount)
+
+    # The sender's side of the outbox: claim due letters, then settle each one in its own short
+    # transaction, only while this worker still holds its claim.
+
+    async def claim_outbox(self, worker: str, now: datetime, until: datetime, limit: int,
+                           platforms: Sequence[str]) -> list[tuple[Outbox, Account]]:
+        """Reserve up to `limit` due letters for `worker` until `until`, oldest due first.
+
+        Due: pending, `not_before` reached, and unclaimed or claimed by a worker whose claim has
+        run out (it crashed). On PostgreSQL concurrent claimers skip each other's locked rows
+        (FOR UPDATE SKIP LOCKED); the update checks the claim again, so no row goes to two.
+        """
+        if limit <= 0 or not platforms:
+            return []
+        unclaimed = or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) <= now)
+        due = (
+            select(Outbox.id)
+            .join(Account, col(Account.id) == col(Outbox.account_id))
+            .where(col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.not_before) <= now,
+                   unclaimed, col(Account.platform).in_(platforms))
+            .order_by(col(Outbox.not_before), col(Outbox.id))
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True, of=Outbox)
+        ids = [row_id for row_id in (await self.session.exec(due)).all() if row_id is not None]
+        if not ids:
+            return []
+        await self.session.exec(
+            update(Outbox)
+            .where(col(Outbox.id).in_(ids), col(Outbox.status) == OutboxStatus.PENDING,
+                   unclaimed)
+            .values(claimed_by=worker, claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = (
+            select(Outbox, Account)
+            .join(Account, col(Account.id) == col(Outbox.account_id))
+            .where(col(Outbox.id).in_(ids), col(Outbox.claimed_by) == worker,
+                   col(Outbox.claimed_until) == until)
+            .order_by(col(Outbox.not_before), col(Outbox.id))
+        )
+        return list((await self.session.exec(claimed)).all())
+
+    async def _settle(self, row_id: int, worker: str, *, where: Any = None,
+                      **values: Any) -> bool:
+        statement = (
+            update(Outbox)
+            .where(col(Outbox.id) == row_id, col(Outbox.claimed_by) == worker,
+                   col(Outbox.status) == OutboxStatus.PENDING, true() if where is None else where)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool((await self.session.exec(statement)).rowcount)
+
+    async def outbox_sent(self, row_id: int, worker: str, now: datetime, sent_ref: str) -> bool:
+        """Mark a claimed letter delivered; False if `worker` no longer holds it."""
+        return await self._settle(row_id, worker, status=OutboxStatus.SENT, sent_at=now,
+                                  sent_ref=sent_ref or None)
+
+    async def outbox_retry(self, row_id: int, worker: str, not_before: datetime, attempts: int,
+                           error: str) -> bool:
+        """Put a claimed letter back in the queue, due again at `not_before`."""
+        return await self._settle(row_id, worker, not_before=not_before, attempts=attempts,
+                                  last_error=error, claimed_by=None, claimed_until=None)
+
+    async def outbox_give_up(self, row_id: int, worker: str, status: OutboxStatus,
+                             attempts: int, error: str) -> bool:
+        """End a claimed letter as `dead` (or `failed`) with the reason."""
+        return await self._settle(row_id, worker, status=status, attempts=attempts,
+                                  last_error=error, claimed_until=None)
+
+    async def outbox_release(self, row_id: int, worker: str) -> bool:
+        """Hand a claimed letter back unsent, due at once for any worker."""
+        return await self._settle(row_id, worker, claimed_by=None, claimed_until=None)
+
+    async def renew_outbox_claims(self, ids: Sequence[int], worker: str, now: datetime,
+                                  until: datetime) -> list[int]:
+        """Extend `worker`'s claims that have not run out (it is still on them); which were."""
+        if not ids:
+            return []
+        await self.session.exec(
+            update(Outbox)
+            .where(col(Outbox.id).in_(ids), col(Outbox.claimed_by) == worker,
+                   col(Outbox.claimed_until) > now, col(Outbox.status) == OutboxStatus.PENDING)
+            .values(claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        renewed = select(Outbox.id).where(col(Outbox.id).in_(ids),
+                                          col(Outbox.claimed_by) == worker,
+                                          col(Outbox.claimed_until) == until)
+        return [row_id for row_id in (await self.session.exec(renewed)).all() if row_id]
+
+    async def reclaim_outbox(self, row_id: int, worker: str, held_until: datetime,
+                             until: datetime) -> bool:
+        """Take back a letter whose claim ran out while `worker` held it, unless another
+        worker has claimed it since (its claim would differ from `held_until`)."""
+        return await self._settle(row_id, worker, claimed_until=until,
+                                  where=col(Outbox.claimed_until) == held_until)
+
+    async def fail_outbox_to(self, account_id: int, error: str) -> int:
+        """Give up every queued letter to an account that cannot be reached (blocked the bot)."""
+        statement = (
+            update(Outbox)
+            .where(col(Outbox.account_id) == account_id,
+                   col(Outbox.status) == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.FAILED, last_error=error, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int((await self.session.exec(statement)).rowcount)
+
+    async def next_outbox_due(self, platforms: Sequence[str]) -> datetime | None:
+        """When the next queued letter may be claimed: its due time, or its claim's end."""
+        if not platforms:
+            return None
+        claimable = case(
+            (col(Outbox.claimed_until) > col(Outbox.not_before), col(Outbox.claimed_until)),
+            else_=col(Outbox.not_before),
+        )
+        statement = (
+            select(func.min(claimable, type_=UTCDateTime()))
+            .join(Account, col(Account.id) == col(Outbox.account_id))
+            .where(col(Outbox.status) == OutboxStatus.PENDING,
+                   col(Account.platform).in_(platforms))
+        )
+        found: datetime | None = (await self.session.exec(statement)).one()
+        return found
+
+    async def deactivate_account(self, account_id: int) -> bool:
+        """Mark one account inactive (it blocked the bot); False if it already was."""
+        statement = (
+            update(Account)
+            .where(col(Account.id) == account_id, col(Account.active).is_(True))
+            .values(active=False)
+            .execution_options(synchronize_session=False)
+        )
+        return bool((await self.session.exec(statement)).rowcount)
+
+    async def admins_over(self, person_id: int) -> Sequence[tuple[Person, School]]:
+        """The admins of every school where the person is on a student's team (or is an admin
+        too), each once with one of those schools, the person themselves left out."""
+        team_schools = (
+            select(Student.school_id)
+            .join(Membership, col(Membership.student_id) == col(Student.id))
+            .where(col(Membership.person_id) == person_id)
+        )
+        own_schools = select(Admin.school_id).where(col(Admin.person_id) == person_id)
+        statement = (
+            select(Person, School)
+            .join(Admin, col(Admin.person_id) == col(Person.id))
+            .join(School, col(School.id) == col(Admin.school_id))
+            .where(or_(col(Admin.school_id).in_(team_schools),
+                       col(Admin.school_id).in_(own_schools)),
+                   col(Person.id) != person_id)
+            .order_by(col(Person.id), col(School.id))
+        )
+        admins: dict[int, tuple[Person, School]] = {}
+        for admin, school in (await self.session.exec(statement)).all():
+            assert admin.id is not None
+            admins.setdefault(admin.id, (admin, school))
+        return list(admins.values())
+
+    # --- weekly cycle ----------------------------------------------------------------------
+
+    async def follow_up(self, person_id: int, actions: Sequence[str],
+                        now: datetime) -> PendingAction | None:
+        """The newest unexpired "tell me more" the person's next free text answers."""
+        if not actions:
+            return None
+        statement = (
+            select(PendingAction)
+            .where(PendingAction.person_id == person_id, col(PendingAction.action).in_(actions),
+                   col(PendingAction.expires_at) > now)
+            .order_by(col(PendingAction.expires_at).desc())
+        )
+        return (await self.session.exec(statement)).first()
+
+    async def add_pendings(self, rows: Sequence[PendingAction]) -> None:
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def school_teams(self, school_id: int) -> Sequence[tuple[Membership, Person]]:
+        """Every membership of the school's active students, with the person (one query)."""
+        statement = (
+            select(Membership, Person)
+            .join(Person, col(Person.id) == col(Membership.person_id))
+            .join(Student, col(Student.id) == col(Membership.student_id))
+            .where(Student.school_id == school_id, col(Student.archived).is_(False))
+            .order_by(col(Membership.student_id), col(Person.id))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def school_entries(self, school_id: int, start: datetime,
+                             end: datetime) -> Sequence[tuple[Entry, str]]:
+        """All of a school's entries in [start, end) with author names, oldest first."""
+        statement = (
+            select(Entry, func.coalesce(Person.display_name, ""))
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            .where(Student.school_id == school_id, col(Entry.created_at) >= start,
+                   col(Entry.created_at) < end)
+            .order_by(col(Entry.created_at), col(Entry.id))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def school_goals(self, school_id: int) -> Sequence[Goal]:
+        statement = (
+            select(Goal).join(Student, col(Student.id) == col(Goal.student_id))
+            .where(Student.school_id == school_id, col(Goal.active).is_(True))
+            .order_by(col(Goal.tag))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def open_questions(self, student_ids: Sequence[int],
+                             since: datetime) -> Sequence[tuple[Entry, str]]:
+        """Questions about these students since `since` that have no answer yet."""
+        answered = select(Entry.reply_to_id).where(
+            Entry.kind == "answer", col(Entry.reply_to_id).is_not(None))
+        statement = (
+            select(Entry, func.coalesce(Person.display_name, ""))
+            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            .where(col(Entry.student_id).in_(student_ids), Entry.kind == "question",
+                   col(Entry.created_at) >= since, col(Entry.id).not_in(answered))
+            .order_by(col(Entry.created_at), col(Entry.id))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def accounts_for(self, person_ids: Sequence[int]) -> dict[int, Account]:
+        """Each person's delivery account (first active), for many people in one query."""
+        statement = select(Account).where(
+            col(Account.person_id).in_(person_ids), col(Account.active).is_(True)
+        ).order_by(col(Account.id).desc())
+        return {account.person_id: account for account in (await self.session.exec(statement))}
+
+    async def insert_outbox_rows(self, rows: Sequence[Outbox]) -> int:
+        """Insert many outbox rows, skipping dedupe keys already queued; how many were new."""
+        if not rows:
+            return 0
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        inserted = 0
+        for start in range(0, len(rows), 500):
+            chunk = [row.model_dump(exclude={"id"}) for row in rows[start:start + 500]]
+            statement = insert(Outbox).values(chunk).on_conflict_do_nothing(
+                index_elements=["dedupe_key"])
+            inserted += (await self.session.exec(statement)).rowcount
+        return inserted
+
+    async def add_acknowledgement(self, entry_id: int, person_id: int, now: datetime) -> bool:
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(Acknowledgement).values(
+            entry_id=entry_id, person_id=person_id, seen_at=now).on_conflict_do_nothing()
+        return bool((await self.session.exec(statement)).rowcount)
+
+    async def cancel_letters(self, entry: Entry) -> int:
+        """Drop the not-yet-sent letters about an entry (it was undone)."""
+        keys = [f"{kind}:{entry.id}:%" for kind in ("entry", "share", "answer", "seen")]
+        statement = delete(Outbox).where(
+            col(Outbox.status) == "pending",
+            or_(*(col(Outbox.dedupe_key).like(key) for key in keys)))
+        return int((await self.session.exec(statement)).rowcount)
+
+    async def outbox_sent_as(self, account_id: int, sent_ref: str) -> Outbox | None:
+        """The letter delivered to this account as that platform message."""
+        statement = select(Outbox).where(Outbox.account_id == account_id,
+                                         Outbox.sent_ref == sent_ref)
+        return (await self.session.exec(statement)).first()
+
+    async def memberships_of(self, person_id: int) -> Sequence[Membership]:
+        statement = select(Membership).where(Membership.person_id == person_id)
+        return (await self.session.exec(statement)).all()
+
+    async def set_delivery(self, person_id: int, delivery: str) -> int:
+        statement = update(Membership).where(col(Membership.person_id) == person_id).values(
+            delivery=delivery)
+        return int((await self.session.exec(statement)).rowcount)
+
+    async def save(self, row: Row) -> Row:
+        return await self._add(row)
+
+    async def purge(self, entries_before: datetime, events_before: datetime,
+                    now: datetime) -> dict[str, int]:
+        """Delete what retention no longer allows, and the bot's own expired bookkeeping."""
+        counts: dict[str, int] = {}
+        old_entries = select(Entry.id).where(col(Entry.created_at) < entries_before)
+        steps: list[tuple[str, Any]] = [
+            ("revisions",
+             delete(EntryRevision).where(col(EntryRevision.entry_id).in_(old_entries))),
+            ("entries", delete(Entry).where(col(Entry.created_at) < entries_before)),
+            ("access_log", delete(AccessLog).where(col(AccessLog.at) < entries_before)),
+            ("seen_events", delete(SeenEvent).where(col(SeenEvent.seen_at) < events_before)),
+            ("buttons", delete(PendingAction).where(col(PendingAction.expires_at) < now)),
+            ("outbox", delete(Outbox).where(col(Outbox.status).in_(["sent", "dead", "failed"]),
+                                            col(Outbox.not_before) < events_before)),
+        ]
+        for name, statement in steps:
+            counts[name] = int((await self.session.exec(statement)).rowcount)
+        return counts
 
     # --- access log ------------------------------------------------------------------------
 

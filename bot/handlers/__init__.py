@@ -1,5 +1,17 @@
 """One module per conversation; importing this package registers them all on the router."""
 
-from bot.handlers import goals, invites, notes, onboarding, records
+from bot.handlers import (
+    checkins,
+    goals,
+    invites,
+    link,
+    notes,
+    onboarding,
+    questions,
+    records,
+    settings,
+    urgent,
+)
 
-__all__ = ["goals", "invites", "notes", "onboarding", "records"]
+__all__ = ["checkins", "goals", "invites", "link", "notes", "onboarding", "questions", "records",
+           "settings", "urgent"]

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
-from bot import access, grammar
+from bot import access, grammar, notifications
 from bot.access import Action
 from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, MessageEdited, Reply
 from bot.router import router
-from storage.models import Entry, EntryKind, PendingAction, Role, Setting, Student
+from storage.models import AccessAction, Entry, EntryKind, PendingAction, Role, Setting, Student
 from storage.repo import StudentLink
 
 BUTTON_TTL = timedelta(days=2)
@@ -115,7 +115,9 @@ async def _save(ctx: Context, student: Student, draft: Draft) -> list[Reply]:
     reply = Reply(line)
     kinds = _CLASSIFY if draft.ask_kind else ()
     buttons = [await _kind_button(ctx, entry, kind) for kind in kinds]
-    replies = [reply.with_buttons(*buttons, await _undo_button(ctx, entry))]
+    await notifications.tell_team(ctx, entry, student)
+    share = await _share_button(ctx, entry, student) if setting == Setting.SCHOOL else None
+    replies = [reply.with_buttons(*buttons, await _undo_button(ctx, entry), share)]
     if unknown:
         listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
         replies.append(ctx.say("entry.unknown_tags", tags=", ".join(f"#{t}" for t in unknown),
@@ -124,6 +126,28 @@ async def _save(ctx: Context, student: Student, draft: Draft) -> list[Reply]:
 
 
 _CLASSIFY = (EntryKind.WIN, EntryKind.CONCERN, EntryKind.NOTE)
+
+
+async def _share_button(ctx: Context, entry: Entry, student: Student) -> Button | None:
+    """[Share with family now], when the family would otherwise wait for the weekly summary."""
+    if entry.kind not in _CLASSIFY or not await notifications.weekly_families(ctx, student):
+        return None
+    token = await ctx.repo.add_pending(ctx.my_id, "share", {"entry_id": entry.id},
+                                       ctx.clock.now() + BUTTON_TTL)
+    return Button(ctx.t("button.share"), token)
+
+
+@router.button("share")
+async def share_now(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+    """Send this entry to the student's weekly-digest parents now."""
+    entry = await _my_entry(ctx, pending.payload["entry_id"])
+    await ctx.repo.delete_pending(pending)
+    student = await ctx.repo.student(entry.student_id) if entry else None
+    if entry is None or student is None:
+        return [ctx.say("entry.gone")]
+    shared = await notifications.share_with_family(ctx, entry, student)
+    await access.log(ctx, student, AccessAction.SHARE, f"entry {entry.id} to {shared} parent(s)")
+    return [ctx.say("entry.shared", student=student.name)]
 
 
 async def _kind_button(ctx: Context, entry: Entry, kind: EntryKind) -> Button:
@@ -178,6 +202,7 @@ async def _undo(ctx: Context, entry: Entry | None) -> Reply:
     student = await ctx.repo.student(entry.student_id)
     for action in ("undo", "classify"):
         await ctx.repo.drop_pending(ctx.my_id, action, "entry_id", entry.id)
+    await ctx.repo.cancel_letters(entry)
     await ctx.repo.delete_entry(entry)
     return ctx.say("entry.undone", kind=ctx.t(f"kind.{entry.kind}"),
                    student=student.name if student else "", text=_preview(entry.text))

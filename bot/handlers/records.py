@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot import access, weekly
 from bot.access import Action, Found
 from bot.context import Context
@@ -9,6 +11,7 @@ from bot.events import IncomingMessage, Reply
 from bot.router import router
 from storage.models import Student
 
+OPEN_QUESTIONS = timedelta(days=60)
 DEFAULT_LOG_LENGTH = 10
 MAX_LOG_LENGTH = 50
 
@@ -80,5 +83,10 @@ async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
     student = found.student
     timezone = await _timezone(ctx, student)
     start, end = weekly.week_bounds(ctx.clock.now(), timezone)
-    entries = await ctx.repo.entries_between(_id(student), start, end)
-    return [Reply(weekly.compose_week(student.name, entries, timezone, start, ctx.t))]
+    week = weekly.StudentWeek(
+        student,
+        entries=await ctx.repo.entries_between(_id(student), start, end),
+        goals=await ctx.repo.goals(_id(student)),
+        open_questions=await ctx.repo.open_questions([_id(student)], start - OPEN_QUESTIONS),
+    )
+    return [Reply(weekly.compose_summary(week, start, timezone, ctx.t, "summary.title_so_far"))]

@@ -35,7 +35,7 @@ def languages() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in CATALOGS.glob("*.toml")))
 
 
-def translate(language: str, key: str, **values: object) -> str:
+def translate(language: str, key: str, /, **values: object) -> str:
     """The message `key` in `language` (falling back to English), with values filled in."""
     templates = catalog(language) if language in languages() else catalog(DEFAULT_LANGUAGE)
     template = templates.get(key) or catalog(DEFAULT_LANGUAGE)[key]
@@ -48,5 +48,5 @@ class Translator:
     def __init__(self, language: str) -> None:
         self.language = language
 
-    def __call__(self, key: str, **values: object) -> str:
+    def __call__(self, key: str, /, **values: object) -> str:
         return translate(self.language, key, **values)

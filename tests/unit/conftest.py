@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
 
-from bot import roster
+from bot import jobs, roster
+from bot.config import Settings
 from bot.demo import DEMO_SCHOOL
-from bot.events import Sender
+from bot.events import Button, Reply, Sender
 from bot.i18n import translate
-from storage.models import AccessLog, Account, Entry, Goal, Person, School, Student
+from bot.jobs import JobReport
+from bot.outbox import from_payload
+from storage.models import AccessLog, Account, Entry, Goal, Outbox, Person, School, Student
 from storage.repo import Repo
 from tests.conftest import DemoSchool, Said
 
@@ -104,3 +109,90 @@ class Record:
 @pytest.fixture
 def record(school: DemoSchool) -> Record:
     return Record(school)
+
+
+# --- the outbox, as the people it is addressed to would see it ---------------------------------
+
+SCHOOL_ZONE = ZoneInfo("America/Chicago")
+
+
+def chicago(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A wall-clock moment at the demo school, as an aware datetime."""
+    return datetime(year, month, day, hour, minute, tzinfo=SCHOOL_ZONE)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One letter in the outbox: what its reader will see, and when."""
+
+    row: Outbox
+
+    @property
+    def reply(self) -> Reply:
+        return from_payload(self.row.payload)
+
+    @property
+    def text(self) -> str:
+        return self.reply.text
+
+    @property
+    def labels(self) -> list[str]:
+        return [button.label for button in self.reply.buttons]
+
+    def button(self, label: str) -> Button:
+        matches = [button for button in self.reply.buttons if button.label == label]
+        assert matches, f"no [{label}] button in {self.labels}"
+        return matches[0]
+
+    @property
+    def not_before(self) -> datetime:
+        return self.row.not_before
+
+
+@dataclass
+class Mail:
+    """The weekly jobs run on the demo school's clock, and the letters they (and handlers) queue."""
+
+    school: DemoSchool
+    record: Record
+
+    async def letters(self, to: Sender, kind: str | None = None) -> list[Queued]:
+        """Every letter queued for a person (of one kind), oldest first."""
+        where = [col(Outbox.person_id) == await self.record.person_id(to)]
+        if kind is not None:
+            where.append(col(Outbox.kind) == kind)
+        rows = await self.record.rows(Outbox, *where)
+        return [Queued(row) for row in sorted(rows, key=lambda row: row.id or 0)]
+
+    async def letter(self, to: Sender, kind: str) -> Queued:
+        """The only letter of this kind for a person."""
+        letters = await self.letters(to, kind)
+        assert len(letters) == 1, f"expected one {kind} letter, found {[q.text for q in letters]}"
+        return letters[0]
+
+    async def school_id(self) -> int:
+        async with self.school.db.session() as session:
+            found = await Repo(session).school_named(DEMO_SCHOOL)
+            assert found is not None and found.id is not None
+            return found.id
+
+    def _settings(self, settings: Settings | None) -> Settings:
+        return settings or self.school.dispatcher.settings
+
+    async def checkin(self, settings: Settings | None = None) -> JobReport:
+        return await jobs.run_checkin(
+            self.school.db, self._settings(settings), self.school.clock, await self.school_id()
+        )
+
+    async def summary(self, settings: Settings | None = None) -> JobReport:
+        return await jobs.run_summary(
+            self.school.db, self._settings(settings), self.school.clock, await self.school_id()
+        )
+
+    async def purge(self, settings: Settings | None = None) -> dict[str, int]:
+        return await jobs.run_purge(self.school.db, self._settings(settings), self.school.clock)
+
+
+@pytest.fixture
+def mail(school: DemoSchool, record: Record) -> Mail:
+    return Mail(school, record)

@@ -13,7 +13,8 @@ import pytest
 from bot.handlers.notes import _CLASSIFY
 from bot.i18n import catalog, translate
 from bot.invites import Redemption
-from storage.models import EntryKind, Role
+from bot.weekly import Mood
+from storage.models import Delivery, EntryKind, Role, Setting
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
 CATALOG = catalog("en")
@@ -28,6 +29,11 @@ EXPANSIONS: dict[str, type[StrEnum]] = {
     "role": Role,
     "invite.role": Role,
     "link.role or 'admin'": Role,
+    "mood": Mood,
+    "entry.mood": Mood,
+    "entry.setting": Setting,
+    "delivery": Delivery,
+    "wanted": Delivery,
 }
 # Call sites that only ever see some members of the enum.
 NARROWER: dict[str, list[str]] = {
@@ -76,7 +82,7 @@ def _expand(key: ast.expr, where: str) -> list[str]:
 
 
 def _catalog_like_constants(tree: ast.AST) -> Iterator[tuple[int, str]]:
-    """String constants shaped like a catalog key (`"week.wins"` in a table of sections)."""
+    """String constants shaped like a catalog key (`"summary.wins"` in a table of sections)."""
     in_fstrings = {
         id(part)
         for node in ast.walk(tree)
@@ -111,7 +117,7 @@ def used_keys() -> dict[str, str]:
 def test_the_catalog_walk_finds_the_keys_it_should() -> None:
     keys = used_keys()
 
-    assert {"onboarding.stranger", "week.wins", "entry.logged_urgent", "role.admin"} <= set(keys)
+    assert {"onboarding.stranger", "summary.wins", "entry.logged_urgent", "role.admin"} <= set(keys)
     assert {"onboarding.code_used", "onboarding.code_expired", "button.win"} <= set(keys)
     assert "onboarding.code_" not in keys  # a piece of an f-string is not a key
 

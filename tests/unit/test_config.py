@@ -14,6 +14,7 @@ from bot.config import (
     DateRange,
     QuietHours,
     ScheduleConfig,
+    SenderConfig,
     Settings,
     WeeklyTime,
     env_name,
@@ -218,6 +219,11 @@ BAD_FILES = [
         "required when telegram.enabled is true (or set TANDEM_TELEGRAM_TOKEN)",
     ),
     (ENABLED_TELEGRAM + 'mode = "webhook"\n', "telegram.webhook_url", "required"),
+    (
+        ENABLED_TELEGRAM + 'mode = "webhook"\nwebhook_url = "https://t.example.org/hook"\n',
+        "telegram.webhook_secret",
+        "required",
+    ),
     ("[slack]\nenabled = true\n", "slack.bot_token", "required when slack.enabled is true"),
     (
         '[slack]\nenabled = true\nbot_token = "xoxb-1"\n',
@@ -415,3 +421,63 @@ def test_file_values_are_read(tmp_path: Path) -> None:
     assert settings.slack.base_url == "http://127.0.0.1:9999/api/"
     assert settings.slack.team_id == "T0001"
     assert settings.security.max_entry_chars == 500
+
+
+# The outbox sender
+
+
+def test_sender_defaults_match_the_documented_limits() -> None:
+    sender = load_config(EXAMPLE, {}).sender
+
+    assert sender == SenderConfig(
+        telegram_per_second=30,
+        telegram_per_chat_per_second=1,
+        slack_per_channel_per_second=1,
+        max_attempts=8,
+        claim_seconds=60,
+        concurrency=16,
+    )
+
+
+def test_sender_limits_from_file_and_environment(tmp_path: Path) -> None:
+    text = "[sender]\ntelegram_per_second = 20\nmax_attempts = 5\nconcurrency = 4\n"
+    environ = {
+        "TANDEM_SENDER_TELEGRAM_PER_SECOND": "25",
+        "TANDEM_SENDER_SLACK_PER_CHANNEL_PER_SECOND": "2",
+        "TANDEM_SENDER_CLAIM_SECONDS": "120",
+    }
+
+    sender = load_text(tmp_path, text, environ).sender
+
+    assert sender.telegram_per_second == 25  # the environment beats the file
+    assert sender.slack_per_channel_per_second == 2
+    assert sender.claim_seconds == 120
+    assert sender.max_attempts == 5
+    assert sender.concurrency == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "key", "why"),
+    [
+        ("[sender]\ntelegram_per_second = 0\n", {}, "sender.telegram_per_second", "positive"),
+        ("[sender]\nconcurrency = 2.5\n", {}, "sender.concurrency", "whole number"),
+        ("[sender]\nmax_attempt = 3\n", {}, "sender.max_attempt", "unknown key"),
+        ("", {"TANDEM_SENDER_MAX_ATTEMPTS": "lots"}, "sender.max_attempts",
+         "TANDEM_SENDER_MAX_ATTEMPTS"),
+        ("[sender]\nclaim_seconds = 5\n", {}, "sender.claim_seconds", "at least 10"),
+        (
+            "[sender]\ntelegram_per_second = 2\ntelegram_per_chat_per_second = 3\n",
+            {},
+            "sender.telegram_per_chat_per_second",
+            "not be more than telegram_per_second",
+        ),
+    ],
+)
+def test_bad_sender_value_names_the_key(
+    tmp_path: Path, text: str, environ: dict[str, str], key: str, why: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_text(tmp_path, text, environ)
+
+    assert caught.value.key == key
+    assert why in caught.value.why

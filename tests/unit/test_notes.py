@@ -53,7 +53,7 @@ async def test_parent_logs_each_kind_at_home(
 
 
 async def test_every_logged_entry_offers_undo(school: DemoSchool) -> None:
-    said = await school.say(school.teacher, "+ Sam read a whole page aloud")
+    said = await school.say(school.parent, "+ Sam read a whole page aloud")
 
     assert [button.label for button in said.buttons] == ["Undo"]
 
@@ -178,7 +178,13 @@ async def test_plain_text_is_a_note_that_asks_what_kind_it_is(
     said = await school.say(school.teacher, "Sam slept badly, anxious this morning")
 
     assert said.text == f"{en('entry.logged_note', student='Sam Rivera')} {en('entry.ask_kind')}"
-    assert [button.label for button in said.buttons] == ["Win", "Concern", "Note", "Undo"]
+    assert [button.label for button in said.buttons] == [
+        "Win",
+        "Concern",
+        "Note",
+        "Undo",
+        "Share with family now",
+    ]
     assert (await record.entry()).kind == EntryKind.NOTE
 
 
@@ -209,7 +215,7 @@ async def test_note_command_does_not_ask_what_kind_it_is(school: DemoSchool) -> 
 
     assert said.text == en("entry.logged_note", student="Sam Rivera")
     assert en("entry.ask_kind") not in said.text
-    assert [button.label for button in said.buttons] == ["Undo"]
+    assert [button.label for button in said.buttons] == ["Undo", "Share with family now"]
 
 
 async def test_note_command_for_a_chosen_student_does_not_ask_what_kind_it_is(
@@ -220,7 +226,7 @@ async def test_note_command_for_a_chosen_student_does_not_ask_what_kind_it_is(
     chosen = await school.press(school.teacher, asked.button("Sam Rivera"))
 
     assert chosen.text == en("entry.logged_note", student="Sam Rivera")
-    assert [button.label for button in chosen.buttons] == ["Undo"]
+    assert [button.label for button in chosen.buttons] == ["Undo", "Share with family now"]
 
 
 async def test_plain_text_for_a_chosen_student_asks_what_kind_it_is(school: DemoSchool) -> None:
@@ -228,7 +234,13 @@ async def test_plain_text_for_a_chosen_student_asks_what_kind_it_is(school: Demo
 
     chosen = await school.press(school.teacher, asked.button("Sam Rivera"))
 
-    assert [button.label for button in chosen.buttons] == ["Win", "Concern", "Note", "Undo"]
+    assert [button.label for button in chosen.buttons] == [
+        "Win",
+        "Concern",
+        "Note",
+        "Undo",
+        "Share with family now",
+    ]
 
 
 # --- goals ------------------------------------------------------------------------------------

@@ -122,8 +122,8 @@ async def test_week_shows_this_weeks_entries_grouped_wins_first(school: DemoScho
     week = await school.say(school.teacher, "/week Sam")
 
     lines = week.text.splitlines()
-    assert lines[0] == en("week.title", student="Sam Rivera", start="23 Nov")
-    assert lines.index(en("week.wins", count=1)) < lines.index(en("week.concerns", count=1))
+    assert lines[0] == en("summary.title_so_far", student="Sam Rivera", start="23 Nov")
+    assert lines.index(en("summary.wins", count=1)) < lines.index(en("summary.concerns", count=1))
     assert "tried a new food" in week.text and "hit a peer" in week.text
 
 
@@ -146,7 +146,7 @@ async def test_last_weeks_entries_are_not_in_this_week(school: DemoSchool) -> No
 
     week = await school.say(school.teacher, "/week Sam")
 
-    assert en("week.empty", student="Sam Rivera") in week.text
+    assert en("summary.empty", student="Sam Rivera") in week.text
     assert "page" not in week.text
 
 
@@ -155,8 +155,8 @@ async def test_an_empty_week_says_so(school: DemoSchool) -> None:
 
     assert week.text == "\n".join(
         [
-            en("week.title", student="Maya Chen", start="23 Nov"),
-            en("week.empty", student="Maya Chen"),
+            en("summary.title_so_far", student="Maya Chen", start="23 Nov"),
+            en("summary.empty", student="Maya Chen"),
         ]
     )
 

@@ -1,0 +1,87 @@
+"""Questions to the team: /questions lists open ones; /answer N or a reply answers one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot import access
+from bot.access import Action
+from bot.context import Context
+from bot.events import IncomingMessage, Reply
+from bot.i18n import Translator
+from bot.notifications import not_before
+from bot.outbox import Letter, enqueue
+from bot.router import router
+from storage.models import AccessAction, Entry, EntryKind, Role, Setting
+
+OPEN_FOR = timedelta(days=60)
+
+
+@router.command("questions")
+async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """Open questions about the sender's students, oldest first."""
+    links = await access.my_students(ctx, Action.READ)
+    names = {link.student.id: link.student.name for link in links}
+    open_ones = await ctx.repo.open_questions([sid for sid in names if sid is not None],
+                                              ctx.clock.now() - OPEN_FOR)
+    if not open_ones:
+        return [ctx.say("questions.none")]
+    lines = [ctx.t("questions.line", number=entry.id, student=names[entry.student_id],
+                   author=author or ctx.t("entry.former_member"), text=entry.text)
+             for entry, author in open_ones]
+    return [Reply("\n".join([ctx.t("questions.title"), *lines, ctx.t("questions.hint")]))]
+
+
+@router.command("answer")
+async def answer_command(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """`/answer 12 Yes, headphones are fine`"""
+    number, _, text = args.strip().partition(" ")
+    if not number.lstrip("#").isdecimal() or not text.strip():
+        return [ctx.say("answer.usage")]
+    return await answer(msg, ctx, int(number.lstrip("#")), text.strip())
+
+
+@router.replied
+async def answer_by_reply(msg: IncomingMessage, ctx: Context, text: str) -> list[Reply] | None:
+    """A reply to a question's notification answers that question."""
+    if ctx.account is None or ctx.account.id is None or msg.reply_to_ref is None:
+        return None
+    letter = await ctx.repo.outbox_sent_as(ctx.account.id, msg.reply_to_ref)
+    if letter is None or letter.kind != EntryKind.QUESTION or "entry_id" not in letter.payload:
+        return None
+    return await answer(msg, ctx, int(letter.payload["entry_id"]), text)
+
+
+async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> list[Reply]:
+    """Log the answer on the question's student and send it to the asker."""
+    question = await ctx.repo.entry(number)
+    links = {link.student.id: link for link in await access.my_students(ctx, Action.LOG)}
+    if question is None or question.kind != EntryKind.QUESTION or \
+            question.student_id not in links:
+        # A question about someone else's child looks like no question at all, but is logged.
+        if question is not None and question.student_id not in links:
+            other = await ctx.repo.student(question.student_id)
+            if other is not None:
+                await access.log(ctx, other, AccessAction.DENIED, f"answer: #{number}")
+        return [ctx.say("answer.not_found", number=number)]
+    link = links[question.student_id]
+    student = link.student
+    entry = await ctx.repo.add_entry(Entry(
+        student_id=question.student_id, author_id=ctx.my_id, kind=EntryKind.ANSWER,
+        setting=Setting.HOME if link.role == Role.PARENT else Setting.SCHOOL, text=text,
+        reply_to_id=question.id, source_platform=ctx.account.platform if ctx.account else "",
+        source_ref=msg.message_ref, created_at=ctx.clock.now(),
+    ))
+    asker = await ctx.repo.person(question.author_id) if question.author_id else None
+    if asker is not None and asker.id is not None and asker.id != ctx.my_id:
+        school = await ctx.repo.school(student.school_id)
+        t = Translator(asker.language)
+        await enqueue(ctx.repo, Letter(
+            key=f"answer:{entry.id}:{asker.id}", person_id=asker.id, kind=EntryKind.ANSWER,
+            reply=Reply(t("notify.answer", author=ctx.me.display_name, student=student.name,
+                          question=question.text, text=text)),
+            not_before=not_before(ctx, asker, school.timezone if school else "UTC"),
+            student_id=student.id,
+        ))
+    return [ctx.say("answer.sent", student=student.name,
+                    asker=asker.display_name if asker else ctx.t("entry.former_member"))]

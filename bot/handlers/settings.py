@@ -1,0 +1,115 @@
+"""A person's own settings: /settings, /language, /delivery, /quiet, /pause."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config import ConfigError, parse_quiet_hours
+from bot.context import Context
+from bot.events import IncomingMessage, Reply
+from bot.i18n import Translator, languages
+from bot.quiet_hours import OFF, person_quiet_hours
+from bot.router import router
+from bot.weekly import week_bounds
+from storage.models import Delivery
+
+MAX_PAUSE = timedelta(days=366)
+
+
+async def _timezone(ctx: Context) -> str:
+    if ctx.me.timezone:
+        return ctx.me.timezone
+    links = await ctx.repo.links_of(ctx.my_id)
+    school = await ctx.repo.school(links[0].student.school_id) if links else None
+    return school.timezone if school else ctx.settings.school.timezone
+
+
+@router.command("settings")
+async def show_settings(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """What the sender has chosen, and how to change it."""
+    person = ctx.me
+    deliveries = {m.delivery for m in await ctx.repo.memberships_of(ctx.my_id)}
+    # /delivery sets every team at once, so there is one choice unless no team yet.
+    delivery = deliveries.pop() if len(deliveries) == 1 else Delivery.WEEKLY
+    quiet = person_quiet_hours(person.quiet_hours, ctx.settings.schedule.quiet_hours)
+    paused = ""
+    if person.paused_until and person.paused_until > ctx.clock.now():
+        local = person.paused_until.astimezone(ZoneInfo(await _timezone(ctx)))
+        paused = ctx.t("settings.paused_until", date=local.strftime("%a %d %b"))
+    return [ctx.say("settings.show", lang=person.language,
+                    delivery=ctx.t(f"settings.delivery.{delivery}"),
+                    quiet=str(quiet) if quiet else ctx.t("settings.quiet_off"),
+                    paused=paused or ctx.t("settings.not_paused"))]
+
+
+@router.command("language")
+async def set_language(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """`/language es`: Tandem's own messages in that language from now on."""
+    wanted = args.strip().casefold()[:8]
+    if wanted not in languages():
+        return [ctx.say("settings.language_usage", languages=", ".join(languages()))]
+    ctx.me.language = wanted
+    await ctx.repo.save(ctx.me)
+    ctx.t = Translator(wanted)
+    return [ctx.say("settings.language_set")]
+
+
+@router.command("delivery")
+async def set_delivery(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """`/delivery instant` (each note as it comes) or `/delivery weekly` (the summary only)."""
+    wanted = args.strip().casefold()
+    if wanted not in (Delivery.INSTANT, Delivery.WEEKLY):
+        return [ctx.say("settings.delivery_usage")]
+    await ctx.repo.set_delivery(ctx.my_id, wanted)
+    return [ctx.say(f"settings.delivery_set.{wanted}")]
+
+
+@router.command("quiet")
+async def set_quiet(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """`/quiet 21:00-06:30`, or `/quiet off`: when nothing but urgent notes reaches you."""
+    wanted = args.strip().casefold()
+    if wanted == OFF:
+        ctx.me.quiet_hours = OFF
+        await ctx.repo.save(ctx.me)
+        return [ctx.say("settings.quiet_set_off")]
+    try:
+        quiet = parse_quiet_hours(wanted, "quiet") if wanted else None
+    except ConfigError:
+        quiet = None
+    if quiet is None:
+        return [ctx.say("settings.quiet_usage")]
+    ctx.me.quiet_hours = str(quiet)
+    await ctx.repo.save(ctx.me)
+    return [ctx.say("settings.quiet_set", quiet=str(quiet))]
+
+
+@router.command("pause")
+async def pause(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """`/pause` skips this week's check-in; `/pause until 2027-01-05`; `/pause off` resumes."""
+    words = args.strip().casefold().split()
+    timezone = await _timezone(ctx)
+    now = ctx.clock.now()
+    if words in (["off"], ["resume"]):
+        ctx.me.paused_until = None
+        await ctx.repo.save(ctx.me)
+        return [ctx.say("settings.pause_off")]
+    if not words:
+        until = week_bounds(now, timezone)[1]
+    else:
+        day = _parse_day(words[-1]) if words[0] in ("until", words[-1]) else None
+        if day is None:
+            return [ctx.say("settings.pause_usage")]
+        until = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone))
+        if until <= now or until - now > MAX_PAUSE:
+            return [ctx.say("settings.pause_range")]
+    ctx.me.paused_until = until
+    await ctx.repo.save(ctx.me)
+    return [ctx.say("settings.paused", date=until.strftime("%a %d %b"))]
+
+
+def _parse_day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

@@ -1,0 +1,31 @@
+"""Urgent notes: each teammate taps [Seen]; the author hears who has seen it."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.events import ButtonPress, Reply
+from bot.i18n import Translator
+from bot.outbox import Letter, enqueue
+from bot.router import router
+from storage.models import PendingAction
+
+
+@router.button("seen")
+async def mark_seen(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+    """Record that this teammate has seen the urgent note, and tell its author at once."""
+    entry = await ctx.repo.entry(pending.payload["entry_id"])
+    await ctx.repo.delete_pending(pending)
+    if entry is None:
+        return [ctx.say("entry.gone").replacing()]
+    first_time = await ctx.repo.add_acknowledgement(entry.id or 0, ctx.my_id, ctx.clock.now())
+    student = await ctx.repo.student(entry.student_id)
+    name = student.name if student else ""
+    author = await ctx.repo.person(entry.author_id) if entry.author_id else None
+    if first_time and author is not None and author.id is not None:
+        t = Translator(author.language)
+        await enqueue(ctx.repo, Letter(
+            key=f"seen:{entry.id}:{ctx.my_id}", person_id=author.id, kind="seen",
+            reply=Reply(t("notify.seen", person=ctx.me.display_name, student=name)),
+            not_before=ctx.clock.now(), student_id=entry.student_id,
+        ))
+    return [ctx.say("urgent.seen_thanks", student=name)]

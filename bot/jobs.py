@@ -1,0 +1,185 @@
+"""The weekly jobs: they only enqueue (dedupe keys make a second firing a no-op), never send."""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+from bot.context import Clock
+from bot.events import Button, Reply
+from bot.i18n import Translator
+from bot.outbox import to_payload
+from bot.quiet_hours import next_allowed, person_quiet_hours
+from bot.weekly import Mood, StudentWeek, compose_summary, iso_week, week_bounds
+from storage.db import Database
+from storage.models import Entry, Goal, Outbox, PendingAction, Person, Role, School, Student
+from storage.repo import Repo
+
+CHECKIN_TTL = timedelta(days=6)
+QUESTIONS_LOOKBACK = timedelta(days=60)
+
+
+@dataclass(frozen=True)
+class JobReport:
+    school: str
+    queued: int
+    skipped: str = ""  # why nothing was queued, if so
+
+
+async def _school(repo: Repo, school_id: int) -> School:
+    school = await repo.school(school_id)
+    if school is None:
+        raise LookupError(f"school {school_id} is gone")
+    return school
+
+
+class _Letters:
+    """Outbox rows for one job run, addressed in bulk (one account query for everyone)."""
+
+    def __init__(self, repo: Repo, settings: Settings, now: datetime, school: School) -> None:
+        self.repo, self.settings, self.now, self.school = repo, settings, now, school
+        self.rows: list[Outbox] = []
+
+    def due(self, person: Person) -> datetime:
+        quiet = person_quiet_hours(person.quiet_hours, self.settings.schedule.quiet_hours)
+        return next_allowed(self.now, person.timezone or self.school.timezone, quiet)
+
+    def add(self, key: str, person: Person, kind: str, reply: Reply,
+            student_id: int | None) -> None:
+        assert person.id is not None
+        self.rows.append(Outbox(dedupe_key=key, person_id=person.id, account_id=0,
+                                student_id=student_id, kind=kind, payload=to_payload(reply),
+                                not_before=self.due(person)))
+
+    async def post(self) -> int:
+        accounts = await self.repo.accounts_for(sorted({row.person_id for row in self.rows}))
+        reachable = []
+        for row in self.rows:
+            account = accounts.get(row.person_id)
+            if account is not None and account.id is not None:
+                row.account_id = account.id
+                reachable.append(row)
+        return await self.repo.insert_outbox_rows(reachable)
+
+
+def _skipped(settings: Settings, school: School, now: datetime) -> bool:
+    return settings.schedule.is_skipped(now.astimezone(ZoneInfo(school.timezone)).date())
+
+
+async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id: int) -> JobReport:
+    """Ask each parent how the week went at home; nudge teachers whose students have no notes."""
+    async with db.session() as session:
+        repo = Repo(session)
+        school = await _school(repo, school_id)
+        now = clock.now()
+        if _skipped(settings, school, now):
+            return JobReport(school.name, 0, "skip_dates")
+        week = iso_week(now, school.timezone)
+        start, end = week_bounds(now, school.timezone)
+        students = {s.id: s for s in await repo.students_in(school_id)}
+        noted = {entry.student_id for entry, _ in await repo.school_entries(school_id, start, end)}
+        letters = _Letters(repo, settings, now, school)
+        buttons: list[PendingAction] = []
+        quiet_students: dict[int, list[str]] = defaultdict(list)
+        teachers: dict[int, Person] = {}
+        for membership, person in await repo.school_teams(school_id):
+            student = students.get(membership.student_id)
+            if student is None or person.id is None or _paused(person, now):
+                continue
+            if membership.role == Role.PARENT:
+                reply = _checkin_prompt(person, student, week, now, buttons)
+                letters.add(f"checkin:{student.id}:{person.id}:{week}", person, "checkin", reply,
+                            student.id)
+            elif membership.role == Role.TEACHER and student.id not in noted:
+                quiet_students[person.id].append(student.name)
+                teachers[person.id] = person
+        for person_id, names in quiet_students.items():
+            person = teachers[person_id]
+            t = Translator(person.language)
+            letters.add(f"nudge:{person_id}:{week}", person, "nudge",
+                        Reply(t("checkin.nudge", students=", ".join(names))), None)
+        await repo.add_pendings(buttons)
+        return JobReport(school.name, await letters.post())
+
+
+def _paused(person: Person, now: datetime) -> bool:
+    return person.paused_until is not None and person.paused_until > now
+
+
+def _checkin_prompt(person: Person, student: Student, week: str, now: datetime,
+                    buttons: list[PendingAction]) -> Reply:
+    assert person.id is not None
+    t = Translator(person.language)
+    prompt = Reply(t("checkin.prompt", student=student.name))
+    for mood in Mood:
+        pending = PendingAction(token=_token(), person_id=person.id, action="checkin",
+                                payload={"student_id": student.id, "mood": mood,
+                                         "group": f"{student.id}:{week}"},
+                                expires_at=now + CHECKIN_TTL)
+        buttons.append(pending)
+        prompt = prompt.with_buttons(Button(t(f"checkin.button.{mood}"), pending.token))
+    return prompt
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+async def run_summary(db: Database, settings: Settings, clock: Clock, school_id: int) -> JobReport:
+    """Send each member of each student's team the story of the week, in their language.
+
+    A constant number of queries per school, whatever the number of students.
+    """
+    async with db.session() as session:
+        repo = Repo(session)
+        school = await _school(repo, school_id)
+        now = clock.now()
+        if _skipped(settings, school, now):
+            return JobReport(school.name, 0, "skip_dates")
+        week = iso_week(now, school.timezone)
+        start, end = week_bounds(now, school.timezone)
+        students = {s.id: s for s in await repo.students_in(school_id)}
+        entries = _by_student(await repo.school_entries(school_id, start, end))
+        questions = _by_student(await repo.open_questions(
+            [sid for sid in students if sid is not None], now - QUESTIONS_LOOKBACK))
+        goals: defaultdict[int, list[Goal]] = defaultdict(list)
+        for goal in await repo.school_goals(school_id):
+            goals[goal.student_id].append(goal)
+        letters = _Letters(repo, settings, now, school)
+        texts: dict[tuple[int, str], str] = {}
+        for membership, person in await repo.school_teams(school_id):
+            student = students.get(membership.student_id)
+            if student is None or student.id is None:
+                continue
+            # One composition per student and language, shared by every reader of it.
+            text = texts.get((student.id, person.language))
+            if text is None:
+                story = StudentWeek(student, entries[student.id], goals[student.id],
+                                    questions[student.id])
+                text = compose_summary(story, start, school.timezone, Translator(person.language))
+                texts[(student.id, person.language)] = text
+            letters.add(f"summary:{student.id}:{person.id}:{week}", person, "summary",
+                        Reply(text), student.id)
+        return JobReport(school.name, await letters.post())
+
+
+def _by_student(rows: Iterable[tuple[Entry, str]]) -> defaultdict[int, list[tuple[Entry, str]]]:
+    grouped: defaultdict[int, list[tuple[Entry, str]]] = defaultdict(list)
+    for entry, author in rows:
+        grouped[entry.student_id].append((entry, author))
+    return grouped
+
+
+async def run_purge(db: Database, settings: Settings, clock: Clock) -> dict[str, int]:
+    """Delete records past `retention_days` and the bot's expired bookkeeping."""
+    async with db.session() as session:
+        now = clock.now()
+        return await Repo(session).purge(
+            entries_before=now - timedelta(days=settings.security.retention_days),
+            events_before=now - timedelta(days=30), now=now)
+

@@ -1,0 +1,82 @@
+"""Who hears about a new entry, and when: questions, urgent notes, instant delivery, sharing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.context import Context
+from bot.events import Button, Reply
+from bot.i18n import Translator
+from bot.outbox import Letter, enqueue
+from bot.quiet_hours import next_allowed, person_quiet_hours
+from storage.models import Delivery, Entry, EntryKind, Person, Role, Student
+
+SEEN_BUTTON_TTL = timedelta(days=7)
+
+
+async def _timezone(ctx: Context, student: Student) -> str:
+    school = await ctx.repo.school(student.school_id)
+    return school.timezone if school else "UTC"
+
+
+def not_before(ctx: Context, person: Person, school_timezone: str) -> datetime:
+    """Now, or when the person's quiet hours end."""
+    quiet = person_quiet_hours(person.quiet_hours, ctx.settings.schedule.quiet_hours)
+    return next_allowed(ctx.clock.now(), person.timezone or school_timezone, quiet)
+
+
+async def tell_team(ctx: Context, entry: Entry, student: Student) -> int:
+    """Queue what the rest of the team should hear about a new entry; how many letters."""
+    assert entry.id is not None and student.id is not None
+    school_timezone = await _timezone(ctx, student)
+    author = ctx.me.display_name
+    queued = 0
+    for person, membership in await ctx.repo.team_of(student.id):
+        if person.id is None or person.id == entry.author_id:
+            continue
+        t = Translator(person.language)
+        urgent = entry.kind == EntryKind.URGENT
+        if urgent:
+            token = await ctx.repo.add_pending(person.id, "seen", {"entry_id": entry.id},
+                                               ctx.clock.now() + SEEN_BUTTON_TTL)
+            reply = Reply(t("notify.urgent", author=author, student=student.name,
+                            text=entry.text)).with_buttons(Button(t("button.seen"), token))
+        elif entry.kind == EntryKind.QUESTION:
+            reply = Reply(t("notify.question", author=author, student=student.name,
+                            text=entry.text, number=entry.id))
+        elif membership.delivery == Delivery.INSTANT:
+            reply = Reply(t("notify.entry", author=author, student=student.name,
+                            kind=t(f"kind.{entry.kind}"), text=entry.text))
+        else:
+            continue
+        # Urgent notes ignore quiet hours and delivery choices.
+        due = ctx.clock.now() if urgent else not_before(ctx, person, school_timezone)
+        queued += await enqueue(ctx.repo, Letter(
+            key=f"entry:{entry.id}:{person.id}", person_id=person.id, kind=entry.kind,
+            reply=reply, not_before=due, student_id=student.id, extra={"entry_id": entry.id},
+        ))
+    return queued
+
+
+async def weekly_families(ctx: Context, student: Student) -> list[Person]:
+    """The student's parents who get entries only in the weekly summary."""
+    assert student.id is not None
+    return [person for person, membership in await ctx.repo.team_of(student.id)
+            if membership.role == Role.PARENT and membership.delivery == Delivery.WEEKLY]
+
+
+async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int:
+    """Send one entry to the weekly-digest parents now (quiet hours still apply)."""
+    assert entry.id is not None
+    school_timezone = await _timezone(ctx, student)
+    queued = 0
+    for person in await weekly_families(ctx, student):
+        assert person.id is not None
+        t = Translator(person.language)
+        reply = Reply(t("notify.entry", author=ctx.me.display_name, student=student.name,
+                        kind=t(f"kind.{entry.kind}"), text=entry.text))
+        queued += await enqueue(ctx.repo, Letter(
+            key=f"share:{entry.id}:{person.id}", person_id=person.id, kind="share", reply=reply,
+            not_before=not_before(ctx, person, school_timezone), student_id=student.id,
+        ))
+    return queued

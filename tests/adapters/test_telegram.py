@@ -1,0 +1,615 @@
+"""Tandem on Telegram: the real python-telegram-bot against a fake Bot API on 127.0.0.1.
+
+Each story runs in polling mode and in webhook mode, on SQLite (and PostgreSQL when
+TANDEM_TEST_DATABASE_URL is set). The fake checks every call against the Bot API spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+from sqlmodel import col, func, select
+from telegram.error import RetryAfter
+
+from adapters.telegram import MAX_MESSAGE_LENGTH, SECRET_HEADER, TelegramAdapter
+from bot import invites, roster
+from bot.config import Settings, TelegramConfig
+from bot.dispatch import Dispatcher
+from bot.events import RecipientBlocked, Reply
+from bot.i18n import translate
+from bot.outbox import PermanentError, RateLimited
+from storage.db import Database
+from storage.models import Account, Entry, EntryRevision, Person, Role, SeenEvent
+from storage.repo import Repo
+from tests.adapters.fake_telegram import (
+    BOT_USERNAME,
+    JSON,
+    BotApiSpec,
+    Call,
+    FakeTelegram,
+    TgUser,
+    group_chat,
+)
+from tests.conftest import FakeClock
+
+# PTB's own RetryAfter reads its deprecated int `retry_after` when it is raised; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+SECRET = "tandem-webhook_Secret-42"
+HOOK_URL = "https://tandem.invalid/telegram/hook"
+
+TEACHER = TgUser(5001, "Maria", "Ortiz")
+PARENT = TgUser(5002, "Dana", "Rivera")
+OTHER_PARENT = TgUser(5003, "Lee", "Chen")
+
+
+def t(key: str, **values: object) -> str:
+    return translate("en", key, **values)
+
+
+def labels(message: JSON) -> list[str]:
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [button["text"] for row in rows for button in row]
+
+
+@dataclass
+class Telegram:
+    """One running adapter, its fake Telegram, and the school it serves."""
+
+    fake: FakeTelegram
+    adapter: TelegramAdapter
+    db: Database
+    settings: Settings
+    clock: FakeClock
+    mode: str
+    sleeps: list[float] = field(default_factory=list)
+
+    async def deliver(self, *updates: JSON) -> list[Call]:
+        """Hand updates over the way Telegram would; return once they are handled."""
+        mark = len(self.fake.calls)
+        if self.mode == "polling":
+            await self.fake.push(*updates)
+            last = max(update["update_id"] for update in updates)
+            await self.fake.wait_until(
+                lambda: self.fake.confirmed_offset > last, f"getUpdates to confirm update {last}"
+            )
+        else:
+            for update in updates:
+                assert await self.post(update) == 200
+        # PTB marks an update done only once its handler has finished.
+        await self.adapter.application.update_queue.join()
+        return [call for call in self.fake.calls[mark:] if call.method != "getUpdates"]
+
+    async def post(self, update: Any, secret: str | None = SECRET) -> int:
+        """POST an update to the adapter's webhook, as Telegram does; the HTTP status."""
+        host, port = self.adapter.webhook_addresses[0][:2]
+        headers = {SECRET_HEADER: secret} if secret is not None else {}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://{host}:{port}{urlsplit(HOOK_URL).path}", json=update, headers=headers
+            ) as response,
+        ):
+            return response.status
+
+    async def say(self, user: TgUser, text: str | None, **message: Any) -> list[JSON]:
+        """`user` sends a message; what the bot sent back to that chat."""
+        update = self.fake.message(user, text, **message)
+        mark = len(self.fake.calls)
+        await self.deliver(update)
+        return self.fake.sent(update["message"]["chat"]["id"], since=mark)
+
+    async def invite(self, student: str, role: Role) -> invites.NewInvite:
+        async with self.db.session() as session:
+            repo = Repo(session)
+            school = await roster.pick_school(repo, self.settings, None)
+            pupil = await roster.student_named(repo, school, student)
+            return await invites.create_invite(
+                repo, self.settings, self.clock.now(), school, pupil, role, None
+            )
+
+    async def join(self, user: TgUser, student: str, role: Role) -> list[JSON]:
+        new = await self.invite(student, role)
+        return await self.say(user, f"/start {new.code}")
+
+    async def entries(self) -> Sequence[Entry]:
+        async with self.db.session() as session:
+            return (await session.exec(select(Entry).order_by(col(Entry.id)))).all()
+
+    async def count(self, model: Any) -> int:
+        async with self.db.session() as session:
+            return int((await session.exec(select(func.count()).select_from(model))).one())
+
+    async def account(self, user: TgUser) -> Account | None:
+        async with self.db.session() as session:
+            return await Repo(session).account("telegram", "", str(user.id))
+
+
+@pytest.fixture(params=["polling", "webhook"])
+async def telegram(
+    request: pytest.FixtureRequest,
+    db: Database,
+    clock: FakeClock,
+    settings: Settings,
+    specs_dir: Any,
+) -> AsyncIterator[Telegram]:
+    async with db.session() as session:
+        repo = Repo(session)
+        school = await roster.ensure_school(repo, "Maple Elementary", "America/Chicago", "en")
+        sam = await roster.add_student(repo, school, "Sam Rivera")
+        await roster.add_student(repo, school, "Maya Chen")
+        assert sam.id is not None
+        await repo.set_goal(sam.id, "reading", "Reads a page aloud to an adult")
+
+    fake = FakeTelegram(BotApiSpec.load(specs_dir / "telegram-bot-api.json"))
+    await fake.start()
+    config = TelegramConfig(
+        enabled=True,
+        token=fake.token,
+        mode=request.param,
+        base_url=fake.base_url,
+        webhook_url=HOOK_URL,
+        webhook_listen=("127.0.0.1", 0),
+        webhook_secret=SECRET,
+    )
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)  # RetryAfter is honoured without waiting for real
+
+    adapter = TelegramAdapter(config, Dispatcher(db, settings, clock), db, sleep=sleep)
+    await adapter.start()
+    try:
+        yield Telegram(fake, adapter, db, settings, clock, request.param, sleeps)
+    finally:
+        await adapter.stop()
+        await fake.stop()
+    assert not fake.violations, fake.violations
+
+
+# --- the stories ----------------------------------------------------------------------------
+
+
+async def test_a_teacher_joins_logs_a_win_and_undoes_it(telegram: Telegram) -> None:
+    joined = await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    [logged] = await telegram.say(TEACHER, "+ Sam read a whole page aloud #reading")
+
+    assert [m["text"] for m in joined] == [
+        t("onboarding.welcome_teacher", name="Maria Ortiz", student="Sam Rivera")
+    ]
+    assert logged["text"].startswith(t("entry.logged_win", student="Sam Rivera"))
+    assert labels(logged) == [t("button.undo")]
+    [entry] = await telegram.entries()
+    assert (entry.kind, entry.setting) == ("win", "school")
+    assert "read a whole page aloud" in entry.text
+
+    calls = await telegram.deliver(telegram.fake.press(TEACHER, logged, t("button.undo")))
+
+    assert [call.method for call in calls] == ["answerCallbackQuery", "editMessageText"]
+    shown = telegram.fake.messages[(TEACHER.id, logged["message_id"])]
+    assert shown["text"].startswith("Removed your win for Sam Rivera")
+    assert "reply_markup" not in shown  # the pressed keyboard is gone with the old text
+    assert await telegram.entries() == []
+
+
+async def test_a_parent_joins_through_the_deep_link_and_writes_a_home_note(
+    telegram: Telegram,
+) -> None:
+    new = await telegram.invite("Sam Rivera", Role.PARENT)
+    assert new.link == f"https://t.me/{BOT_USERNAME}?start={new.code}"
+    # Opening the link and tapping Start makes the parent's app send "/start CODE".
+    code = parse_qs(urlsplit(new.link).query)["start"][0]
+
+    welcome = await telegram.say(PARENT, f"/start {code}")
+    [noted] = await telegram.say(PARENT, "Slept badly, anxious this morning")
+
+    assert welcome[0]["text"] == t(
+        "onboarding.welcome_parent", name="Dana Rivera", student="Sam Rivera"
+    )
+    assert noted["text"].startswith(t("entry.logged_note", student="Sam Rivera"))
+    assert labels(noted) == [
+        t("button.win"),
+        t("button.concern"),
+        t("button.note"),
+        t("button.undo"),
+    ]
+    [entry] = await telegram.entries()
+    assert (entry.kind, entry.setting, entry.text) == (
+        "note",
+        "home",
+        "Slept badly, anxious this morning",
+    )
+
+
+async def test_editing_the_message_edits_the_entry_and_keeps_the_old_text(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    original = telegram.fake.message(TEACHER, "+ Sam read a page")
+    await telegram.deliver(original)
+
+    calls = await telegram.deliver(telegram.fake.edited(original, "+ Sam read two pages"))
+
+    [entry] = await telegram.entries()
+    assert "read two pages" in entry.text
+    assert entry.source_ref == f"{TEACHER.id}:{original['message']['message_id']}"
+    async with telegram.db.session() as session:
+        [revision] = (await session.exec(select(EntryRevision))).all()
+    assert "read a page" in revision.text
+    assert [call.params["text"] for call in calls] == [t("entry.edited", student="Sam Rivera")]
+
+
+async def test_a_press_of_someone_elses_button_does_nothing(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    [logged] = await telegram.say(TEACHER, "+ Sam read a whole page aloud")
+    [welcome] = await telegram.join(PARENT, "Sam Rivera", Role.PARENT)
+    undo = logged["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+
+    calls = await telegram.deliver(telegram.fake.press(PARENT, welcome, data=undo))
+
+    assert [call.method for call in calls] == ["answerCallbackQuery"]
+    assert len(await telegram.entries()) == 1
+    assert labels(telegram.fake.messages[(TEACHER.id, logged["message_id"])]) == ["Undo"]
+
+
+async def test_messages_from_one_chat_are_handled_in_the_order_sent(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    logged = telegram.fake.message(TEACHER, "+ Sam read a whole page aloud")
+    undone = telegram.fake.message(TEACHER, "/undo")
+
+    await telegram.deliver(logged, undone)  # one getUpdates batch, or two quick POSTs
+
+    texts = [m["text"] for m in telegram.fake.sent(TEACHER.id)]
+    assert texts[-2].startswith(t("entry.logged_win", student="Sam Rivera"))
+    assert texts[-1].startswith("Removed your win for Sam Rivera")
+    assert await telegram.entries() == []
+
+
+# --- what Telegram may throw at us ----------------------------------------------------------
+
+
+async def test_forged_callback_data_does_nothing(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    [logged] = await telegram.say(TEACHER, "+ Sam read a whole page aloud")
+
+    forged = [
+        telegram.fake.press(TEACHER, logged, data=data)
+        for data in ("undo:1", "x" * 64, "' OR 1=1 --", "\u202e🙂")
+    ]
+    calls = await telegram.deliver(*forged)
+
+    assert sorted(call.method for call in calls) == ["answerCallbackQuery"] * 4
+    assert len(await telegram.entries()) == 1
+
+
+@pytest.mark.parametrize("telegram", ["webhook"], indirect=True)
+async def test_a_webhook_post_without_the_right_secret_is_refused_and_changes_nothing(
+    telegram: Telegram,
+) -> None:
+    new = await telegram.invite("Sam Rivera", Role.TEACHER)
+    update = telegram.fake.message(TEACHER, f"/start {new.code}")
+
+    refused = [
+        await telegram.post(update, secret=None),
+        await telegram.post(update, secret="wrong-secret"),
+        await telegram.post(update, secret=SECRET + "x"),
+        await telegram.post(update, secret=""),
+    ]
+    await telegram.adapter.application.update_queue.join()
+
+    assert refused == [403, 403, 403, 403]
+    assert telegram.fake.calls_of("sendMessage") == []
+    assert await telegram.count(SeenEvent) == 0
+    assert await telegram.count(Person) == 0
+    # The same update with the secret is taken: it was only the secret that was wrong.
+    await telegram.deliver(update)
+    assert await telegram.count(Person) == 1
+
+
+@pytest.mark.parametrize("telegram", ["webhook"], indirect=True)
+async def test_a_webhook_post_that_is_not_an_update_is_refused(telegram: Telegram) -> None:
+    assert await telegram.post(["not", "an", "update"]) == 400
+    assert await telegram.post({"update_id": "twelve", "message": 3}) == 400
+
+
+async def test_a_duplicated_update_is_handled_once(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    update = telegram.fake.message(TEACHER, "+ Sam read a whole page aloud")
+
+    calls = await telegram.deliver(update, update)
+
+    assert [call.method for call in calls] == ["sendMessage"]
+    assert len(await telegram.entries()) == 1
+
+
+async def test_a_group_chat_gets_no_student_data_only_message_me_directly(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    await telegram.say(TEACHER, "+ Sam read a whole page aloud")
+    group = group_chat()
+
+    logged = await telegram.say(TEACHER, "- Sam hit a peer at recess", chat=group)
+    asked = await telegram.say(TEACHER, "/log Sam", chat=group)
+
+    assert [m["text"] for m in logged + asked] == [t("group.direct_only")] * 2
+    assert all(m["chat"]["id"] == group["id"] for m in logged + asked)
+    [entry] = await telegram.entries()
+    assert "read a whole page aloud" in entry.text
+
+
+async def test_a_429_is_waited_out_for_as_long_as_telegram_asks(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    telegram.fake.fail_next("sendMessage", times=2, retry_after=7)
+
+    calls = await telegram.deliver(telegram.fake.message(TEACHER, "/help"))
+
+    assert [(call.method, call.status) for call in calls] == [
+        ("sendMessage", 429),
+        ("sendMessage", 429),
+        ("sendMessage", 200),
+    ]
+    assert telegram.sleeps == [7.0, 7.0]
+    assert calls[-1].params["text"] == t("help.text")
+
+
+@pytest.mark.parametrize("telegram", ["polling"], indirect=True)
+async def test_a_send_that_keeps_getting_429_gives_up_to_its_caller(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    telegram.fake.fail_next("sendMessage", times=10, retry_after=30)
+
+    with pytest.raises(RetryAfter):
+        await telegram.adapter.send(str(TEACHER.id), Reply("Sam's week"))
+
+    assert telegram.sleeps == [30.0, 30.0, 30.0]
+
+
+@pytest.mark.parametrize("telegram", ["polling"], indirect=True)
+async def test_a_blocked_bot_marks_the_account_inactive_without_retrying(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    telegram.fake.block(TEACHER.id)
+    mark = len(telegram.fake.calls)
+
+    with pytest.raises(RecipientBlocked):
+        await telegram.adapter.send(str(TEACHER.id), Reply("Sam's week"))
+
+    assert [c.status for c in telegram.fake.calls_of("sendMessage", since=mark)] == [403]
+    account = await telegram.account(TEACHER)
+    assert account is not None and not account.active
+    assert telegram.sleeps == []
+
+
+@pytest.mark.parametrize("telegram", ["polling"], indirect=True)
+async def test_a_reply_to_someone_who_blocked_the_bot_is_dropped_quietly(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    telegram.fake.block(TEACHER.id)
+
+    calls = await telegram.deliver(telegram.fake.message(TEACHER, "+ Sam read aloud"))
+
+    assert [(call.method, call.status) for call in calls] == [("sendMessage", 403)]
+    account = await telegram.account(TEACHER)
+    assert account is not None and not account.active
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+async def test_a_long_reply_is_split_at_line_breaks(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    notes = [f"note {n}: " + " ".join(["read"] * 370) for n in range(1, 4)]
+    for note in notes:
+        await telegram.say(TEACHER, f"Sam: {note}")
+
+    pieces = await telegram.say(TEACHER, "/log Sam")
+
+    assert len(pieces) == 2
+    assert all(len(piece["text"]) <= MAX_MESSAGE_LENGTH for piece in pieces)
+    # Every note is whole in exactly one message: the cut fell between lines.
+    for note in notes:
+        assert sum(note in piece["text"] for piece in pieces) == 1
+    assert pieces[1]["text"].startswith("•")
+
+
+async def test_the_answer_to_a_press_on_a_deleted_message_comes_as_a_new_message(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    [logged] = await telegram.say(TEACHER, "+ Sam read a whole page aloud")
+    del telegram.fake.messages[(TEACHER.id, logged["message_id"])]  # the teacher deleted it
+
+    calls = await telegram.deliver(telegram.fake.press(TEACHER, logged, t("button.undo")))
+
+    assert [(call.method, call.status) for call in calls] == [
+        ("answerCallbackQuery", 200),
+        ("editMessageText", 400),
+        ("sendMessage", 200),
+    ]
+    assert calls[-1].params["text"].startswith("Removed your win for Sam Rivera")
+    assert await telegram.entries() == []
+
+
+@pytest.mark.parametrize("telegram", ["polling"], indirect=True)
+async def test_send_delivers_to_a_chat_and_returns_the_message_ref(telegram: Telegram) -> None:
+    await telegram.join(PARENT, "Sam Rivera", Role.PARENT)
+
+    ref = await telegram.adapter.send(str(PARENT.id), Reply("How was Sam's week at home?"))
+
+    [sent] = telegram.fake.sent(PARENT.id)[-1:]
+    assert sent["text"] == "How was Sam's week at home?"
+    assert ref == f"{PARENT.id}:{sent['message_id']}"
+
+
+# --- the outbox's way out ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("telegram", ["polling"], indirect=True)
+async def test_deliver_sends_to_the_accounts_chat_and_returns_the_message_ref(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(PARENT, "Sam Rivera", Role.PARENT)
+    account = await telegram.account(PARENT)
+    assert account is not None
+
+    ref = await telegram.adapter.deliver(account, Reply("How was Sam's week at home?"))
+
+    [sent] = telegram.fake.sent(PARENT.id)[-1:]
+    assert sent["text"] == "How was Sam's week at home?"
+    assert ref == f"{PARENT.id}:{sent['message_id']}"
+
+
+@pytest.mark.parametrize("telegram", ["polling"], indirect=True)
+async def test_deliver_leaves_a_429_to_the_outbox(telegram: Telegram) -> None:
+    await telegram.join(PARENT, "Sam Rivera", Role.PARENT)
+    account = await telegram.account(PARENT)
+    assert account is not None
+    telegram.fake.fail_next("sendMessage", retry_after=12)
+
+    with pytest.raises(RateLimited) as limited:
+        await telegram.adapter.deliver(account, Reply("How was Sam's week at home?"))
+
+    assert limited.value.retry_after == 12.0
+    assert telegram.sleeps == []  # the sender reschedules; nothing waits here
+
+
+@pytest.mark.parametrize("telegram", ["polling"], indirect=True)
+async def test_deliver_names_a_blocked_bot_and_a_refused_message(telegram: Telegram) -> None:
+    await telegram.join(PARENT, "Sam Rivera", Role.PARENT)
+    account = await telegram.account(PARENT)
+    assert account is not None
+    nowhere = account.model_copy(update={"dm_chat_id": "777"})  # a chat Telegram never saw
+
+    with pytest.raises(PermanentError):
+        await telegram.adapter.deliver(nowhere, Reply("Hello"))
+    telegram.fake.block(PARENT.id)
+    with pytest.raises(RecipientBlocked):
+        await telegram.adapter.deliver(account, Reply("Hello"))
+
+    blocked = await telegram.account(PARENT)
+    assert blocked is not None and not blocked.active
+
+
+async def test_connect_logs_in_to_send_without_taking_updates(
+    db: Database, clock: FakeClock, settings: Settings, specs_dir: Path
+) -> None:
+    fake = FakeTelegram(BotApiSpec.load(specs_dir / "telegram-bot-api.json"))
+    await fake.start()
+    config = TelegramConfig(enabled=True, token=fake.token, base_url=fake.base_url)
+    adapter = TelegramAdapter(config, Dispatcher(db, settings, clock), db)
+    try:
+        await adapter.connect()
+    finally:
+        await adapter.stop()
+        await fake.stop()
+
+    assert [call.method for call in fake.calls] == ["getMe"]
+    async with db.session() as session:
+        assert await Repo(session).bot_username("telegram") == BOT_USERNAME
+    assert fake.violations == []
+
+
+async def test_user_text_is_sent_as_plain_text_never_as_markup(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    await telegram.say(TEACHER, "Sam: <b>loud</b> & *proud* [x](tg://user?id=1)")
+
+    [log] = await telegram.say(TEACHER, "/log Sam")
+
+    assert "<b>loud</b> & *proud* [x](tg://user?id=1)" in log["text"]
+    assert all("parse_mode" not in call.params for call in telegram.fake.calls_of("sendMessage"))
+
+
+async def test_a_photo_with_a_caption_is_an_entry_with_the_largest_photo(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+
+    update = telegram.fake.message(TEACHER, caption="+ Sam drew a map of the school", photo=True)
+    await telegram.deliver(update)
+
+    [entry] = await telegram.entries()
+    assert "drew a map of the school" in entry.text
+    assert entry.attachment_ref == update["message"]["photo"][-1]["file_id"]
+
+
+async def test_a_stranger_gets_the_onboarding_line_and_nothing_else(telegram: Telegram) -> None:
+    replies = await telegram.say(OTHER_PARENT, "/log Sam")
+
+    assert [m["text"] for m in replies] == [t("onboarding.stranger")]
+    assert await telegram.count(Person) == 0
+
+
+# --- start and stop -------------------------------------------------------------------------
+
+
+async def test_start_registers_the_command_menu_and_remembers_the_username(
+    telegram: Telegram,
+) -> None:
+    [commands] = telegram.fake.calls_of("setMyCommands")
+    names = [command["command"] for command in commands.params["commands"]]
+    known = telegram.adapter.dispatcher.routes.commands
+
+    assert {"help", "log", "week", "undo", "invite"} <= set(names)
+    assert all(name in known for name in names)
+    assert telegram.adapter.username == BOT_USERNAME
+    async with telegram.db.session() as session:
+        assert await Repo(session).bot_username("telegram") == BOT_USERNAME
+
+
+async def test_an_invite_made_in_chat_is_a_deep_link(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+
+    [made] = await telegram.say(TEACHER, "/invite Sam parent")
+
+    assert f"https://t.me/{BOT_USERNAME}?start=" in made["text"]
+
+
+@pytest.mark.parametrize("telegram", ["polling"], indirect=True)
+async def test_polling_clears_any_webhook_then_confirms_what_it_took_on_stop(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    first_poll = telegram.fake.calls_of("getUpdates")[0]
+    assert telegram.fake.calls.index(
+        telegram.fake.calls_of("deleteWebhook")[0]
+    ) < telegram.fake.calls.index(first_poll)
+    assert set(first_poll.params["allowed_updates"]) == {
+        "message",
+        "edited_message",
+        "callback_query",
+    }
+
+    await telegram.adapter.stop()
+
+    last = telegram.fake.calls_of("getUpdates")[-1]
+    assert last.params["timeout"] == 0  # no long poll left hanging
+    assert last.params["offset"] == telegram.fake.confirmed_offset
+    assert not telegram.adapter.application.running
+
+
+@pytest.mark.parametrize("telegram", ["webhook"], indirect=True)
+async def test_webhook_mode_registers_the_secret_and_stops_listening_on_stop(
+    telegram: Telegram,
+) -> None:
+    assert telegram.fake.webhook["url"] == HOOK_URL
+    assert telegram.fake.webhook["secret_token"] == SECRET
+    assert telegram.fake.calls_of("getUpdates") == []
+    update = telegram.fake.message(TEACHER, "/help")
+    host, port = telegram.adapter.webhook_addresses[0][:2]
+
+    await telegram.adapter.stop()
+
+    with pytest.raises(aiohttp.ClientConnectionError):
+        async with aiohttp.ClientSession() as http:
+            await http.post(
+                f"http://{host}:{port}/telegram/hook", json=update, headers={SECRET_HEADER: SECRET}
+            )
+    assert not telegram.adapter.application.running

@@ -1,0 +1,291 @@
+"""The weekly summary (DESIGN.md section 5): each student's week, to each member of the team."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event
+
+from bot import grammar
+from bot.demo import DEMO_SCHOOL
+from bot.events import Sender
+from storage.models import Delivery, Entry, EntryKind, Platform, Role, Setting
+from storage.repo import Repo
+from tests.conftest import DemoSchool
+from tests.unit.conftest import Mail, Queued, Record, chicago, en
+
+FRIDAY_15 = chicago(2026, 11, 27, 15)
+
+
+def bullets(summary: Queued) -> list[str]:
+    return [line.removeprefix("• ") for line in summary.text.splitlines() if line.startswith("• ")]
+
+
+def line(day: str, author: str, where: str, text: str, marks: str = "") -> str:
+    return en("summary.line", day=day, author=author, where=where, text=text, marks=marks)
+
+
+def title(student: str, start: str = "23 Nov") -> str:
+    return en("summary.title", student=student, start=start)
+
+
+async def summary_for(mail: Mail, school: DemoSchool, student: str) -> Queued:
+    """The one summary the parent of `student` was sent."""
+    parent = school.parent if student == "Sam Rivera" else school.parent_of_maya
+    return await mail.letter(parent, "summary")
+
+
+# --- what a summary holds ---------------------------------------------------------------------
+
+
+async def test_a_summary_holds_exactly_that_weeks_entries_for_that_student(
+    school: DemoSchool, mail: Mail
+) -> None:
+    school.clock.set(chicago(2026, 11, 22, 23, 59))  # Sunday night: last week
+    await school.say(school.teacher, "+ Sam tied his shoes")
+    school.clock.set(chicago(2026, 11, 23, 0, 0))  # Monday, the first minute of this week
+    await school.say(school.teacher, "+ Sam came in smiling")
+    school.clock.set(chicago(2026, 11, 26, 10))
+    await school.say(school.teacher, "- Maya threw the blocks")
+    await school.say(school.parent, "/note slept badly")
+    school.clock.set(chicago(2026, 11, 30, 0, 0))  # next Monday: next week
+    await school.say(school.teacher, "+ Sam counted to twenty")
+    school.clock.set(FRIDAY_15)
+
+    await mail.summary()
+
+    sam = await summary_for(mail, school, "Sam Rivera")
+    assert sam.text.splitlines()[0] == title("Sam Rivera")
+    assert bullets(sam) == [
+        line("Mon", "Ms. Ortiz", "school", "Sam came in smiling"),
+        line("Thu", "Dana Rivera", "home", "slept badly"),
+    ]
+    for elsewhere in ("tied his shoes", "counted to twenty", "Maya", "blocks"):
+        assert elsewhere not in sam.text
+
+
+async def test_the_other_family_gets_only_their_own_childs_week(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.teacher, "+ Sam came in smiling")
+    await school.say(school.teacher, "- Maya threw the blocks")
+    school.clock.set(FRIDAY_15)
+
+    await mail.summary()
+
+    maya = await mail.letter(school.parent_of_maya, "summary")
+    assert maya.text.splitlines()[0] == title("Maya Chen")
+    assert bullets(maya) == [line("Thu", "Ms. Ortiz", "school", "Maya threw the blocks")]
+    assert "Sam" not in maya.text
+
+
+async def test_the_teacher_gets_one_summary_per_student(school: DemoSchool, mail: Mail) -> None:
+    await school.say(school.teacher, "+ Sam came in smiling")
+    await school.say(school.teacher, "- Maya threw the blocks")
+    school.clock.set(FRIDAY_15)
+
+    await mail.summary()
+
+    summaries = await mail.letters(school.teacher, "summary")
+    assert sorted(summary.text.splitlines()[0] for summary in summaries) == [
+        title("Maya Chen"),
+        title("Sam Rivera"),
+    ]
+
+
+async def test_each_member_gets_one_summary_even_if_the_job_runs_twice(
+    school: DemoSchool, mail: Mail
+) -> None:
+    school.clock.set(FRIDAY_15)
+
+    first = await mail.summary()
+    second = await mail.summary()
+
+    assert (first.queued, second.queued) == (4, 0)
+    assert len(await mail.letters(school.parent, "summary")) == 1
+
+
+async def test_a_summary_tells_wins_first_then_concerns_home_questions_and_goals(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.teacher, "- Sam hit a peer at recess")
+    await school.say(school.teacher, "+ Sam read a whole page aloud #reading")
+    await school.say(school.parent, "? Can Sam bring headphones on the bus?")
+    await school.say(school.parent, "/note tired after swimming")
+    school.clock.set(FRIDAY_15)
+
+    await mail.summary()
+
+    sam = await summary_for(mail, school, "Sam Rivera")
+    question = next(q for q in await mail.record.entries() if q.kind == EntryKind.QUESTION)
+    assert sam.text.splitlines() == [
+        title("Sam Rivera"),
+        en("summary.balance_bright", student="Sam Rivera", wins=1, concerns=1),
+        "",
+        en("summary.wins", count=1),
+        "• " + line("Thu", "Ms. Ortiz", "school", "Sam read a whole page aloud"),
+        "",
+        en("summary.concerns", count=1),
+        "• " + line("Thu", "Ms. Ortiz", "school", "Sam hit a peer at recess"),
+        "",
+        en("summary.from_home", count=1),
+        "• " + line("Thu", "Dana Rivera", "home", "tired after swimming"),
+        "",
+        en("summary.questions", count=1),
+        "• "
+        + en(
+            "summary.question_line",
+            number=question.id,
+            author="Dana Rivera",
+            text="Can Sam bring headphones on the bus?",
+        ),
+        "",
+        en("summary.goals"),
+        "• "
+        + en(
+            "summary.goal_line",
+            tag="reading",
+            description="Reads a page aloud to an adult",
+            count=1,
+        ),
+    ]
+
+
+async def test_an_answered_question_is_no_longer_open_in_the_summary(
+    school: DemoSchool, mail: Mail, record: Record
+) -> None:
+    await school.say(school.parent, "? Can Sam bring headphones on the bus?")
+    question = await record.entry()
+    await school.say(school.teacher, f"/answer {question.id} Yes, of course")
+    school.clock.set(FRIDAY_15)
+
+    await mail.summary()
+
+    sam = await summary_for(mail, school, "Sam Rivera")
+    assert en("summary.questions", count=1) not in sam.text
+    assert "headphones" not in sam.text
+
+
+async def test_the_checkin_mood_shows_in_the_summary(school: DemoSchool, mail: Mail) -> None:
+    school.clock.set(chicago(2026, 11, 26, 17))
+    await mail.checkin()
+    prompt = await mail.letter(school.parent, "checkin")
+    await school.press(school.parent, prompt.button("Tough week"))
+    await school.say(school.parent, "Homework was a fight every night")
+    school.clock.set(FRIDAY_15)
+
+    await mail.summary()
+
+    sam = await summary_for(mail, school, "Sam Rivera")
+    assert bullets(sam) == [
+        line("Thu", "Dana Rivera", "home", en("checkin.mood.tough")),
+        line("Thu", "Dana Rivera", "home", "Homework was a fight every night"),
+    ]
+
+
+async def test_an_empty_week_says_so_kindly(school: DemoSchool, mail: Mail) -> None:
+    school.clock.set(FRIDAY_15)
+
+    await mail.summary()
+
+    sam = await summary_for(mail, school, "Sam Rivera")
+    assert sam.text == f"{title('Sam Rivera')}\n{en('summary.empty', student='Sam Rivera')}"
+
+
+async def test_a_summary_is_written_in_the_members_language(school: DemoSchool, mail: Mail) -> None:
+    # English is the only catalog so far: the summary is the English catalog's text.
+    chosen = await school.say(school.parent, "/language en")
+    school.clock.set(FRIDAY_15)
+
+    await mail.summary()
+
+    sam = await summary_for(mail, school, "Sam Rivera")
+    assert chosen.text == en("settings.language_set")
+    assert sam.text == f"{title('Sam Rivera')}\n{en('summary.empty', student='Sam Rivera')}"
+
+
+async def test_the_summary_is_due_after_quiet_hours(school: DemoSchool, mail: Mail) -> None:
+    await school.say(school.parent, "/quiet 14:00-08:00")
+    school.clock.set(FRIDAY_15)
+
+    await mail.summary()
+
+    assert (await summary_for(mail, school, "Sam Rivera")).not_before == chicago(2026, 11, 28, 8)
+    assert (await summary_for(mail, school, "Maya Chen")).not_before == FRIDAY_15
+
+
+# --- cost: one set of queries per school --------------------------------------------------------
+
+
+async def add_students(school: DemoSchool, count: int) -> None:
+    """`count` more students at the demo school, each with a parent and Ms. Ortiz."""
+    async with school.db.session() as session:
+        repo = Repo(session)
+        found = await repo.school_named(DEMO_SCHOOL)
+        teacher = await repo.account(school.teacher.platform, "", school.teacher.external_id)
+        assert found is not None and teacher is not None
+        for n in range(count):
+            name = f"Pupil {n:02d}"
+            student = await repo.add_student(found, name, grammar.fold(name))
+            parent = await repo.add_person(f"Parent {n:02d}", "en")
+            await repo.add_account(parent, Platform.CONSOLE, "", f"parent-{n}", f"parent-{n}")
+            assert student.id is not None and parent.id is not None
+            await repo.add_membership(parent.id, student.id, Role.PARENT, Delivery.WEEKLY)
+            await repo.add_membership(teacher.person_id, student.id, Role.TEACHER, Delivery.WEEKLY)
+
+
+async def log_a_win_for_everyone(school: DemoSchool, at: datetime) -> None:
+    async with school.db.session() as session:
+        repo = Repo(session)
+        found = await repo.school_named(DEMO_SCHOOL)
+        teacher = await repo.account(school.teacher.platform, "", school.teacher.external_id)
+        assert found is not None and found.id is not None and teacher is not None
+        for student in await repo.students_in(found.id):
+            assert student.id is not None
+            await repo.add_entry(
+                Entry(
+                    student_id=student.id,
+                    author_id=teacher.person_id,
+                    kind=EntryKind.WIN,
+                    setting=Setting.SCHOOL,
+                    text=f"{student.name} shone",
+                    source_platform=Platform.CONSOLE,
+                    created_at=at,
+                )
+            )
+
+
+async def statements_during(school: DemoSchool, run: Callable[[], Awaitable[Any]]) -> int:
+    count = 0
+
+    def counted(*_: object) -> None:
+        nonlocal count
+        count += 1
+
+    engine = school.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        await run()
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    return count
+
+
+async def test_summaries_cost_the_same_queries_for_2_students_as_for_12(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await log_a_win_for_everyone(school, chicago(2026, 11, 24, 9))
+    school.clock.set(FRIDAY_15)
+    two = await statements_during(school, mail.summary)
+
+    await add_students(school, 10)
+    await log_a_win_for_everyone(school, chicago(2026, 12, 1, 9))
+    school.clock.set(chicago(2026, 12, 4, 15))
+    twelve = await statements_during(school, mail.summary)
+
+    assert twelve == two
+    pupil = await mail.letters(Sender(Platform.CONSOLE, "", "parent-7"), "summary")
+    assert [letter.text.splitlines()[0] for letter in pupil] == [title("Pupil 07", start="30 Nov")]
+    assert bullets(pupil[0]) == [line("Tue", "Ms. Ortiz", "school", "Pupil 07 shone")]
