@@ -484,11 +484,6 @@ class Repo:
         await self._add(CodeGuess(kind=kind, platform=platform, workspace=workspace,
                                   external_id=external_id, at=at))
 
-    async def purge_code_guesses(self, before: datetime) -> int:
-        """Forget wrong codes older than `before` (they no longer count against anyone)."""
-        result = await self.session.exec(delete(CodeGuess).where(col(CodeGuess.at) < before))
-        return int(result.rowcount)
-
     # --- outbox ----------------------------------------------------------------------------
 
     async def delivery_account(self, person_id: int) -> Account | None:
@@ -800,6 +795,7 @@ class Repo:
             ("access_log", delete(AccessLog).where(col(AccessLog.at) < entries_before)),
             ("seen_events", delete(SeenEvent).where(col(SeenEvent.seen_at) < events_before)),
             ("buttons", delete(PendingAction).where(col(PendingAction.expires_at) < now)),
+            ("code_guesses", delete(CodeGuess).where(col(CodeGuess.at) < events_before)),
             ("outbox", delete(Outbox).where(col(Outbox.status).in_(["sent", "dead", "failed"]),
                                             col(Outbox.not_before) < events_before)),
         ]

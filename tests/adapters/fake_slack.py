@@ -71,10 +71,6 @@ MAX_BUTTON_VALUE = 2000
 MAX_MESSAGE_TEXT = 40_000
 
 
-class SpecError(AssertionError):
-    """Something a test built is not what Slack would send."""
-
-
 # --- the Web API specification ----------------------------------------------------------------
 
 
