@@ -6,10 +6,12 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 from zoneinfo import available_timezones
 
 import typer
@@ -17,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from adapters.console import ConsoleChat, run_console
 from bot import invites, jobs, roster
-from bot.config import ConfigError, Settings, load_config
+from bot.config import ConfigError, DatabaseConfig, Settings, load_config
 from bot.context import SystemClock
 from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, seed_demo
 from bot.dispatch import Dispatcher
@@ -53,12 +55,38 @@ def settings_from(config: Path | None) -> Settings:
         fail(str(err))
 
 
-def database_problem(err: DBAPIError) -> str:
-    # The driver's own words, never the URL: it may hold a password.
-    return f"cannot use the database ({err.orig})"
-
-
 Work = Callable[[Repo, Settings], Awaitable[dict[str, Any]]]
+T = TypeVar("T")
+
+NOT_SET_UP = ("the database is not set up for this version of Tandem: "
+              "run `tandem db upgrade` (or `tandem init`)")
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, *, upgrade: bool = False) -> AsyncIterator[Database]:
+    """The configured database, migrated (`upgrade`) or checked to be current, then closed."""
+    db = Database(settings.database.url)
+    try:
+        if upgrade:
+            await db.upgrade()
+        elif not await db.is_current():
+            raise RosterError(NOT_SET_UP)
+        yield db
+    finally:
+        await db.dispose()
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, T]], what: str = "the database") -> T:
+    """Run a command's coroutine; what goes wrong becomes one line on stderr and exit 2."""
+    try:
+        return asyncio.run(main())
+    except (RosterError, ConfigError) as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"cannot reach {what} ({err.strerror or err})")
+    except DBAPIError as err:
+        # The driver's own words, never the URL: it may hold a password.
+        fail(f"cannot use {what} ({err.orig})")
 
 
 def run_admin(config: Path | None, as_json: bool, work: Work,
@@ -67,26 +95,10 @@ def run_admin(config: Path | None, as_json: bool, work: Work,
     settings = settings_from(config)
 
     async def main() -> dict[str, Any]:
-        db = Database(settings.database.url)
-        try:
-            if upgrade:
-                await db.upgrade()
-            elif not await db.is_current():
-                raise RosterError("the database is not set up for this version of Tandem: "
-                                  "run `tandem db upgrade` (or `tandem init`)")
-            async with db.session() as session:
-                return await work(Repo(session), settings)
-        finally:
-            await db.dispose()
+        async with open_database(settings, upgrade=upgrade) as db, db.session() as session:
+            return await work(Repo(session), settings)
 
-    try:
-        result = asyncio.run(main())
-    except RosterError as err:
-        fail(str(err))
-    except OSError as err:
-        fail(f"cannot reach the database ({err.strerror or err})")
-    except DBAPIError as err:
-        fail(database_problem(err))
+    result = run_async(main)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else show(result))
 
 
@@ -123,18 +135,10 @@ def db_upgrade(config: ConfigOption = None) -> None:
     settings = settings_from(config)
 
     async def main() -> None:
-        db = Database(settings.database.url)
-        try:
-            await db.upgrade()
-        finally:
-            await db.dispose()
+        async with open_database(settings, upgrade=True):
+            pass
 
-    try:
-        asyncio.run(main())
-    except OSError as err:
-        fail(f"cannot reach the database ({err.strerror or err})")
-    except DBAPIError as err:
-        fail(database_problem(err))
+    run_async(main)
     typer.echo("The database is up to date.")
 
 
@@ -196,23 +200,10 @@ def run(config: ConfigOption = None) -> None:
     async def main() -> None:
         from adapters.runtime import serve
 
-        db = Database(settings.database.url)
-        try:
-            if not await db.is_current():
-                raise RosterError("the database is not set up for this version of Tandem: "
-                                  "run `tandem db upgrade` (or `tandem init`)")
+        async with open_database(settings) as db:
             await serve(settings, db, SystemClock())
-        finally:
-            await db.dispose()
 
-    try:
-        asyncio.run(main())
-    except (RosterError, ConfigError) as err:
-        fail(str(err))
-    except OSError as err:
-        fail(f"cannot reach the database or listen ({err.strerror or err})")
-    except DBAPIError as err:
-        fail(database_problem(err))
+    run_async(main, "the database or the platform")
 
 
 class JobName(StrEnum):
@@ -234,11 +225,7 @@ def run_job(
     settings = settings_from(config)
 
     async def main() -> dict[str, Any]:
-        db = Database(settings.database.url)
-        try:
-            if not await db.is_current():
-                raise RosterError("the database is not set up for this version of Tandem: "
-                                  "run `tandem db upgrade` (or `tandem init`)")
+        async with open_database(settings) as db:
             clock = SystemClock()
             if job is JobName.PURGE:
                 return {"purged": await jobs.run_purge(db, settings, clock)}
@@ -254,17 +241,8 @@ def run_job(
             reports = [await run(db, settings, clock, target.id or 0) for target in targets]
             return {"queued": {r.school: r.queued for r in reports},
                     "skipped": {r.school: r.skipped for r in reports if r.skipped}}
-        finally:
-            await db.dispose()
 
-    try:
-        result = asyncio.run(main())
-    except RosterError as err:
-        fail(str(err))
-    except OSError as err:
-        fail(f"cannot reach the database ({err.strerror or err})")
-    except DBAPIError as err:
-        fail(database_problem(err))
+    result = run_async(main, "the database or the platform")
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else _describe_job(result))
 
 
@@ -303,10 +281,10 @@ def demo(
     """Chat with a seeded demo school in the terminal (scriptable through standard input)."""
     settings = settings_from(config)
 
+    demo_settings = replace(settings, database=DatabaseConfig(f"sqlite+aiosqlite:///{db_path}"))
+
     async def main() -> None:
-        db = Database(f"sqlite+aiosqlite:///{db_path}")
-        try:
-            await db.upgrade()
+        async with open_database(demo_settings, upgrade=True) as db:
             async with db.session() as session:
                 await seed_demo(Repo(session), settings.school.timezone)
             chat = ConsoleChat(Dispatcher(db, settings, SystemClock()), db, sys.stdout,
@@ -314,15 +292,6 @@ def demo(
             typer.echo(translate(settings.school.language, "console.intro", school=DEMO_SCHOOL,
                                  name=chat.me.display_name))
             await run_console(chat)
-        finally:
-            await db.dispose()
 
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
-    except OSError as err:
-        fail(f"cannot open {db_path} ({err.strerror or err})")
-    except DBAPIError as err:
-        fail(f"cannot open {db_path} ({err.orig})")
-
+    with suppress(KeyboardInterrupt):
+        run_async(main, str(db_path))

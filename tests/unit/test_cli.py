@@ -423,4 +423,4 @@ def test_demo_on_an_unopenable_file_is_a_one_line_error(tmp_path: Path) -> None:
 
     run = tandem("demo", "--db", str(missing))
 
-    assert run.error.startswith(f"tandem: cannot open {missing}")
+    assert run.error.startswith(f"tandem: cannot use {missing}")
