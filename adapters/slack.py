@@ -330,8 +330,8 @@ def _split(text: str, limit: int) -> list[str]:
 
 
 def _section(text: str) -> dict[str, Any]:
-    # verbatim: Slack neither links URLs nor turns names into mentions in this text.
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text.strip(), "verbatim": True}}
+    # plain_text: what people typed (*bold*, `code`, links, mentions) shows exactly as typed.
+    return {"type": "section", "text": {"type": "plain_text", "text": text.strip(), "emoji": False}}
 
 
 def _actions(buttons: Sequence[Button]) -> list[dict[str, Any]]:

@@ -1,18 +1,21 @@
 """Fan-out benchmark: the real OutboxSender against a fake platform that enforces the limit.
 
-    python bench/fanout.py [--n 1000] [--rate 30] [--db sqlite|postgres --db-url URL]
-                           [--inject 0.02] [--variant both|steady|kill]
+    python bench/fanout.py [--n 1000] [--rate 30] [--db sqlite|postgres] [--inject 0.02]
+                           [--variant both|steady|kill] [--markdown]
 
 Seeds N check-in letters to N parents (one Telegram chat each), starts bench/fake_platform.py in
 its own process (it answers 429 above the rate, and at random for 2 % of requests), and runs:
 
 - steady: the real sender (real clock, real sleep) in this process until every letter is out;
 - kill:   the sender in a child process, killed with SIGKILL once half the letters are out,
-          then restarted; the letters it held come back when their claim runs out.
+          then restarted at once; the letters it held come back when their claim runs out.
 
-It prints, per run: letters, limit, elapsed, achieved rate and its ratio to the limit,
-duplicates, lost, and the 429s injected and enforced. PostgreSQL needs --db-url, and that
-database is emptied. 1000 letters take about 40 s per variant; 5000 about 3 minutes.
+Per run: letters, limit, elapsed (from starting the sender to the platform accepting the last
+letter), achieved rate and its ratio to the limit, duplicates and lost letters (as the platform
+counted them), dead rows, 429s injected and enforced, and the most letters the platform saw in
+any one second. Targets: ratio >= 0.95, zero duplicates, zero lost. PostgreSQL uses the
+database `tandem_bench_fanout` (created if missing, emptied). 1000 letters take about 40 s per
+variant; 5000 about 3 minutes per variant.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlmodel import col, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import fresh_postgres, load, markdown_table, pg_url, print_table
 
 from bot.config import SenderConfig
 from bot.context import SystemClock
@@ -44,6 +50,8 @@ from storage.db import Database
 from storage.models import Account, Outbox, OutboxStatus, Person, Platform, School, Student
 
 HERE = Path(__file__).resolve().parent
+PG_DATABASE = "tandem_bench_fanout"
+TARGET_RATIO = 0.95
 
 
 class HttpPlatform:
@@ -61,9 +69,9 @@ class HttpPlatform:
                 timeout=aiohttp.ClientTimeout(total=10),
             )
         try:
-            async with self._http.post(f"{self.base_url}/send",
-                                       json={"chat": account.dm_chat_id,
-                                             "key": reply.text}) as response:
+            async with self._http.post(
+                f"{self.base_url}/send", json={"chat": account.dm_chat_id, "key": reply.text}
+            ) as response:
                 body = await response.json()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise TransientError(type(error).__name__) from None
@@ -86,14 +94,11 @@ class HttpPlatform:
 async def seed(url: str, n: int) -> None:
     """An empty schema with N parents (one Telegram chat each) and one due letter to each."""
     if url.startswith("sqlite"):
-        for suffix in ("", "-wal", "-shm"):
-            Path(url.split("///", 1)[1] + suffix).unlink(missing_ok=True)
+        remove_sqlite(url.split("///", 1)[1])
+    else:
+        await fresh_postgres(url)
     db = Database(url)
     try:
-        if url.startswith("postgresql"):
-            async with db.engine.begin() as connection:
-                await connection.execute(text("DROP SCHEMA public CASCADE"))
-                await connection.execute(text("CREATE SCHEMA public"))
         await db.upgrade()
         now = datetime.now(UTC)
         async with db.session() as session:
@@ -104,19 +109,38 @@ async def seed(url: str, n: int) -> None:
             people = [Person(display_name=f"Parent {i}") for i in range(n)]
             session.add_all([student, *people])
             await session.flush()
-            accounts = [Account(person_id=p.id or 0, platform=Platform.TELEGRAM,
-                                external_id=f"chat{i}", dm_chat_id=f"chat{i}")
-                        for i, p in enumerate(people)]
+            accounts = [
+                Account(
+                    person_id=p.id or 0,
+                    platform=Platform.TELEGRAM,
+                    external_id=f"chat{i}",
+                    dm_chat_id=f"chat{i}",
+                )
+                for i, p in enumerate(people)
+            ]
             session.add_all(accounts)
             await session.flush()
-            session.add_all([
-                Outbox(dedupe_key=key(i), person_id=a.person_id, account_id=a.id or 0,
-                       student_id=student.id, kind="checkin",
-                       payload={"text": key(i), "buttons": []}, not_before=now)
-                for i, a in enumerate(accounts)
-            ])
+            session.add_all(
+                [
+                    Outbox(
+                        dedupe_key=key(i),
+                        person_id=a.person_id,
+                        account_id=a.id or 0,
+                        student_id=student.id,
+                        kind="checkin",
+                        payload={"text": key(i), "buttons": []},
+                        not_before=now,
+                    )
+                    for i, a in enumerate(accounts)
+                ]
+            )
     finally:
         await db.dispose()
+
+
+def remove_sqlite(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
 
 
 def key(i: int) -> str:
@@ -128,7 +152,8 @@ async def outbox_counts(url: str) -> dict[str, int]:
     try:
         async with db.session() as session:
             rows = await session.exec(
-                select(Outbox.status, func.count()).group_by(col(Outbox.status)))
+                select(Outbox.status, func.count()).group_by(col(Outbox.status))
+            )
             return {status: count for status, count in rows.all()}
     finally:
         await db.dispose()
@@ -145,9 +170,19 @@ class FakePlatformProcess:
     @classmethod
     def start(cls, rate: int, per_chat: int, inject: float) -> FakePlatformProcess:
         process = subprocess.Popen(
-            [sys.executable, str(HERE / "fake_platform.py"), "--rate", str(rate),
-             "--per-chat", str(per_chat), "--inject", str(inject)],
-            stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                str(HERE / "fake_platform.py"),
+                "--rate",
+                str(rate),
+                "--per-chat",
+                str(per_chat),
+                "--inject",
+                str(inject),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert process.stdout is not None
         line = process.stdout.readline().split()
         if len(line) != 2 or line[0] != "PORT":
@@ -156,8 +191,10 @@ class FakePlatformProcess:
         return cls(process, f"http://127.0.0.1:{line[1]}")
 
     async def call(self, method: str, path: str) -> dict[str, Any]:
-        async with aiohttp.ClientSession() as http, http.request(method,
-                                                                 self.url + path) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.url + path) as response,
+        ):
             result: dict[str, Any] = await response.json()
             return result
 
@@ -170,18 +207,24 @@ class FakePlatformProcess:
 
 
 def sender_config(args: argparse.Namespace) -> SenderConfig:
-    return SenderConfig(telegram_per_second=args.rate, telegram_per_chat_per_second=args.per_chat,
-                        claim_seconds=args.claim_seconds, concurrency=args.concurrency)
+    return SenderConfig(
+        telegram_per_second=args.rate,
+        telegram_per_chat_per_second=args.per_chat,
+        claim_seconds=args.claim_seconds,
+        concurrency=args.concurrency,
+    )
 
 
-async def run_sender(db_url: str, platform_url: str, config: SenderConfig, worker: str,
-                     stop: asyncio.Event) -> None:
+async def run_sender(
+    db_url: str, platform_url: str, config: SenderConfig, worker: str, stop: asyncio.Event
+) -> None:
     """The real sender, on the real clock, until `stop`."""
     db = Database(db_url)
     transport = HttpPlatform(platform_url, config.concurrency)
     try:
-        sender = OutboxSender(db, {Platform.TELEGRAM: transport}, SystemClock(), config,
-                              worker=worker)
+        sender = OutboxSender(
+            db, {Platform.TELEGRAM: transport}, SystemClock(), config, worker=worker
+        )
         await sender.run(stop)
     finally:
         await transport.close()
@@ -190,10 +233,26 @@ async def run_sender(db_url: str, platform_url: str, config: SenderConfig, worke
 
 def sender_process(args: argparse.Namespace, worker: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, __file__, "--sender-only", "--db-url", args.db_url, "--platform-url",
-         args.platform_url, "--rate", str(args.rate), "--per-chat", str(args.per_chat),
-         "--claim-seconds", str(args.claim_seconds), "--concurrency", str(args.concurrency),
-         "--worker", worker])
+        [
+            sys.executable,
+            __file__,
+            "--sender-only",
+            "--db-url",
+            args.db_url,
+            "--platform-url",
+            args.platform_url,
+            "--rate",
+            str(args.rate),
+            "--per-chat",
+            str(args.per_chat),
+            "--claim-seconds",
+            str(args.claim_seconds),
+            "--concurrency",
+            str(args.concurrency),
+            "--worker",
+            worker,
+        ]
+    )
 
 
 async def sender_only(args: argparse.Namespace) -> None:
@@ -230,8 +289,9 @@ class Result:
         return self.rate / self.limit
 
 
-async def wait_until_done(platform: FakePlatformProcess, args: argparse.Namespace,
-                          deadline: float) -> dict[str, Any]:
+async def wait_until_done(
+    platform: FakePlatformProcess, args: argparse.Namespace, deadline: float
+) -> dict[str, Any]:
     while time.monotonic() < deadline:
         stats = await platform.call("GET", "/stats")
         counts = await outbox_counts(args.db_url)
@@ -241,14 +301,26 @@ async def wait_until_done(platform: FakePlatformProcess, args: argparse.Namespac
     return await platform.call("GET", "/stats")
 
 
-async def result_of(variant: str, args: argparse.Namespace, stats: dict[str, Any],
-                    started: float, note: str = "") -> Result:
+async def result_of(
+    variant: str, args: argparse.Namespace, stats: dict[str, Any], started: float, note: str = ""
+) -> Result:
     delivered = stats["keys"]
     lost = sum(1 for i in range(args.n) if key(i) not in delivered)
     counts = await outbox_counts(args.db_url)
-    return Result(variant, args.n, args.rate, (stats["last"] or started) - started,
-                  stats["unique"], stats["duplicates"], lost, counts.get(OutboxStatus.DEAD, 0),
-                  stats["injected"], stats["enforced"], stats["busiest_second"], note)
+    return Result(
+        variant,
+        args.n,
+        args.rate,
+        (stats["last"] or started) - started,
+        stats["unique"],
+        stats["duplicates"],
+        lost,
+        counts.get(OutboxStatus.DEAD, 0),
+        stats["injected"],
+        stats["enforced"],
+        stats["busiest_second"],
+        note,
+    )
 
 
 async def steady(args: argparse.Namespace, platform: FakePlatformProcess) -> Result:
@@ -256,8 +328,9 @@ async def steady(args: argparse.Namespace, platform: FakePlatformProcess) -> Res
     await platform.call("POST", "/reset")
     stop = asyncio.Event()
     started = time.monotonic()  # the platform's clock is this machine's monotonic clock too
-    sending = asyncio.create_task(run_sender(args.db_url, platform.url, sender_config(args),
-                                             "bench", stop))
+    sending = asyncio.create_task(
+        run_sender(args.db_url, platform.url, sender_config(args), "bench", stop)
+    )
     stats = await wait_until_done(platform, args, started + budget(args))
     stop.set()
     await sending
@@ -283,8 +356,10 @@ async def kill_and_restart(args: argparse.Namespace, platform: FakePlatformProce
     finally:
         second.terminate()
         second.wait(timeout=30)
-    note = (f"SIGKILL after {at_kill} delivered; restarted at once; letters it held came back "
-            f"after claim_seconds={args.claim_seconds}")
+    note = (
+        f"SIGKILL after {at_kill} delivered; restarted at once; letters it held came back "
+        f"after claim_seconds={args.claim_seconds}"
+    )
     return await result_of("kill+restart", args, stats, started, note)
 
 
@@ -292,17 +367,40 @@ def budget(args: argparse.Namespace) -> float:
     return 3 * args.n / args.rate + 4 * args.claim_seconds + 60
 
 
-def table(results: list[Result]) -> str:
-    header = (f"{'run':<14}{'letters':>8}{'limit/s':>8}{'elapsed s':>10}{'rate/s':>8}"
-              f"{'ratio':>7}{'dupes':>6}{'lost':>5}{'dead':>5}{'429 inj':>8}{'429 enf':>8}"
-              f"{'max/1s':>7}")
-    lines = [header, "-" * len(header)]
-    for r in results:
-        lines.append(f"{r.variant:<14}{r.letters:>8}{r.limit:>8}{r.elapsed:>10.1f}{r.rate:>8.2f}"
-                     f"{r.ratio:>7.3f}{r.duplicates:>6}{r.lost:>5}{r.dead:>5}{r.injected:>8}"
-                     f"{r.enforced:>8}{r.busiest_second:>7}")
-    lines += [f"  {r.variant}: {r.note}" for r in results if r.note]
-    return "\n".join(lines)
+COLUMNS = [
+    "run",
+    "letters",
+    "limit/s",
+    "elapsed s",
+    "rate/s",
+    "ratio",
+    "duplicates",
+    "lost",
+    "dead",
+    "429 injected",
+    "429 enforced",
+    "most in 1 s",
+]
+
+
+def rows(results: list[Result]) -> list[list[Any]]:
+    return [
+        [
+            r.variant,
+            r.letters,
+            r.limit,
+            f"{r.elapsed:.1f}",
+            f"{r.rate:.2f}",
+            f"{r.ratio:.3f}",
+            r.duplicates,
+            r.lost,
+            r.dead,
+            r.injected,
+            r.enforced,
+            r.busiest_second,
+        ]
+        for r in results
+    ]
 
 
 async def bench(args: argparse.Namespace) -> list[Result]:
@@ -326,13 +424,18 @@ def main() -> None:
     parser.add_argument("--per-chat", type=int, default=1)
     parser.add_argument("--inject", type=float, default=0.02, help="share of random 429s")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--db-url", default="", help="PostgreSQL URL (it is emptied)")
     parser.add_argument("--variant", choices=("both", "steady", "kill"), default="both")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--claim-seconds", type=int, default=10,
-                        help="how soon a killed sender's letters come back (default 10)")
+    parser.add_argument(
+        "--claim-seconds",
+        type=int,
+        default=10,
+        help="how soon a killed sender's letters come back (default 10)",
+    )
+    parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     # Child-process mode, used by the kill run.
     parser.add_argument("--sender-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--db-url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--platform-url", default="", help=argparse.SUPPRESS)
     parser.add_argument("--worker", default="bench", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -341,20 +444,34 @@ def main() -> None:
     if args.sender_only:
         asyncio.run(sender_only(args))
         return
+    load_before = load()
     with tempfile.TemporaryDirectory() as tmp:
         if args.db == "postgres":
-            if not args.db_url.startswith("postgresql+asyncpg://"):
-                raise SystemExit("--db postgres needs --db-url postgresql+asyncpg://... "
-                                 "(a database this benchmark may empty)")
+            args.db_url = pg_url(PG_DATABASE)
         else:
             args.db_url = f"sqlite+aiosqlite:///{os.path.join(tmp, 'bench.db')}"
         results = asyncio.run(bench(args))
-    print(f"fan-out: {args.n} letters, {args.db}, limit {args.rate}/s overall and "
-          f"{args.per_chat}/s per chat, {args.inject:.0%} injected 429s (retry_after 1 s), "
-          f"concurrency {args.concurrency}")
-    print(table(results))
-    print(json.dumps([{**r.__dict__, "rate": round(r.rate, 3), "ratio": round(r.ratio, 4)}
-                      for r in results]))
+    notes = [
+        f"{args.db}; limit {args.rate}/s overall and {args.per_chat}/s per chat; "
+        f"{args.inject:.0%} of requests answered 429 at random (retry_after 1 s); "
+        f"concurrency {args.concurrency}; claim_seconds {args.claim_seconds}",
+        f"load average before: {load_before}; after: {load()}",
+        f"targets: ratio >= {TARGET_RATIO}, zero duplicates, zero lost",
+    ]
+    notes += [f"{r.variant}: {r.note}" for r in results if r.note]
+    print_table(
+        "Fan-out: the outbox sender against a rate-limited fake platform",
+        COLUMNS,
+        rows(results),
+        notes,
+    )
+    if args.markdown:
+        print(markdown_table(COLUMNS, rows(results)))
+    print(
+        json.dumps(
+            [{**r.__dict__, "rate": round(r.rate, 3), "ratio": round(r.ratio, 4)} for r in results]
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The one place that answers "may person P do A on student S", and writes the access log.
 
 Deny by default. A refusal looks exactly like a question about a student who does not exist,
-and every refusal and every read leaves an AccessLog row.
+and every refusal and every read leaves an AccessLog row. Chat handlers and the `tandem` CLI
+ask the same matrix: the CLI operator is the school's admin (`school_admin`).
 """
 
 from __future__ import annotations
@@ -12,38 +13,88 @@ from enum import StrEnum
 
 from bot import grammar
 from bot.context import Context
-from storage.models import AccessAction, Role, Student
+from storage.models import AccessAction, Entry, Role, Student
 from storage.repo import StudentLink
 
 
 class Action(StrEnum):
     READ = "read"  # /log, /week
+    RECORD = "record"  # /record: the whole record with its access log
     GOALS = "goals"  # /goals
     LOG = "log"  # add an entry
+    ANSWER = "answer"  # /answer N, or a reply to a question
     SET_GOAL = "set_goal"
     INVITE_PARENT = "invite_parent"
     INVITE_TEACHER = "invite_teacher"
+    AMEND = "amend"  # ask for a correction of an entry (/amend N text)
+    DECIDE_AMEND = "decide_amend"  # accept or decline one: the entry's author, or an admin
+    EXPORT = "export"  # `tandem export`
+    FORGET = "forget"  # `tandem forget`
 
 
-# What each tie to a student allows; anything missing here is refused.
-_MATRIX: dict[str, frozenset[Action]] = {
-    Role.PARENT: frozenset({Action.READ, Action.GOALS, Action.LOG}),
-    Role.TEACHER: frozenset({Action.READ, Action.GOALS, Action.LOG, Action.SET_GOAL,
-                             Action.INVITE_PARENT, Action.INVITE_TEACHER}),
-    Role.ADMIN: frozenset(Action),
+# What each tie to a student allows; anything missing here is refused. Someone with no tie to
+# the student (a parent of another child, a teacher off the team, an admin of another school,
+# a stranger) has no row at all.
+MATRIX: dict[str, frozenset[Action]] = {
+    Role.PARENT: frozenset(
+        {
+            Action.READ,
+            Action.RECORD,
+            Action.GOALS,
+            Action.LOG,
+            Action.ANSWER,
+            Action.AMEND,
+            Action.DECIDE_AMEND,  # on their own entries only: see may_decide
+        }
+    ),
+    Role.TEACHER: frozenset(
+        {
+            Action.READ,
+            Action.RECORD,
+            Action.GOALS,
+            Action.LOG,
+            Action.ANSWER,
+            Action.SET_GOAL,
+            Action.INVITE_PARENT,
+            Action.INVITE_TEACHER,
+            Action.DECIDE_AMEND,
+        }
+    ),
+    # An admin of the student's school may do everything except ask for a correction: an admin
+    # corrects by accepting one.
+    Role.ADMIN: frozenset(Action) - {Action.AMEND},
 }
 
-# Reads are logged as views; the detail names what was read.
-_READS = frozenset({Action.READ, Action.GOALS})
+# Reads are logged as views (exports as exports); the detail names what was read.
+_LOGGED: dict[Action, AccessAction] = {
+    Action.READ: AccessAction.VIEW,
+    Action.RECORD: AccessAction.VIEW,
+    Action.GOALS: AccessAction.VIEW,
+    Action.EXPORT: AccessAction.EXPORT,
+}
 
 
 def permits(link: StudentLink | None, action: Action) -> bool:
     """The access matrix: a role on the student's team, or admin of the student's school."""
     if link is None:
         return False
+    if link.is_admin and action in MATRIX[Role.ADMIN]:
+        return True
+    return link.role is not None and action in MATRIX.get(link.role, frozenset())
+
+
+def may_decide(link: StudentLink | None, entry: Entry, person_id: int) -> bool:
+    """May this person accept or decline a correction of `entry`: its author, or an admin."""
+    if link is None or link.student.id != entry.student_id:
+        return False
     if link.is_admin:
         return True
-    return link.role is not None and action in _MATRIX.get(link.role, frozenset())
+    return permits(link, Action.DECIDE_AMEND) and entry.author_id == person_id
+
+
+def school_admin(student: Student) -> StudentLink:
+    """The CLI operator's tie to a student: the admin of the student's school."""
+    return StudentLink(student, None, is_admin=True)
 
 
 async def my_students(ctx: Context, action: Action) -> list[StudentLink]:
@@ -51,6 +102,13 @@ async def my_students(ctx: Context, action: Action) -> list[StudentLink]:
     if ctx.person is None:
         return []
     return [link for link in await ctx.repo.links_of(ctx.my_id) if permits(link, action)]
+
+
+async def my_link(ctx: Context, student_id: int, action: Action) -> StudentLink | None:
+    """The sender's tie to one student if it allows `action`, else None."""
+    return next(
+        (link for link in await my_students(ctx, action) if link.student.id == student_id), None
+    )
 
 
 @dataclass(frozen=True)
@@ -79,15 +137,33 @@ async def find_student(ctx: Context, name: str, action: Action, detail: str) -> 
     return Found(None)
 
 
+async def authorize(ctx: Context, link: StudentLink | None, action: Action, detail: str) -> bool:
+    """Check one tie against the matrix; log the read or export, or the refusal."""
+    student = link.student if link is not None else None
+    if student is None or not permits(link, action):
+        if student is not None:
+            await log(ctx, student, AccessAction.DENIED, f"{action}: {detail}")
+        return False
+    await _granted(ctx, student, action, detail)
+    return True
+
+
 async def _granted(ctx: Context, student: Student, action: Action, detail: str) -> Found:
-    if action in _READS:
-        await log(ctx, student, AccessAction.VIEW, detail)
+    logged = _LOGGED.get(action)
+    if logged is not None:
+        await log(ctx, student, logged, detail)
     return Found(student)
 
 
-async def log(ctx: Context, student: Student, action: AccessAction, detail: str) -> None:
-    await ctx.repo.log_access(ctx.clock.now(), ctx.person.id if ctx.person else None,
-                              student.id, action, detail)
+async def log(ctx: Context, student: Student | None, action: AccessAction, detail: str) -> None:
+    """One access-log row by the sender (None: the CLI operator) about `student`."""
+    await ctx.repo.log_access(
+        ctx.clock.now(),
+        ctx.person.id if ctx.person else None,
+        student.id if student else None,
+        action,
+        detail,
+    )
 
 
 async def deny(ctx: Context, name: str, action: Action) -> None:

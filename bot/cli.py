@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
@@ -15,27 +16,33 @@ from typing import Annotated, Any, NoReturn, TypeVar
 from zoneinfo import available_timezones
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy.exc import DBAPIError
 
 from adapters.console import ConsoleChat, run_console
-from bot import invites, jobs, roster
+from bot import access, forget, grammar, invites, jobs, roster, roster_import, student_record
+from bot.access import Action
 from bot.config import ConfigError, DatabaseConfig, Settings, load_config
-from bot.context import SystemClock
+from bot.context import Context, SystemClock
 from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, seed_demo
 from bot.dispatch import Dispatcher
-from bot.i18n import translate
+from bot.i18n import Translator, translate
 from bot.roster import RosterError
+from bot.student_record import ExportFormat
 from bot.weekly import week_bounds
 from storage.db import Database
-from storage.models import Role
+from storage.models import Role, School
 from storage.repo import Repo
 
 app = typer.Typer(help="Tandem: quick home-school updates for special-education teams.",
                   no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 student_app = typer.Typer(help="Students.", no_args_is_help=True)
+roster_app = typer.Typer(help="Import a school's roster.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(student_app, name="student")
+app.add_typer(roster_app, name="roster")
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Config file "
                          "(default ./tandem.toml, else built-in defaults).")]
@@ -90,13 +97,23 @@ def run_async(main: Callable[[], Coroutine[Any, Any, T]], what: str = "the datab
 
 
 def run_admin(config: Path | None, as_json: bool, work: Work,
-              show: Callable[[dict[str, Any]], str], *, upgrade: bool = False) -> None:
-    """Load settings, open the database, run `work` in one transaction, print its result."""
+              show: Callable[[dict[str, Any]], str], *, upgrade: bool = False,
+              after: Callable[[Database, dict[str, Any]], Awaitable[None]] | None = None
+              ) -> None:
+    """Load settings, open the database, run `work` in one transaction, print its result.
+
+    `after` runs once the transaction is committed and may add to the result (forget compacts
+    the database with it).
+    """
     settings = settings_from(config)
 
     async def main() -> dict[str, Any]:
-        async with open_database(settings, upgrade=upgrade) as db, db.session() as session:
-            return await work(Repo(session), settings)
+        async with open_database(settings, upgrade=upgrade) as db:
+            async with db.session() as session:
+                result = await work(Repo(session), settings)
+            if after is not None:
+                await after(db, result)
+            return result
 
     result = run_async(main)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else show(result))
@@ -178,6 +195,11 @@ def invite(
         found = await roster.pick_school(repo, settings, school)
         pupil = await roster.student_named(repo, found, student) if role != Role.ADMIN and \
             student else None
+        # The same matrix as /invite in chat, with the operator as the school's admin.
+        action = Action.INVITE_PARENT if role == Role.PARENT else Action.INVITE_TEACHER
+        if pupil is not None and not await access.authorize(
+                operator(repo, settings, found), access.school_admin(pupil), action, "cli"):
+            raise RosterError("not allowed")  # the operator is the school's admin: not reached
         new = await invites.create_invite(repo, settings, SystemClock().now(), found, pupil,
                                           Role(role), None)
         return {"code": new.code, "link": new.link,
@@ -295,3 +317,177 @@ def demo(
 
     with suppress(KeyboardInterrupt):
         run_async(main, str(db_path))
+
+
+# --- records: export, forget, roster import ----------------------------------------------------
+
+
+def operator(repo: Repo, settings: Settings, school: School) -> Context:
+    """The CLI operator as the core sees them: no person in chat, the school's admin to
+    access.py (`access.school_admin`); their access-log rows have no actor and say "cli"."""
+    return Context(repo=repo, clock=SystemClock(), settings=settings,
+                   t=Translator(school.language))
+
+
+@app.command()
+def export(
+    student: Annotated[str, typer.Option("--student", help="The student's name.")],
+    form: Annotated[ExportFormat, typer.Option("--format", help="md (to read), csv (one row "
+                                               "per item) or json (everything, nested)")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file (owner-only) "
+                                             "instead of standard output.")] = None,
+    school: Annotated[str | None, typer.Option("--school")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A student's whole record: entries, revisions, goals, check-ins, corrections, access log."""
+
+    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(repo, settings, school)
+        pupil = await roster.student_named(repo, found, student)
+        ctx = operator(repo, settings, found)
+        if not await access.authorize(ctx, access.school_admin(pupil), Action.EXPORT,
+                                      f"cli {form}"):
+            raise RosterError("not allowed")  # the operator is the school's admin: not reached
+        record = await student_record.gather(repo, pupil)
+        now = ctx.clock.now()
+        text = student_record.render(record, form, now)
+        result: dict[str, Any] = {
+            "student": pupil.name, "format": form.value, "out": str(out) if out else None,
+            "entries": len(record.entries),
+            "revisions": sum(len(kept) for kept in record.revisions.values()),
+            "goals": len(record.goals), "checkins": len(record.checkins()),
+            "amendments": len(record.amendments), "access_log": len(record.access),
+        }
+        if out is None:
+            result["record"] = student_record.as_json(record, now) \
+                if form is ExportFormat.JSON else text
+            return result
+        try:
+            # Inside the transaction: if the file cannot be written, no export is logged.
+            write_private(out, text)
+        except OSError as err:
+            raise RosterError(f"--out: cannot write {out} ({err.strerror or err})") from err
+        return result
+
+    def show(r: dict[str, Any]) -> str:
+        if r["out"] is None:
+            record = r["record"]
+            text = json.dumps(record, ensure_ascii=False, indent=2) if isinstance(record, dict) \
+                else str(record)
+            return text.rstrip("\n")
+        return f"Exported {r['student']}'s record ({r['entries']} entries) to {r['out']}."
+
+    run_admin(config, as_json, work, show)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds a student's record)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+
+
+@app.command("forget")
+def forget_command(
+    student: Annotated[str, typer.Option("--student", help="The student's full name.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+    people: Annotated[bool, typer.Option("--people", help="Also delete the people whose only "
+                                         "tie to the school was this student's team.")] = False,
+    school: Annotated[str | None, typer.Option("--school")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete every trace of a student: entries, goals, team, invites, outbox, buttons, log."""
+    if not yes:
+        fail(f"forget deletes every trace of {student!r} and cannot be undone: "
+             "export first if the record is needed, then add --yes")
+
+    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(repo, settings, school)
+        pupil = await roster.student_named(repo, found, student)
+        # Deleting by a unique prefix would be too easy a slip: the full name is required.
+        if grammar.fold(pupil.name) != grammar.fold(student):
+            raise RosterError(f"--student: write the full name to forget ({pupil.name!r})")
+        done = await forget.forget_student(operator(repo, settings, found), pupil, people=people)
+        return {"student_id": done.student_id, "deleted": done.deleted,
+                "mentions_elsewhere": done.mentions_elsewhere}
+
+    def show(r: dict[str, Any]) -> str:
+        counts = ", ".join(f"{name} {count}" for name, count in r["deleted"].items() if count)
+        text = f"Forgot student #{r['student_id']}: {counts or 'nothing else held'}."
+        if r.get("compacted") is False:
+            text += ("\nThe rows are deleted and overwritten, but the busy database file was not "
+                     "rewritten: stop `tandem run` and run `sqlite3 FILE VACUUM` to finish.")
+        if r["mentions_elsewhere"]:
+            text += (f"\n{r['mentions_elsewhere']} note(s) about other students mention the "
+                     "name: review them with `tandem export`.")
+        return text
+
+    async def compact(db: Database, result: dict[str, Any]) -> None:
+        # The rows are gone either way (and overwritten: secure_delete); a bot busy on the
+        # same SQLite file may keep VACUUM from running, and that is no reason to fail.
+        try:
+            await db.compact()
+            result["compacted"] = True
+        except DBAPIError:
+            result["compacted"] = False
+
+    run_admin(config, as_json, work, show, after=compact)
+
+
+@roster_app.command("import")
+def roster_import_command(
+    file: Annotated[Path, typer.Argument(help="CSV: student, adult, role, contact "
+                                         "(a header row is optional).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the invite codes "
+                                             "(default: FILE-invites.csv beside FILE).")] = None,
+    school: Annotated[str | None, typer.Option("--school")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add the students on a roster and make an invite for each adult listed with them."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        fail(f"{file}: not UTF-8 text (save the roster as CSV UTF-8)")
+    except OSError as err:
+        fail(f"{file}: cannot read ({err.strerror or err})")
+    if out is not None and out.exists():
+        fail(f"--out: {out} exists; invite codes are never written over another file")
+    try:
+        rows = roster_import.read_roster(text, file.name)
+    except RosterError as err:
+        fail(str(err))
+    target = out or roster_import.invites_path(file)
+
+    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(repo, settings, school)
+        console = Console(stderr=True)
+        # The bar goes to standard error, and only on a terminal: stdout ends with the JSON.
+        with Progress(console=console, transient=True,
+                      disable=not console.is_terminal) as progress:
+            task = progress.add_task(f"Importing {file.name}", total=len(rows))
+            report = await roster_import.import_roster(
+                repo, settings, SystemClock().now(), found, rows,
+                advance=lambda: progress.advance(task))
+        issued = report.issued or []
+        if issued:
+            try:
+                # Before the commit: if the codes cannot be written, nothing is imported.
+                roster_import.write_invites(target, issued)
+            except OSError as err:
+                raise RosterError(f"cannot write {target} ({err.strerror or err})") from err
+        return {"students": report.students, "invites": len(issued),
+                "already_invited": report.already_invited,
+                "out": str(target) if issued else None}
+
+    def show(r: dict[str, Any]) -> str:
+        text = f"Added {r['students']} student(s) and {r['invites']} invite(s)."
+        if r["already_invited"]:
+            text += f" {r['already_invited']} adult(s) already had an invite."
+        if r["out"]:
+            text += f"\nInvite codes (hand them out, then delete the file): {r['out']}"
+        return text
+
+    run_admin(config, as_json, work, show)

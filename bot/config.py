@@ -572,6 +572,5 @@ def _sender(s: _Section) -> SenderConfig:
     if config.claim_seconds < 10:
         raise s.error("claim_seconds", "must be at least 10 seconds")
     if config.telegram_per_chat_per_second > config.telegram_per_second:
-        raise s.error("telegram_per_chat_per_second",
-                      "must not be more than telegram_per_second")
+        raise s.error("telegram_per_chat_per_second", "must not be more than telegram_per_second")
     return config

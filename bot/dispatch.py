@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 
 from bot import handlers  # noqa: F401  (registers every handler on the router)
@@ -19,9 +20,14 @@ from storage.repo import Repo
 log = logging.getLogger(__name__)
 
 
+# What our button tokens look like (token_urlsafe, or a hex digest for link codes). Anything else
+# is forged, and is not even looked up: PostgreSQL refuses a NUL in a query parameter.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def _short_id(event_id: str) -> str:
-    """Event ids fit the SeenEvent column; a longer one is kept as its digest."""
-    if len(event_id) <= 128:
+    """Event ids fit the SeenEvent column; a longer (or unprintable) one is kept as its digest."""
+    if len(event_id) <= 128 and event_id.isprintable():
         return event_id
     return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
 
@@ -35,36 +41,39 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.routes = routes
-        # Called after each event's transaction commits (the runner pokes the sender with it).
+        # Called after an event's transaction that queued letters commits (the runner pokes
+        # the sender with it; an event that queued nothing does not wake it).
         self.after_event: Callable[[], None] | None = None
 
     async def dispatch(self, event: Event) -> list[Reply]:
-        replies = await self._dispatch(event)
-        if self.after_event is not None:
+        replies, queued = await self._dispatch(event)
+        if queued and self.after_event is not None:
             self.after_event()
         return replies
 
-    async def _dispatch(self, event: Event) -> list[Reply]:
+    async def _dispatch(self, event: Event) -> tuple[list[Reply], int]:
+        """The replies, and how many letters the event queued."""
         async with self.db.session() as session:
             repo = Repo(session)
             # The dedupe row shares the transaction: if handling fails, a retry is handled again.
             if not await repo.mark_seen(event.sender.platform, _short_id(event.event_id),
                                         self.clock.now()):
                 log.info("duplicate event %s ignored", event.event_id)
-                return []
+                return [], 0
             ctx = await self._context(repo, event)
             replies = await self._route(event, ctx)
             log.info("event %s handled with %d replies", event.event_id, len(replies))
-            return replies
+            return replies, repo.letters_queued
 
     async def _context(self, repo: Repo, event: Event) -> Context:
         sender = event.sender
-        account = await repo.account(sender.platform, sender.workspace, sender.external_id)
+        found = await repo.account_and_person(sender.platform, sender.workspace,
+                                              sender.external_id)
+        account, person = found if found else (None, None)
         if account is not None and not account.active:
             # They wrote to us, so the chat is open again (a bot once blocked, now unblocked).
             account.active = True
             await repo.save(account)
-        person = await repo.person(account.person_id) if account else None
         language = person.language if person else (sender.language_hint or
                                                    self.settings.school.language)
         return Context(repo=repo, clock=self.clock, settings=self.settings,
@@ -88,7 +97,7 @@ class Dispatcher:
         return command is not None and command[0] in self.routes.open_commands
 
     async def _press(self, press: ButtonPress, ctx: Context) -> list[Reply]:
-        pending = await ctx.repo.pending(press.token)
+        pending = await ctx.repo.pending(press.token) if _TOKEN.fullmatch(press.token) else None
         if pending is None or ctx.person is None or pending.person_id != ctx.person.id:
             # Someone else's button, or forged data: nothing happens and nothing is revealed.
             return []

@@ -24,6 +24,20 @@ _WORD_EDGE = ".,;:!?¡¿\"'()[]{}“”‘’«»"
 _POSSESSIVE = re.compile(r"['’]s$")
 
 
+# Entry numbers are database ids (32-bit on every database): anything bigger names no entry,
+# and must not reach a query, where it would overflow the parameter.
+MAX_ENTRY_NUMBER = 2**31 - 1
+
+
+def entry_number(text: str) -> int | None:
+    """`12` or `#12` -> 12; None if the text is not a number an entry could have."""
+    digits = text.strip().removeprefix("#")
+    if not digits.isdecimal() or len(digits) > len(str(MAX_ENTRY_NUMBER)):
+        return None
+    number = int(digits)
+    return number if 0 < number <= MAX_ENTRY_NUMBER else None
+
+
 def clean_text(text: str) -> str:
     """NFC, without invisible or control characters (newlines and tabs kept), trimmed."""
     text = _INVISIBLE.sub("", text)

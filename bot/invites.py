@@ -37,7 +37,8 @@ class NewInvite:
 
 
 async def create_invite(repo: Repo, settings: Settings, now: datetime, school: School,
-                        student: Student | None, role: Role, created_by: int | None) -> NewInvite:
+                        student: Student | None, role: Role, created_by: int | None,
+                        label: str | None = None) -> NewInvite:
     assert school.id is not None
     code = new_code()
     invite = await repo.add_invite(Invite(
@@ -47,6 +48,7 @@ async def create_invite(repo: Repo, settings: Settings, now: datetime, school: S
         role=role,
         created_by=created_by,
         expires_at=now + timedelta(hours=settings.security.invite_ttl_hours),
+        label=label,
     ))
     # The Telegram adapter stores the bot's username at start, so the CLI can link too.
     username = await repo.bot_username(Platform.TELEGRAM)

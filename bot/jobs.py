@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
@@ -15,10 +16,10 @@ from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import to_payload
 from bot.quiet_hours import next_allowed, person_quiet_hours
-from bot.weekly import Mood, StudentWeek, compose_summary, iso_week, week_bounds
+from bot.weekly import EntryFacts, Mood, StudentWeek, compose_summary, iso_week, week_bounds
 from storage.db import Database
-from storage.models import Entry, Goal, Outbox, PendingAction, Person, Role, School, Student
-from storage.repo import Repo
+from storage.models import PendingAction, Person, Role, School, Student
+from storage.repo import Repo, WeekEntry, WeekGoal, outbox_values
 
 CHECKIN_TTL = timedelta(days=6)
 QUESTIONS_LOOKBACK = timedelta(days=60)
@@ -43,28 +44,36 @@ class _Letters:
 
     def __init__(self, repo: Repo, settings: Settings, now: datetime, school: School) -> None:
         self.repo, self.settings, self.now, self.school = repo, settings, now, school
-        self.rows: list[Outbox] = []
+        self.rows: list[dict[str, Any]] = []
 
-    def due(self, person: Person) -> datetime:
-        quiet = person_quiet_hours(person.quiet_hours, self.settings.schedule.quiet_hours)
-        return next_allowed(self.now, person.timezone or self.school.timezone, quiet)
+    def due(self, timezone: str | None, quiet_hours: str | None) -> datetime:
+        quiet = person_quiet_hours(quiet_hours, self.settings.schedule.quiet_hours)
+        return next_allowed(self.now, timezone or self.school.timezone, quiet)
 
     def add(self, key: str, person: Person, kind: str, reply: Reply,
             student_id: int | None) -> None:
         assert person.id is not None
-        self.rows.append(Outbox(dedupe_key=key, person_id=person.id, account_id=0,
-                                student_id=student_id, kind=kind, payload=to_payload(reply),
-                                not_before=self.due(person)))
+        self.add_for(key, person.id, self.due(person.timezone, person.quiet_hours), kind,
+                     to_payload(reply), student_id)
+
+    def add_for(self, key: str, person_id: int, due: datetime, kind: str,
+                payload: dict[str, Any], student_id: int | None) -> None:
+        # Column values, not Outbox objects: a big school's summary job writes tens of thousands.
+        # Letters may share one payload (and so its JSON): the rows are written, never changed.
+        self.rows.append(outbox_values(dedupe_key=key, person_id=person_id, account_id=0,
+                                       student_id=student_id, kind=kind, payload=payload,
+                                       not_before=due))
 
     async def post(self) -> int:
-        accounts = await self.repo.accounts_for(sorted({row.person_id for row in self.rows}))
+        assert self.school.id is not None
+        accounts = await self.repo.school_accounts(self.school.id)
         reachable = []
         for row in self.rows:
-            account = accounts.get(row.person_id)
+            account = accounts.get(row["person_id"])
             if account is not None and account.id is not None:
-                row.account_id = account.id
+                row["account_id"] = account.id
                 reachable.append(row)
-        return await self.repo.insert_outbox_rows(reachable)
+        return await self.repo.insert_outbox_values(reachable)
 
 
 def _skipped(settings: Settings, school: School, now: datetime) -> bool:
@@ -82,7 +91,7 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
         week = iso_week(now, school.timezone)
         start, end = week_bounds(now, school.timezone)
         students = {s.id: s for s in await repo.students_in(school_id)}
-        noted = {entry.student_id for entry, _ in await repo.school_entries(school_id, start, end)}
+        noted = await repo.students_noted(school_id, start, end)
         letters = _Letters(repo, settings, now, school)
         buttons: list[PendingAction] = []
         quiet_students: dict[int, list[str]] = defaultdict(list)
@@ -133,7 +142,8 @@ def _token() -> str:
 async def run_summary(db: Database, settings: Settings, clock: Clock, school_id: int) -> JobReport:
     """Send each member of each student's team the story of the week, in their language.
 
-    A constant number of queries per school, whatever the number of students.
+    A constant number of queries per school, whatever the number of students. The week's
+    entries are streamed a student at a time: only the composed texts stay in memory.
     """
     async with db.session() as session:
         repo = Repo(session)
@@ -144,32 +154,43 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         week = iso_week(now, school.timezone)
         start, end = week_bounds(now, school.timezone)
         students = {s.id: s for s in await repo.students_in(school_id)}
-        entries = _by_student(await repo.school_entries(school_id, start, end))
-        questions = _by_student(await repo.open_questions(
-            [sid for sid in students if sid is not None], now - QUESTIONS_LOOKBACK))
-        goals: defaultdict[int, list[Goal]] = defaultdict(list)
+        questions = _by_student(await repo.school_open_questions(
+            school_id, now - QUESTIONS_LOOKBACK))
+        goals: defaultdict[int, list[WeekGoal]] = defaultdict(list)
         for goal in await repo.school_goals(school_id):
             goals[goal.student_id].append(goal)
+        readers = [r for r in await repo.school_readers(school_id) if r.student_id in students]
+        languages: defaultdict[int, set[str]] = defaultdict(set)
+        for reader in readers:
+            languages[reader.student_id].add(reader.language)
+        # One composition per student and language, shared by every reader of it.
+        texts: dict[tuple[int, str], dict[str, Any]] = {}
+
+        def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
+            story = StudentWeek(students[student_id], entries, goals[student_id],
+                                questions[student_id])
+            for language in languages[student_id]:
+                texts[(student_id, language)] = to_payload(Reply(compose_summary(
+                    story, start, school.timezone, Translator(language))))
+
+        async for student_id, entries in repo.school_week(school_id, start, end):
+            if student_id in languages:
+                compose(student_id, entries)
         letters = _Letters(repo, settings, now, school)
-        texts: dict[tuple[int, str], str] = {}
-        for membership, person in await repo.school_teams(school_id):
-            student = students.get(membership.student_id)
-            if student is None or student.id is None:
-                continue
-            # One composition per student and language, shared by every reader of it.
-            text = texts.get((student.id, person.language))
-            if text is None:
-                story = StudentWeek(student, entries[student.id], goals[student.id],
-                                    questions[student.id])
-                text = compose_summary(story, start, school.timezone, Translator(person.language))
-                texts[(student.id, person.language)] = text
-            letters.add(f"summary:{student.id}:{person.id}:{week}", person, "summary",
-                        Reply(text), student.id)
+        for reader in readers:
+            payload = texts.get((reader.student_id, reader.language))
+            if payload is None:  # nothing written this week: the kind empty-week summary
+                compose(reader.student_id, ())
+                payload = texts[(reader.student_id, reader.language)]
+            letters.add_for(f"summary:{reader.student_id}:{reader.person_id}:{week}",
+                            reader.person_id, letters.due(reader.timezone, reader.quiet_hours),
+                            "summary", payload, reader.student_id)
         return JobReport(school.name, await letters.post())
 
 
-def _by_student(rows: Iterable[tuple[Entry, str]]) -> defaultdict[int, list[tuple[Entry, str]]]:
-    grouped: defaultdict[int, list[tuple[Entry, str]]] = defaultdict(list)
+def _by_student(rows: Iterable[tuple[WeekEntry, str]]
+                ) -> defaultdict[int, list[tuple[WeekEntry, str]]]:
+    grouped: defaultdict[int, list[tuple[WeekEntry, str]]] = defaultdict(list)
     for entry, author in rows:
         grouped[entry.student_id].append((entry, author))
     return grouped

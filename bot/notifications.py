@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.context import Context
@@ -9,7 +10,7 @@ from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.quiet_hours import next_allowed, person_quiet_hours
-from storage.models import Delivery, Entry, EntryKind, Person, Role, Student
+from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role, Student
 
 SEEN_BUTTON_TTL = timedelta(days=7)
 
@@ -25,13 +26,17 @@ def not_before(ctx: Context, person: Person, school_timezone: str) -> datetime:
     return next_allowed(ctx.clock.now(), person.timezone or school_timezone, quiet)
 
 
-async def tell_team(ctx: Context, entry: Entry, student: Student) -> int:
-    """Queue what the rest of the team should hear about a new entry; how many letters."""
+async def tell_team(ctx: Context, entry: Entry, student: Student,
+                    team: Sequence[tuple[Person, Membership]] | None = None) -> int:
+    """Queue what the rest of the team should hear about a new entry; how many letters.
+
+    `team` is the student's team if the caller has read it already.
+    """
     assert entry.id is not None and student.id is not None
-    school_timezone = await _timezone(ctx, student)
+    school_timezone: str | None = None  # read only if someone is told
     author = ctx.me.display_name
     queued = 0
-    for person, membership in await ctx.repo.team_of(student.id):
+    for person, membership in team if team is not None else await ctx.repo.team_of(student.id):
         if person.id is None or person.id == entry.author_id:
             continue
         t = Translator(person.language)
@@ -50,7 +55,9 @@ async def tell_team(ctx: Context, entry: Entry, student: Student) -> int:
         else:
             continue
         # Urgent notes ignore quiet hours and delivery choices.
-        due = ctx.clock.now() if urgent else not_before(ctx, person, school_timezone)
+        if not urgent and school_timezone is None:
+            school_timezone = await _timezone(ctx, student)
+        due = ctx.clock.now() if urgent else not_before(ctx, person, school_timezone or "UTC")
         queued += await enqueue(ctx.repo, Letter(
             key=f"entry:{entry.id}:{person.id}", person_id=person.id, kind=entry.kind,
             reply=reply, not_before=due, student_id=student.id, extra={"entry_id": entry.id},
@@ -58,10 +65,14 @@ async def tell_team(ctx: Context, entry: Entry, student: Student) -> int:
     return queued
 
 
-async def weekly_families(ctx: Context, student: Student) -> list[Person]:
-    """The student's parents who get entries only in the weekly summary."""
+async def weekly_families(ctx: Context, student: Student,
+                          team: Sequence[tuple[Person, Membership]] | None = None) -> list[Person]:
+    """The student's parents who get entries only in the weekly summary (`team`: the
+    student's team if the caller has read it already)."""
     assert student.id is not None
-    return [person for person, membership in await ctx.repo.team_of(student.id)
+    if team is None:
+        team = await ctx.repo.team_of(student.id)
+    return [person for person, membership in team
             if membership.role == Role.PARENT and membership.delivery == Delivery.WEEKLY]
 
 

@@ -32,8 +32,9 @@ def to_payload(reply: Reply, **extra: Any) -> dict[str, Any]:
 
 
 def from_payload(payload: dict[str, Any]) -> Reply:
-    return Reply(payload["text"], tuple(Button(label, token) for label, token in
-                                        payload.get("buttons", [])))
+    return Reply(
+        payload["text"], tuple(Button(label, token) for label, token in payload.get("buttons", []))
+    )
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,17 @@ async def enqueue(repo: Repo, letter: Letter) -> bool:
     account = await repo.delivery_account(letter.person_id)
     if account is None or account.id is None:
         return False
-    return await repo.insert_outbox(Outbox(
-        dedupe_key=letter.key, person_id=letter.person_id, account_id=account.id,
-        student_id=letter.student_id, kind=letter.kind,
-        payload=to_payload(letter.reply, **(letter.extra or {})), not_before=letter.not_before,
-    ))
+    return await repo.insert_outbox(
+        Outbox(
+            dedupe_key=letter.key,
+            person_id=letter.person_id,
+            account_id=account.id,
+            student_id=letter.student_id,
+            kind=letter.kind,
+            payload=to_payload(letter.reply, **(letter.extra or {})),
+            not_before=letter.not_before,
+        )
+    )
 
 
 class Transport(Protocol):
@@ -184,7 +191,8 @@ class OutboxSender:
         self._slots = {name: asyncio.Semaphore(settings.concurrency) for name in self._transports}
         self._held: dict[int, _Claimed] = {}
         self._chats: dict[tuple[str, str], deque[int]] = {}
-        self._blocked: set[int] = set()  # accounts found blocked by this sender
+        self._blocked: set[int] = set()  # accounts found blocked during this drain
+        self._draining = asyncio.Lock()  # one drain at a time: they share the letters in hand
         self._progress = asyncio.Event()
         self._poke = asyncio.Event()
 
@@ -201,14 +209,25 @@ class OutboxSender:
                     log.info("outbox %s: %s", self.worker, report)
                 wait = await self._seconds_to_next_letter()
             except Exception as error:  # the database went away: keep the sender alive
-                log.error("outbox %s: drain failed (%s); retrying in %ss", self.worker,
-                          type(error).__name__, ERROR_PAUSE_SECONDS)
+                log.error(
+                    "outbox %s: drain failed (%s); retrying in %ss",
+                    self.worker,
+                    _reason(_first_cause(error)),
+                    ERROR_PAUSE_SECONDS,
+                )
                 wait = ERROR_PAUSE_SECONDS
             await self._nap(wait, stop)
 
     async def drain(self, stop: asyncio.Event | None = None) -> DrainReport:
         """Deliver every letter due now (and those falling due meanwhile), then return."""
+        async with self._draining:
+            return await self._drain(stop)
+
+    async def _drain(self, stop: asyncio.Event | None) -> DrainReport:
         report = DrainReport()
+        # Accounts are read fresh with each claim; this only spares the rest of this drain's
+        # letters to an account found blocked (one may have been unblocked since).
+        self._blocked.clear()
         try:
             async with asyncio.TaskGroup() as tasks:
                 while True:
@@ -236,8 +255,9 @@ class OutboxSender:
         now = self._clock.now()
         until = now + self._claim_for
         async with self._db.session() as session:
-            rows = await Repo(session).claim_outbox(self.worker, now, until, limit,
-                                                    list(self._transports))
+            rows = await Repo(session).claim_outbox(
+                self.worker, now, until, limit, list(self._transports)
+            )
         return [_Claimed(row, account, until) for row, account in rows]
 
     async def _wait_for_progress(self) -> None:
@@ -248,8 +268,10 @@ class OutboxSender:
             await self._progress.wait()
             return
         renew_in = (min(ends) - self._margin - now).total_seconds()
-        waits = [asyncio.ensure_future(self._progress.wait()),
-                 asyncio.ensure_future(self._sleep(max(MIN_NAP_SECONDS, renew_in)))]
+        waits = [
+            asyncio.ensure_future(self._progress.wait()),
+            asyncio.ensure_future(self._sleep(max(MIN_NAP_SECONDS, renew_in))),
+        ]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -266,7 +288,8 @@ class OutboxSender:
         until = now + self._claim_for
         async with self._db.session() as session:
             renewed = await Repo(session).renew_outbox_claims(
-                [letter.id for letter in live], self.worker, now, until)
+                [letter.id for letter in live], self.worker, now, until
+            )
         for row_id in renewed:
             if row_id in self._held:
                 self._held[row_id].until = until
@@ -274,14 +297,20 @@ class OutboxSender:
     async def _reclaim(self, letter: _Claimed) -> bool:
         """Our claim ran out while the letter waited: take it back unless another sender has."""
         until = self._clock.now() + self._claim_for
-        if not await self._settle(lambda repo: repo.reclaim_outbox(letter.id, self.worker,
-                                                                   letter.until, until)):
+        if not await self._settle(
+            lambda repo: repo.reclaim_outbox(letter.id, self.worker, letter.until, until)
+        ):
             return False
         letter.until = until
         return True
 
-    def _take(self, letter: _Claimed, tasks: asyncio.TaskGroup, report: DrainReport,
-              stop: asyncio.Event | None) -> None:
+    def _take(
+        self,
+        letter: _Claimed,
+        tasks: asyncio.TaskGroup,
+        report: DrainReport,
+        stop: asyncio.Event | None,
+    ) -> None:
         """Queue a claimed letter behind the others to its chat (one worker per chat)."""
         if letter.id in self._held:
             # Our own claim ran out while the letter waited here, and we claimed it again.
@@ -295,8 +324,13 @@ class OutboxSender:
             tasks.create_task(self._serve_chat(key, queue, report, stop))
         queue.append(letter.id)
 
-    async def _serve_chat(self, key: tuple[str, str], queue: deque[int], report: DrainReport,
-                          stop: asyncio.Event | None) -> None:
+    async def _serve_chat(
+        self,
+        key: tuple[str, str],
+        queue: deque[int],
+        report: DrainReport,
+        stop: asyncio.Event | None,
+    ) -> None:
         """Deliver one chat's letters in order; different chats interleave."""
         try:
             while queue:
@@ -314,8 +348,9 @@ class OutboxSender:
     def _claim_is_fresh(self, letter: _Claimed) -> bool:
         return self._clock.now() + self._margin <= letter.until
 
-    async def _handle(self, letter: _Claimed, report: DrainReport,
-                      stop: asyncio.Event | None) -> None:
+    async def _handle(
+        self, letter: _Claimed, report: DrainReport, stop: asyncio.Event | None
+    ) -> None:
         account = letter.account
         platform = account.platform
         if account.id in self._blocked or not account.active:
@@ -325,9 +360,13 @@ class OutboxSender:
             await self._release(letter, report)
             return
         # Wait for the chat outside a delivery slot, so one busy chat holds up no other.
-        await self._limits.wait_for_chat(platform, letter.chat)
+        if not await _unless_stopped(self._limits.wait_for_chat(platform, letter.chat), stop):
+            await self._release(letter, report)
+            return
         async with self._slots[platform]:
-            await self._limits.acquire(platform, letter.chat)
+            if not await _unless_stopped(self._limits.acquire(platform, letter.chat), stop):
+                await self._release(letter, report)
+                return
             # The claim may have run short while the letter waited for its chat or a slot.
             if not self._claim_is_fresh(letter) and not await self._reclaim(letter):
                 report.released += 1  # another sender has it now: it is theirs to send
@@ -337,8 +376,9 @@ class OutboxSender:
             # delivered but not yet marked, which bounds what a crash can send twice.
             await self._settle_outcome(letter, outcome, report)
 
-    async def _settle_outcome(self, letter: _Claimed, outcome: str | Exception,
-                              report: DrainReport) -> None:
+    async def _settle_outcome(
+        self, letter: _Claimed, outcome: str | Exception, report: DrainReport
+    ) -> None:
         if isinstance(outcome, str):
             await self._sent(letter, outcome, report)
         elif isinstance(outcome, RateLimited):
@@ -347,8 +387,9 @@ class OutboxSender:
         elif isinstance(outcome, RecipientBlocked):
             await self._give_up_blocked(letter, report)
         elif isinstance(outcome, PermanentError):
-            await self._give_up(letter, OutboxStatus.DEAD, letter.row.attempts + 1,
-                                _reason(outcome), report)
+            await self._give_up(
+                letter, OutboxStatus.DEAD, letter.row.attempts + 1, _reason(outcome), report
+            )
         else:
             await self._retry_later(letter, outcome, report)
 
@@ -372,27 +413,34 @@ class OutboxSender:
     async def _sent(self, letter: _Claimed, ref: str, report: DrainReport) -> None:
         report.sent += 1
         now = self._clock.now()
-        if not await self._settle(lambda repo: repo.outbox_sent(letter.id, self.worker, now,
-                                                                 ref)):
+        if not await self._settle(lambda repo: repo.outbox_sent(letter.id, self.worker, now, ref)):
             # Only if our claim ran out mid-delivery and another sender took the letter.
-            log.warning("outbox letter %s was delivered after its claim passed to another "
-                        "sender: it may arrive twice", letter.id)
+            log.warning(
+                "outbox letter %s was delivered after its claim passed to another "
+                "sender: it may arrive twice",
+                letter.id,
+            )
 
     async def _release(self, letter: _Claimed, report: DrainReport) -> None:
         report.released += 1
         await self._settle(lambda repo: repo.outbox_release(letter.id, self.worker))
 
-    async def _retry_after_429(self, letter: _Claimed, retry_after: float,
-                               report: DrainReport) -> None:
+    async def _retry_after_429(
+        self, letter: _Claimed, retry_after: float, report: DrainReport
+    ) -> None:
         # Not an attempt: the platform only asked us to slow down, so a storm of 429s delays
         # letters but never kills them.
         report.retried += 1
         due = self._clock.now() + timedelta(seconds=max(0.0, retry_after))
-        await self._settle(lambda repo: repo.outbox_retry(letter.id, self.worker, due,
-                                                          letter.row.attempts, "RateLimited"))
+        await self._settle(
+            lambda repo: repo.outbox_retry(
+                letter.id, self.worker, due, letter.row.attempts, "RateLimited"
+            )
+        )
 
-    async def _retry_later(self, letter: _Claimed, error: BaseException,
-                           report: DrainReport) -> None:
+    async def _retry_later(
+        self, letter: _Claimed, error: BaseException, report: DrainReport
+    ) -> None:
         attempts = letter.row.attempts + 1
         if attempts >= self._settings.max_attempts:
             await self._give_up(letter, OutboxStatus.DEAD, attempts, _reason(error), report)
@@ -402,16 +450,25 @@ class OutboxSender:
         delay *= 0.5 + self._jitter() / 2
         due = self._clock.now() + timedelta(seconds=delay)
         reason = _reason(error)
-        await self._settle(lambda repo: repo.outbox_retry(letter.id, self.worker, due, attempts,
-                                                          reason))
+        await self._settle(
+            lambda repo: repo.outbox_retry(letter.id, self.worker, due, attempts, reason)
+        )
 
-    async def _give_up(self, letter: _Claimed, status: OutboxStatus, attempts: int,
-                       reason: str, report: DrainReport) -> None:
+    async def _give_up(
+        self,
+        letter: _Claimed,
+        status: OutboxStatus,
+        attempts: int,
+        reason: str,
+        report: DrainReport,
+    ) -> None:
         report.dead += 1
-        log.warning("outbox letter %s is %s after %d attempt(s): %s", letter.id, status,
-                    attempts, reason)
-        await self._settle(lambda repo: repo.outbox_give_up(letter.id, self.worker, status,
-                                                            attempts, reason))
+        log.warning(
+            "outbox letter %s is %s after %d attempt(s): %s", letter.id, status, attempts, reason
+        )
+        await self._settle(
+            lambda repo: repo.outbox_give_up(letter.id, self.worker, status, attempts, reason)
+        )
 
     async def _give_up_blocked(self, letter: _Claimed, report: DrainReport) -> None:
         """The person blocked the bot: their account goes inactive, every letter queued to it
@@ -419,7 +476,15 @@ class OutboxSender:
         account = letter.account
         assert account.id is not None
         if account.id in self._blocked:
-            return  # failed with the first letter that found the block
+            # Failed with the first letter that found the block, unless it was claimed since.
+            attempts = letter.row.attempts
+            if await self._settle(
+                lambda repo: repo.outbox_give_up(
+                    letter.id, self.worker, OutboxStatus.FAILED, attempts, "RecipientBlocked"
+                )
+            ):
+                report.blocked += 1
+            return
         self._blocked.add(account.id)
         async with self._db.session() as session:
             repo = Repo(session)
@@ -437,16 +502,23 @@ class OutboxSender:
         for admin, school in await repo.admins_over(person.id or 0):
             assert admin.id is not None
             language = admin.language
-            platform = translate(language, PLATFORM_NAMES.get(account.platform,
-                                                              "platform.console"))
-            text = translate(language, "outbox.blocked", name=person.display_name,
-                             platform=platform)
+            platform = translate(language, PLATFORM_NAMES.get(account.platform, "platform.console"))
+            text = translate(
+                language, "outbox.blocked", name=person.display_name, platform=platform
+            )
             quiet = person_quiet_hours(admin.quiet_hours, self._quiet_hours)
             due = next_allowed(now, admin.timezone or school.timezone, quiet)
             # One key per blocked account and admin: told once, however many letters failed.
-            await enqueue(repo, Letter(key=f"blocked:{account.id}:{admin.id}",
-                                       person_id=admin.id, kind="blocked", reply=Reply(text),
-                                       not_before=due))
+            await enqueue(
+                repo,
+                Letter(
+                    key=f"blocked:{account.id}:{admin.id}",
+                    person_id=admin.id,
+                    kind="blocked",
+                    reply=Reply(text),
+                    not_before=due,
+                ),
+            )
 
     # --- waiting ---
 
@@ -462,14 +534,44 @@ class OutboxSender:
         if self._poke.is_set() or stop.is_set():
             self._poke.clear()
             return
-        waits = [asyncio.ensure_future(self._sleep(max(MIN_NAP_SECONDS, seconds))),
-                 asyncio.ensure_future(self._poke.wait()), asyncio.ensure_future(stop.wait())]
+        waits = [
+            asyncio.ensure_future(self._sleep(max(MIN_NAP_SECONDS, seconds))),
+            asyncio.ensure_future(self._poke.wait()),
+            asyncio.ensure_future(stop.wait()),
+        ]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()
             self._poke.clear()
+
+
+async def _unless_stopped(waiting: Awaitable[None], stop: asyncio.Event | None) -> bool:
+    """Wait for `waiting` (a rate limit: after a 429 it may be long); False if `stop` came
+    first, so a stopping sender hands its letters back instead of sitting out the wait."""
+    if stop is None:
+        await waiting
+        return True
+    wait = asyncio.ensure_future(waiting)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([wait, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        finished = wait.done()
+        if not finished:
+            wait.cancel()
+    if finished:
+        wait.result()  # re-raise what the wait raised
+    return finished
+
+
+def _first_cause(error: BaseException) -> BaseException:
+    """The first real error inside an exception group (a drain's tasks fail as a group)."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
 
 
 def _reason(error: BaseException) -> str:

@@ -71,8 +71,9 @@ class PlatformLimits:
 
 def limits_from(config: SenderConfig) -> dict[str, PlatformLimits]:
     return {
-        Platform.TELEGRAM: PlatformLimits(config.telegram_per_second,
-                                          config.telegram_per_chat_per_second),
+        Platform.TELEGRAM: PlatformLimits(
+            config.telegram_per_second, config.telegram_per_chat_per_second
+        ),
         # Slack limits chat.postMessage per channel; the workspace-wide limit is far higher.
         Platform.SLACK: PlatformLimits(None, config.slack_per_channel_per_second),
     }

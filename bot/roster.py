@@ -35,12 +35,18 @@ async def pick_school(repo: Repo, settings: Settings, name: str | None) -> Schoo
     return school
 
 
-async def add_student(repo: Repo, school: School, name: str) -> Student:
+def clean_student_name(name: str) -> str:
+    """The name as it will be kept, or RosterError saying why it cannot be one."""
     clean = " ".join(grammar.clean_text(name).split())
     if not clean or len(clean) > 200:
         raise RosterError("a student's name must be 1 to 200 characters")
     if clean[0] in grammar.PREFIXES or clean.startswith(("/", "#")):
         raise RosterError(f"a student's name can't start with {clean[0]!r}")
+    return clean
+
+
+async def add_student(repo: Repo, school: School, name: str) -> Student:
+    clean = clean_student_name(name)
     assert school.id is not None
     key = grammar.fold(clean)
     if any(student.name_key == key for student in await repo.students_in(school.id)):

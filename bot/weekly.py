@@ -6,10 +6,45 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator
-from storage.models import Entry, EntryKind, Goal, Setting, Student
+from storage.models import Entry, EntryKind, Setting, Student
+
+
+class EntryFacts(Protocol):
+    """What a summary reads of an entry: an `Entry`, or a lighter row of a big week."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def setting(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def mood(self) -> str | None: ...
+    @property
+    def goal_id(self) -> int | None: ...
+    @property
+    def attachment_ref(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def edited_at(self) -> datetime | None: ...
+
+
+class GoalFacts(Protocol):
+    """What a summary reads of a goal: a `Goal`, or a lighter row."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def tag(self) -> str: ...
+    @property
+    def description(self) -> str: ...
 
 
 class Mood(StrEnum):
@@ -46,7 +81,7 @@ def entry_line(entry: Entry, author: str, timezone: str, t: Translator) -> str:
              text=entry.text, marks=_marks(entry, t))
 
 
-def _marks(entry: Entry, t: Translator) -> str:
+def _marks(entry: EntryFacts, t: Translator) -> str:
     marks = ""
     mood = t(f"checkin.mood.{entry.mood}") if entry.mood else ""
     if mood and mood != entry.text:
@@ -58,12 +93,26 @@ def _marks(entry: Entry, t: Translator) -> str:
     return marks
 
 
-def _short_line(entry: Entry, author: str, timezone: str, t: Translator) -> str:
-    """`Mon · Dana (home): slept badly` — the summary's shorter line."""
-    day = entry.created_at.astimezone(ZoneInfo(timezone)).strftime("%a")
-    where = t(f"summary.setting.{entry.setting}")
-    return t("summary.line", day=day, author=author or t("entry.former_member"), where=where,
-             text=entry.text, marks=_marks(entry, t))
+class _Lines:
+    """The summary's shorter line, `Mon · Dana (home): slept badly`, for the many lines of one
+    summary: what they share is looked up once."""
+
+    def __init__(self, timezone: str, t: Translator) -> None:
+        self.zone, self.t = ZoneInfo(timezone), t
+        self.former = t("entry.former_member")
+        self.line = t.template("summary.line")
+        self.where: dict[str, str] = {}
+        # strftime("%a") of a date in each weekday (2024-01-01 was a Monday), under the
+        # locale in force now, as the line-by-line strftime would give it.
+        self.days = [datetime(2024, 1, 1 + day).strftime("%a") for day in range(7)]
+
+    def __call__(self, entry: EntryFacts, author: str) -> str:
+        where = self.where.get(entry.setting)
+        if where is None:
+            where = self.where[entry.setting] = self.t(f"summary.setting.{entry.setting}")
+        day = self.days[entry.created_at.astimezone(self.zone).weekday()]
+        return self.line(day=day, author=author or self.former, where=where, text=entry.text,
+                         marks=_marks(entry, self.t))
 
 
 @dataclass(frozen=True)
@@ -71,12 +120,12 @@ class StudentWeek:
     """What the week holds for one student: the material of a summary."""
 
     student: Student
-    entries: Sequence[tuple[Entry, str]]
-    goals: Sequence[Goal] = ()
-    open_questions: Sequence[tuple[Entry, str]] = ()
+    entries: Sequence[tuple[EntryFacts, str]]
+    goals: Sequence[GoalFacts] = ()
+    open_questions: Sequence[tuple[EntryFacts, str]] = ()
 
 
-def _is_from_home(entry: Entry) -> bool:
+def _is_from_home(entry: EntryFacts) -> bool:
     return entry.setting == Setting.HOME and entry.kind == EntryKind.NOTE
 
 
@@ -99,8 +148,9 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
     if not entries and not week.open_questions:
         return f"{title}\n{t('summary.empty', student=name)}"
     parts = [title, _balance(entries, name, t)]
+    short_line = _Lines(timezone, t)
     for key, belongs in _SECTIONS:
-        lines = [_short_line(e, a, timezone, t) for e, a in entries if belongs(e)]
+        lines = [short_line(e, a) for e, a in entries if belongs(e)]
         if lines:
             parts.append(f"\n{t(key, count=len(lines))}")
             parts.extend(f"• {line}" for line in lines)
@@ -117,7 +167,7 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
     return "\n".join(parts)
 
 
-def _balance(entries: Sequence[tuple[Entry, str]], name: str, t: Translator) -> str:
+def _balance(entries: Sequence[tuple[EntryFacts, str]], name: str, t: Translator) -> str:
     """One kind sentence on the week's balance, strengths first."""
     wins = sum(1 for e, _ in entries if e.kind == EntryKind.WIN)
     concerns = sum(1 for e, _ in entries if e.kind in (EntryKind.CONCERN, EntryKind.URGENT))

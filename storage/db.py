@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,9 +24,31 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+# Owner read/write only: the file holds special-education records.
+SQLITE_FILE_MODE = 0o600
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL; None for an in-memory or URI-style database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_private_file(path: Path) -> None:
+    """Create the SQLite file owner-only before SQLite does (it would use the umask, often
+    0644); SQLite gives its -wal and -shm files the database file's permissions."""
+    with suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine with the settings each database needs for a bot that writes often."""
     if is_sqlite(url):
+        path = sqlite_path(url)
+        if path is not None:
+            create_private_file(path)
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
@@ -41,6 +64,8 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted records are overwritten, not left in free pages of the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -73,6 +98,20 @@ class Database:
         """True if the schema is at the newest migration (so commands can refuse an old one)."""
         async with self.engine.connect() as connection:
             return await connection.run_sync(_is_current)
+
+    async def compact(self) -> None:
+        """Rewrite a SQLite file so deleted rows leave no bytes behind (after `forget`).
+
+        VACUUM rebuilds the file without free pages; the checkpoint then empties the WAL, which
+        would otherwise still hold the pages as they were. PostgreSQL: nothing to do here (see
+        docs/security.md: dumps no longer contain the rows; disk encryption covers the rest).
+        """
+        if not is_sqlite(self.url):
+            return
+        async with self.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.exec_driver_sql("VACUUM")
+            await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

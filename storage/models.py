@@ -191,6 +191,9 @@ class Invite(SQLModel, table=True):
     expires_at: datetime = utc_field()
     used_at: datetime | None = utc_field(nullable=True)
     used_by: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    # Whom a roster import meant the code for (the adult's name on the roster), so importing the
+    # same file again makes no second invite; None for invites made one at a time.
+    label: str | None = Field(default=None, sa_type=String(200))
 
 
 class PendingAction(SQLModel, table=True):
@@ -279,3 +282,24 @@ class Acknowledgement(SQLModel, table=True):
     entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
     person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
     seen_at: datetime = utc_field()
+
+
+class AmendmentStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class Amendment(SQLModel, table=True):
+    """A parent's request to correct an entry, and what the author or an admin decided."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
+    # Kept on the row so the student's requests can be listed, exported and forgotten together.
+    student_id: int = Field(foreign_key="student.id", index=True, ondelete="CASCADE")
+    requested_by: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    text: str = Field(sa_type=Text)
+    requested_at: datetime = utc_field()
+    status: str = Field(default=AmendmentStatus.PENDING, sa_type=String(16))
+    decided_by: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    decided_at: datetime | None = utc_field(nullable=True)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
+    JSON,
+    Integer,
     PrimaryKeyConstraint,
+    Text,
     UniqueConstraint,
+    bindparam,
     case,
+    cast,
     delete,
     exists,
     func,
@@ -19,6 +25,8 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -31,6 +39,8 @@ from storage.models import (
     Account,
     Acknowledgement,
     Admin,
+    Amendment,
+    AmendmentStatus,
     BotProfile,
     CodeGuess,
     Entry,
@@ -58,6 +68,45 @@ class MergedPeople:
 
     students: int
     entries: int
+
+
+class WeekEntry(NamedTuple):
+    """What a weekly summary needs of an entry, read without the ORM: a school's week is big."""
+
+    id: int
+    student_id: int
+    kind: str
+    setting: str
+    text: str
+    mood: str | None
+    goal_id: int | None
+    attachment_ref: str | None
+    created_at: datetime
+    edited_at: datetime | None
+
+
+_WEEK_ENTRY_COLUMNS = (Entry.id, Entry.student_id, Entry.kind, Entry.setting, Entry.text,
+                       Entry.mood, Entry.goal_id, Entry.attachment_ref, Entry.created_at,
+                       Entry.edited_at)
+
+
+class WeekGoal(NamedTuple):
+    """What a weekly summary needs of a goal."""
+
+    id: int
+    student_id: int
+    tag: str
+    description: str
+
+
+class Reader(NamedTuple):
+    """A member of a student's team, as a weekly job addresses them."""
+
+    student_id: int
+    person_id: int
+    language: str
+    timezone: str | None
+    quiet_hours: str | None
 
 
 @dataclass(frozen=True)
@@ -89,11 +138,28 @@ def _unique_with(model: type[Any], column: str) -> list[list[str]]:
     return [[name for name in names if name != column] for names in sets if column in names]
 
 
+def outbox_values(**values: Any) -> dict[str, Any]:
+    """An outbox row's column values (all but `id`), with the model's defaults filled in."""
+    row = {name: info.get_default(call_default_factory=True)
+           for name, info in _OUTBOX_FACTORIES.items() if name not in values}
+    row.update((name, value) for name, value in _OUTBOX_DEFAULTS.items() if name not in values)
+    row.update(values)
+    return row
+
+
+_OUTBOX_DEFAULTS = {name: info.get_default() for name, info in Outbox.model_fields.items()
+                    if name != "id" and not info.is_required() and info.default_factory is None}
+_OUTBOX_FACTORIES = {name: info for name, info in Outbox.model_fields.items()
+                     if info.default_factory is not None}
+
+
 class Repo:
     """Queries over one session (one transaction per incoming event or CLI command)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Outbox rows this transaction queued, so the caller knows whether to wake the sender.
+        self.letters_queued = 0
 
     async def flush(self) -> None:
         await self.session.flush()
@@ -126,6 +192,19 @@ class Repo:
             Account.external_id == external_id,
         )
         return (await self.session.exec(statement)).first()
+
+    async def account_and_person(self, platform: str, workspace: str,
+                                 external_id: str) -> tuple[Account, Person] | None:
+        """The account with these platform ids and its person, in one query."""
+        statement = select(Account, Person).join(
+            Person, col(Person.id) == col(Account.person_id)
+        ).where(
+            Account.platform == platform,
+            Account.workspace == workspace,
+            Account.external_id == external_id,
+        )
+        found = (await self.session.exec(statement)).first()
+        return (found[0], found[1]) if found else None
 
     async def person(self, person_id: int) -> Person | None:
         return await self.session.get(Person, person_id)
@@ -441,8 +520,10 @@ class Repo:
                           expires_at: datetime, token: str | None = None) -> str:
         """Store what a button (or a typed code, given as `token`) means; returns the token."""
         token = token or secrets.token_urlsafe(16)
-        await self._add(PendingAction(token=token, person_id=person_id, action=action,
-                                      payload=payload, expires_at=expires_at))
+        # No flush: the key is made here, and a later query in this transaction autoflushes;
+        # a reply's buttons are then written in one statement.
+        self.session.add(PendingAction(token=token, person_id=person_id, action=action,
+                                       payload=payload, expires_at=expires_at))
         return token
 
     async def pending(self, token: str) -> PendingAction | None:
@@ -501,6 +582,7 @@ class Repo:
         statement = insert(Outbox).values(**values).on_conflict_do_nothing(
             index_elements=["dedupe_key"])
         result = await self.session.exec(statement)
+        self.letters_queued += int(bool(result.rowcount))
         return bool(result.rowcount)
 
     # The sender's side of the outbox: claim due letters, then settle each one in its own short
@@ -707,13 +789,16 @@ class Repo:
         )
         return (await self.session.exec(statement)).all()
 
-    async def school_goals(self, school_id: int) -> Sequence[Goal]:
+    async def school_goals(self, school_id: int) -> list[WeekGoal]:
+        """The active goals of a school's students, as light rows, by tag."""
         statement = (
-            select(Goal).join(Student, col(Student.id) == col(Goal.student_id))
-            .where(Student.school_id == school_id, col(Goal.active).is_(True))
+            sa_select(col(Goal.id), col(Goal.student_id), col(Goal.tag), col(Goal.description))
+            .join(Student, col(Student.id) == col(Goal.student_id))
+            .where(col(Student.school_id) == school_id, col(Goal.active).is_(True))
             .order_by(col(Goal.tag))
         )
-        return (await self.session.exec(statement)).all()
+        connection = await self.session.connection()
+        return [WeekGoal._make(row) for row in (await connection.execute(statement)).all()]
 
     async def open_questions(self, student_ids: Sequence[int],
                              since: datetime) -> Sequence[tuple[Entry, str]]:
@@ -728,6 +813,92 @@ class Repo:
             .order_by(col(Entry.created_at), col(Entry.id))
         )
         return (await self.session.exec(statement)).all()
+
+    async def school_week(self, school_id: int, start: datetime, end: datetime,
+                          batch: int = 2000
+                          ) -> AsyncIterator[tuple[int, list[tuple[WeekEntry, str]]]]:
+        """A school's entries in [start, end) with author names, one student at a time.
+
+        Streamed in batches (oldest first within each student), so a week of half a million
+        entries never sits in memory at once; nothing else may use the session meanwhile.
+        """
+        statement = (
+            sa_select(*(col(column) for column in _WEEK_ENTRY_COLUMNS),
+                      func.coalesce(Person.display_name, ""))
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            .where(col(Student.school_id) == school_id, col(Entry.created_at) >= start,
+                   col(Entry.created_at) < end)
+            .order_by(col(Entry.student_id), col(Entry.created_at), col(Entry.id))
+            .execution_options(yield_per=batch)
+        )
+        result = await self.session.stream(statement)
+        student: int | None = None
+        week: list[tuple[WeekEntry, str]] = []
+        async for rows in result.partitions():
+            for row in rows:
+                entry = WeekEntry._make(row[:10])
+                if entry.student_id != student:
+                    if student is not None:
+                        yield student, week
+                    student, week = entry.student_id, []
+                week.append((entry, row[10]))
+        if student is not None:
+            yield student, week
+
+    async def students_noted(self, school_id: int, start: datetime, end: datetime) -> set[int]:
+        """The school's students with at least one entry in [start, end)."""
+        statement = (
+            select(Entry.student_id).distinct()
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .where(Student.school_id == school_id, col(Entry.created_at) >= start,
+                   col(Entry.created_at) < end)
+        )
+        return set((await self.session.exec(statement)).all())
+
+    async def school_readers(self, school_id: int) -> list[Reader]:
+        """Every member of the teams of the school's active students, by student then person."""
+        statement = (
+            sa_select(col(Membership.student_id), col(Person.id), col(Person.language),
+                      col(Person.timezone), col(Person.quiet_hours))
+            .join(Person, col(Person.id) == col(Membership.person_id))
+            .join(Student, col(Student.id) == col(Membership.student_id))
+            .where(col(Student.school_id) == school_id, col(Student.archived).is_(False))
+            .order_by(col(Membership.student_id), col(Person.id))
+        )
+        connection = await self.session.connection()
+        return [Reader._make(row) for row in (await connection.execute(statement)).all()]
+
+    async def school_open_questions(self, school_id: int,
+                                    since: datetime) -> list[tuple[WeekEntry, str]]:
+        """Unanswered questions about the school's students since `since`, as light rows (one
+        query, whatever the number of students: no list of ids to outgrow a driver's limit)."""
+        answered = select(Entry.reply_to_id).where(
+            Entry.kind == "answer", col(Entry.reply_to_id).is_not(None))
+        statement = (
+            sa_select(*(col(column) for column in _WEEK_ENTRY_COLUMNS),
+                      func.coalesce(Person.display_name, ""))
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            .where(col(Student.school_id) == school_id, col(Entry.kind) == "question",
+                   col(Entry.created_at) >= since, col(Entry.id).not_in(answered))
+            .order_by(col(Entry.created_at), col(Entry.id))
+        )
+        connection = await self.session.connection()
+        return [(WeekEntry._make(row[:10]), row[10])
+                for row in (await connection.execute(statement)).all()]
+
+    async def school_accounts(self, school_id: int) -> dict[int, Account]:
+        """The delivery account (first active) of everyone on a team at the school."""
+        members = (
+            select(Membership.person_id)
+            .join(Student, col(Student.id) == col(Membership.student_id))
+            .where(Student.school_id == school_id)
+        )
+        statement = select(Account).where(
+            col(Account.person_id).in_(members), col(Account.active).is_(True)
+        ).order_by(col(Account.id).desc())
+        return {account.person_id: account for account in (await self.session.exec(statement))}
 
     async def accounts_for(self, person_ids: Sequence[int]) -> dict[int, Account]:
         """Each person's delivery account (first active), for many people in one query."""
@@ -748,7 +919,54 @@ class Repo:
             statement = insert(Outbox).values(chunk).on_conflict_do_nothing(
                 index_elements=["dedupe_key"])
             inserted += (await self.session.exec(statement)).rowcount
+        self.letters_queued += inserted
         return inserted
+
+    async def insert_outbox_values(self, rows: Sequence[dict[str, Any]]) -> int:
+        """`insert_outbox_rows` for many rows given as column values (every column but `id`,
+        as `outbox_values` makes them); how many were new. One statement, however many rows:
+        PostgreSQL inserts from arrays (`unnest`), SQLite runs one prepared statement for
+        every row (executemany); both skip dedupe keys already queued.
+
+        Rows that share one payload object (a summary to each member of a team) share its JSON
+        too: it is written as the JSON type would write it, once.
+        """
+        if not rows:
+            return 0
+        connection = await self.session.connection()
+        serialize = getattr(connection.dialect, "_json_serializer", None) or json.dumps
+        encoded: dict[int, str] = {}
+        payloads = [encoded.get(id(row["payload"])) or
+                    encoded.setdefault(id(row["payload"]), serialize(row["payload"]))
+                    for row in rows]
+        if connection.dialect.name == "postgresql":
+            # One array per column, zipped by unnest; each distinct payload is sent once and
+            # rows point at it by position (PostgreSQL arrays count from 1).
+            columns = [column for column in Outbox.__table__.columns  # type: ignore[attr-defined]
+                       if column.name not in ("id", "payload")]
+            position = {key: number for number, key in enumerate(encoded, start=1)}
+            each = func.unnest(
+                *(bindparam(f"each_{column.name}", [row[column.name] for row in rows],
+                            type_=ARRAY(column.type)) for column in columns),
+                bindparam("each_payload_at", [position[id(row["payload"])] for row in rows],
+                          type_=ARRAY(Integer)),
+            ).table_valued(*(column.name for column in columns), "payload_at")
+            distinct = bindparam("payloads", list(encoded.values()), type_=ARRAY(Text))
+            source = sa_select(*(each.c[column.name] for column in columns),
+                               cast(distinct[each.c.payload_at], JSON))
+            statement = pg_insert(Outbox).from_select(
+                [*(column.name for column in columns), "payload"], source)
+            result = await connection.execute(
+                statement.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        else:
+            each_row = sqlite_insert(Outbox).values(
+                payload=bindparam("payload_json", type_=Text())
+            ).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            result = await connection.execute(each_row, [
+                {**{name: value for name, value in row.items() if name != "payload"},
+                 "payload_json": payload} for row, payload in zip(rows, payloads, strict=True)])
+        self.letters_queued += int(result.rowcount)
+        return int(result.rowcount)
 
     async def add_acknowledgement(self, entry_id: int, person_id: int, now: datetime) -> bool:
         dialect = self.session.get_bind().dialect.name
@@ -821,6 +1039,173 @@ class Repo:
         if action is not None:
             statement = statement.where(AccessLog.action == action)
         return (await self.session.exec(statement)).all()
+
+    # --- the whole record (/record, export) -------------------------------------------------
+
+    async def all_entries(self, student_id: int) -> Sequence[tuple[Entry, str]]:
+        """Every entry about a student with its author's name, oldest first."""
+        statement = (
+            select(Entry, func.coalesce(Person.display_name, ""))
+            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            .where(Entry.student_id == student_id)
+            .order_by(col(Entry.created_at), col(Entry.id))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def revisions_of(self, entry_ids: Sequence[int]) -> Sequence[EntryRevision]:
+        """Earlier wordings of these entries, oldest first."""
+        if not entry_ids:
+            return []
+        statement = (
+            select(EntryRevision)
+            .where(col(EntryRevision.entry_id).in_(entry_ids))
+            .order_by(col(EntryRevision.edited_at), col(EntryRevision.id))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def all_goals(self, student_id: int) -> Sequence[Goal]:
+        """Every goal a student has had, retired ones too."""
+        statement = select(Goal).where(Goal.student_id == student_id).order_by(col(Goal.tag))
+        return (await self.session.exec(statement)).all()
+
+    async def names_of(self, person_ids: Sequence[int]) -> dict[int, str]:
+        """Display names of these people (those still here)."""
+        if not person_ids:
+            return {}
+        statement = select(Person).where(col(Person.id).in_(person_ids))
+        return {person.id: person.display_name
+                for person in (await self.session.exec(statement)).all() if person.id is not None}
+
+    async def admins_of(self, school_id: int) -> Sequence[Person]:
+        statement = (
+            select(Person)
+            .join(Admin, col(Admin.person_id) == col(Person.id))
+            .where(Admin.school_id == school_id)
+            .order_by(col(Person.id))
+        )
+        return (await self.session.exec(statement)).all()
+
+    # --- amendments (a parent asks for a correction) ---------------------------------------
+
+    async def add_amendment(self, amendment: Amendment) -> Amendment:
+        return await self._add(amendment)
+
+    async def amendment(self, amendment_id: int) -> Amendment | None:
+        return await self.session.get(Amendment, amendment_id)
+
+    async def amendments_of(self, student_id: int) -> Sequence[Amendment]:
+        statement = select(Amendment).where(Amendment.student_id == student_id).order_by(
+            col(Amendment.requested_at), col(Amendment.id))
+        return (await self.session.exec(statement)).all()
+
+    async def decide_amendment(self, amendment: Amendment, status: AmendmentStatus,
+                               person_id: int, now: datetime) -> bool:
+        """Settle a pending request; False if someone else decided it first."""
+        statement = (
+            update(Amendment)
+            .where(col(Amendment.id) == amendment.id,
+                   col(Amendment.status) == AmendmentStatus.PENDING)
+            .values(status=status, decided_by=person_id, decided_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not (await self.session.exec(statement)).rowcount:
+            return False
+        await self.session.refresh(amendment)
+        return True
+
+    # --- roster import ---------------------------------------------------------------------
+
+    async def roster_invites(self, student_id: int, role: str, label: str) -> Sequence[Invite]:
+        """Invites a roster import made for this adult on this student's team."""
+        statement = select(Invite).where(Invite.student_id == student_id, Invite.role == role,
+                                         Invite.label == label)
+        return (await self.session.exec(statement)).all()
+
+    # --- forgetting a student ----------------------------------------------------------------
+
+    async def lone_team_members(self, student_id: int) -> list[int]:
+        """People on this student's team with no other team and no school to administer."""
+        others = select(Membership.person_id).where(Membership.student_id != student_id)
+        admins = select(Admin.person_id)
+        statement = select(Membership.person_id).where(
+            Membership.student_id == student_id,
+            col(Membership.person_id).not_in(others),
+            col(Membership.person_id).not_in(admins),
+        )
+        return sorted(set((await self.session.exec(statement)).all()))
+
+    async def forget_student(self, student_id: int, mentions: Callable[[str], bool],
+                             meant: Callable[[str], bool]) -> dict[str, int]:
+        """Delete the student and every row about them; how many of each went.
+
+        Rows that carry no student id can still name them: `mentions(text)` finds the name in a
+        letter or a button's payload (a teacher's nudge lists names), `meant(detail)` in an
+        access-log row (a refusal logged before the student existed). Explicit deletes, not
+        cascades, so each count is known.
+        """
+        entry_ids = list((await self.session.exec(
+            select(Entry.id).where(Entry.student_id == student_id))).all())
+        amendment_ids = list((await self.session.exec(
+            select(Amendment.id).where(Amendment.student_id == student_id))).all())
+        counts: dict[str, int] = {}
+
+        def payload_names_it(payload: dict[str, Any]) -> bool:
+            return (payload.get("student_id") == student_id
+                    or payload.get("entry_id") in entry_ids
+                    or payload.get("amendment_id") in amendment_ids
+                    or mentions(json.dumps(payload, ensure_ascii=False)))
+
+        pending = [row for row in (await self.session.exec(select(PendingAction))).all()
+                   if payload_names_it(row.payload)]
+        for row in pending:
+            await self.session.delete(row)
+        counts["pending_actions"] = len(pending)
+        unaddressed = select(Outbox).where(col(Outbox.student_id).is_(None))
+        mentioned = [row.id for row in (await self.session.exec(unaddressed)).all()
+                     if payload_names_it(row.payload)]
+        counts["outbox"] = int((await self.session.exec(delete(Outbox).where(or_(
+            col(Outbox.student_id) == student_id, col(Outbox.id).in_(mentioned))))).rowcount)
+        unfiled = select(AccessLog).where(col(AccessLog.student_id).is_(None))
+        named = [row.id for row in (await self.session.exec(unfiled)).all()
+                 if meant(row.detail)]
+        counts["access_log"] = int((await self.session.exec(delete(AccessLog).where(or_(
+            col(AccessLog.student_id) == student_id, col(AccessLog.id).in_(named))))).rowcount)
+        steps: list[tuple[str, Any]] = [
+            ("acknowledgements",
+             delete(Acknowledgement).where(col(Acknowledgement.entry_id).in_(entry_ids))),
+            ("amendments", delete(Amendment).where(col(Amendment.student_id) == student_id)),
+            ("revisions", delete(EntryRevision).where(col(EntryRevision.entry_id).in_(entry_ids))),
+            ("entries", delete(Entry).where(col(Entry.student_id) == student_id)),
+            ("goals", delete(Goal).where(col(Goal.student_id) == student_id)),
+            ("invites", delete(Invite).where(col(Invite.student_id) == student_id)),
+            ("memberships", delete(Membership).where(col(Membership.student_id) == student_id)),
+            ("students", delete(Student).where(col(Student.id) == student_id)),
+        ]
+        for name, statement in steps:
+            counts[name] = int((await self.session.exec(
+                statement.execution_options(synchronize_session=False))).rowcount)
+        await self.session.flush()
+        self.session.expunge_all()
+        return counts
+
+    async def delete_people(self, person_ids: Sequence[int]) -> int:
+        """Delete people and, through their foreign keys, their accounts, buttons and letters."""
+        if not person_ids:
+            return 0
+        statement = delete(Person).where(col(Person.id).in_(person_ids))
+        return int((await self.session.exec(
+            statement.execution_options(synchronize_session=False))).rowcount)
+
+    async def entries_in_school_mentioning(self, school_id: int, word: str,
+                                           names_it: Callable[[str], bool]) -> int:
+        """How many entries (of any student of the school) name someone, by `names_it`."""
+        statement = (
+            select(Entry.text)
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .where(Student.school_id == school_id,
+                   func.lower(Entry.text).contains(word.lower(), autoescape=True))
+        )
+        return sum(1 for text in (await self.session.exec(statement)).all() if names_it(text))
 
     # --- status ----------------------------------------------------------------------------
 

@@ -107,14 +107,16 @@ class FakePlatform:
     """A platform in this process: records what it delivered, fails on a schedule.
 
     `failures[chat]` are raised, in order, by the next deliveries to that chat; `always[chat]`
-    is raised by every one. With `crash_at`, the delivery with that number never happens: the
-    process "dies" instead. `latency` is how long the platform takes, in virtual seconds.
+    is raised by every one. With `crash_at`, the process "dies" at the delivery with that
+    number: before the platform gets it, or just after (`crash_after_delivery`), which is the
+    at-least-once window. `latency` is how long the platform takes, in virtual seconds.
     """
 
     clock: FakeClock
     time: VirtualTime | None = None
     latency: float = 0.0
     crash_at: int | None = None
+    crash_after_delivery: bool = False
     failures: dict[str, list[Exception]] = field(default_factory=dict)
     always: dict[str, Exception] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
@@ -125,7 +127,8 @@ class FakePlatform:
         chat = account.dm_chat_id
         self.attempts[chat] += 1
         self.started += 1
-        if self.crash_at is not None and self.started >= self.crash_at:
+        crashing = self.crash_at is not None and self.started >= self.crash_at
+        if crashing and not self.crash_after_delivery:
             raise Crash()
         if self.latency and self.time is not None:
             await self.time.sleep(self.latency)
@@ -135,6 +138,8 @@ class FakePlatform:
         if chat in self.always:
             raise self.always[chat]
         self.deliveries.append(Delivery(chat, reply.text, self.clock.now()))
+        if crashing:
+            raise Crash()
         return f"{chat}:{len(self.deliveries)}"
 
     def texts(self) -> list[str]:
@@ -180,19 +185,32 @@ class Household:
             self.school_id, self.student_id = school.id, student.id
         return self
 
-    async def people(self, chats: Sequence[str], platform: str = Platform.TELEGRAM,
-                     *, role: str = "parent", admin: bool = False) -> list[int]:
+    async def people(
+        self,
+        chats: Sequence[str],
+        platform: str = Platform.TELEGRAM,
+        *,
+        role: str = "parent",
+        admin: bool = False,
+    ) -> list[int]:
         """One person per chat, on Sam's team (or an admin of the school)."""
         ids = []
         async with self.db.session() as session:
             people = [Person(display_name=f"Person {chat}") for chat in chats]
             session.add_all(people)
             await session.flush()
-            session.add_all([
-                Account(person_id=person.id or 0, platform=platform, external_id=chat,
-                        dm_chat_id=chat, workspace="T1" if platform == Platform.SLACK else "")
-                for person, chat in zip(people, chats, strict=True)
-            ])
+            session.add_all(
+                [
+                    Account(
+                        person_id=person.id or 0,
+                        platform=platform,
+                        external_id=chat,
+                        dm_chat_id=chat,
+                        workspace="T1" if platform == Platform.SLACK else "",
+                    )
+                    for person, chat in zip(people, chats, strict=True)
+                ]
+            )
             repo = Repo(session)
             for person in people:
                 assert person.id is not None
@@ -203,8 +221,13 @@ class Household:
                     await repo.add_membership(person.id, self.student_id, role, "weekly")
         return ids
 
-    async def letters(self, person_ids: Sequence[int], *, prefix: str = "letter",
-                      not_before: datetime | None = None) -> int:
+    async def letters(
+        self,
+        person_ids: Sequence[int],
+        *,
+        prefix: str = "letter",
+        not_before: datetime | None = None,
+    ) -> int:
         """One letter to each person, due at `not_before` (now); its text is its dedupe key."""
         due = not_before or self.clock.now()
         queued = 0
@@ -212,10 +235,17 @@ class Household:
             repo = Repo(session)
             for n, person_id in enumerate(person_ids):
                 key = f"{prefix}:{n}:{person_id}"
-                queued += await enqueue(repo, Letter(key=key, person_id=person_id,
-                                                     kind="checkin", reply=Reply(key),
-                                                     not_before=due,
-                                                     student_id=self.student_id))
+                queued += await enqueue(
+                    repo,
+                    Letter(
+                        key=key,
+                        person_id=person_id,
+                        kind="checkin",
+                        reply=Reply(key),
+                        not_before=due,
+                        student_id=self.student_id,
+                    ),
+                )
         return queued
 
     async def outbox(self) -> list[Outbox]:
@@ -229,9 +259,24 @@ class Household:
             return accounts[0]
 
 
-def sender(db: Database, platform: Transport, clock: FakeClock, time: VirtualTime,
-           settings: SenderConfig = FAST, *, worker: str = "worker-1",
-           jitter: float = 1.0, transports: dict[str, Transport] | None = None) -> OutboxSender:
+def sender(
+    db: Database,
+    platform: Transport,
+    clock: FakeClock,
+    time: VirtualTime,
+    settings: SenderConfig = FAST,
+    *,
+    worker: str = "worker-1",
+    jitter: float = 1.0,
+    transports: dict[str, Transport] | None = None,
+) -> OutboxSender:
     """A sender on virtual time, with a fixed jitter so backoff delays are exact."""
-    return OutboxSender(db, transports or {Platform.TELEGRAM: platform}, clock, settings,
-                        worker=worker, sleep=time.sleep, jitter=lambda: jitter)
+    return OutboxSender(
+        db,
+        transports or {Platform.TELEGRAM: platform},
+        clock,
+        settings,
+        worker=worker,
+        sleep=time.sleep,
+        jitter=lambda: jitter,
+    )

@@ -1,6 +1,7 @@
 """One module per conversation; importing this package registers them all on the router."""
 
 from bot.handlers import (
+    amendments,
     checkins,
     goals,
     invites,
@@ -13,5 +14,5 @@ from bot.handlers import (
     urgent,
 )
 
-__all__ = ["checkins", "goals", "invites", "link", "notes", "onboarding", "questions", "records",
-           "settings", "urgent"]
+__all__ = ["amendments", "checkins", "goals", "invites", "link", "notes", "onboarding",
+           "questions", "records", "settings", "urgent"]

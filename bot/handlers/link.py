@@ -8,6 +8,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
+from bot.code_guesses import GuessLimit
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.router import router
@@ -18,6 +19,7 @@ LINK_TTL = timedelta(minutes=15)
 MAX_WRONG_CODES = 5
 GUESS_WINDOW = timedelta(hours=1)
 GUESS_KIND = "link"
+GUESSES = GuessLimit(GUESS_KIND, MAX_WRONG_CODES, GUESS_WINDOW)
 ACTION = "link"
 
 # Typed on a phone, maybe read aloud: no 0/O or 1/I to confuse. 8 of 32 letters = 40 bits,
@@ -71,20 +73,14 @@ async def _offer_code(ctx: Context) -> Reply:
 async def _redeem(msg: IncomingMessage, ctx: Context, code: str) -> Reply:
     sender = msg.sender
     now = ctx.clock.now()
-    guesses = await ctx.repo.code_guesses(
-        GUESS_KIND, sender.platform, sender.workspace, sender.external_id, now - GUESS_WINDOW
-    )
-    if guesses >= MAX_WRONG_CODES:
-        # Checked before the code: past the limit even the right code is refused.
+    if await GUESSES.exhausted(ctx.repo, sender, now):
         return ctx.say("link.too_many")
     pending = await ctx.repo.pending(code_token(code, ctx.settings.security.secret_key))
     target = await ctx.repo.person(pending.person_id) if pending is not None else None
     if pending is None or pending.action != ACTION or target is None or pending.expires_at <= now:
         if pending is not None and pending.action == ACTION:
             await ctx.repo.delete_pending(pending)
-        await ctx.repo.add_code_guess(
-            GUESS_KIND, sender.platform, sender.workspace, sender.external_id, now
-        )
+        await GUESSES.wrong(ctx.repo, sender, now)
         return ctx.say("link.bad_code")
     assert target.id is not None
     # Found even when inactive: the person writing from it is evidently there again.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -12,7 +13,17 @@ from bot.access import Action
 from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, MessageEdited, Reply
 from bot.router import router
-from storage.models import AccessAction, Entry, EntryKind, PendingAction, Role, Setting, Student
+from storage.models import (
+    AccessAction,
+    Entry,
+    EntryKind,
+    Membership,
+    PendingAction,
+    Person,
+    Role,
+    Setting,
+    Student,
+)
 from storage.repo import StudentLink
 
 BUTTON_TTL = timedelta(days=2)
@@ -41,16 +52,16 @@ async def log_note(msg: IncomingMessage, ctx: Context, text: str,
     match = grammar.match_student(text, [(_id(link.student), link.student.name) for link in links])
     draft = Draft(kind, match.body, msg.message_ref, msg.attachment_ref, ask_kind)
     if len(match.student_ids) == 1:
-        student = next(link.student for link in links if link.student.id == match.student_ids[0])
+        link = next(link for link in links if link.student.id == match.student_ids[0])
     elif len(links) == 1 and not match.student_ids:
-        student = links[0].student
+        link = links[0]
     else:
         choices = [link for link in links if link.student.id in match.student_ids] or links
         return [await _ask_which_student(ctx, draft if match.student_ids else
                                          Draft(kind, text, msg.message_ref, msg.attachment_ref,
                                                ask_kind),
                                          choices, match)]
-    return await _save(ctx, student, draft)
+    return await _save(ctx, link.student, draft, link)
 
 
 def _id(student: Student) -> int:
@@ -80,20 +91,19 @@ async def pick_student(press: ButtonPress, ctx: Context, pending: PendingAction)
     payload = pending.payload
     await ctx.repo.drop_pending(ctx.my_id, "pick_student", "group", payload["group"])
     links = await access.my_students(ctx, Action.LOG)
-    student = next((link.student for link in links if link.student.id == payload["student_id"]),
-                   None)
-    if student is None:
+    link = next((link for link in links if link.student.id == payload["student_id"]), None)
+    if link is None:
         return [ctx.say("students.not_found").replacing()]
+    student = link.student
     kind = EntryKind(payload["kind"])
     draft = Draft(kind, payload["text"], payload["source_ref"], payload["attachment_ref"],
                   payload.get("ask_kind", kind == EntryKind.NOTE))
-    replies = await _save(ctx, student, draft)
+    replies = await _save(ctx, student, draft, link)
     return [replies[0].replacing(), *replies[1:]]
 
 
-async def _save(ctx: Context, student: Student, draft: Draft) -> list[Reply]:
-    links = {link.student.id: link for link in await ctx.repo.links_of(ctx.my_id)}
-    link = links.get(student.id)
+async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink) -> list[Reply]:
+    """Log the note about `student`, to whom the sender is tied by `link`."""
     setting = Setting.HOME if link and link.role == Role.PARENT else Setting.SCHOOL
     goals = await ctx.repo.goals(_id(student))
     tags = grammar.find_tags(draft.text)
@@ -115,8 +125,10 @@ async def _save(ctx: Context, student: Student, draft: Draft) -> list[Reply]:
     reply = Reply(line)
     kinds = _CLASSIFY if draft.ask_kind else ()
     buttons = [await _kind_button(ctx, entry, kind) for kind in kinds]
-    await notifications.tell_team(ctx, entry, student)
-    share = await _share_button(ctx, entry, student) if setting == Setting.SCHOOL else None
+    # Read once for both: who hears about the entry now, and who waits for the weekly summary.
+    team = await ctx.repo.team_of(_id(student))
+    await notifications.tell_team(ctx, entry, student, team)
+    share = await _share_button(ctx, entry, student, team) if setting == Setting.SCHOOL else None
     replies = [reply.with_buttons(*buttons, await _undo_button(ctx, entry), share)]
     if unknown:
         listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
@@ -128,9 +140,10 @@ async def _save(ctx: Context, student: Student, draft: Draft) -> list[Reply]:
 _CLASSIFY = (EntryKind.WIN, EntryKind.CONCERN, EntryKind.NOTE)
 
 
-async def _share_button(ctx: Context, entry: Entry, student: Student) -> Button | None:
+async def _share_button(ctx: Context, entry: Entry, student: Student,
+                        team: Sequence[tuple[Person, Membership]]) -> Button | None:
     """[Share with family now], when the family would otherwise wait for the weekly summary."""
-    if entry.kind not in _CLASSIFY or not await notifications.weekly_families(ctx, student):
+    if entry.kind not in _CLASSIFY or not await notifications.weekly_families(ctx, student, team):
         return None
     token = await ctx.repo.add_pending(ctx.my_id, "share", {"entry_id": entry.id},
                                        ctx.clock.now() + BUTTON_TTL)

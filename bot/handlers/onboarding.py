@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from bot import invites
+from datetime import timedelta
+
+from bot import grammar, invites
+from bot.code_guesses import GuessLimit
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.i18n import languages
 from bot.invites import Redemption
 from bot.router import router
 from storage.models import Role
+
+# Invite codes carry 128 random bits; the limit also keeps a guesser from hammering the database.
+MAX_WRONG_INVITES = 5
+INVITE_GUESSES = GuessLimit("invite", MAX_WRONG_INVITES, timedelta(hours=1))
 
 
 @router.command("start", "join", open_to_strangers=True)
@@ -18,7 +25,12 @@ async def join(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     if not code:
         return [ctx.say("help.text") if ctx.person else ctx.say("onboarding.stranger")]
     now = ctx.clock.now()
+    if await INVITE_GUESSES.exhausted(ctx.repo, msg.sender, now):
+        return [ctx.say("onboarding.too_many")]
     outcome, invite = await invites.check_invite(ctx.repo, ctx.settings, now, code)
+    if outcome is Redemption.UNKNOWN:
+        # Only codes that never existed count: a used or expired one was handed out for real.
+        await INVITE_GUESSES.wrong(ctx.repo, msg.sender, now)
     if outcome is not Redemption.JOINED or invite is None:
         return [ctx.say(f"onboarding.code_{outcome}")]
     school = await ctx.repo.school(invite.school_id)
@@ -26,7 +38,9 @@ async def join(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     person = ctx.person
     if person is None:
         sender = msg.sender
-        name = sender.display_name.strip()[:200] or ctx.t("onboarding.unnamed")
+        # The platform's name is someone's typing too: no bidi tricks or control characters.
+        name = " ".join(grammar.clean_text(sender.display_name).split())[:200] or \
+            ctx.t("onboarding.unnamed")
         person = await ctx.repo.add_person(name, _first_language(sender.language_hint,
                                                                  school.language))
         await ctx.repo.add_account(person, sender.platform, sender.workspace,

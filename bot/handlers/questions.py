@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import access
+from bot import access, grammar
 from bot.access import Action
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
@@ -26,6 +26,10 @@ async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[
                                               ctx.clock.now() - OPEN_FOR)
     if not open_ones:
         return [ctx.say("questions.none")]
+    # Question texts are part of each student's record: reading them is logged like /log.
+    students = {link.student.id: link.student for link in links}
+    for student_id in dict.fromkeys(entry.student_id for entry, _ in open_ones):
+        await access.log(ctx, students[student_id], AccessAction.VIEW, "questions")
     lines = [ctx.t("questions.line", number=entry.id, student=names[entry.student_id],
                    author=author or ctx.t("entry.former_member"), text=entry.text)
              for entry, author in open_ones]
@@ -35,10 +39,14 @@ async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[
 @router.command("answer")
 async def answer_command(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """`/answer 12 Yes, headphones are fine`"""
-    number, _, text = args.strip().partition(" ")
-    if not number.lstrip("#").isdecimal() or not text.strip():
+    word, _, text = args.strip().partition(" ")
+    if not word.lstrip("#").isdecimal() or not text.strip():
         return [ctx.say("answer.usage")]
-    return await answer(msg, ctx, int(number.lstrip("#")), text.strip())
+    number = grammar.entry_number(word)
+    if number is None:
+        # Too big to be any question's number: the same answer as a number nobody has.
+        return [ctx.say("answer.not_found", number=word.lstrip("#")[:12])]
+    return await answer(msg, ctx, number, text.strip())
 
 
 @router.replied
@@ -55,7 +63,7 @@ async def answer_by_reply(msg: IncomingMessage, ctx: Context, text: str) -> list
 async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> list[Reply]:
     """Log the answer on the question's student and send it to the asker."""
     question = await ctx.repo.entry(number)
-    links = {link.student.id: link for link in await access.my_students(ctx, Action.LOG)}
+    links = {link.student.id: link for link in await access.my_students(ctx, Action.ANSWER)}
     if question is None or question.kind != EntryKind.QUESTION or \
             question.student_id not in links:
         # A question about someone else's child looks like no question at all, but is logged.

@@ -1,10 +1,10 @@
-"""Reading the record: /students, /log NAME [N], /week NAME."""
+"""Reading the record: /students, /log NAME [N], /week NAME, /record NAME."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import access, weekly
+from bot import access, student_record, weekly
 from bot.access import Action, Found
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
@@ -90,3 +90,17 @@ async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
         open_questions=await ctx.repo.open_questions([_id(student)], start - OPEN_QUESTIONS),
     )
     return [Reply(weekly.compose_summary(week, start, timezone, ctx.t, "summary.title_so_far"))]
+
+
+@router.command("record")
+async def show_record(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """The whole record of a student, with who has read it: a parent's right to inspect."""
+    found = await access.find_student(ctx, args, Action.RECORD, "record")
+    if found.student is None:
+        return [not_found(ctx, found, args)]
+    # Gathered after the view is logged, so the access log shown includes this reading.
+    record = await student_record.gather(ctx.repo, found.student)
+    text = student_record.compose(record, ctx.t, await _timezone(ctx, found.student))
+    may_amend = await access.my_link(ctx, _id(found.student), Action.AMEND) is not None
+    hint = f"\n\n{ctx.t('record.amend_hint')}" if may_amend and record.entries else ""
+    return [Reply(text + hint)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -50,3 +51,9 @@ class Translator:
 
     def __call__(self, key: str, /, **values: object) -> str:
         return translate(self.language, key, **values)
+
+    def template(self, key: str) -> Callable[..., str]:
+        """`t.template(key)(**values)` is `t(key, **values)`, looked up once for many lines."""
+        templates = catalog(self.language) if self.language in languages() else \
+            catalog(DEFAULT_LANGUAGE)
+        return (templates.get(key) or catalog(DEFAULT_LANGUAGE)[key]).format

@@ -100,7 +100,7 @@ async def test_a_reply_is_block_kit_with_the_token_as_the_only_button_data(
     reply = (await slack.send(TEACHER, "+ Sam read a whole page aloud")).reply()
 
     section, actions = reply.blocks
-    assert section["text"] == {"type": "mrkdwn", "text": reply.text, "verbatim": True}
+    assert section["text"] == {"type": "plain_text", "text": reply.text, "emoji": False}
     assert actions["type"] == "actions"
     button = reply.button(t("button.undo"))
     assert button["action_id"].startswith("tandem:")

@@ -14,7 +14,7 @@ from bot.handlers.notes import _CLASSIFY
 from bot.i18n import catalog, translate
 from bot.invites import Redemption
 from bot.weekly import Mood
-from storage.models import Delivery, EntryKind, Role, Setting
+from storage.models import AccessAction, AmendmentStatus, Delivery, EntryKind, Role, Setting
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
 CATALOG = catalog("en")
@@ -34,6 +34,9 @@ EXPANSIONS: dict[str, type[StrEnum]] = {
     "entry.setting": Setting,
     "delivery": Delivery,
     "wanted": Delivery,
+    "membership.role": Role,
+    "amendment.status": AmendmentStatus,
+    "row.action": AccessAction,
 }
 # Call sites that only ever see some members of the enum.
 NARROWER: dict[str, list[str]] = {

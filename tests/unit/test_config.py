@@ -462,8 +462,12 @@ def test_sender_limits_from_file_and_environment(tmp_path: Path) -> None:
         ("[sender]\ntelegram_per_second = 0\n", {}, "sender.telegram_per_second", "positive"),
         ("[sender]\nconcurrency = 2.5\n", {}, "sender.concurrency", "whole number"),
         ("[sender]\nmax_attempt = 3\n", {}, "sender.max_attempt", "unknown key"),
-        ("", {"TANDEM_SENDER_MAX_ATTEMPTS": "lots"}, "sender.max_attempts",
-         "TANDEM_SENDER_MAX_ATTEMPTS"),
+        (
+            "",
+            {"TANDEM_SENDER_MAX_ATTEMPTS": "lots"},
+            "sender.max_attempts",
+            "TANDEM_SENDER_MAX_ATTEMPTS",
+        ),
         ("[sender]\nclaim_seconds = 5\n", {}, "sender.claim_seconds", "at least 10"),
         (
             "[sender]\ntelegram_per_second = 2\ntelegram_per_chat_per_second = 3\n",

@@ -1,0 +1,226 @@
+"""`tandem roster import FILE.csv`: students, and an invite for each adult listed with them.
+
+The whole file is checked before anything is written; a bad row stops the import with its line
+number. Importing the same file again adds nothing: students are found by name, and an adult
+who already has a working (or used) invite from an earlier import gets no second one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot import grammar, invites, roster
+from bot.config import Settings
+from bot.roster import RosterError
+from storage.models import Role, School, Student
+from storage.repo import Repo
+
+MAX_NAME = 200
+MAX_CONTACT = 200
+# Header names each column may go by (folded); without a header the columns are in this order.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "student": ("student", "student name", "child"),
+    "adult": ("adult", "adult name", "name", "guardian", "person"),
+    "role": ("role",),
+    "contact": ("contact", "contact hint", "hint"),
+}
+ROLES = {Role.PARENT.value: Role.PARENT, Role.TEACHER.value: Role.TEACHER}
+INVITES_COLUMNS = ("line", "student", "adult", "role", "contact", "code", "link", "expires_at")
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One checked line of the roster."""
+
+    line: int
+    student: str
+    adult: str = ""
+    role: Role | None = None
+    contact: str = ""
+
+
+@dataclass(frozen=True)
+class IssuedInvite:
+    row: RosterRow
+    code: str
+    link: str | None
+    expires_at: datetime
+
+
+@dataclass
+class ImportReport:
+    students: int = 0  # new students
+    already_invited: int = 0  # adults with an invite from an earlier import
+    issued: list[IssuedInvite] | None = None
+
+
+def _clean(text: str) -> str:
+    return " ".join(grammar.clean_text(text).split())
+
+
+def read_roster(text: str, source: str) -> list[RosterRow]:
+    """Check every row; RosterError lists each bad line (in one line of text) if any is bad."""
+    problems: list[str] = []
+    rows: list[RosterRow] = []
+    # strict: a quote left open is an error on its line, not a name running to the end.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    order = list(COLUMNS)
+    seen: dict[tuple[str, str], tuple[Role | None, int]] = {}
+    first = True
+    while True:
+        # A quoted cell may run over several lines: a row is known by the line it starts on.
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            problems.append(f"line {line}: {err}")
+            break
+        cells = [_clean(cell) for cell in cells]
+        if not any(cells):
+            continue
+        if first:
+            first = False
+            header = _header(cells)
+            if header is not None:
+                order, unknown = header
+                if unknown:
+                    problems.append(
+                        f"line {line}: unknown column {unknown!r} (expected "
+                        "student, adult, role, contact)"
+                    )
+                    break
+                continue
+        row, problem = _row(line, cells, order)
+        if problem:
+            problems.append(f"line {line}: {problem}")
+            continue
+        assert row is not None
+        key = (grammar.fold(row.student), grammar.fold(row.adult))
+        earlier = seen.get(key)
+        if earlier is not None and row.adult and earlier[0] != row.role:
+            problems.append(
+                f"line {line}: {row.adult} is already listed for {row.student} "
+                f"as {earlier[0]} (line {earlier[1]})"
+            )
+            continue
+        if earlier is None:
+            seen[key] = (row.role, line)
+            rows.append(row)
+    if problems:
+        shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
+        raise RosterError(f"{source}: {len(problems)} bad row(s), nothing imported: {shown}")
+    if not rows:
+        raise RosterError(f"{source}: no rows to import (columns: student, adult, role, contact)")
+    return rows
+
+
+def _header(cells: Sequence[str]) -> tuple[list[str], str] | None:
+    """The columns a header row names (and the first it does not know), or None if the row
+    is data."""
+    names = {alias: column for column, aliases in COLUMNS.items() for alias in aliases}
+    folded = [grammar.fold(cell) for cell in cells]
+    if folded[0] not in COLUMNS["student"]:
+        return None
+    order = [names.get(cell, "") for cell in folded]
+    unknown = next((cell for cell, column in zip(cells, order, strict=True) if not column), "")
+    return order, unknown
+
+
+def _row(line: int, cells: Sequence[str], order: Sequence[str]) -> tuple[RosterRow | None, str]:
+    if len(cells) > len(order) and any(cells[len(order) :]):
+        return None, f"expected at most {len(order)} columns, found {len(cells)}"
+    values = dict(zip(order, cells, strict=False))
+    student, adult = values.get("student", ""), values.get("adult", "")
+    role_text, contact = values.get("role", "").casefold(), values.get("contact", "")
+    if not student:
+        return None, "no student name"
+    try:
+        student = roster.clean_student_name(student)
+    except RosterError as err:
+        return None, str(err)
+    if len(adult) > MAX_NAME:
+        return None, f"the adult's name is longer than {MAX_NAME} characters"
+    if len(contact) > MAX_CONTACT:
+        return None, f"the contact hint is longer than {MAX_CONTACT} characters"
+    if adult and role_text not in ROLES:
+        return None, f"role must be parent or teacher, not {role_text[:20]!r}"
+    if not adult and (role_text or contact):
+        return None, "a role or contact without an adult's name"
+    return RosterRow(line, student, adult, ROLES.get(role_text) if adult else None, contact), ""
+
+
+async def import_roster(
+    repo: Repo,
+    settings: Settings,
+    now: datetime,
+    school: School,
+    rows: Sequence[RosterRow],
+    advance: Callable[[], None] = lambda: None,
+) -> ImportReport:
+    """Add what is new: students by name, invites for adults without one from an earlier import."""
+    assert school.id is not None
+    report = ImportReport(issued=[])
+    assert report.issued is not None
+    students: dict[str, Student] = {s.name_key: s for s in await repo.students_in(school.id)}
+    for row in rows:
+        key = grammar.fold(row.student)
+        student = students.get(key)
+        if student is None:
+            student = await roster.add_student(repo, school, row.student)
+            students[key] = student
+            report.students += 1
+        if row.adult and row.role is not None and student.id is not None:
+            earlier = await repo.roster_invites(student.id, row.role, row.adult)
+            # A used invite, or one still working, means this adult was invited already; an
+            # expired unused one is replaced, which is what re-importing after expiry is for.
+            if any(invite.used_at is not None or invite.expires_at > now for invite in earlier):
+                report.already_invited += 1
+            else:
+                new = await invites.create_invite(
+                    repo, settings, now, school, student, row.role, None, label=row.adult
+                )
+                report.issued.append(IssuedInvite(row, new.code, new.link, new.invite.expires_at))
+        advance()
+    return report
+
+
+def invites_path(source: Path) -> Path:
+    """Beside the roster, never over an earlier file: `roster-invites.csv`, `-invites-2.csv`..."""
+    candidate = source.with_name(f"{source.stem}-invites.csv")
+    number = 2
+    while candidate.exists():
+        candidate = source.with_name(f"{source.stem}-invites-{number}.csv")
+        number += 1
+    return candidate
+
+
+def write_invites(path: Path, issued: Sequence[IssuedInvite]) -> None:
+    """The codes for the admin to hand out: owner-only, and never an existing file."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(INVITES_COLUMNS)
+    for invite in issued:
+        row = invite.row
+        writer.writerow(
+            [
+                row.line,
+                row.student,
+                row.adult,
+                row.role,
+                row.contact,
+                invite.code,
+                invite.link or "",
+                invite.expires_at.isoformat(),
+            ]
+        )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+        handle.write(out.getvalue())

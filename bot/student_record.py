@@ -1,0 +1,457 @@
+"""A student's whole record: every entry with its earlier wordings, the check-ins, goals,
+correction requests, the team and the access log. Shown in chat by /record and written by
+`tandem export` as Markdown (for a parent to read), CSV (one row per item) or JSON (nested)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot import weekly
+from bot.i18n import Translator
+from storage.models import (
+    AccessLog,
+    Amendment,
+    Entry,
+    EntryRevision,
+    Goal,
+    Membership,
+    Person,
+    School,
+    Student,
+)
+from storage.repo import Repo
+
+
+class ExportFormat(StrEnum):
+    MD = "md"
+    CSV = "csv"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class StudentRecord:
+    """Everything Tandem holds about one student, read in one transaction."""
+
+    school: School
+    student: Student
+    entries: Sequence[tuple[Entry, str]]  # with the author's name, oldest first
+    revisions: dict[int, list[EntryRevision]]  # entry id -> earlier wordings, oldest first
+    goals: Sequence[Goal]
+    amendments: Sequence[Amendment]
+    access: Sequence[AccessLog]
+    team: Sequence[tuple[Person, Membership]]
+    names: dict[int, str]  # person id -> display name, for the access log and amendments
+
+    def name_of(self, person_id: int | None) -> str:
+        return self.names.get(person_id, "") if person_id is not None else ""
+
+    def checkins(self) -> list[tuple[Entry, str, list[tuple[Entry, str]]]]:
+        """Each check-in answer (a home note with a mood) with the lines added to it."""
+        added: defaultdict[int, list[tuple[Entry, str]]] = defaultdict(list)
+        for entry, author in self.entries:
+            if entry.reply_to_id is not None:
+                added[entry.reply_to_id].append((entry, author))
+        return [
+            (entry, author, added[entry.id or 0]) for entry, author in self.entries if entry.mood
+        ]
+
+    def goal_counts(self) -> dict[int, int]:
+        counts: defaultdict[int, int] = defaultdict(int)
+        for entry, _ in self.entries:
+            if entry.goal_id is not None:
+                counts[entry.goal_id] += 1
+        return counts
+
+
+async def gather(repo: Repo, student: Student) -> StudentRecord:
+    """Read the whole record of `student` (the caller has checked access and logged it)."""
+    assert student.id is not None
+    school = await repo.school(student.school_id)
+    assert school is not None
+    entries = await repo.all_entries(student.id)
+    revisions: defaultdict[int, list[EntryRevision]] = defaultdict(list)
+    for revision in await repo.revisions_of([e.id for e, _ in entries if e.id is not None]):
+        revisions[revision.entry_id].append(revision)
+    amendments = await repo.amendments_of(student.id)
+    access = await repo.access_log(student_id=student.id)
+    people = (
+        {row.actor_id for row in access}
+        | {a.requested_by for a in amendments}
+        | {a.decided_by for a in amendments}
+    )
+    names = await repo.names_of(sorted(p for p in people if p is not None))
+    goals = await repo.all_goals(student.id)
+    team = await repo.team_of(student.id)
+    return StudentRecord(
+        school, student, entries, dict(revisions), goals, amendments, access, team, names
+    )
+
+
+# --- reading it: chat and Markdown share one layout -----------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
+
+
+def escape_markdown(text: str) -> str:
+    """User text shown literally in Markdown: `*bold*` stays asterisks, `<b>` stays text."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    heading: Callable[[str], str]
+    item: Callable[[str], str]
+    sub: Callable[[str], str]
+    text: Callable[[str], str]  # how user-written text is shown
+
+
+CHAT = _Layout(
+    heading=lambda s: f"\n{s}", item=lambda s: f"• {s}", sub=lambda s: f"   ↳ {s}", text=lambda s: s
+)
+MARKDOWN = _Layout(
+    heading=lambda s: f"\n## {s}\n",
+    item=lambda s: f"- {s}",
+    sub=lambda s: f"  - {s}",
+    text=escape_markdown,
+)
+
+
+def _when(at: datetime, timezone: str) -> str:
+    return weekly.format_when(at, timezone)
+
+
+def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout = CHAT) -> str:
+    """The record as a person reads it: notes, check-ins, goals, corrections, who has read it."""
+    text = layout.text
+    name = text(record.student.name)
+    former = t("entry.former_member")
+    lines = [t("record.title", student=name, school=text(record.school.name))]
+    if layout is MARKDOWN:
+        lines = [f"# {lines[0]}", "", t("record.exported", timezone=timezone)]
+
+    lines.append(layout.heading(t("record.team", count=len(record.team))))
+    for person, membership in record.team:
+        lines.append(
+            layout.item(
+                t(
+                    "record.member",
+                    name=text(person.display_name),
+                    role=t(f"role.{membership.role}"),
+                )
+            )
+        )
+
+    lines.append(layout.heading(t("record.entries", count=len(record.entries))))
+    if not record.entries:
+        lines.append(t("record.no_entries", student=name))
+    for entry, author in record.entries:
+        shown = entry.model_copy(update={"text": text(entry.text)})
+        line = weekly.entry_line(shown, text(author), timezone, t)
+        where = t(f"summary.setting.{entry.setting}")
+        lines.append(layout.item(t("record.entry", number=entry.id, where=where, line=line)))
+        lines += [
+            layout.sub(
+                t(
+                    "record.revision",
+                    until=_when(revision.edited_at, timezone),
+                    text=text(revision.text),
+                )
+            )
+            for revision in record.revisions.get(entry.id or 0, [])
+        ]
+
+    checkins = record.checkins()
+    if checkins:
+        lines.append(layout.heading(t("record.checkins", count=len(checkins))))
+        for entry, author, added in checkins:
+            lines.append(
+                layout.item(
+                    t(
+                        "record.checkin",
+                        when=_when(entry.created_at, timezone),
+                        author=text(author) or former,
+                        mood=t(f"checkin.mood.{entry.mood}"),
+                    )
+                )
+            )
+            lines += [
+                layout.sub(t("record.checkin_added", text=text(more.text))) for more, _ in added
+            ]
+
+    lines.append(layout.heading(t("record.goals", count=len(record.goals))))
+    counts = record.goal_counts()
+    for goal in record.goals:
+        state = t("record.goal_active" if goal.active else "record.goal_retired")
+        lines.append(
+            layout.item(
+                t(
+                    "record.goal",
+                    tag=text(goal.tag),
+                    description=text(goal.description),
+                    count=counts.get(goal.id or 0, 0),
+                    state=state,
+                )
+            )
+        )
+
+    if record.amendments:
+        lines.append(layout.heading(t("record.amendments", count=len(record.amendments))))
+        for amendment in record.amendments:
+            lines.append(
+                layout.item(
+                    t(
+                        "record.amendment",
+                        number=amendment.id,
+                        entry=amendment.entry_id,
+                        when=_when(amendment.requested_at, timezone),
+                        who=text(record.name_of(amendment.requested_by)) or former,
+                        text=text(amendment.text),
+                    )
+                )
+            )
+            decided = amendment.decided_at
+            lines.append(
+                layout.sub(
+                    t(
+                        f"record.amendment_{amendment.status}",
+                        who=text(record.name_of(amendment.decided_by)) or former,
+                        when=_when(decided, timezone) if decided else "",
+                    )
+                )
+            )
+
+    lines.append(layout.heading(t("record.access", count=len(record.access))))
+    lines += [layout.item(_access_line(row, record, t, timezone)) for row in record.access]
+    return "\n".join(lines).strip("\n")
+
+
+def _access_line(row: AccessLog, record: StudentRecord, t: Translator, timezone: str) -> str:
+    if row.actor_id is not None:
+        who = record.name_of(row.actor_id) or t("entry.former_member")
+    elif row.detail.startswith("cli"):
+        who = t("record.the_school")
+    else:
+        who = t("record.someone_else")
+    # A refusal's detail is what someone typed: not shown, only that it was refused.
+    detail = "" if row.action == "denied" else f" ({row.detail})"
+    return t(
+        "record.access_line",
+        when=_when(row.at, timezone),
+        who=who,
+        what=t(f"record.action.{row.action}"),
+        detail=detail,
+    )
+
+
+# --- export files ---------------------------------------------------------------------------
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = (
+    "record",
+    "id",
+    "at",
+    "kind",
+    "setting",
+    "author",
+    "text",
+    "mood",
+    "goal",
+    "reply_to",
+    "edited_at",
+    "status",
+    "detail",
+)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def as_json(record: StudentRecord, exported_at: datetime) -> dict[str, Any]:
+    """Everything, nested: the exact texts, times in UTC ISO 8601."""
+    goals = {goal.id: goal.tag for goal in record.goals}
+    counts = record.goal_counts()
+    return {
+        "student": {
+            "id": record.student.id,
+            "name": record.student.name,
+            "school": record.school.name,
+            "archived": record.student.archived,
+        },
+        "exported_at": exported_at.isoformat(),
+        "team": [
+            {"name": person.display_name, "role": membership.role}
+            for person, membership in record.team
+        ],
+        "entries": [
+            {
+                "id": entry.id,
+                "at": _iso(entry.created_at),
+                "kind": entry.kind,
+                "setting": entry.setting,
+                "author": author or None,
+                "text": entry.text,
+                "mood": entry.mood,
+                "goal": goals.get(entry.goal_id),
+                "reply_to": entry.reply_to_id,
+                "attachment": entry.attachment_ref,
+                "edited_at": _iso(entry.edited_at),
+                "revisions": [
+                    {"text": revision.text, "replaced_at": _iso(revision.edited_at)}
+                    for revision in record.revisions.get(entry.id or 0, [])
+                ],
+            }
+            for entry, author in record.entries
+        ],
+        "checkins": [
+            {
+                "entry_id": entry.id,
+                "at": _iso(entry.created_at),
+                "mood": entry.mood,
+                "author": author or None,
+                "added": [more.id for more, _ in added],
+            }
+            for entry, author, added in record.checkins()
+        ],
+        "goals": [
+            {
+                "tag": goal.tag,
+                "description": goal.description,
+                "active": goal.active,
+                "entries": counts.get(goal.id or 0, 0),
+            }
+            for goal in record.goals
+        ],
+        "amendments": [
+            {
+                "id": amendment.id,
+                "entry_id": amendment.entry_id,
+                "requested_by": record.name_of(amendment.requested_by) or None,
+                "requested_at": _iso(amendment.requested_at),
+                "text": amendment.text,
+                "status": amendment.status,
+                "decided_by": record.name_of(amendment.decided_by) or None,
+                "decided_at": _iso(amendment.decided_at),
+            }
+            for amendment in record.amendments
+        ],
+        "access_log": [
+            {
+                "at": _iso(row.at),
+                "actor": record.name_of(row.actor_id) or None,
+                "action": row.action,
+                "detail": row.detail,
+            }
+            for row in record.access
+        ],
+    }
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def as_csv(record: StudentRecord, exported_at: datetime) -> str:
+    """One row per item, the first column saying which: team, entry (a check-in is an entry
+    with a mood), revision, goal, amendment, access. Cells a spreadsheet would run as a
+    formula get a leading apostrophe (the JSON export keeps every text exactly)."""
+    data = as_json(record, exported_at)
+    rows: list[dict[str, object]] = []
+    rows += [
+        {"record": "team", "author": member["name"], "kind": member["role"]}
+        for member in data["team"]
+    ]
+    for entry in data["entries"]:
+        rows.append(
+            {
+                "record": "entry",
+                **{
+                    key: entry[key]
+                    for key in (
+                        "id",
+                        "at",
+                        "kind",
+                        "setting",
+                        "author",
+                        "text",
+                        "mood",
+                        "goal",
+                        "reply_to",
+                        "edited_at",
+                    )
+                },
+            }
+        )
+        rows += [
+            {
+                "record": "revision",
+                "id": entry["id"],
+                "at": revision["replaced_at"],
+                "text": revision["text"],
+            }
+            for revision in entry["revisions"]
+        ]
+    rows += [
+        {
+            "record": "goal",
+            "goal": goal["tag"],
+            "text": goal["description"],
+            "status": "active" if goal["active"] else "retired",
+        }
+        for goal in data["goals"]
+    ]
+    rows += [
+        {
+            "record": "amendment",
+            "id": amendment["id"],
+            "at": amendment["requested_at"],
+            "author": amendment["requested_by"],
+            "text": amendment["text"],
+            "reply_to": amendment["entry_id"],
+            "status": amendment["status"],
+            "detail": f"{amendment['decided_by'] or ''} {amendment['decided_at'] or ''}".strip(),
+        }
+        for amendment in data["amendments"]
+    ]
+    rows += [
+        {
+            "record": "access",
+            "at": row["at"],
+            "author": row["actor"],
+            "kind": row["action"],
+            "detail": row["detail"],
+        }
+        for row in data["access_log"]
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows([[_cell(row.get(column)) for column in CSV_COLUMNS] for row in rows])
+    return out.getvalue()
+
+
+def as_markdown(record: StudentRecord, t: Translator) -> str:
+    """The record for a parent to read, in the school's language and time zone."""
+    return compose(record, t, record.school.timezone, MARKDOWN) + "\n"
+
+
+def render(record: StudentRecord, form: ExportFormat, exported_at: datetime) -> str:
+    """The export file's text in one of the three formats."""
+    if form is ExportFormat.JSON:
+        return json.dumps(as_json(record, exported_at), ensure_ascii=False, indent=2) + "\n"
+    if form is ExportFormat.CSV:
+        return as_csv(record, exported_at)
+    return as_markdown(record, Translator(record.school.language))
