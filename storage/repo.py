@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     or_,
     true,
+    type_coerce,
     update,
 )
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
@@ -30,6 +31,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import Grouping
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.main import default_registry
@@ -951,7 +953,9 @@ class Repo:
                 bindparam("each_payload_at", [position[id(row["payload"])] for row in rows],
                           type_=ARRAY(Integer)),
             ).table_valued(*(column.name for column in columns), "payload_at")
-            distinct = bindparam("payloads", list(encoded.values()), type_=ARRAY(Text))
+            each = each.render_derived("letter")
+            distinct = type_coerce(Grouping(bindparam(
+                "payloads", list(encoded.values()), type_=ARRAY(Text))), ARRAY(Text))
             source = sa_select(*(each.c[column.name] for column in columns),
                                cast(distinct[each.c.payload_at], JSON))
             statement = pg_insert(Outbox).from_select(
