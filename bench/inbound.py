@@ -478,6 +478,8 @@ def main() -> None:
         ratio = result.rate / echo.rate
         met = "met" if ratio >= TARGET_RATIO else "MISSED"
         verdict = "" if result is echo else f"{ratio:.2f} {met}"
+        if args.rate:  # every bot gets the offered rate: the ratio says nothing
+            verdict = "n/a (paced)"
         rows.append(
             [
                 result.bot,
