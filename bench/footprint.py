@@ -1,6 +1,6 @@
 """Footprint benchmark: `tandem run` from start to ready, idle memory and CPU, clean stop.
 
-    python bench/footprint.py [--db sqlite|postgres|both] [--idle 5] [--repeat 3]
+    python bench/footprint.py [--db sqlite|postgres|both] [--idle 5] [--repeat 3] [--markdown]
 
 For each database: `tandem init` a school (SQLite in a temp dir; PostgreSQL: database
 `tandem_bench_footprint`, emptied), then start `tandem run` with Telegram enabled in polling

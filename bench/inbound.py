@@ -1,6 +1,7 @@
 """Inbound benchmark: `tandem run` on Telegram (polling) against a bare python-telegram-bot echo.
 
     python bench/inbound.py [--n 5000] [--db sqlite|postgres|both] [--rate 0] [--teachers 200]
+                            [--profile DIR] [--markdown]
 
 A fake Bot API (bench/botapi_fake.py) runs in its own process and queues N updates: 70 % one-line
 notes from the teachers (`+ Sam ...`, `- Maya ...`, `Leo: ...`), 30 % notes from parents. Each

@@ -1,7 +1,7 @@
 """Summaries benchmark: every weekly summary of a big school, composed and queued in one job.
 
     python bench/summaries.py [--students 10000] [--entries 50] [--db sqlite|postgres|both]
-                              [--also 1000] [--weeks 1] [--profile DIR]
+                              [--also 1000] [--weeks 1] [--profile DIR] [--markdown]
 
 Seeds a school of `--students` students with `--entries` entries each (10,000 × 50 = 500,000
 rows), all in the week being summarised unless `--weeks` spreads them over more weeks. Each
