@@ -16,11 +16,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from bot.i18n import languages
+
 DEFAULT_PATH = Path("tandem.toml")
 ENV_PREFIX = "TANDEM_"
 SECRET_KEY_ALIAS = "TANDEM_SECRET_KEY"
 
-LANGUAGES = ("en", "es")
 DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 
 TelegramMode = Literal["polling", "webhook"]
@@ -470,7 +471,7 @@ def _school(s: _Section) -> SchoolConfig:
     timezone = s.text("timezone", default.timezone)
     if timezone not in zoneinfo.available_timezones():
         raise s.error("timezone", "not a time zone known to zoneinfo, e.g. 'America/Chicago'")
-    language = s.choice("language", default.language, LANGUAGES)
+    language = s.choice("language", default.language, languages())  # those with a catalog
     return SchoolConfig(name=name, timezone=timezone, language=language)
 
 

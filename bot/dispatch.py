@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.context import Clock, Context
 from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
 from bot.grammar import clean_text
-from bot.i18n import Translator
+from bot.i18n import Translator, guess_language
 from bot.router import Router, router, split_command
 from storage.db import Database
 from storage.repo import Repo
@@ -74,8 +74,8 @@ class Dispatcher:
             # They wrote to us, so the chat is open again (a bot once blocked, now unblocked).
             account.active = True
             await repo.save(account)
-        language = person.language if person else (sender.language_hint or
-                                                   self.settings.school.language)
+        language = person.language if person else guess_language(sender.language_hint,
+                                                                 self.settings.school.language)
         return Context(repo=repo, clock=self.clock, settings=self.settings,
                        t=Translator(language), person=person,
                        account=account if person else None)

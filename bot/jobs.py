@@ -160,32 +160,38 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         for goal in await repo.school_goals(school_id):
             goals[goal.student_id].append(goal)
         readers = [r for r in await repo.school_readers(school_id) if r.student_id in students]
-        languages: defaultdict[int, set[str]] = defaultdict(set)
+        # One composition per student, language and timezone, shared by every reader of it.
+        ways: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
         for reader in readers:
-            languages[reader.student_id].add(reader.language)
-        # One composition per student and language, shared by every reader of it.
-        texts: dict[tuple[int, str], dict[str, Any]] = {}
+            ways[reader.student_id].add(_way_of_reading(reader.language, reader.timezone, school))
+        texts: dict[tuple[int, str, str], dict[str, Any]] = {}
 
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
             story = StudentWeek(students[student_id], entries, goals[student_id],
                                 questions[student_id])
-            for language in languages[student_id]:
-                texts[(student_id, language)] = to_payload(Reply(compose_summary(
-                    story, start, school.timezone, Translator(language))))
+            for language, timezone in ways[student_id]:
+                texts[(student_id, language, timezone)] = to_payload(Reply(compose_summary(
+                    story, start, timezone, Translator(language))))
 
         async for student_id, entries in repo.school_week(school_id, start, end):
-            if student_id in languages:
+            if student_id in ways:
                 compose(student_id, entries)
         letters = _Letters(repo, settings, now, school)
         for reader in readers:
-            payload = texts.get((reader.student_id, reader.language))
+            way = (reader.student_id, *_way_of_reading(reader.language, reader.timezone, school))
+            payload = texts.get(way)
             if payload is None:  # nothing written this week: the kind empty-week summary
                 compose(reader.student_id, ())
-                payload = texts[(reader.student_id, reader.language)]
+                payload = texts[way]
             letters.add_for(f"summary:{reader.student_id}:{reader.person_id}:{week}",
                             reader.person_id, letters.due(reader.timezone, reader.quiet_hours),
                             "summary", payload, reader.student_id)
         return JobReport(school.name, await letters.post())
+
+
+def _way_of_reading(language: str, timezone: str | None, school: School) -> tuple[str, str]:
+    """The language and timezone a summary is written in for one reader."""
+    return language, timezone or school.timezone
 
 
 def _by_student(rows: Iterable[tuple[WeekEntry, str]]

@@ -18,6 +18,7 @@ from typing import Any
 from bot import weekly
 from bot.i18n import Translator
 from storage.models import (
+    AccessAction,
     AccessLog,
     Amendment,
     Entry,
@@ -125,10 +126,6 @@ MARKDOWN = _Layout(
 )
 
 
-def _when(at: datetime, timezone: str) -> str:
-    return weekly.format_when(at, timezone)
-
-
 def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout = CHAT) -> str:
     """The record as a person reads it: notes, check-ins, goals, corrections, who has read it."""
     text = layout.text
@@ -162,7 +159,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
             layout.sub(
                 t(
                     "record.revision",
-                    until=_when(revision.edited_at, timezone),
+                    until=t.moment(revision.edited_at, timezone),
                     text=text(revision.text),
                 )
             )
@@ -177,7 +174,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
                 layout.item(
                     t(
                         "record.checkin",
-                        when=_when(entry.created_at, timezone),
+                        when=t.moment(entry.created_at, timezone),
                         author=text(author) or former,
                         mood=t(f"checkin.mood.{entry.mood}"),
                     )
@@ -212,7 +209,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
                         "record.amendment",
                         number=amendment.id,
                         entry=amendment.entry_id,
-                        when=_when(amendment.requested_at, timezone),
+                        when=t.moment(amendment.requested_at, timezone),
                         who=text(record.name_of(amendment.requested_by)) or former,
                         text=text(amendment.text),
                     )
@@ -224,7 +221,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
                     t(
                         f"record.amendment_{amendment.status}",
                         who=text(record.name_of(amendment.decided_by)) or former,
-                        when=_when(decided, timezone) if decided else "",
+                        when=t.moment(decided, timezone) if decided else "",
                     )
                 )
             )
@@ -241,15 +238,37 @@ def _access_line(row: AccessLog, record: StudentRecord, t: Translator, timezone:
         who = t("record.the_school")
     else:
         who = t("record.someone_else")
-    # A refusal's detail is what someone typed: not shown, only that it was refused.
-    detail = "" if row.action == "denied" else f" ({row.detail})"
-    return t(
-        "record.access_line",
-        when=_when(row.at, timezone),
-        who=who,
-        what=t(f"record.action.{row.action}"),
-        detail=detail,
-    )
+    return t("record.access_line", when=t.moment(row.at, timezone), who=who,
+             what=_what_was_done(row, t))
+
+
+_SEEN = {"log": "record.seen.log", "week": "record.seen.week", "record": "record.seen.record",
+         "goals": "record.seen.goals", "questions": "record.seen.questions"}
+_FORMATS = {"md": "Markdown", "csv": "CSV", "json": "JSON"}
+_SHARED = re.compile(r"entry (\d+) to (\d+) parent")
+_AMENDED = re.compile(r"correction #(\d+) of entry #(\d+) (requested|accepted|declined)")
+_AMEND_KEYS = {"requested": "record.amend_requested", "accepted": "record.amend_accepted",
+               "declined": "record.amend_declined"}
+
+
+def _what_was_done(row: AccessLog, t: Translator) -> str:
+    """The row in the reader's words; its `detail` is written for auditors, in English.
+
+    A refusal's detail is what someone typed: never shown, only that it was refused.
+    """
+    words = row.detail.split()
+    if row.action == AccessAction.VIEW and words and words[0] in _SEEN:
+        count = int(words[1]) if len(words) > 1 and words[1].isdecimal() else 0
+        return t(_SEEN[words[0]], count=count)
+    if row.action == AccessAction.EXPORT and words[-1:] and words[-1] in _FORMATS:
+        return t("record.exported_as", format=_FORMATS[words[-1]])
+    shared = _SHARED.match(row.detail) if row.action == AccessAction.SHARE else None
+    if shared:
+        return t("record.shared", number=int(shared[1]), count=int(shared[2]))
+    amended = _AMENDED.match(row.detail) if row.action == AccessAction.AMEND else None
+    if amended:
+        return t(_AMEND_KEYS[amended[3]], number=int(amended[1]), entry=int(amended[2]))
+    return t(f"record.action.{row.action}")
 
 
 # --- export files ---------------------------------------------------------------------------

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.i18n import Translator
+from bot import glossary
+from bot.i18n import Translator, languages, translate
+from bot.i18n.dates import weekdays
 from storage.models import Entry, EntryKind, Setting, Student
 
 
@@ -70,22 +73,31 @@ def iso_week(now: datetime, timezone: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def format_when(at: datetime, timezone: str) -> str:
-    return at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %H:%M")
-
-
 def entry_line(entry: Entry, author: str, timezone: str, t: Translator) -> str:
-    """`Tue 25 Nov 14:05 · Win · Ms. Ortiz: read a whole page aloud`"""
-    return t("entry.line", when=format_when(entry.created_at, timezone),
+    """`Tue, Nov 25, 2:05 PM · Win · Ms. Ortiz: read a whole page aloud`"""
+    return t("entry.line", when=t.moment(entry.created_at, timezone),
              kind=t(f"kind.{entry.kind}").capitalize(), author=author or t("entry.former_member"),
-             text=entry.text, marks=_marks(entry, t))
+             text=shown_text(entry, t), marks=_marks(entry, t))
+
+
+@cache
+def _mood_words() -> frozenset[str]:
+    """Each mood in every language: what a check-in tap logs, in the words of whoever tapped."""
+    return frozenset(translate(language, f"checkin.mood.{mood}")
+                     for language in languages() for mood in Mood)
+
+
+def shown_text(entry: EntryFacts, t: Translator) -> str:
+    """The entry as written; a check-in tap wrote no words of its own, so it reads in `t`'s."""
+    if entry.mood and entry.text in _mood_words():
+        return t(f"checkin.mood.{entry.mood}")
+    return entry.text
 
 
 def _marks(entry: EntryFacts, t: Translator) -> str:
     marks = ""
-    mood = t(f"checkin.mood.{entry.mood}") if entry.mood else ""
-    if mood and mood != entry.text:
-        marks += f" ({mood})"
+    if entry.mood and entry.text not in _mood_words():
+        marks += f" ({t(f'checkin.mood.{entry.mood}')})"
     if entry.attachment_ref:
         marks += f" {t('entry.photo_mark')}"
     if entry.edited_at:
@@ -102,16 +114,15 @@ class _Lines:
         self.former = t("entry.former_member")
         self.line = t.template("summary.line")
         self.where: dict[str, str] = {}
-        # strftime("%a") of a date in each weekday (2024-01-01 was a Monday), under the
-        # locale in force now, as the line-by-line strftime would give it.
-        self.days = [datetime(2024, 1, 1 + day).strftime("%a") for day in range(7)]
+        self.days = weekdays(t.language)
 
     def __call__(self, entry: EntryFacts, author: str) -> str:
         where = self.where.get(entry.setting)
         if where is None:
             where = self.where[entry.setting] = self.t(f"summary.setting.{entry.setting}")
         day = self.days[entry.created_at.astimezone(self.zone).weekday()]
-        return self.line(day=day, author=author or self.former, where=where, text=entry.text,
+        return self.line(day=day, author=author or self.former, where=where,
+                         text=shown_text(entry, self.t),
                          marks=_marks(entry, self.t))
 
 
@@ -142,7 +153,7 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
                     title_key: str = "summary.title") -> str:
     """The week as a story: wins first, then concerns, home, open questions, goals."""
     name = week.student.name
-    title = t(title_key, student=name, start=start.astimezone(ZoneInfo(timezone)).strftime("%d %b"))
+    title = t(title_key, student=name, start=t.day_month(start.date()))  # the week's own zone
     entries = [(entry, author) for entry, author in week.entries
                if entry.kind not in (EntryKind.QUESTION, EntryKind.ANSWER)]
     if not entries and not week.open_questions:
@@ -160,19 +171,31 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
                               t("entry.former_member"), text=e.text)
                      for e, a in week.open_questions)
     counts = {goal.id: sum(1 for e, _ in entries if e.goal_id == goal.id) for goal in week.goals}
-    if any(counts.values()):
+    goals = [goal for goal in week.goals if counts[goal.id]]
+    if goals:
         parts.append(f"\n{t('summary.goals')}")
         parts.extend("• " + t("summary.goal_line", tag=goal.tag, description=goal.description,
-                              count=counts[goal.id]) for goal in week.goals if counts[goal.id])
+                              count=counts[goal.id]) for goal in goals)
+    written = [e.text for e, _ in entries] + [e.text for e, _ in week.open_questions] + \
+        [goal.description for goal in goals]
+    explained = glossary.explain(written, t)
+    if explained:
+        parts.append(f"\n{t('summary.glossary')}")
+        parts.extend(f"• {line}" for line in explained)
     return "\n".join(parts)
 
 
 def _balance(entries: Sequence[tuple[EntryFacts, str]], name: str, t: Translator) -> str:
-    """One kind sentence on the week's balance, strengths first."""
+    """One kind sentence on the week's balance: strengths first, then what to work on."""
     wins = sum(1 for e, _ in entries if e.kind == EntryKind.WIN)
     concerns = sum(1 for e, _ in entries if e.kind in (EntryKind.CONCERN, EntryKind.URGENT))
-    if wins and wins >= concerns:
-        return t("summary.balance_bright", student=name, wins=wins, concerns=concerns)
+    counted = {"student": name, "wins": t("count.wins", count=wins),
+               "concerns": t("count.concerns", count=concerns)}
+    if wins and not concerns:
+        return t("summary.balance_wins", **counted)
+    if wins:
+        return t("summary.balance_bright" if wins >= concerns else "summary.balance_hard",
+                 **counted)
     if concerns:
-        return t("summary.balance_hard", student=name, wins=wins, concerns=concerns)
-    return t("summary.balance_notes", student=name, notes=len(entries))
+        return t("summary.balance_concerns", **counted)
+    return t("summary.balance_notes", student=name, notes=t("count.notes", count=len(entries)))

@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.demo import console_id, seed_demo
 from bot.dispatch import Dispatcher
 from bot.events import Button, ButtonPress, Chat, IncomingMessage, MessageEdited, Reply, Sender
+from bot.i18n import translate
 from storage.db import Database
 from storage.models import Platform
 from storage.repo import Repo
@@ -34,6 +35,12 @@ def run_apart(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Run a coroutine to completion in its own thread and loop (fixtures may be inside one)."""
     with ThreadPoolExecutor(1) as pool:
         pool.submit(lambda: asyncio.run(make())).result()
+
+
+def welcome(key: str, language: str = "en", **values: object) -> str:
+    """A newcomer's welcome as shown: the message, then the offer of another language."""
+    hint = translate(language, "onboarding.language_hint")
+    return f"{translate(language, key, **values)}\n\n{hint}"
 
 
 class FakeClock:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from bot import access, invites
 from bot.access import Action
 from bot.context import Context
@@ -30,7 +28,7 @@ async def invite(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     assert school is not None
     new = await invites.create_invite(ctx.repo, ctx.settings, ctx.clock.now(), school,
                                       found.student, role, ctx.my_id)
-    until = new.invite.expires_at.astimezone(ZoneInfo(school.timezone)).strftime("%a %d %b %H:%M")
+    until = ctx.t.moment(new.invite.expires_at, school.timezone)
     how = ctx.t("invite.link", link=new.link) if new.link else ctx.t("invite.how", code=new.code)
     return [ctx.say("invite.created", role=ctx.t(f"role.{role}"), student=found.student.name,
                     code=new.code, how=how, until=until)]

@@ -112,7 +112,7 @@ async def _merge(ctx: Context, target: Person, account: Account) -> Reply:
         return ctx.say(
             "link.merged",
             name=target.display_name,
-            students=merged.students,
-            entries=merged.entries,
+            teams=ctx.t("count.teams", count=merged.students),
+            notes=ctx.t("count.notes", count=merged.entries),
         )
     return ctx.say("link.joined", name=target.display_name)

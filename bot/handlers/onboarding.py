@@ -7,15 +7,18 @@ from datetime import timedelta
 from bot import grammar, invites
 from bot.code_guesses import GuessLimit
 from bot.context import Context
-from bot.events import IncomingMessage, Reply
-from bot.i18n import languages
+from bot.events import Button, ButtonPress, IncomingMessage, Reply
+from bot.handlers.settings import choose_language
+from bot.i18n import Translator, guess_language, language_name, languages
 from bot.invites import Redemption
 from bot.router import router
-from storage.models import Role
+from storage.models import PendingAction, Role
 
 # Invite codes carry 128 random bits; the limit also keeps a guesser from hammering the database.
 MAX_WRONG_INVITES = 5
 INVITE_GUESSES = GuessLimit("invite", MAX_WRONG_INVITES, timedelta(hours=1))
+# Long enough to find the welcome again the next day; /language works at any time.
+LANGUAGE_CHOICE_TTL = timedelta(days=7)
 
 
 @router.command("start", "join", open_to_strangers=True)
@@ -41,23 +44,45 @@ async def join(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
         # The platform's name is someone's typing too: no bidi tricks or control characters.
         name = " ".join(grammar.clean_text(sender.display_name).split())[:200] or \
             ctx.t("onboarding.unnamed")
-        person = await ctx.repo.add_person(name, _first_language(sender.language_hint,
-                                                                 school.language))
+        person = await ctx.repo.add_person(name, guess_language(sender.language_hint,
+                                                                school.language))
+        ctx.t = Translator(person.language)
         await ctx.repo.add_account(person, sender.platform, sender.workspace,
                                    sender.external_id, msg.chat.id)
         ctx.person = person
     if not await invites.accept_invite(ctx.repo, now, invite, person):
         return [ctx.say("onboarding.code_used")]
     if invite.role == Role.ADMIN:
-        return [ctx.say("onboarding.welcome_admin", name=person.display_name, school=school.name)]
+        return [await _welcome(ctx, "onboarding.welcome_admin", name=person.display_name,
+                               school=school.name)]
     student = await ctx.repo.student(invite.student_id) if invite.student_id else None
-    return [ctx.say(f"onboarding.welcome_{invite.role}", name=person.display_name,
-                    student=student.name if student else "")]
+    return [await _welcome(ctx, f"onboarding.welcome_{invite.role}", name=person.display_name,
+                           student=student.name if student else "")]
 
 
-def _first_language(hint: str | None, school_language: str) -> str:
-    short = (hint or "").split("-")[0].lower()
-    return short if short in languages() else school_language
+async def _welcome(ctx: Context, key: str, **values: str) -> Reply:
+    """The welcome, in the first guess at the newcomer's language, with a button per language."""
+    if len(languages()) < 2:
+        return ctx.say(key, **values)
+    buttons = []
+    for language in languages():
+        token = await ctx.repo.add_pending(
+            ctx.my_id, "language", {"language": language, "welcome": key, "values": values},
+            ctx.clock.now() + LANGUAGE_CHOICE_TTL)
+        buttons.append(Button(language_name(language), token))
+    return Reply(f"{ctx.t(key, **values)}\n\n{ctx.t('onboarding.language_hint')}",
+                 tuple(buttons))
+
+
+@router.button("language")
+async def choose_welcome_language(press: ButtonPress, ctx: Context,
+                                  pending: PendingAction) -> list[Reply]:
+    """A newcomer chose a language under the welcome: the welcome again, now in it."""
+    await ctx.repo.drop_pending_actions(ctx.my_id, "language")
+    payload = pending.payload
+    await choose_language(ctx, payload["language"])
+    welcome = ctx.t(payload["welcome"], **payload["values"])
+    return [Reply(f"{welcome}\n\n{ctx.t('settings.language_set')}").replacing()]
 
 
 @router.command("help")

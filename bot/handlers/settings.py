@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.config import ConfigError, parse_quiet_hours
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
-from bot.i18n import Translator, languages
+from bot.i18n import Translator, language_name, languages
 from bot.quiet_hours import OFF, person_quiet_hours
 from bot.router import router
 from bot.weekly import week_bounds
@@ -36,8 +36,9 @@ async def show_settings(msg: IncomingMessage, ctx: Context, args: str) -> list[R
     paused = ""
     if person.paused_until and person.paused_until > ctx.clock.now():
         local = person.paused_until.astimezone(ZoneInfo(await _timezone(ctx)))
-        paused = ctx.t("settings.paused_until", date=local.strftime("%a %d %b"))
-    return [ctx.say("settings.show", lang=person.language,
+        paused = ctx.t("settings.paused_until", date=ctx.t.day(local.date()))
+    return [ctx.say("settings.show", lang=language_name(ctx.t.language),
+                    languages="|".join(languages()),
                     delivery=ctx.t(f"settings.delivery.{delivery}"),
                     quiet=str(quiet) if quiet else ctx.t("settings.quiet_off"),
                     paused=paused or ctx.t("settings.not_paused"))]
@@ -48,11 +49,17 @@ async def set_language(msg: IncomingMessage, ctx: Context, args: str) -> list[Re
     """`/language es`: Tandem's own messages in that language from now on."""
     wanted = args.strip().casefold()[:8]
     if wanted not in languages():
-        return [ctx.say("settings.language_usage", languages=", ".join(languages()))]
-    ctx.me.language = wanted
-    await ctx.repo.save(ctx.me)
-    ctx.t = Translator(wanted)
+        choices = ", ".join(f"{code} ({language_name(code)})" for code in languages())
+        return [ctx.say("settings.language_usage", languages=choices)]
+    await choose_language(ctx, wanted)
     return [ctx.say("settings.language_set")]
+
+
+async def choose_language(ctx: Context, language: str) -> None:
+    """From now on, Tandem writes to the sender in this language (this reply included)."""
+    ctx.me.language = language
+    await ctx.repo.save(ctx.me)
+    ctx.t = Translator(language)
 
 
 @router.command("delivery")
@@ -105,7 +112,7 @@ async def pause(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
             return [ctx.say("settings.pause_range")]
     ctx.me.paused_until = until
     await ctx.repo.save(ctx.me)
-    return [ctx.say("settings.paused", date=until.strftime("%a %d %b"))]
+    return [ctx.say("settings.paused", date=ctx.t.day(until.date()))]
 
 
 def _parse_day(text: str) -> date | None:

@@ -129,6 +129,7 @@ async def test_joining_from_slack_takes_the_name_slack_knows(slack: SlackWorld) 
     )
     people = {person.id: person for person in await rows(slack, Person)}
     assert people[account.person_id].display_name == "Dana Rivera"
+    assert people[account.person_id].language == "es"  # her Slack locale is es-MX
     [lookup] = slack.fake.calls_of("users.info")
     assert lookup.params["include_locale"] in ("1", "true")  # the language hint
 

@@ -36,7 +36,7 @@ from tests.adapters.fake_telegram import (
     TgUser,
     group_chat,
 )
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, welcome
 
 # PTB's own RetryAfter reads its deprecated int `retry_after` when it is raised; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -181,7 +181,7 @@ async def test_a_teacher_joins_logs_a_win_and_undoes_it(telegram: Telegram) -> N
     [logged] = await telegram.say(TEACHER, "+ Sam read a whole page aloud #reading")
 
     assert [m["text"] for m in joined] == [
-        t("onboarding.welcome_teacher", name="Maria Ortiz", student="Sam Rivera")
+        welcome("onboarding.welcome_teacher", name="Maria Ortiz", student="Sam Rivera")
     ]
     assert logged["text"].startswith(t("entry.logged_win", student="Sam Rivera"))
     assert labels(logged) == [t("button.undo")]
@@ -206,10 +206,10 @@ async def test_a_parent_joins_through_the_deep_link_and_writes_a_home_note(
     # Opening the link and tapping Start makes the parent's app send "/start CODE".
     code = parse_qs(urlsplit(new.link).query)["start"][0]
 
-    welcome = await telegram.say(PARENT, f"/start {code}")
+    joined = await telegram.say(PARENT, f"/start {code}")
     [noted] = await telegram.say(PARENT, "Slept badly, anxious this morning")
 
-    assert welcome[0]["text"] == t(
+    assert joined[0]["text"] == welcome(
         "onboarding.welcome_parent", name="Dana Rivera", student="Sam Rivera"
     )
     assert noted["text"].startswith(t("entry.logged_note", student="Sam Rivera"))
@@ -553,12 +553,18 @@ async def test_a_stranger_gets_the_onboarding_line_and_nothing_else(telegram: Te
 async def test_start_registers_the_command_menu_and_remembers_the_username(
     telegram: Telegram,
 ) -> None:
-    [commands] = telegram.fake.calls_of("setMyCommands")
-    names = [command["command"] for command in commands.params["commands"]]
+    english, spanish = telegram.fake.calls_of("setMyCommands")
+    names = [command["command"] for command in english.params["commands"]]
     known = telegram.adapter.dispatcher.routes.commands
 
     assert {"help", "log", "week", "undo", "invite"} <= set(names)
     assert all(name in known for name in names)
+    # The menu in Spanish for Telegram users whose app is in Spanish: same commands, own words.
+    assert "language_code" not in english.params
+    assert spanish.params["language_code"] == "es"
+    menu = {command["command"]: command["description"] for command in spanish.params["commands"]}
+    assert list(menu) == names
+    assert menu["help"] == translate("es", "menu.help") != translate("en", "menu.help")
     assert telegram.adapter.username == BOT_USERNAME
     async with telegram.db.session() as session:
         assert await Repo(session).bot_username("telegram") == BOT_USERNAME

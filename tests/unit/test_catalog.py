@@ -1,4 +1,4 @@
-"""Every message key the code asks for is in the English catalog."""
+"""Every message the code asks for is in every catalog, with the same placeholders."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from enum import StrEnum
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 
+from bot.glossary import _TERMS
 from bot.handlers.notes import _CLASSIFY
-from bot.i18n import catalog, translate
+from bot.i18n import Translator, catalog, languages, messages, translate
+from bot.i18n.compile import check_all, problems, read_source
 from bot.invites import Redemption
 from bot.weekly import Mood
 from storage.models import AccessAction, AmendmentStatus, Delivery, EntryKind, Role, Setting
@@ -44,7 +47,9 @@ NARROWER: dict[str, list[str]] = {
     "onboarding.code_{outcome}": [
         f"onboarding.code_{outcome}" for outcome in Redemption if outcome != Redemption.JOINED
     ],
+    "glossary.{key}": [f"glossary.{key}" for key in _TERMS],
 }
+TRANSLATIONS = [language for language in languages() if language != "en"]
 SPEAKERS = {"say", "t", "translate"}
 
 
@@ -126,9 +131,55 @@ def test_the_catalog_walk_finds_the_keys_it_should() -> None:
 
 
 def test_every_key_the_code_uses_is_in_the_english_catalog() -> None:
-    missing = {key: where for key, where in used_keys().items() if key not in CATALOG}
+    english = messages("en").texts
+    missing = {key: where for key, where in used_keys().items() if key not in english}
 
     assert missing == {}
+
+
+def test_spanish_is_one_of_the_languages() -> None:
+    assert "es" in TRANSLATIONS
+
+
+@pytest.mark.parametrize("language", TRANSLATIONS)
+def test_every_key_the_code_uses_is_translated(language: str) -> None:
+    own = messages(language).texts
+    missing = {key: where for key, where in used_keys().items() if key not in own}
+
+    assert missing == {}
+
+
+def test_every_catalog_has_every_message_with_the_same_placeholders() -> None:
+    assert check_all() == []
+
+
+@pytest.mark.parametrize("language", languages())
+def test_the_compiled_catalogs_are_the_sources(language: str) -> None:
+    """A catalog edited after `python -m bot.i18n compile` would otherwise ship stale."""
+    source = {m.context: m.string for m in read_source(language) if m.id and m.context}
+    compiled = {key: text if isinstance(text, str) else list(text)
+                for key, text in messages(language).texts.items()}
+
+    assert compiled == {key: text if isinstance(text, str) else list(text)
+                        for key, text in source.items() if text}
+
+
+def test_the_check_names_a_missing_message_a_lost_placeholder_and_a_missing_plural_form() -> None:
+    english = Catalog(locale="en")
+    english.add("Hello, {name}!", "Hello, {name}!", context="greeting.hello")
+    english.add("Bye", "Bye", context="greeting.bye")
+    english.add(("{count} note", "{count} notes"), ("{count} note", "{count} notes"),
+                context="count.notes")
+    spanish = Catalog(locale="es")
+    spanish.add("Hello, {name}!", "¡Hola, {nombre}!", context="greeting.hello")
+    spanish.add(("{count} note", "{count} notes"), ("una nota", "{count} notas"),
+                context="count.notes")
+
+    found = list(problems("es", spanish, english))
+
+    assert "es: greeting.bye: not translated" in found
+    assert any(p.startswith("es: greeting.hello: placeholders ['nombre']") for p in found)
+    assert "es: count.notes: 2 plural forms, the language has 3" in found
 
 
 @pytest.mark.parametrize("key", sorted(CATALOG))
@@ -138,3 +189,11 @@ def test_every_catalog_message_has_text(key: str) -> None:
 
 def test_translating_falls_back_to_english_for_an_unknown_language() -> None:
     assert translate("xx", "onboarding.stranger") == CATALOG["onboarding.stranger"]
+
+
+@pytest.mark.parametrize(("language", "count", "expected"), [
+    ("en", 1, "1 win"), ("en", 2, "2 wins"), ("en", 0, "0 wins"),
+    ("es", 1, "un logro"), ("es", 3, "3 logros"),
+])
+def test_counted_words_take_the_languages_plural(language: str, count: int, expected: str) -> None:
+    assert Translator(language)("count.wins", count=count) == expected

@@ -30,7 +30,7 @@ from bot.i18n import translate
 from storage.db import Database
 from storage.models import Outbox, OutboxStatus, Platform
 from storage.repo import Repo
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, welcome
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent)) or shutil.which("tandem")
 SECRET = "cli-and-bot-share-this-key"
@@ -185,7 +185,7 @@ def test_init_code_makes_its_user_an_admin(db_url: str) -> None:
 
     joined = Bot(db_url, Settings()).say(TEACHER, f"/start {code}")
 
-    assert joined == t("onboarding.welcome_admin", name="Mr. Park", school="Oak School")
+    assert joined == welcome("onboarding.welcome_admin", name="Mr. Park", school="Oak School")
 
 
 # --- tandem student add ----------------------------------------------------------------------
@@ -248,7 +248,7 @@ def test_admin_invite_needs_no_student(oak: str) -> None:
 
     joined = Bot(oak, Settings()).say(TEACHER, f"/start {code}")
 
-    assert joined == t("onboarding.welcome_admin", name="Mr. Park", school="Oak School")
+    assert joined == welcome("onboarding.welcome_admin", name="Mr. Park", school="Oak School")
 
 
 def test_invite_code_from_the_cli_works_exactly_once(
@@ -264,7 +264,7 @@ def test_invite_code_from_the_cli_works_exactly_once(
     joined = bot.say(AUNT, f"/start {code}")
     again = bot.say(UNCLE, f"/start {code}")
 
-    assert joined == t("onboarding.welcome_parent", name="Aunt Jo", student="Sam")
+    assert joined == welcome("onboarding.welcome_parent", name="Aunt Jo", student="Sam")
     assert again == t("onboarding.code_used")
     assert "already been used" in again
     assert bot.say(AUNT, "/log Sam") == t("log.empty", student="Sam")

@@ -136,7 +136,7 @@ async def test_the_markdown_export_reads_like_the_record(
     # Markup written by a person is escaped, so it shows as typed.
     assert 'Sam wrote =HYPERLINK\\("http://x\\.invalid"\\) on the wall' in text
     assert "declined by Ms\\. Ortiz" in text
-    assert "the school (an admin's export) · exported (cli md)" in text
+    assert "the school (an admin's export) · exported the record as Markdown" in text
 
 
 async def test_the_csv_export_has_one_row_per_item_and_no_formulas(
@@ -200,7 +200,7 @@ async def test_a_parent_sees_the_export_in_the_records_access_log(
 
     said = await school.say(school.parent, "/record Sam")
 
-    assert "the school (an admin's export) · exported (cli json)" in said.text
+    assert "the school (an admin's export) · exported the record as JSON" in said.text
 
 
 async def test_exporting_an_unknown_student_is_one_line_and_logs_nothing(

@@ -61,7 +61,7 @@ from bot.outbox import OutboxSender
 from storage.db import Database, sqlite_path
 from storage.models import Account, CodeGuess, Entry, Outbox, PendingAction, Platform
 from storage.repo import Repo
-from tests.conftest import DemoSchool
+from tests.conftest import DemoSchool, welcome
 from tests.unit.conftest import Mail, Record, en, invite_code
 
 MALLORY = Sender(Platform.TELEGRAM, "", "6660001", "Mallory")
@@ -101,7 +101,7 @@ async def test_the_invite_guess_limit_lifts_after_an_hour(
     school.clock.advance(minutes=2)
     said = await school.say(MALLORY, f"/start {code}")
 
-    assert said.text == en("onboarding.welcome_parent", name="Mallory", student="Sam Rivera")
+    assert said.text == welcome("onboarding.welcome_parent", name="Mallory", student="Sam Rivera")
 
 
 async def test_start_and_join_share_one_guess_limit(school: DemoSchool) -> None:
@@ -119,7 +119,7 @@ async def test_the_guess_limit_is_per_account(school: DemoSchool) -> None:
 
     said = await school.say(EVE, f"/start {code}")
 
-    assert said.text == en("onboarding.welcome_parent", name="Eve", student="Sam Rivera")
+    assert said.text == welcome("onboarding.welcome_parent", name="Eve", student="Sam Rivera")
 
 
 async def test_a_used_or_expired_code_is_not_counted_as_a_guess(

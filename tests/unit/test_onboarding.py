@@ -9,7 +9,7 @@ from bot.config import Settings
 from bot.demo import DEMO_SCHOOL
 from storage.models import Invite, Membership, Role
 from storage.repo import Repo
-from tests.conftest import DemoSchool
+from tests.conftest import DemoSchool, welcome
 from tests.unit.conftest import Record, en, invite_code
 
 DEMO_PEOPLE = ["Dana Rivera", "Lee Chen", "Ms. Ortiz"]
@@ -82,7 +82,7 @@ async def test_an_invited_parent_joins_the_childs_team(
 
     said = await school.say(grandma, f"{command} {code}")
 
-    assert said.text == en("onboarding.welcome_parent", name="Grandma", student="Sam Rivera")
+    assert said.text == welcome("onboarding.welcome_parent", name="Grandma", student="Sam Rivera")
     memberships = await record.rows(
         Membership, Membership.person_id == await record.person_id(grandma)
     )
@@ -150,7 +150,7 @@ async def test_an_invite_code_still_works_just_before_it_expires(school: DemoSch
 
     said = await school.say(school.stranger(), f"/start {code}")
 
-    assert said.text == en("onboarding.welcome_parent", name="Grandma", student="Sam Rivera")
+    assert said.text == welcome("onboarding.welcome_parent", name="Grandma", student="Sam Rivera")
 
 
 @pytest.mark.parametrize("code", ["nonsense", "A" * 22, "%' OR 1=1 --", "x" * 500])
@@ -196,7 +196,8 @@ async def test_a_cli_invite_is_redeemed_in_chat(school: DemoSchool, record: Reco
     said = await school.say(para, f"/start {code}")
     students = await school.say(para, "/students")
 
-    assert said.text == en("onboarding.welcome_teacher", name="Mr. Okafor", student="Maya Chen")
+    assert said.text == welcome("onboarding.welcome_teacher", name="Mr. Okafor",
+                                student="Maya Chen")
     assert students.text == "\n".join([en("students.title"), "• Maya Chen (teacher)"])
 
 
@@ -207,7 +208,7 @@ async def test_a_cli_admin_invite_makes_a_school_admin(school: DemoSchool) -> No
     said = await school.say(coordinator, f"/join {code}")
     students = await school.say(coordinator, "/students")
 
-    assert said.text == en("onboarding.welcome_admin", name="Ms. Baker", school=DEMO_SCHOOL)
+    assert said.text == welcome("onboarding.welcome_admin", name="Ms. Baker", school=DEMO_SCHOOL)
     assert students.text == "\n".join(
         [en("students.title"), "• Maya Chen (admin)", "• Sam Rivera (admin)"]
     )

@@ -86,7 +86,7 @@ async def test_log_line_shows_when_what_and_who(school: DemoSchool) -> None:
 
     log = await school.say(school.teacher, "/log Sam")
 
-    assert "• Thu 26 Nov 10:00 · Win · Dana Rivera: Sam tried a new food" in log.text
+    assert "• Thu, Nov 26, 10:00\u202fAM · Win · Dana Rivera: Sam tried a new food" in log.text
 
 
 async def test_log_of_a_student_with_no_entries_says_so(school: DemoSchool) -> None:
@@ -122,7 +122,7 @@ async def test_week_shows_this_weeks_entries_grouped_wins_first(school: DemoScho
     week = await school.say(school.teacher, "/week Sam")
 
     lines = week.text.splitlines()
-    assert lines[0] == en("summary.title_so_far", student="Sam Rivera", start="23 Nov")
+    assert lines[0] == en("summary.title_so_far", student="Sam Rivera", start="November 23")
     assert lines.index(en("summary.wins", count=1)) < lines.index(en("summary.concerns", count=1))
     assert "tried a new food" in week.text and "hit a peer" in week.text
 
@@ -155,7 +155,7 @@ async def test_an_empty_week_says_so(school: DemoSchool) -> None:
 
     assert week.text == "\n".join(
         [
-            en("summary.title_so_far", student="Maya Chen", start="23 Nov"),
+            en("summary.title_so_far", student="Maya Chen", start="November 23"),
             en("summary.empty", student="Maya Chen"),
         ]
     )

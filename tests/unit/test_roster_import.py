@@ -13,6 +13,7 @@ import pytest
 from bot.config import Settings
 from bot.events import Sender
 from storage.models import Platform
+from tests.conftest import welcome
 from tests.unit.test_cli import Bot, t, tandem, tandem_process
 
 ROSTER = """student,adult,role,contact
@@ -83,7 +84,7 @@ def test_an_imported_code_puts_its_adult_on_the_right_team(oak: str, tmp_path: P
 
     joined = bot.say(parent, f"/start {lee['code']}")
 
-    assert joined == t("onboarding.welcome_parent", name="Lee Chen", student="Maya Chen")
+    assert joined == welcome("onboarding.welcome_parent", name="Lee Chen", student="Maya Chen")
     assert bot.say(parent, "/log Sam") == t("students.not_found")
 
 
