@@ -56,6 +56,7 @@ class ConsoleChat:
         self.dispatcher = dispatcher
         self.db = db
         self.out = out
+        self.language = language  # the school's, for people the demo does not know yet
         self.t = Translator(language)
         self.me = self._sender(start_as)
         self.buttons: list[Button] = []
@@ -144,8 +145,9 @@ class ConsoleChat:
 
     async def _switch(self, name: str) -> None:
         async with self.db.session() as session:
-            people = [person.display_name for person, _ in
-                      await Repo(session).people_on_platform(Platform.CONSOLE)]
+            languages = {person.display_name: person.language for person, _ in
+                         await Repo(session).people_on_platform(Platform.CONSOLE)}
+        people = list(languages)
         if not name:
             self._print(self.t("console.people", names=", ".join(people)))
             return
@@ -162,9 +164,12 @@ class ConsoleChat:
         self.buttons = []
         if len(matches) == 1:
             self.me = self._sender(matches[0])
+            # The demo's own lines follow the typist too, as the bot's replies do.
+            self.t = Translator(languages[matches[0]])
             self._print(self.t("console.now", name=self.me.display_name))
         else:
             self.me = self._sender(" ".join(name.split()))
+            self.t = Translator(self.language)
             self._print(self.t("console.new_person", name=self.me.display_name))
         waiting = self.inbox.waiting.pop(self.me.external_id, [])
         if waiting:

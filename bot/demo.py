@@ -1,4 +1,4 @@
-"""The seeded demo school behind `tandem demo`: two students, a teacher, two parents."""
+"""The seeded demo school behind `tandem demo`: two students, a teacher, three parents."""
 
 from __future__ import annotations
 
@@ -17,12 +17,15 @@ class DemoPerson:
     role: Role
     students: tuple[str, ...]
     admin: bool = False
+    language: str = "en"
 
 
 DEMO_PEOPLE = (
     DemoPerson("Ms. Ortiz", Role.TEACHER, ("Sam Rivera", "Maya Chen"), admin=True),
     DemoPerson("Dana Rivera", Role.PARENT, ("Sam Rivera",)),
     DemoPerson("Lee Chen", Role.PARENT, ("Maya Chen",)),
+    # Sam's father reads Tandem in Spanish: the same notes, Tandem's own words in his language.
+    DemoPerson("Luis Rivera", Role.PARENT, ("Sam Rivera",), language="es"),
 )
 DEMO_GOALS = {
     "Sam Rivera": [("reading", "Reads a page aloud to an adult")],
@@ -49,7 +52,7 @@ async def seed_demo(repo: Repo, timezone: str = "America/Chicago") -> bool:
             await repo.set_goal(student.id, tag, description)
     assert school.id is not None
     for demo in DEMO_PEOPLE:
-        person = await repo.add_person(demo.name, "en")
+        person = await repo.add_person(demo.name, demo.language)
         assert person.id is not None
         await repo.add_account(person, Platform.CONSOLE, "", console_id(demo.name),
                                console_id(demo.name))

@@ -148,6 +148,8 @@ class DemoSchool:
     teacher = Sender(Platform.CONSOLE, "", console_id("Ms. Ortiz"), "Ms. Ortiz")
     parent = Sender(Platform.CONSOLE, "", console_id("Dana Rivera"), "Dana Rivera")
     parent_of_maya = Sender(Platform.CONSOLE, "", console_id("Lee Chen"), "Lee Chen")
+    # Sam's father, who reads Tandem in Spanish.
+    spanish_parent = Sender(Platform.CONSOLE, "", console_id("Luis Rivera"), "Luis Rivera")
 
     @staticmethod
     def stranger(name: str = "Grandma") -> Sender:

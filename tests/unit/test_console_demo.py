@@ -44,6 +44,19 @@ WALKTHROUGH = [
 ]
 
 
+# A week in the demo with Sam's Spanish-speaking father: check-in, his answer, the summary.
+SPANISH_WEEK = [
+    "+ Sam read a whole page aloud",
+    "/tick checkin",
+    "/as Luis",
+    "1",
+    "Comió bien y durmió toda la noche",
+    "/as Ortiz",
+    "/tick summary",
+    "/quit",
+]
+
+
 def t(key: str, **values: object) -> str:
     return translate("en", key, **values)
 
@@ -179,14 +192,14 @@ def test_running_the_demo_twice_seeds_once_and_keeps_entries(
     again = run_demo(db, ["/as", "/log Sam"])
 
     assert again.answer("Ms. Ortiz", "/as") == [
-        t("console.people", names="Ms. Ortiz, Dana Rivera, Lee Chen")
+        t("console.people", names="Ms. Ortiz, Dana Rivera, Lee Chen, Luis Rivera")
     ]
     assert any(
         "Sam read a whole page aloud" in line for line in again.answer("Ms. Ortiz", "/log Sam")
     )
     assert status_of(db, monkeypatch) == {
         "schools": 1,
-        "people": 3,
+        "people": 4,
         "students": 2,
         "entries_this_week": 1,
         "outbox": {},
@@ -219,7 +232,8 @@ async def test_as_alone_lists_the_demo_people(school: DemoSchool) -> None:
 
     await chat.handle_line("/as")
 
-    assert out.getvalue() == t("console.people", names="Ms. Ortiz, Dana Rivera, Lee Chen") + "\n"
+    people = "Ms. Ortiz, Dana Rivera, Lee Chen, Luis Rivera"
+    assert out.getvalue() == t("console.people", names=people) + "\n"
     assert chat.prompt() == "Ms. Ortiz> "
 
 
@@ -296,3 +310,29 @@ async def test_piped_lines_are_echoed_after_the_prompt_until_quit(school: DemoSc
         "Dana Rivera> /quit",
         "Bye!",
     ]
+
+
+def test_the_demo_week_reaches_a_spanish_speaking_father_in_spanish(tmp_path: Path) -> None:
+    week = run_demo(tmp_path / "demo.db", SPANISH_WEEK)
+
+    checkins = week.answer("Ms. Ortiz", "/tick checkin")
+    waiting = week.answer("Ms. Ortiz", "/as Luis")
+    tapped = week.answer("Luis Rivera", "1")
+    summaries = "\n".join(week.answer("Ms. Ortiz", "/tick summary"))
+
+    assert checkins[checkins.index(t("console.letter", name="Luis Rivera")) + 1] == \
+        "¿Cómo estuvo la semana de Sam Rivera en casa?"
+    assert checkins[checkins.index(t("console.letter", name="Dana Rivera")) + 1] == \
+        "How was Sam Rivera's week at home?"
+    assert waiting[0] == translate("es", "console.now", name="Luis Rivera")
+    assert "[1] Buena semana  [2] Regular  [3] Semana difícil" in waiting[-1]
+    assert tapped == [translate("es", "checkin.thanks", student="Sam Rivera")]
+    his = summaries.split(t("console.letter", name="Luis Rivera"))[1].split("→")[0]
+    hers = summaries.split(t("console.letter", name="Ms. Ortiz"))[1].split("→")[0]
+    assert "Sam Rivera — la semana del " in his
+    assert "Esta semana Sam Rivera tuvo un logro." in his
+    assert "Ms. Ortiz (escuela): Sam read a whole page aloud" in his
+    assert "Luis Rivera (casa): Comió bien y durmió toda la noche" in his
+    assert "Sam Rivera had 1 win this week." in hers
+    assert "Luis Rivera (home): a good week at home" in hers
+    assert "Luis Rivera (home): Comió bien y durmió toda la noche" in hers

@@ -116,6 +116,7 @@ async def test_the_json_export_holds_the_whole_record_with_exact_texts(
     assert data["team"] == [
         {"name": "Ms. Ortiz", "role": "teacher"},
         {"name": "Dana Rivera", "role": "parent"},
+        {"name": "Luis Rivera", "role": "parent"},
     ]
     assert "Maya" not in run.stdout
 
@@ -314,7 +315,7 @@ async def test_forget_removes_the_student_from_every_table(
     [audit] = await record.rows(AccessLog, AccessLog.action == AccessAction.DELETE)
     assert (audit.student_id, audit.actor_id) == (None, None)
     assert audit.detail == f"student #{sam} forgotten by cli"
-    assert await record.people() == ["Dana Rivera", "Lee Chen", "Ms. Ortiz"]
+    assert await record.people() == ["Dana Rivera", "Lee Chen", "Luis Rivera", "Ms. Ortiz"]
 
 
 async def test_forget_drops_the_nudge_naming_the_student(
@@ -348,8 +349,8 @@ async def test_forget_people_also_removes_those_with_no_other_team(
 ) -> None:
     run = await cli("forget", "--student", "Sam Rivera", "--yes", "--people", "--json")
 
-    # Dana was only on Sam's team; Ms. Ortiz teaches Maya and runs the school.
-    assert run.json["deleted"]["people"] == 1
+    # Dana and Luis were only on Sam's team; Ms. Ortiz teaches Maya and runs the school.
+    assert run.json["deleted"]["people"] == 2
     assert await record.people() == ["Lee Chen", "Ms. Ortiz"]
     assert await record.accounts() == 2
 
@@ -449,6 +450,6 @@ async def test_after_forget_no_trace_is_left_in_the_database_file_or_dump(
         path = sqlite_path(url)
         assert path is not None and stat.S_IMODE(path.stat().st_mode) == 0o600
     assert re.search(rb"student #\d+ forgotten by cli", after)
-    assert await record.people() == ["Dana Rivera", "Lee Chen", "Ms. Ortiz"]
+    assert await record.people() == ["Dana Rivera", "Lee Chen", "Luis Rivera", "Ms. Ortiz"]
     assert (await school.say(school.teacher, "/log Zephyrine")).text == en("students.not_found")
     assert await record.rows(Person, Person.display_name == PARENT_NAME) == []

@@ -1,4 +1,4 @@
-"""Families in their own language (issue 7): each person reads Tandem in theirs, entries as written."""
+"""Families in their own language: each person reads Tandem in theirs; entries stay as written."""
 
 from __future__ import annotations
 
@@ -119,33 +119,34 @@ async def test_settings_name_the_language_in_its_own_words(school: DemoSchool) -
 async def test_a_spanish_speaking_parent_and_an_english_speaking_teacher_each_get_their_own(
     school: DemoSchool, mail: Mail
 ) -> None:
-    await school.say(school.parent, "/language es")
+    luis = school.spanish_parent
     school.clock.set(chicago(2026, 11, 24, 11))  # Tuesday
     await school.say(school.teacher, "+ Sam read a whole page aloud #reading")
     school.clock.set(THURSDAY_17)
 
     await mail.checkin()
-    checkin = await mail.letter(school.parent, "checkin")
-    await school.press(school.parent, checkin.button(es("checkin.button.good")))
-    await school.say(school.parent, "Comió bien y durmió toda la noche")
+    checkin = await mail.letter(luis, "checkin")
+    await school.press(luis, checkin.button("Buena semana"))
+    await school.say(luis, "Comió bien y durmió toda la noche")
     school.clock.set(FRIDAY_15)
     await mail.summary()
 
     assert checkin.text == "¿Cómo estuvo la semana de Sam Rivera en casa?"
     assert checkin.labels == ["Buena semana", "Regular", "Semana difícil"]
-    dana = (await mail.letter(school.parent, "summary")).text.splitlines()
-    teacher = (await mail.letters(school.teacher, "summary"))[0].text.splitlines()
-    assert dana[:2] == [
-        "Sam Rivera — la semana del 23 de noviembre",
-        "Esta semana Sam Rivera tuvo un logro.",
-    ]
-    assert "• mar · Ms. Ortiz (escuela): Sam read a whole page aloud" in dana
-    assert "• jue · Dana Rivera (casa): una buena semana en casa" in dana
-    assert teacher[:2] == ["Sam Rivera — the week of November 23", "Sam Rivera had 1 win this week."]
-    assert "• Tue · Ms. Ortiz (school): Sam read a whole page aloud" in teacher
-    # The parent's own words reach the teacher as written; the tapped mood in the teacher's words.
-    assert "• Thu · Dana Rivera (home): a good week at home" in teacher
-    assert "• Thu · Dana Rivera (home): Comió bien y durmió toda la noche" in teacher
+    dana = await mail.letter(school.parent, "checkin")
+    assert dana.text == "How was Sam Rivera's week at home?"
+    his = (await mail.letter(luis, "summary")).text.splitlines()
+    teachers = (await mail.letters(school.teacher, "summary"))[0].text.splitlines()
+    assert his[:2] == ["Sam Rivera — la semana del 23 de noviembre",
+                       "Esta semana Sam Rivera tuvo un logro."]
+    assert "• mar · Ms. Ortiz (escuela): Sam read a whole page aloud" in his  # as written
+    assert "• jue · Luis Rivera (casa): una buena semana en casa" in his
+    assert teachers[:2] == ["Sam Rivera — the week of November 23",
+                            "Sam Rivera had 1 win this week."]
+    assert "• Tue · Ms. Ortiz (school): Sam read a whole page aloud" in teachers
+    # His own words reach the teacher as written; the mood he tapped, in the teacher's words.
+    assert "• Thu · Luis Rivera (home): a good week at home" in teachers
+    assert "• Thu · Luis Rivera (home): Comió bien y durmió toda la noche" in teachers
 
 
 async def test_a_teacher_nudge_and_a_parent_prompt_go_out_in_each_ones_language(

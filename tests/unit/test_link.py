@@ -78,7 +78,7 @@ async def test_the_code_sent_from_a_new_account_joins_it_to_the_person(
 
     assert said.text == en("link.joined", name="Dana Rivera")
     assert await record.person_id(DANA_ON_TELEGRAM) == await record.person_id(school.parent)
-    assert await record.people() == ["Dana Rivera", "Lee Chen", "Ms. Ortiz"]
+    assert await record.people() == ["Dana Rivera", "Lee Chen", "Luis Rivera", "Ms. Ortiz"]
 
 
 async def test_the_linked_account_reads_what_the_person_may_read(school: DemoSchool) -> None:
@@ -120,7 +120,7 @@ async def test_the_code_works_once(school: DemoSchool, record: Record) -> None:
     said = await school.say(SOMEONE_ON_TELEGRAM, f"/link {code}")
 
     assert said.text == en("link.bad_code")
-    assert await record.accounts() == 4
+    assert await record.accounts() == 5
 
 
 async def test_the_code_expires_after_fifteen_minutes(school: DemoSchool, record: Record) -> None:
@@ -130,7 +130,7 @@ async def test_the_code_expires_after_fifteen_minutes(school: DemoSchool, record
     said = await school.say(DANA_ON_TELEGRAM, f"/link {code}")
 
     assert said.text == en("link.bad_code")
-    assert await record.accounts() == 3
+    assert await record.accounts() == 4
     assert await record.rows(PendingAction) == []
 
 
@@ -153,7 +153,7 @@ async def test_sending_the_code_from_the_same_account_changes_nothing(
     said = await school.say(school.parent, f"/link {code}")
 
     assert said.text == en("link.same")
-    assert await record.accounts() == 3
+    assert await record.accounts() == 4
 
 
 # --- guessing ---------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ async def test_after_too_many_wrong_codes_even_the_right_one_is_refused(
     said = await school.say(SOMEONE_ON_TELEGRAM, f"/link {code}")
 
     assert said.text == en("link.too_many")
-    assert await record.accounts() == 3
+    assert await record.accounts() == 4
 
 
 async def test_wrong_codes_count_against_the_account_that_sent_them(school: DemoSchool) -> None:
@@ -212,7 +212,7 @@ async def test_an_account_that_was_already_someone_brings_its_teams_and_notes(
     dana = await record.person_id(school.parent)
     assert await record.person_id(DANA_ON_SLACK) == dana
     assert [entry.author_id for entry in await record.entries("Maya")] == [dana]
-    assert await record.people() == ["Dana Rivera", "Lee Chen", "Ms. Ortiz"]
+    assert await record.people() == ["Dana Rivera", "Lee Chen", "Luis Rivera", "Ms. Ortiz"]
 
 
 async def test_after_merging_either_account_sees_both_teams(school: DemoSchool) -> None:

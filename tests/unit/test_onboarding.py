@@ -12,7 +12,7 @@ from storage.repo import Repo
 from tests.conftest import DemoSchool, welcome
 from tests.unit.conftest import Record, en, invite_code
 
-DEMO_PEOPLE = ["Dana Rivera", "Lee Chen", "Ms. Ortiz"]
+DEMO_PEOPLE = ["Dana Rivera", "Lee Chen", "Luis Rivera", "Ms. Ortiz"]
 
 
 async def make_invite(school: DemoSchool, student: str | None, role: Role) -> str:
@@ -55,7 +55,7 @@ async def test_a_stranger_gets_only_the_onboarding_line(
     assert said.text == en("onboarding.stranger")
     assert said.buttons == []
     assert await record.people() == DEMO_PEOPLE
-    assert await record.accounts() == 3
+    assert await record.accounts() == 4
     assert await record.entries() == []
 
 
@@ -161,7 +161,7 @@ async def test_a_garbage_code_is_refused_and_creates_nobody(
 
     assert said.text == en("onboarding.code_unknown")
     assert await record.people() == DEMO_PEOPLE
-    assert await record.accounts() == 3
+    assert await record.accounts() == 4
 
 
 async def test_invite_codes_are_stored_hashed(school: DemoSchool, record: Record) -> None:

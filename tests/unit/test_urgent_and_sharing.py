@@ -77,6 +77,7 @@ async def test_an_instant_parent_gets_each_teacher_entry_as_it_comes(
     school: DemoSchool, mail: Mail
 ) -> None:
     chosen = await school.say(school.parent, "/delivery instant")
+    await school.say(school.spanish_parent, "/delivery instant")
 
     logged = await school.say(school.teacher, f"+ {PAGE}")
 
