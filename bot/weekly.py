@@ -121,9 +121,11 @@ class _Lines:
         if where is None:
             where = self.where[entry.setting] = self.t(f"summary.setting.{entry.setting}")
         day = self.days[entry.created_at.astimezone(self.zone).weekday()]
-        return self.line(day=day, author=author or self.former, where=where,
-                         text=shown_text(entry, self.t),
-                         marks=_marks(entry, self.t))
+        text, marks = entry.text, ""
+        if entry.mood or entry.attachment_ref or entry.edited_at:  # most lines are plain
+            text, marks = shown_text(entry, self.t), _marks(entry, self.t)
+        return self.line(day=day, author=author or self.former, where=where, text=text,
+                         marks=marks)
 
 
 @dataclass(frozen=True)
@@ -136,17 +138,20 @@ class StudentWeek:
     open_questions: Sequence[tuple[EntryFacts, str]] = ()
 
 
-def _is_from_home(entry: EntryFacts) -> bool:
-    return entry.setting == Setting.HOME and entry.kind == EntryKind.NOTE
+# The order a week is told in: strengths first, then what needs care, then home and school.
+_SECTIONS = ("summary.wins", "summary.concerns", "summary.from_home", "summary.from_school")
 
 
-# The order a week is told in: strengths first, then what needs care, then home and questions.
-_SECTIONS = (
-    ("summary.wins", lambda e: e.kind == EntryKind.WIN),
-    ("summary.concerns", lambda e: e.kind in (EntryKind.CONCERN, EntryKind.URGENT)),
-    ("summary.from_home", _is_from_home),
-    ("summary.from_school", lambda e: e.kind == EntryKind.NOTE and e.setting == Setting.SCHOOL),
-)
+def _section(entry: EntryFacts) -> str | None:
+    """The part of the summary an entry is told in (questions and answers have their own)."""
+    kind = entry.kind
+    if kind == EntryKind.WIN:
+        return "summary.wins"
+    if kind in (EntryKind.CONCERN, EntryKind.URGENT):
+        return "summary.concerns"
+    if kind == EntryKind.NOTE:
+        return "summary.from_home" if entry.setting == Setting.HOME else "summary.from_school"
+    return None
 
 
 def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Translator,
@@ -154,17 +159,21 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
     """The week as a story: wins first, then concerns, home, open questions, goals."""
     name = week.student.name
     title = t(title_key, student=name, start=t.day_month(start.date()))  # the week's own zone
-    entries = [(entry, author) for entry, author in week.entries
-               if entry.kind not in (EntryKind.QUESTION, EntryKind.ANSWER)]
+    sections: dict[str, list[tuple[EntryFacts, str]]] = {key: [] for key in _SECTIONS}
+    for entry, author in week.entries:
+        section = _section(entry)
+        if section is not None:
+            sections[section].append((entry, author))
+    entries = [told for key in _SECTIONS for told in sections[key]]
     if not entries and not week.open_questions:
         return f"{title}\n{t('summary.empty', student=name)}"
-    parts = [title, _balance(entries, name, t)]
+    parts = [title, _balance(len(sections["summary.wins"]), len(sections["summary.concerns"]),
+                             len(entries), name, t)]
     short_line = _Lines(timezone, t)
-    for key, belongs in _SECTIONS:
-        lines = [short_line(e, a) for e, a in entries if belongs(e)]
-        if lines:
-            parts.append(f"\n{t(key, count=len(lines))}")
-            parts.extend(f"• {line}" for line in lines)
+    for key in _SECTIONS:
+        if sections[key]:
+            parts.append(f"\n{t(key, count=len(sections[key]))}")
+            parts.extend(f"• {short_line(e, a)}" for e, a in sections[key])
     if week.open_questions:
         parts.append(f"\n{t('summary.questions', count=len(week.open_questions))}")
         parts.extend("• " + t("summary.question_line", number=e.id, author=a or
@@ -185,10 +194,8 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
     return "\n".join(parts)
 
 
-def _balance(entries: Sequence[tuple[EntryFacts, str]], name: str, t: Translator) -> str:
+def _balance(wins: int, concerns: int, notes: int, name: str, t: Translator) -> str:
     """One kind sentence on the week's balance: strengths first, then what to work on."""
-    wins = sum(1 for e, _ in entries if e.kind == EntryKind.WIN)
-    concerns = sum(1 for e, _ in entries if e.kind in (EntryKind.CONCERN, EntryKind.URGENT))
     counted = {"student": name, "wins": t("count.wins", count=wins),
                "concerns": t("count.concerns", count=concerns)}
     if wins and not concerns:
@@ -198,4 +205,4 @@ def _balance(entries: Sequence[tuple[EntryFacts, str]], name: str, t: Translator
                  **counted)
     if concerns:
         return t("summary.balance_concerns", **counted)
-    return t("summary.balance_notes", student=name, notes=t("count.notes", count=len(entries)))
+    return t("summary.balance_notes", student=name, notes=t("count.notes", count=notes))

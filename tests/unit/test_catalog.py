@@ -47,7 +47,7 @@ NARROWER: dict[str, list[str]] = {
     "onboarding.code_{outcome}": [
         f"onboarding.code_{outcome}" for outcome in Redemption if outcome != Redemption.JOINED
     ],
-    "glossary.{key}": [f"glossary.{key}" for key in _TERMS],
+    "glossary.{key}": [f"glossary.{term.key}" for term in _TERMS],
 }
 TRANSLATIONS = [language for language in languages() if language != "en"]
 SPEAKERS = {"say", "t", "translate"}
