@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     JSON,
-    Integer,
     PrimaryKeyConstraint,
     Text,
     UniqueConstraint,
@@ -22,16 +21,17 @@ from sqlalchemy import (
     exists,
     func,
     or_,
+    text,
     true,
-    type_coerce,
     update,
 )
+from sqlalchemy import column as sa_column
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import table as sa_table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import Grouping
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.main import default_registry
@@ -153,6 +153,16 @@ _OUTBOX_DEFAULTS = {name: info.get_default() for name, info in Outbox.model_fiel
                     if name != "id" and not info.is_required() and info.default_factory is None}
 _OUTBOX_FACTORIES = {name: info for name, info in Outbox.model_fields.items()
                      if info.default_factory is not None}
+
+# PostgreSQL stages a job's letters here (temporary tables: `Repo._copy_outbox_values`).
+_STAGED_LETTERS = "outbox_staged_letter"
+_STAGED_PAYLOADS = "outbox_staged_payload"
+
+
+def _json_serializer(connection: AsyncConnection) -> Callable[[Any], str]:
+    """The function the JSON column type serialises with on this connection."""
+    serialize: Callable[[Any], str] | None = getattr(connection.dialect, "_json_serializer", None)
+    return serialize or json.dumps
 
 
 class Repo:
@@ -926,9 +936,10 @@ class Repo:
 
     async def insert_outbox_values(self, rows: Sequence[dict[str, Any]]) -> int:
         """`insert_outbox_rows` for many rows given as column values (every column but `id`,
-        as `outbox_values` makes them); how many were new. One statement, however many rows:
-        PostgreSQL inserts from arrays (`unnest`), SQLite runs one prepared statement for
-        every row (executemany); both skip dedupe keys already queued.
+        as `outbox_values` makes them); how many were new. A constant number of statements,
+        however many rows: PostgreSQL copies them into temporary tables and inserts from
+        there (`_copy_outbox_values`), SQLite runs one prepared statement for every row
+        (executemany); both skip dedupe keys already queued.
 
         Rows that share one payload object (a summary to each member of a team) share its JSON
         too: it is written as the JSON type would write it, once.
@@ -936,40 +947,91 @@ class Repo:
         if not rows:
             return 0
         connection = await self.session.connection()
-        serialize = getattr(connection.dialect, "_json_serializer", None) or json.dumps
-        encoded: dict[int, str] = {}
-        payloads = [encoded.get(id(row["payload"])) or
-                    encoded.setdefault(id(row["payload"]), serialize(row["payload"]))
-                    for row in rows]
         if connection.dialect.name == "postgresql":
-            # One array per column, zipped by unnest; each distinct payload is sent once and
-            # rows point at it by position (PostgreSQL arrays count from 1).
-            columns = [column for column in Outbox.__table__.columns  # type: ignore[attr-defined]
-                       if column.name not in ("id", "payload")]
-            position = {key: number for number, key in enumerate(encoded, start=1)}
-            each = func.unnest(
-                *(bindparam(f"each_{column.name}", [row[column.name] for row in rows],
-                            type_=ARRAY(column.type)) for column in columns),
-                bindparam("each_payload_at", [position[id(row["payload"])] for row in rows],
-                          type_=ARRAY(Integer)),
-            ).table_valued(*(column.name for column in columns), "payload_at")
-            each = each.render_derived("letter")
-            distinct = type_coerce(Grouping(bindparam(
-                "payloads", list(encoded.values()), type_=ARRAY(Text))), ARRAY(Text))
-            source = sa_select(*(each.c[column.name] for column in columns),
-                               cast(distinct[each.c.payload_at], JSON))
-            statement = pg_insert(Outbox).from_select(
-                [*(column.name for column in columns), "payload"], source)
-            result = await connection.execute(
-                statement.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+            inserted = await self._copy_outbox_values(connection, rows)
         else:
+            serialize = _json_serializer(connection)
+            encoded: dict[int, str] = {}
+            payloads = [encoded.get(id(row["payload"])) or
+                        encoded.setdefault(id(row["payload"]), serialize(row["payload"]))
+                        for row in rows]
             each_row = sqlite_insert(Outbox).values(
                 payload=bindparam("payload_json", type_=Text())
             ).on_conflict_do_nothing(index_elements=["dedupe_key"])
             result = await connection.execute(each_row, [
                 {**{name: value for name, value in row.items() if name != "payload"},
                  "payload_json": payload} for row, payload in zip(rows, payloads, strict=True)])
-        self.letters_queued += int(result.rowcount)
+            inserted = int(result.rowcount)
+        self.letters_queued += inserted
+        return inserted
+
+    async def _copy_outbox_values(self, connection: AsyncConnection,
+                                  rows: Sequence[dict[str, Any]]) -> int:
+        """PostgreSQL's `insert_outbox_values`: COPY the letters and their distinct payloads
+        into two temporary tables, then one INSERT … SELECT … ON CONFLICT DO NOTHING.
+
+        COPY streams (asyncpg sends about 512 KB at a time) and each payload is serialised only
+        as it is sent, so neither one statement's arrays of every letter nor every letter's
+        JSON is ever in memory at once. Six statements, whatever the number of rows.
+        """
+        dialect = connection.dialect
+        serialize = _json_serializer(connection)
+        columns = [column for column in Outbox.__table__.columns  # type: ignore[attr-defined]
+                   if column.name not in ("id", "payload")]
+        names = [column.name for column in columns]
+        numbers: dict[int, int] = {}  # id(payload) -> its place among the distinct payloads
+        payloads: list[dict[str, Any]] = []
+        for row in rows:
+            if id(row["payload"]) not in numbers:
+                numbers[id(row["payload"])] = len(payloads)
+                payloads.append(row["payload"])
+        # Each value as SQLAlchemy would hand it to the driver (UTC datetimes checked and
+        # converted), before COPY starts: a bad value fails here, not halfway through it.
+        processors = [column.type.dialect_impl(dialect).bind_processor(dialect)
+                      for column in columns]
+        letters = [
+            (order, numbers[id(row["payload"])],
+             *(row[name] if process is None else process(row[name])
+               for name, process in zip(names, processors, strict=True)))
+            for order, row in enumerate(rows)
+        ]
+
+        def payload_texts() -> Iterator[tuple[int, str]]:
+            for number, payload in enumerate(payloads):
+                yield number, serialize(payload)
+
+        # Both tables are dropped at the end of this call (and would be at the transaction's).
+        await connection.execute(text(
+            f"CREATE TEMPORARY TABLE {_STAGED_LETTERS} ON COMMIT DROP AS "
+            f"SELECT 0 AS letter_order, 0 AS payload_at, {', '.join(names)} "
+            f"FROM {Outbox.__tablename__} WITH NO DATA"))
+        await connection.execute(text(
+            f"CREATE TEMPORARY TABLE {_STAGED_PAYLOADS} (payload_at integer, payload text) "
+            "ON COMMIT DROP"))
+        # The driver's own connection, inside the transaction the statements above are in.
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.copy_records_to_table(
+            _STAGED_LETTERS, records=letters, columns=["letter_order", "payload_at", *names])
+        del letters  # sent: not kept while the payloads are serialised
+        await driver.copy_records_to_table(
+            _STAGED_PAYLOADS, records=payload_texts(), columns=["payload_at", "payload"])
+        staged = sa_table(_STAGED_LETTERS, *(sa_column(name) for name in
+                                             ["letter_order", "payload_at", *names]))
+        staged_payloads = sa_table(_STAGED_PAYLOADS, sa_column("payload_at"),
+                                   sa_column("payload"))
+        source = (
+            sa_select(*(staged.c[name] for name in names),
+                      cast(staged_payloads.c.payload, JSON))
+            .join(staged_payloads, staged_payloads.c.payload_at == staged.c.payload_at)
+            # In the job's order: ids as before, and two replicas running the same job take
+            # the dedupe keys in the same order (one waits for the other, neither deadlocks).
+            .order_by(staged.c.letter_order)
+        )
+        result = await connection.execute(
+            pg_insert(Outbox).from_select([*names, "payload"], source)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        await connection.execute(text(f"DROP TABLE {_STAGED_LETTERS}, {_STAGED_PAYLOADS}"))
         return int(result.rowcount)
 
     async def add_acknowledgement(self, entry_id: int, person_id: int, now: datetime) -> bool:

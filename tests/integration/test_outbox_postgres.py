@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from bot.config import SenderConfig
+from bot.config import SenderConfig, Settings
 from bot.events import Reply
+from bot.jobs import run_summary
 from bot.outbox import Letter, enqueue
 from storage.db import Database
 from storage.models import OutboxStatus
@@ -149,3 +150,21 @@ async def test_replicas_firing_the_same_job_while_sending_deliver_each_letter_on
     assert len(delivered) == LETTERS
     assert max(delivered.values()) == 1
     assert {row.status for row in await home.outbox()} == {OutboxStatus.SENT}
+
+
+async def test_two_schedulers_firing_the_summary_job_at_once_queue_each_summary_once(
+    engines: list[Database],
+) -> None:
+    """Both jobs stage their letters (COPY into their own temporary tables) and insert them
+    with ON CONFLICT DO NOTHING: whichever commits second adds nothing."""
+    clock = FakeClock()
+    home = await Household(engines[0], clock).setup()
+    await home.people([f"s{i}" for i in range(LETTERS)])
+
+    first, second = await asyncio.gather(
+        *(run_summary(database, Settings(), clock, home.school_id) for database in engines[:2])
+    )
+
+    assert first.queued + second.queued == LETTERS
+    summaries = [row for row in await home.outbox() if row.kind == "summary"]
+    assert len(summaries) == len({row.dedupe_key for row in summaries}) == LETTERS

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event
+from sqlmodel import col
 
 from bot import grammar
 from bot.demo import DEMO_SCHOOL
 from bot.events import Sender
-from storage.models import Delivery, Entry, EntryKind, Platform, Role, Setting
+from storage.models import Delivery, Entry, EntryKind, Outbox, Platform, Role, Setting
 from storage.repo import Repo
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Mail, Queued, Record, chicago, en
@@ -105,6 +106,23 @@ async def test_each_member_gets_one_summary_even_if_the_job_runs_twice(
 
     assert (first.queued, second.queued) == (5, 0)
     assert len(await mail.letters(school.parent, "summary")) == 1
+
+
+async def test_running_again_after_new_families_join_queues_only_their_summaries(
+    school: DemoSchool, mail: Mail, record: Record
+) -> None:
+    school.clock.set(FRIDAY_15)
+    first = await mail.summary()
+
+    await add_students(school, 3)  # each with a parent, and Ms. Ortiz as teacher
+    second = await mail.summary()
+
+    assert second.queued == 3 + 3
+    assert len(await record.rows(Outbox, col(Outbox.kind) == "summary")) == first.queued + 6
+    assert len(await mail.letters(school.parent, "summary")) == 1
+    assert len(await mail.letters(school.teacher, "summary")) == 2 + 3
+    newcomer = await mail.letter(Sender(Platform.CONSOLE, "", "parent-1"), "summary")
+    assert newcomer.text.splitlines()[0] == title("Pupil 01")
 
 
 async def test_a_summary_tells_wins_first_then_concerns_home_questions_and_goals(
