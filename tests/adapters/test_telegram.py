@@ -46,6 +46,7 @@ HOOK_URL = "https://tandem.invalid/telegram/hook"
 
 TEACHER = TgUser(5001, "Maria", "Ortiz")
 PARENT = TgUser(5002, "Dana", "Rivera")
+FATHER = TgUser(5003, "Luis", "Rivera", language_code="es")  # his Telegram is in Spanish
 OTHER_PARENT = TgUser(5003, "Lee", "Chen")
 
 
@@ -196,6 +197,39 @@ async def test_a_teacher_joins_logs_a_win_and_undoes_it(telegram: Telegram) -> N
     assert shown["text"].startswith("Removed your win for Sam Rivera")
     assert "reply_markup" not in shown  # the pressed keyboard is gone with the old text
     assert await telegram.entries() == []
+
+
+async def test_a_father_whose_telegram_is_in_spanish_is_answered_in_spanish(
+    telegram: Telegram,
+) -> None:
+    [joined] = await telegram.join(FATHER, "Sam Rivera", Role.PARENT)
+    [noted] = await telegram.say(FATHER, "+ Sam comió solo hoy")
+
+    assert joined["text"] == welcome(
+        "onboarding.welcome_parent", "es", name="Luis Rivera", student="Sam Rivera"
+    )
+    assert labels(joined) == ["English", "Español"]
+    assert noted["text"].startswith(translate("es", "entry.logged_win", student="Sam Rivera"))
+    assert labels(noted) == [translate("es", "button.undo")]
+    [entry] = await telegram.entries()
+    assert entry.text == "Sam comió solo hoy"  # kept as he wrote it
+
+
+async def test_tapping_english_under_the_welcome_rewrites_it_in_english(
+    telegram: Telegram,
+) -> None:
+    [joined] = await telegram.join(FATHER, "Sam Rivera", Role.PARENT)
+
+    await telegram.deliver(telegram.fake.press(FATHER, joined, "English"))
+
+    shown = telegram.fake.messages[(FATHER.id, joined["message_id"])]
+    assert shown["text"] == "\n\n".join([
+        t("onboarding.welcome_parent", name="Luis Rivera", student="Sam Rivera"),
+        t("settings.language_set"),
+    ])
+    assert "reply_markup" not in shown
+    [help_text] = await telegram.say(FATHER, "/help")
+    assert help_text["text"] == t("help.text")
 
 
 async def test_a_parent_joins_through_the_deep_link_and_writes_a_home_note(
