@@ -919,27 +919,12 @@ class Repo:
         ).order_by(col(Account.id).desc())
         return {account.person_id: account for account in (await self.session.exec(statement))}
 
-    async def insert_outbox_rows(self, rows: Sequence[Outbox]) -> int:
-        """Insert many outbox rows, skipping dedupe keys already queued; how many were new."""
-        if not rows:
-            return 0
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        inserted = 0
-        for start in range(0, len(rows), 500):
-            chunk = [row.model_dump(exclude={"id"}) for row in rows[start:start + 500]]
-            statement = insert(Outbox).values(chunk).on_conflict_do_nothing(
-                index_elements=["dedupe_key"])
-            inserted += (await self.session.exec(statement)).rowcount
-        self.letters_queued += inserted
-        return inserted
-
     async def insert_outbox_values(self, rows: Sequence[dict[str, Any]]) -> int:
-        """`insert_outbox_rows` for many rows given as column values (every column but `id`,
-        as `outbox_values` makes them); how many were new. A constant number of statements,
-        however many rows: PostgreSQL copies them into temporary tables and inserts from
-        there (`_copy_outbox_values`), SQLite runs one prepared statement for every row
-        (executemany); both skip dedupe keys already queued.
+        """Insert many outbox rows given as column values (every column but `id`, as
+        `outbox_values` makes them), skipping dedupe keys already queued; how many were new.
+        A constant number of statements, however many rows: PostgreSQL copies them into
+        temporary tables and inserts from there (`_copy_outbox_values`), SQLite runs one
+        prepared statement for every row (executemany).
 
         Rows that share one payload object (a summary to each member of a team) share its JSON
         too: it is written as the JSON type would write it, once.
