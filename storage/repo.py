@@ -21,7 +21,6 @@ from sqlalchemy import (
     cast,
     delete,
     exists,
-    false,
     func,
     insert,
     null,
@@ -51,6 +50,7 @@ from storage.models import (
     AmendmentStatus,
     BotProfile,
     CodeGuess,
+    Delivery,
     Entry,
     EntryRevision,
     Goal,
@@ -61,6 +61,7 @@ from storage.models import (
     PendingAction,
     Person,
     Platform,
+    Role,
     School,
     SeenEvent,
     Student,
@@ -118,12 +119,22 @@ class Reader(NamedTuple):
 
 
 @dataclass(frozen=True)
+class TeamShape:
+    """How a student's team hears of a new entry, counted when a member's link to the student
+    is read: a note that tells nobody at once then needs no read of the team."""
+
+    weekly_parents: int  # parents who wait for the weekly summary
+    instant_others: int  # the other members, who get each entry as it comes
+
+
+@dataclass(frozen=True)
 class StudentLink:
     """A student and how a person is tied to them (role on the team, or admin of the school)."""
 
     student: Student
     role: str | None  # "teacher" / "parent" from a membership, None if only an admin
     is_admin: bool
+    team: TeamShape | None = None  # for a member of the team; None: not counted
 
 
 def _person_columns() -> list[tuple[type[Any], str]]:
@@ -187,24 +198,41 @@ _ACCOUNT_AND_PERSON = (
 )
 
 
-def _links_statement() -> Select[Student, Any, Any]:
-    """A person's students in one query: each team they are on, and each school they run."""
+def _links_statement() -> Select[Student, Any, Any, Any]:
+    """A person's students in one query: each team they are on (with its role, and the shape of
+    the team), then each student of each school they run (no role: that is how they differ)."""
     student_columns = _table(Student).columns
+    weekly, instant = aliased(Membership), aliased(Membership)
+    weekly_parents = (
+        select(func.count()).select_from(weekly)
+        .where(col(weekly.student_id) == col(Student.id), col(weekly.role) == Role.PARENT,
+               col(weekly.delivery) == Delivery.WEEKLY)
+        .scalar_subquery()
+    )
+    instant_others = (
+        select(func.count()).select_from(instant)
+        .where(col(instant.student_id) == col(Student.id),
+               col(instant.delivery) == Delivery.INSTANT,
+               col(instant.person_id) != bindparam("person_id"))
+        .scalar_subquery()
+    )
     on_team = (
         sa_select(*student_columns, col(Membership.role).label("role"),
-                  false().label("is_admin"))
+                  weekly_parents.label("weekly_parents"), instant_others.label("instant_others"))
         .join(Membership, col(Membership.student_id) == col(Student.id))
         .where(col(Membership.person_id) == bindparam("person_id"),
                col(Student.archived).is_(False))
     )
     administered = (
-        sa_select(*student_columns, null().label("role"), true().label("is_admin"))
+        sa_select(*student_columns, null().label("role"), null().label("weekly_parents"),
+                  null().label("instant_others"))
         .where(col(Student.school_id).in_(
                    select(Admin.school_id).where(col(Admin.person_id) == bindparam("person_id"))),
                col(Student.archived).is_(False))
     )
     linked = union_all(on_team, administered).subquery("linked")
-    return select(aliased(Student, linked), linked.c.role, linked.c.is_admin)
+    return select(aliased(Student, linked), linked.c.role, linked.c.weekly_parents,
+                  linked.c.instant_others)
 
 
 _LINKS = _links_statement()
@@ -426,20 +454,22 @@ class Repo:
     async def links_of(self, person_id: int) -> list[StudentLink]:
         """Every student a person is tied to: through a team membership or as a school admin."""
         students: dict[int, Student] = {}
-        roles: dict[int, str | None] = {}
+        teams: dict[int, tuple[str, TeamShape]] = {}
         administered: set[int] = set()
         rows = (await self.session.exec(_LINKS, params={"person_id": person_id})).all()
-        for student, role, is_admin in rows:
+        for student, role, weekly_parents, instant_others in rows:
             assert student.id is not None
             students[student.id] = student
-            if is_admin:
+            if role is None:
                 administered.add(student.id)
             else:
-                roles[student.id] = role
-        links = {student_id: StudentLink(student, roles.get(student_id),
-                                         is_admin=student_id in administered)
-                 for student_id, student in students.items()}
-        return sorted(links.values(), key=lambda link: link.student.name.casefold())
+                teams[student.id] = (role, TeamShape(weekly_parents, instant_others))
+        links = []
+        for student_id, student in students.items():
+            role, team = teams.get(student_id, (None, None))
+            links.append(StudentLink(student, role, is_admin=student_id in administered,
+                                     team=team))
+        return sorted(links, key=lambda link: link.student.name.casefold())
 
     async def membership(self, person_id: int, student_id: int) -> Membership | None:
         statement = select(Membership).where(

@@ -17,9 +17,7 @@ from storage.models import (
     AccessAction,
     Entry,
     EntryKind,
-    Membership,
     PendingAction,
-    Person,
     Role,
     Setting,
     Student,
@@ -123,10 +121,9 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
         line = f"{line} {ctx.t('entry.goal_linked', tag=known[0].tag)}"
     if draft.ask_kind:
         line = f"{line} {ctx.t('entry.ask_kind')}"
-    # Read once for both: who hears about the entry now, and who waits for the weekly summary.
-    team = await ctx.repo.team_of(_id(student))
-    await notifications.tell_team(ctx, entry, student, team)
-    share = setting == Setting.SCHOOL and await _offers_share(ctx, entry, student, team)
+    families_wait = await _tell_team(ctx, entry, student, link)
+    # [Share with family now], when the family would otherwise wait for the weekly summary.
+    share = setting == Setting.SCHOOL and entry.kind in _CLASSIFY and families_wait
     buttons = await _entry_buttons(ctx, entry, _CLASSIFY if draft.ask_kind else (), share)
     replies = [Reply(line).with_buttons(*buttons)]
     if unknown:
@@ -139,11 +136,16 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
 _CLASSIFY = (EntryKind.WIN, EntryKind.CONCERN, EntryKind.NOTE)
 
 
-async def _offers_share(ctx: Context, entry: Entry, student: Student,
-                        team: Sequence[tuple[Person, Membership]]) -> bool:
-    """[Share with family now], when the family would otherwise wait for the weekly summary."""
-    return entry.kind in _CLASSIFY and bool(
-        await notifications.weekly_families(ctx, student, team))
+async def _tell_team(ctx: Context, entry: Entry, student: Student, link: StudentLink) -> bool:
+    """Queue what the rest of the team hears of the new entry now; True if the student's
+    families wait for the weekly summary instead. The team is read (once, for both) only if
+    the shape of it that came with the link does not settle both."""
+    shape = link.team
+    if shape is not None and not notifications.may_tell(entry.kind, shape):
+        return shape.weekly_parents > 0
+    team = await ctx.repo.team_of(_id(student))
+    await notifications.tell_team(ctx, entry, student, team)
+    return bool(await notifications.weekly_families(ctx, student, team))
 
 
 async def _entry_buttons(ctx: Context, entry: Entry, kinds: Sequence[EntryKind],
