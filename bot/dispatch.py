@@ -14,7 +14,7 @@ from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
 from bot.grammar import clean_text
 from bot.i18n import Translator
 from bot.router import Router, router, split_command
-from storage.db import Database
+from storage.db import Database, is_connection_lost
 from storage.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,16 @@ class Dispatcher:
         self.after_event: Callable[[], None] | None = None
 
     async def dispatch(self, event: Event) -> list[Reply]:
-        replies, queued = await self._dispatch(event)
+        try:
+            replies, queued = await self._dispatch(event)
+        except Exception as error:
+            if not is_connection_lost(error):
+                raise
+            # The database dropped the connection (a restart): the transaction, dedupe row
+            # included, is gone, and the pool has replaced its connections; so once more.
+            log.warning("event %s: the database connection was lost; handling it again",
+                        event.event_id)
+            replies, queued = await self._dispatch(event)
         if queued and self.after_event is not None:
             self.after_event()
         return replies
