@@ -119,6 +119,15 @@ class Reader(NamedTuple):
 
 
 @dataclass(frozen=True)
+class KnownSender:
+    """Who wrote: their account and person, and whether a follow-up awaits their next text."""
+
+    account: Account
+    person: Person
+    awaits_follow_up: bool  # an unexpired pending action of the kinds asked about
+
+
+@dataclass(frozen=True)
 class TeamShape:
     """How a student's team hears of a new entry, counted when a member's link to the student
     is read: a note that tells nobody at once then needs no read of the team."""
@@ -189,8 +198,14 @@ _SEEN = {
     for dialect, insert_for in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
-_ACCOUNT_AND_PERSON = (
-    select(Account, Person)
+_AWAITS_FOLLOW_UP = exists().where(
+    col(PendingAction.person_id) == col(Person.id),
+    col(PendingAction.action).in_(bindparam("follow_ups", expanding=True)),
+    col(PendingAction.expires_at) > bindparam("now"),
+)
+
+_SENDER = (
+    select(Account, Person, _AWAITS_FOLLOW_UP.label("awaits_follow_up"))
     .join(Person, col(Person.id) == col(Account.person_id))
     .where(col(Account.platform) == bindparam("platform"),
            col(Account.workspace) == bindparam("workspace"),
@@ -299,12 +314,15 @@ class Repo:
         )
         return (await self.session.exec(statement)).first()
 
-    async def account_and_person(self, platform: str, workspace: str,
-                                 external_id: str) -> tuple[Account, Person] | None:
-        """The account with these platform ids and its person, in one query."""
-        found = (await self.session.exec(_ACCOUNT_AND_PERSON, params={
-            "platform": platform, "workspace": workspace, "external_id": external_id})).first()
-        return (found[0], found[1]) if found else None
+    async def sender(self, platform: str, workspace: str, external_id: str,
+                     follow_ups: Sequence[str], now: datetime) -> KnownSender | None:
+        """The account with these platform ids and its person, in one query, with whether one
+        of the `follow_ups` actions awaits the person's next free text (so that most texts,
+        which answer none, need no look for one)."""
+        found = (await self.session.exec(_SENDER, params={
+            "platform": platform, "workspace": workspace, "external_id": external_id,
+            "follow_ups": list(follow_ups), "now": now})).first()
+        return KnownSender(found[0], found[1], bool(found[2])) if found else None
 
     async def person(self, person_id: int) -> Person | None:
         return await self.session.get(Person, person_id)
