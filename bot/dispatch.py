@@ -62,7 +62,7 @@ class Dispatcher:
 
     async def _dispatch(self, event: Event) -> tuple[list[Reply], int]:
         """The replies, and how many letters the event queued."""
-        async with self.db.session() as session:
+        async with self.db.event_session() as session:
             repo = Repo(session)
             # The dedupe row shares the transaction: if handling fails, a retry is handled again.
             if not await repo.mark_seen(event.sender.platform, _short_id(event.event_id),

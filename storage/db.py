@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -132,6 +133,8 @@ class Database:
         self.engine = make_engine(url, idle_clock=idle_clock)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession,
                                             expire_on_commit=False)
+        # SQLite has one writer at a time (see event_session).
+        self._writer_turn = asyncio.Lock() if is_sqlite(url) else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -143,6 +146,22 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def event_session(self) -> AsyncIterator[AsyncSession]:
+        """`session` for an incoming event's transaction, which writes from its first
+        statement (the dedupe row).
+
+        On SQLite such transactions run one after the other anyway; they wait their turn here,
+        in the event loop, instead of each holding a pooled connection whose thread polls
+        SQLite's lock (sixteen at once under a backlog, with the GIL to share).
+        """
+        if self._writer_turn is None:
+            async with self.session() as session:
+                yield session
+            return
+        async with self._writer_turn, self.session() as session:
+            yield session
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration."""
