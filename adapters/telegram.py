@@ -63,6 +63,7 @@ __all__ = [
     "MAX_MESSAGE_LENGTH",
     "SECRET_HEADER",
     "ChatOrderedUpdates",
+    "HeldBackUpdates",
     "TelegramAdapter",
     "keyboard",
     "split_text",
@@ -78,6 +79,8 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 
 # Updates handled at once; the HTTP pool has room for all of them plus outbox sends.
 CONCURRENT_UPDATES = 16
+# Updates taken from Telegram and not yet handled, at most (see HeldBackUpdates).
+MAX_UNHANDLED_UPDATES = 4 * CONCURRENT_UPDATES
 CONNECTION_POOL_SIZE = CONCURRENT_UPDATES + 4
 POOL_TIMEOUT = 10.0
 POLL_TIMEOUT = timedelta(seconds=10)
@@ -256,6 +259,31 @@ class ChatOrderedUpdates(BaseUpdateProcessor):
         """Nothing to release."""
 
 
+class HeldBackUpdates(asyncio.Queue[object]):
+    """PTB's update queue, which holds the poller back while `limit` updates are unhandled.
+
+    PTB confirms a batch of updates to Telegram when it asks for the next one, and turns every
+    queued update into a task at once: unbounded, it takes thousands ahead of what it can
+    handle, and a stop must handle them all (or lose them, Telegram has forgotten them). Held
+    back, a stop finishes at most `limit` updates, and Telegram keeps the rest for the next start
+    (updates handled and then fetched again are dropped by the dispatcher's dedupe).
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._room = asyncio.Semaphore(limit)
+
+    async def put(self, item: object) -> None:
+        """Queue an update once fewer than `limit` are unhandled."""
+        await self._room.acquire()
+        self.put_nowait(item)
+
+    def task_done(self) -> None:
+        """One update is handled (PTB calls this once its handlers have finished)."""
+        super().task_done()
+        self._room.release()
+
+
 @dataclass(frozen=True)
 class _Pressed:
     """The message whose button was pressed: a reply that `replaces` edits it."""
@@ -293,6 +321,7 @@ class TelegramAdapter:
             .base_url(config.base_url)
             .base_file_url(_file_url(config.base_url))
             .job_queue(None)  # APScheduler runs the weekly jobs, not PTB
+            .update_queue(HeldBackUpdates(MAX_UNHANDLED_UPDATES))
             .concurrent_updates(ChatOrderedUpdates(CONCURRENT_UPDATES))
             .connection_pool_size(CONNECTION_POOL_SIZE)
             .pool_timeout(POOL_TIMEOUT)

@@ -14,7 +14,7 @@ from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
 from bot.grammar import clean_text
 from bot.i18n import Translator, guess_language
 from bot.router import Router, router, split_command
-from storage.db import Database
+from storage.db import Database, is_connection_lost
 from storage.repo import Repo
 
 log = logging.getLogger(__name__)
@@ -46,41 +46,52 @@ class Dispatcher:
         self.after_event: Callable[[], None] | None = None
 
     async def dispatch(self, event: Event) -> list[Reply]:
-        replies, queued = await self._dispatch(event)
+        try:
+            replies, queued = await self._dispatch(event)
+        except Exception as error:
+            if not is_connection_lost(error):
+                raise
+            # The database dropped the connection (a restart): the transaction, dedupe row
+            # included, is gone, and the pool has replaced its connections; so once more.
+            log.warning("event %s: the database connection was lost; handling it again",
+                        event.event_id)
+            replies, queued = await self._dispatch(event)
         if queued and self.after_event is not None:
             self.after_event()
         return replies
 
     async def _dispatch(self, event: Event) -> tuple[list[Reply], int]:
         """The replies, and how many letters the event queued."""
-        async with self.db.session() as session:
+        async with self.db.event_session() as session:
             repo = Repo(session)
             # The dedupe row shares the transaction: if handling fails, a retry is handled again.
             if not await repo.mark_seen(event.sender.platform, _short_id(event.event_id),
                                         self.clock.now()):
                 log.info("duplicate event %s ignored", event.event_id)
                 return [], 0
-            ctx = await self._context(repo, event)
-            replies = await self._route(event, ctx)
+            ctx, awaits_follow_up = await self._context(repo, event)
+            replies = await self._route(event, ctx, awaits_follow_up)
             log.info("event %s handled with %d replies", event.event_id, len(replies))
             return replies, repo.letters_queued
 
-    async def _context(self, repo: Repo, event: Event) -> Context:
+    async def _context(self, repo: Repo, event: Event) -> tuple[Context, bool]:
+        """The handlers' context, and whether a follow-up awaits the sender's next text."""
         sender = event.sender
-        found = await repo.account_and_person(sender.platform, sender.workspace,
-                                              sender.external_id)
-        account, person = found if found else (None, None)
+        found = await repo.sender(sender.platform, sender.workspace, sender.external_id,
+                                  tuple(self.routes.follow_ups), self.clock.now())
+        account, person = (found.account, found.person) if found else (None, None)
         if account is not None and not account.active:
             # They wrote to us, so the chat is open again (a bot once blocked, now unblocked).
             account.active = True
             await repo.save(account)
         language = person.language if person else guess_language(sender.language_hint,
                                                                  self.settings.school.language)
-        return Context(repo=repo, clock=self.clock, settings=self.settings,
-                       t=Translator(language), person=person,
-                       account=account if person else None)
+        context = Context(repo=repo, clock=self.clock, settings=self.settings,
+                          t=Translator(language), person=person,
+                          account=account if person else None)
+        return context, found is not None and found.awaits_follow_up
 
-    async def _route(self, event: Event, ctx: Context) -> list[Reply]:
+    async def _route(self, event: Event, ctx: Context, awaits_follow_up: bool) -> list[Reply]:
         if not event.chat.private:
             # Groups and channels never see student data, whoever asks.
             return [ctx.say("group.direct_only")]
@@ -90,7 +101,7 @@ class Dispatcher:
             return [ctx.say("onboarding.stranger")]
         if isinstance(event, MessageEdited):
             return await self.routes.edit(event, ctx) if self.routes.edit else []
-        return await self._message(event, ctx)
+        return await self._message(event, ctx, awaits_follow_up)
 
     def _opens_door(self, event: Event) -> bool:
         command = split_command(event.text) if isinstance(event, IncomingMessage) else None
@@ -107,7 +118,8 @@ class Dispatcher:
         handler = self.routes.buttons.get(pending.action)
         return await handler(press, ctx, pending) if handler else []
 
-    async def _message(self, msg: IncomingMessage, ctx: Context) -> list[Reply]:
+    async def _message(self, msg: IncomingMessage, ctx: Context,
+                       awaits_follow_up: bool) -> list[Reply]:
         text = clean_text(msg.text)
         limit = self.settings.security.max_entry_chars
         if len(text) > limit:
@@ -130,7 +142,7 @@ class Dispatcher:
         if prefixed is not None:
             return await prefixed(msg, ctx, text[1:].strip())
         awaited = await ctx.repo.follow_up(ctx.my_id, tuple(self.routes.follow_ups),
-                                           self.clock.now())
+                                           self.clock.now()) if awaits_follow_up else None
         if awaited is not None:
             await ctx.repo.delete_pending(awaited)
             return await self.routes.follow_ups[awaited.action](msg, ctx, text, awaited)

@@ -11,6 +11,7 @@ from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.quiet_hours import next_allowed, person_quiet_hours
 from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role, Student
+from storage.repo import TeamShape
 
 SEEN_BUTTON_TTL = timedelta(days=7)
 
@@ -63,6 +64,12 @@ async def tell_team(ctx: Context, entry: Entry, student: Student,
             reply=reply, not_before=due, student_id=student.id, extra={"entry_id": entry.id},
         ))
     return queued
+
+
+def may_tell(kind: str, team: TeamShape) -> bool:
+    """Whether `tell_team` may queue a letter about a new entry of this kind to this team; when
+    False it would queue none (the two must agree)."""
+    return kind in (EntryKind.URGENT, EntryKind.QUESTION) or team.instant_others > 0
 
 
 async def weekly_families(ctx: Context, student: Student,

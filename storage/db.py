@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,7 +47,15 @@ def create_private_file(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+# A pooled connection back in the pool for less than this has just worked, and is handed out
+# again without a ping (see ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 2.0
+
+Monotonic = Callable[[], float]
+
+
+def make_engine(url: str, *, pool_size: int = 10,
+                idle_clock: Monotonic = time.monotonic) -> AsyncEngine:
     """An engine with the settings each database needs for a bot that writes often."""
     if is_sqlite(url):
         path = sqlite_path(url)
@@ -53,8 +65,52 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     # hide_parameters: error messages must not carry the notes being written.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                               pool_pre_ping=True, hide_parameters=True)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                                 hide_parameters=True)
+    ping_when_idle(engine, idle_clock)
+    return engine
+
+
+def ping_when_idle(engine: AsyncEngine, clock: Monotonic = time.monotonic,
+                   idle: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Ping a pooled connection before handing it out if it sat idle in the pool for `idle`
+    seconds or more; one the server dropped meanwhile (a restart, an idle timeout) is replaced,
+    with every other connection pooled before now, as pool_pre_ping does.
+
+    pool_pre_ping pings at every checkout: on asyncpg that is three round trips (BEGIN, the
+    ping, ROLLBACK) before each event's own transaction, a fifth of a note's work on
+    PostgreSQL. A busy bot's connections come back within milliseconds; a connection that dies
+    in between fails its event, which the dispatcher handles once more (Dispatcher.dispatch).
+    """
+    sync_engine = engine.sync_engine
+    dialect = sync_engine.dialect
+
+    def returned(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = clock()
+
+    def taken(dbapi_connection: Any, record: ConnectionPoolEntry,
+              proxy: PoolProxiedConnection) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is None or clock() - returned_at < idle:
+            return  # just made, or just worked
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            raise InvalidatePoolError("the server dropped an idle connection") from error
+
+    event.listen(sync_engine, "checkin", returned)
+    event.listen(sync_engine, "checkout", taken)
+
+
+_RETURNED_AT = "tandem_returned_at"
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """True if the database dropped the connection under this error (a restart, say): its
+    transaction is gone, and the pool has replaced the connections it had before."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -72,11 +128,13 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """One engine and its session factory; passed to whatever needs the database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, idle_clock: Monotonic = time.monotonic) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, idle_clock=idle_clock)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession,
                                             expire_on_commit=False)
+        # SQLite has one writer at a time (see event_session).
+        self._writer_turn = asyncio.Lock() if is_sqlite(url) else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -88,6 +146,22 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def event_session(self) -> AsyncIterator[AsyncSession]:
+        """`session` for an incoming event's transaction, which writes from its first
+        statement (the dedupe row).
+
+        On SQLite such transactions run one after the other anyway; they wait their turn here,
+        in the event loop, instead of each holding a pooled connection whose thread polls
+        SQLite's lock (sixteen at once under a backlog, with the GIL to share).
+        """
+        if self._writer_turn is None:
+            async with self.session() as session:
+                yield session
+            return
+        async with self._writer_turn, self.session() as session:
+            yield session
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration."""

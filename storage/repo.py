@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import (
     JSON,
     PrimaryKeyConstraint,
+    Table,
     Text,
     UniqueConstraint,
     bindparam,
@@ -20,9 +21,12 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
+    null,
     or_,
     text,
     true,
+    union_all,
     update,
 )
 from sqlalchemy import column as sa_column
@@ -32,9 +36,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.main import default_registry
+from sqlmodel.sql.expression import Select
 
 from storage.models import (
     AccessLog,
@@ -45,6 +50,7 @@ from storage.models import (
     AmendmentStatus,
     BotProfile,
     CodeGuess,
+    Delivery,
     Entry,
     EntryRevision,
     Goal,
@@ -55,6 +61,7 @@ from storage.models import (
     PendingAction,
     Person,
     Platform,
+    Role,
     School,
     SeenEvent,
     Student,
@@ -112,12 +119,31 @@ class Reader(NamedTuple):
 
 
 @dataclass(frozen=True)
+class KnownSender:
+    """Who wrote: their account and person, and whether a follow-up awaits their next text."""
+
+    account: Account
+    person: Person
+    awaits_follow_up: bool  # an unexpired pending action of the kinds asked about
+
+
+@dataclass(frozen=True)
+class TeamShape:
+    """How a student's team hears of a new entry, counted when a member's link to the student
+    is read: a note that tells nobody at once then needs no read of the team."""
+
+    weekly_parents: int  # parents who wait for the weekly summary
+    instant_others: int  # the other members, who get each entry as it comes
+
+
+@dataclass(frozen=True)
 class StudentLink:
     """A student and how a person is tied to them (role on the team, or admin of the school)."""
 
     student: Student
     role: str | None  # "teacher" / "parent" from a membership, None if only an admin
     is_admin: bool
+    team: TeamShape | None = None  # for a member of the team; None: not counted
 
 
 def _person_columns() -> list[tuple[type[Any], str]]:
@@ -165,6 +191,104 @@ def _json_serializer(connection: AsyncConnection) -> Callable[[Any], str]:
     return serialize or json.dumps
 
 
+# --- the statements every message runs, built once --------------------------------------------
+# Building a statement and its cache key costs more than SQLite takes to run it, so what each
+# incoming message asks is built here once, with bound parameters, and only executed per event.
+
+
+def _table(model: type[SQLModel]) -> Table:
+    """A model's table: writes against it are plain Core statements (no ORM bulk mode, no unit
+    of work), for rows the transaction does not touch again."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+_SEEN = {
+    dialect: insert_for(_table(SeenEvent)).on_conflict_do_nothing()
+    for dialect, insert_for in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+_AWAITS_FOLLOW_UP = exists().where(
+    col(PendingAction.person_id) == col(Person.id),
+    col(PendingAction.action).in_(bindparam("follow_ups", expanding=True)),
+    col(PendingAction.expires_at) > bindparam("now"),
+)
+
+_SENDER = (
+    select(Account, Person, _AWAITS_FOLLOW_UP.label("awaits_follow_up"))
+    .join(Person, col(Person.id) == col(Account.person_id))
+    .where(col(Account.platform) == bindparam("platform"),
+           col(Account.workspace) == bindparam("workspace"),
+           col(Account.external_id) == bindparam("external_id"))
+)
+
+
+def _links_statement() -> Select[Student, Any, Any, Any]:
+    """A person's students in one query: each team they are on (with its role, and the shape of
+    the team), then each student of each school they run (no role: that is how they differ)."""
+    student_columns = _table(Student).columns
+    weekly, instant = aliased(Membership), aliased(Membership)
+    weekly_parents = (
+        select(func.count()).select_from(weekly)
+        .where(col(weekly.student_id) == col(Student.id), col(weekly.role) == Role.PARENT,
+               col(weekly.delivery) == Delivery.WEEKLY)
+        .scalar_subquery()
+    )
+    instant_others = (
+        select(func.count()).select_from(instant)
+        .where(col(instant.student_id) == col(Student.id),
+               col(instant.delivery) == Delivery.INSTANT,
+               col(instant.person_id) != bindparam("person_id"))
+        .scalar_subquery()
+    )
+    on_team = (
+        sa_select(*student_columns, col(Membership.role).label("role"),
+                  weekly_parents.label("weekly_parents"), instant_others.label("instant_others"))
+        .join(Membership, col(Membership.student_id) == col(Student.id))
+        .where(col(Membership.person_id) == bindparam("person_id"),
+               col(Student.archived).is_(False))
+    )
+    administered = (
+        sa_select(*student_columns, null().label("role"), null().label("weekly_parents"),
+                  null().label("instant_others"))
+        .where(col(Student.school_id).in_(
+                   select(Admin.school_id).where(col(Admin.person_id) == bindparam("person_id"))),
+               col(Student.archived).is_(False))
+    )
+    linked = union_all(on_team, administered).subquery("linked")
+    return select(aliased(Student, linked), linked.c.role, linked.c.weekly_parents,
+                  linked.c.instant_others)
+
+
+_LINKS = _links_statement()
+
+_GOALS = (
+    select(Goal)
+    .where(col(Goal.student_id) == bindparam("student_id"), col(Goal.active).is_(True))
+    .order_by(col(Goal.tag))
+)
+
+_NEW_ENTRY = insert(_table(Entry)).returning(_table(Entry).c.id)
+_ENTRY_COLUMNS = tuple(column.name for column in _table(Entry).columns if column.name != "id")
+
+_TEAM = (
+    select(Person, Membership)
+    .join(Membership, col(Membership.person_id) == col(Person.id))
+    .where(col(Membership.student_id) == bindparam("student_id"))
+    .order_by(col(Membership.role).desc(), col(Person.display_name))
+)
+
+_NEW_BUTTONS = insert(_table(PendingAction))
+
+_FOLLOW_UP = (
+    select(PendingAction)
+    .where(col(PendingAction.person_id) == bindparam("person_id"),
+           col(PendingAction.action).in_(bindparam("actions", expanding=True)),
+           col(PendingAction.expires_at) > bindparam("now"))
+    .order_by(col(PendingAction.expires_at).desc())
+)
+
+
 class Repo:
     """Queries over one session (one transaction per incoming event or CLI command)."""
 
@@ -185,14 +309,9 @@ class Repo:
 
     async def mark_seen(self, platform: str, event_id: str, now: datetime) -> bool:
         """Record an incoming event id; False if it was seen before (a platform retry)."""
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(SeenEvent)
-            .values(platform=platform, event_id=event_id, seen_at=now)
-            .on_conflict_do_nothing()
-        )
-        result = await self.session.exec(statement)
+        statement = _SEEN[self.session.get_bind().dialect.name]
+        result = await self.session.exec(
+            statement, params={"platform": platform, "event_id": event_id, "seen_at": now})
         return bool(result.rowcount)
 
     # --- people and accounts ---------------------------------------------------------------
@@ -205,18 +324,15 @@ class Repo:
         )
         return (await self.session.exec(statement)).first()
 
-    async def account_and_person(self, platform: str, workspace: str,
-                                 external_id: str) -> tuple[Account, Person] | None:
-        """The account with these platform ids and its person, in one query."""
-        statement = select(Account, Person).join(
-            Person, col(Person.id) == col(Account.person_id)
-        ).where(
-            Account.platform == platform,
-            Account.workspace == workspace,
-            Account.external_id == external_id,
-        )
-        found = (await self.session.exec(statement)).first()
-        return (found[0], found[1]) if found else None
+    async def sender(self, platform: str, workspace: str, external_id: str,
+                     follow_ups: Sequence[str], now: datetime) -> KnownSender | None:
+        """The account with these platform ids and its person, in one query, with whether one
+        of the `follow_ups` actions awaits the person's next free text (so that most texts,
+        which answer none, need no look for one)."""
+        found = (await self.session.exec(_SENDER, params={
+            "platform": platform, "workspace": workspace, "external_id": external_id,
+            "follow_ups": list(follow_ups), "now": now})).first()
+        return KnownSender(found[0], found[1], bool(found[2])) if found else None
 
     async def person(self, person_id: int) -> Person | None:
         return await self.session.get(Person, person_id)
@@ -365,22 +481,23 @@ class Repo:
 
     async def links_of(self, person_id: int) -> list[StudentLink]:
         """Every student a person is tied to: through a team membership or as a school admin."""
-        teams = select(Student, Membership.role).join(
-            Membership, col(Membership.student_id) == col(Student.id)
-        ).where(Membership.person_id == person_id, col(Student.archived).is_(False))
-        admin_schools = select(Admin.school_id).where(Admin.person_id == person_id)
-        administered = select(Student).where(
-            col(Student.school_id).in_(admin_schools), col(Student.archived).is_(False)
-        )
-        links: dict[int, StudentLink] = {}
-        for student, role in (await self.session.exec(teams)).all():
+        students: dict[int, Student] = {}
+        teams: dict[int, tuple[str, TeamShape]] = {}
+        administered: set[int] = set()
+        rows = (await self.session.exec(_LINKS, params={"person_id": person_id})).all()
+        for student, role, weekly_parents, instant_others in rows:
             assert student.id is not None
-            links[student.id] = StudentLink(student, role, is_admin=False)
-        for student in (await self.session.exec(administered)).all():
-            assert student.id is not None
-            team_role = links[student.id].role if student.id in links else None
-            links[student.id] = StudentLink(student, team_role, is_admin=True)
-        return sorted(links.values(), key=lambda link: link.student.name.casefold())
+            students[student.id] = student
+            if role is None:
+                administered.add(student.id)
+            else:
+                teams[student.id] = (role, TeamShape(weekly_parents, instant_others))
+        links = []
+        for student_id, student in students.items():
+            role, team = teams.get(student_id, (None, None))
+            links.append(StudentLink(student, role, is_admin=student_id in administered,
+                                     team=team))
+        return sorted(links, key=lambda link: link.student.name.casefold())
 
     async def membership(self, person_id: int, student_id: int) -> Membership | None:
         statement = select(Membership).where(
@@ -397,13 +514,7 @@ class Repo:
                                           delivery=delivery))
 
     async def team_of(self, student_id: int) -> Sequence[tuple[Person, Membership]]:
-        statement = (
-            select(Person, Membership)
-            .join(Membership, col(Membership.person_id) == col(Person.id))
-            .where(Membership.student_id == student_id)
-            .order_by(col(Membership.role).desc(), col(Person.display_name))
-        )
-        return (await self.session.exec(statement)).all()
+        return (await self.session.exec(_TEAM, params={"student_id": student_id})).all()
 
     async def is_admin(self, person_id: int, school_id: int) -> bool:
         statement = select(Admin).where(Admin.person_id == person_id, Admin.school_id == school_id)
@@ -417,6 +528,16 @@ class Repo:
 
     async def add_entry(self, entry: Entry) -> Entry:
         return await self._add(entry)
+
+    async def insert_entry(self, entry: Entry) -> Entry:
+        """Write a new entry in one INSERT, without the unit of work; the entry gets its id.
+
+        The entry stays outside the session: it is not changed later in the transaction that
+        writes it (an edit, a kind or an undo come as later events, which load it again).
+        """
+        values = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
+        entry.id = (await self.session.exec(_NEW_ENTRY, params=values)).scalar_one()
+        return entry
 
     async def entry(self, entry_id: int) -> Entry | None:
         return await self.session.get(Entry, entry_id)
@@ -482,10 +603,7 @@ class Repo:
     # --- goals -----------------------------------------------------------------------------
 
     async def goals(self, student_id: int) -> Sequence[Goal]:
-        statement = select(Goal).where(
-            Goal.student_id == student_id, col(Goal.active).is_(True)
-        ).order_by(col(Goal.tag))
-        return (await self.session.exec(statement)).all()
+        return (await self.session.exec(_GOALS, params={"student_id": student_id})).all()
 
     async def goal_counts(self, student_id: int) -> dict[int, int]:
         statement = (
@@ -537,6 +655,18 @@ class Repo:
         self.session.add(PendingAction(token=token, person_id=person_id, action=action,
                                        payload=payload, expires_at=expires_at))
         return token
+
+    async def add_buttons(self, person_id: int, meanings: Sequence[tuple[str, dict[str, Any]]],
+                          expires_at: datetime) -> list[str]:
+        """Store what each of a reply's buttons means, (action, payload) each, in one statement;
+        their tokens, in the same order."""
+        tokens = [secrets.token_urlsafe(16) for _ in meanings]
+        if tokens:
+            await self.session.exec(_NEW_BUTTONS, params=[
+                {"token": token, "person_id": person_id, "action": action, "payload": payload,
+                 "expires_at": expires_at}
+                for token, (action, payload) in zip(tokens, meanings, strict=True)])
+        return tokens
 
     async def pending(self, token: str) -> PendingAction | None:
         return await self.session.get(PendingAction, token)
@@ -765,13 +895,8 @@ class Repo:
         """The newest unexpired "tell me more" the person's next free text answers."""
         if not actions:
             return None
-        statement = (
-            select(PendingAction)
-            .where(PendingAction.person_id == person_id, col(PendingAction.action).in_(actions),
-                   col(PendingAction.expires_at) > now)
-            .order_by(col(PendingAction.expires_at).desc())
-        )
-        return (await self.session.exec(statement)).first()
+        return (await self.session.exec(_FOLLOW_UP, params={
+            "person_id": person_id, "actions": list(actions), "now": now})).first()
 
     async def add_pendings(self, rows: Sequence[PendingAction]) -> None:
         self.session.add_all(rows)

@@ -17,9 +17,7 @@ from storage.models import (
     AccessAction,
     Entry,
     EntryKind,
-    Membership,
     PendingAction,
-    Person,
     Role,
     Setting,
     Student,
@@ -105,13 +103,14 @@ async def pick_student(press: ButtonPress, ctx: Context, pending: PendingAction)
 async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink) -> list[Reply]:
     """Log the note about `student`, to whom the sender is tied by `link`."""
     setting = Setting.HOME if link and link.role == Role.PARENT else Setting.SCHOOL
-    goals = await ctx.repo.goals(_id(student))
     tags = grammar.find_tags(draft.text)
+    # Most notes have no tag, and then no need of the student's goals.
+    goals = await ctx.repo.goals(_id(student)) if tags else ()
     known = [goal for tag in tags for goal in goals if goal.tag == tag]
     unknown = [tag for tag in tags if all(goal.tag != tag for goal in goals)]
     # Strip a lone trailing tag only when it is fully captured by the goal link.
     text = grammar.strip_trailing_tags(draft.text) if len(tags) == 1 and known else draft.text
-    entry = await ctx.repo.add_entry(Entry(
+    entry = await ctx.repo.insert_entry(Entry(
         student_id=_id(student), author_id=ctx.my_id, kind=draft.kind, setting=setting,
         text=text, goal_id=known[0].id if known else None,
         source_platform=ctx.account.platform if ctx.account else "", source_ref=draft.source_ref,
@@ -122,14 +121,11 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
         line = f"{line} {ctx.t('entry.goal_linked', tag=known[0].tag)}"
     if draft.ask_kind:
         line = f"{line} {ctx.t('entry.ask_kind')}"
-    reply = Reply(line)
-    kinds = _CLASSIFY if draft.ask_kind else ()
-    buttons = [await _kind_button(ctx, entry, kind) for kind in kinds]
-    # Read once for both: who hears about the entry now, and who waits for the weekly summary.
-    team = await ctx.repo.team_of(_id(student))
-    await notifications.tell_team(ctx, entry, student, team)
-    share = await _share_button(ctx, entry, student, team) if setting == Setting.SCHOOL else None
-    replies = [reply.with_buttons(*buttons, await _undo_button(ctx, entry), share)]
+    families_wait = await _tell_team(ctx, entry, student, link)
+    # [Share with family now], when the family would otherwise wait for the weekly summary.
+    share = setting == Setting.SCHOOL and entry.kind in _CLASSIFY and families_wait
+    buttons = await _entry_buttons(ctx, entry, _CLASSIFY if draft.ask_kind else (), share)
+    replies = [Reply(line).with_buttons(*buttons)]
     if unknown:
         listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
         replies.append(ctx.say("entry.unknown_tags", tags=", ".join(f"#{t}" for t in unknown),
@@ -140,14 +136,33 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
 _CLASSIFY = (EntryKind.WIN, EntryKind.CONCERN, EntryKind.NOTE)
 
 
-async def _share_button(ctx: Context, entry: Entry, student: Student,
-                        team: Sequence[tuple[Person, Membership]]) -> Button | None:
-    """[Share with family now], when the family would otherwise wait for the weekly summary."""
-    if entry.kind not in _CLASSIFY or not await notifications.weekly_families(ctx, student, team):
-        return None
-    token = await ctx.repo.add_pending(ctx.my_id, "share", {"entry_id": entry.id},
-                                       ctx.clock.now() + BUTTON_TTL)
-    return Button(ctx.t("button.share"), token)
+async def _tell_team(ctx: Context, entry: Entry, student: Student, link: StudentLink) -> bool:
+    """Queue what the rest of the team hears of the new entry now; True if the student's
+    families wait for the weekly summary instead. The team is read (once, for both) only if
+    the shape of it that came with the link does not settle both."""
+    shape = link.team
+    if shape is not None and not notifications.may_tell(entry.kind, shape):
+        return shape.weekly_parents > 0
+    team = await ctx.repo.team_of(_id(student))
+    await notifications.tell_team(ctx, entry, student, team)
+    return bool(await notifications.weekly_families(ctx, student, team))
+
+
+async def _entry_buttons(ctx: Context, entry: Entry, kinds: Sequence[EntryKind],
+                         share: bool) -> list[Button]:
+    """A new entry's buttons: one per kind in `kinds`, [Undo], and [Share with family now] if
+    `share`. What they mean is written in one statement."""
+    labelled: list[tuple[str, str, dict[str, object]]] = [
+        (ctx.t(f"button.{kind}"), "classify", {"entry_id": entry.id, "kind": kind})
+        for kind in kinds
+    ]
+    labelled.append((ctx.t("button.undo"), "undo", {"entry_id": entry.id}))
+    if share:
+        labelled.append((ctx.t("button.share"), "share", {"entry_id": entry.id}))
+    tokens = await ctx.repo.add_buttons(ctx.my_id, [(action, payload)
+                                                     for _, action, payload in labelled],
+                                        ctx.clock.now() + BUTTON_TTL)
+    return [Button(label, token) for (label, _, _), token in zip(labelled, tokens, strict=True)]
 
 
 @router.button("share")
@@ -161,12 +176,6 @@ async def share_now(press: ButtonPress, ctx: Context, pending: PendingAction) ->
     shared = await notifications.share_with_family(ctx, entry, student)
     await access.log(ctx, student, AccessAction.SHARE, f"entry {entry.id} to {shared} parent(s)")
     return [ctx.say("entry.shared", student=student.name)]
-
-
-async def _kind_button(ctx: Context, entry: Entry, kind: EntryKind) -> Button:
-    token = await ctx.repo.add_pending(ctx.my_id, "classify", {"entry_id": entry.id, "kind": kind},
-                                       ctx.clock.now() + BUTTON_TTL)
-    return Button(ctx.t(f"button.{kind}"), token)
 
 
 async def _undo_button(ctx: Context, entry: Entry) -> Button:

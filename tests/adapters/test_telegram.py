@@ -6,6 +6,7 @@ TANDEM_TEST_DATABASE_URL is set). The fake checks every call against the Bot API
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,17 @@ import pytest
 from sqlmodel import col, func, select
 from telegram.error import RetryAfter
 
-from adapters.telegram import MAX_MESSAGE_LENGTH, SECRET_HEADER, TelegramAdapter
+from adapters.telegram import (
+    CONCURRENT_UPDATES,
+    MAX_MESSAGE_LENGTH,
+    MAX_UNHANDLED_UPDATES,
+    SECRET_HEADER,
+    TelegramAdapter,
+)
 from bot import invites, roster
 from bot.config import Settings, TelegramConfig
 from bot.dispatch import Dispatcher
-from bot.events import RecipientBlocked, Reply
+from bot.events import Event, RecipientBlocked, Reply
 from bot.i18n import translate
 from bot.outbox import PermanentError, RateLimited
 from storage.db import Database
@@ -653,3 +660,68 @@ async def test_webhook_mode_registers_the_secret_and_stops_listening_on_stop(
                 f"http://{host}:{port}/telegram/hook", json=update, headers={SECRET_HEADER: SECRET}
             )
     assert not telegram.adapter.application.running
+
+
+class HeldDispatcher(Dispatcher):
+    """A dispatcher that lets no event through until `released`, so that updates pile up."""
+
+    def __init__(self, db: Database, settings: Settings, clock: FakeClock) -> None:
+        super().__init__(db, settings, clock)
+        self.released = asyncio.Event()
+        self.all_busy = asyncio.Event()  # as many events held as the adapter handles at once
+        self._held = 0
+
+    async def dispatch(self, event: Event) -> list[Reply]:
+        self._held += 1
+        if self._held == CONCURRENT_UPDATES:
+            self.all_busy.set()
+        await self.released.wait()
+        return await super().dispatch(event)
+
+
+async def test_a_stop_under_a_backlog_finishes_what_it_took_and_telegram_keeps_the_rest(
+    db: Database, clock: FakeClock, settings: Settings, specs_dir: Path
+) -> None:
+    fake = FakeTelegram(BotApiSpec.load(specs_dir / "telegram-bot-api.json"))
+    await fake.start()
+    config = TelegramConfig(enabled=True, token=fake.token, mode="polling",
+                            base_url=fake.base_url)
+    strangers = [TgUser(7000 + number, f"Stranger{number}") for number in range(200)]
+    backlog = [fake.message(user, "hello") for user in strangers]
+    held = HeldDispatcher(db, settings, clock)
+    first = TelegramAdapter(config, held, db)
+    await first.start()
+    try:
+        await fake.push(*backlog)
+        async with asyncio.timeout(10):
+            await held.all_busy.wait()
+        stopping = asyncio.create_task(first.stop())
+        await fake.wait_until(lambda: bool(fake.calls_of("getUpdates", timeout=0)),
+                              "the getUpdates that confirms what a stop leaves")
+        held.released.set()
+        await stopping
+
+        answered_before_restart = len(fake.calls_of("sendMessage"))
+        assert 0 < answered_before_restart <= MAX_UNHANDLED_UPDATES
+        # Telegram forgets only updates that were handled.
+        forgotten = [u for u in backlog if u["update_id"] < fake.confirmed_offset]
+        assert len(forgotten) <= answered_before_restart
+
+        second = TelegramAdapter(config, Dispatcher(db, settings, clock), db)
+        await second.start()
+        try:
+            last = backlog[-1]["update_id"]
+            await fake.wait_until(lambda: fake.confirmed_offset > last,
+                                  f"getUpdates to confirm update {last}")
+            await second.application.update_queue.join()
+        finally:
+            await second.stop()
+    finally:
+        await fake.stop()
+
+    # Every stranger got the one onboarding line: nothing lost, nothing twice.
+    assert [len(fake.sent(user.id)) for user in strangers] == [1] * len(strangers)
+    assert {m["text"] for user in strangers for m in fake.sent(user.id)} == {
+        t("onboarding.stranger")
+    }
+    assert not fake.violations, fake.violations

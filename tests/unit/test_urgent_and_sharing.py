@@ -110,6 +110,29 @@ async def test_instant_delivery_is_only_about_your_own_child(
     assert await mail.letters(school.parent_of_maya) == []
 
 
+async def test_an_instant_parent_is_not_sent_their_own_note(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.parent, "/delivery instant")
+
+    await school.say(school.parent, "+ read a whole page at bedtime")
+
+    assert await mail.letters(school.parent) == []
+    assert await mail.letters(school.teacher) == []
+
+
+async def test_an_instant_teacher_gets_a_parents_home_note_as_it_comes(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.teacher, "/delivery instant")
+
+    await school.say(school.parent, "+ read a whole page at bedtime")
+
+    letter = await mail.letter(school.teacher, "win")
+    assert "read a whole page at bedtime" in letter.text
+    assert await mail.letters(school.parent) == []
+
+
 async def test_a_weekly_parent_does_not_get_entries_as_they_come(
     school: DemoSchool, mail: Mail
 ) -> None:
