@@ -99,11 +99,24 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         database = Database(f"sqlite+aiosqlite:///{path}")
     else:
         database = Database(request.getfixturevalue("postgres_ready"))
-        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-        async with database.engine.begin() as connection:
-            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await empty_every_table(database)
     yield database
     await database.dispose()
+
+
+async def empty_every_table(database: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    async with database.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def pg(postgres_ready: str) -> AsyncIterator[str]:
+    """The URL of an empty, migrated PostgreSQL database (the `postgres_ready` schema)."""
+    database = Database(postgres_ready)
+    await empty_every_table(database)
+    await database.dispose()
+    yield postgres_ready
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
-from sqlmodel import SQLModel
 
 from bot.config import SenderConfig, Settings
 from bot.events import Reply
@@ -28,17 +26,6 @@ pytestmark = pytest.mark.postgres
 LETTERS = 300
 # Small pools: three senders and the test share one server with other suites.
 SETTINGS = SenderConfig(concurrency=8)
-
-
-@pytest.fixture
-async def pg(postgres_ready: str) -> AsyncIterator[str]:
-    """An empty, migrated PostgreSQL database (the `postgres_ready` schema, truncated)."""
-    database = Database(postgres_ready)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    async with database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    await database.dispose()
-    yield postgres_ready
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import SQLModel, func, select
+from sqlmodel import func, select
 
 from bot.config import Settings
 from bot.dispatch import Dispatcher
@@ -33,17 +33,6 @@ class Ticks:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def pg(postgres_ready: str) -> AsyncIterator[str]:
-    """An empty, migrated PostgreSQL database."""
-    database = Database(postgres_ready)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    async with database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    await database.dispose()
-    yield postgres_ready
 
 
 @pytest.fixture
