@@ -966,7 +966,9 @@ class Repo:
             .outerjoin(Person, col(Person.id) == col(Entry.author_id))
             .where(col(Student.school_id) == school_id, col(Entry.created_at) >= start,
                    col(Entry.created_at) < end)
-            .order_by(col(Entry.student_id), col(Entry.created_at), col(Entry.id))
+            # By the student's own id, not the entry's copy of it: then SQLite walks the
+            # students in order and each one's entries by index, with no sort of the whole week.
+            .order_by(col(Student.id), col(Entry.created_at), col(Entry.id))
             .execution_options(yield_per=batch)
         )
         result = await self.session.stream(statement)
