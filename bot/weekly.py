@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Protocol
@@ -109,18 +110,29 @@ class _Lines:
     """The summary's shorter line, `Mon · Dana (home): slept badly`, for the many lines of one
     summary: what they share is looked up once."""
 
-    def __init__(self, timezone: str, t: Translator) -> None:
+    def __init__(self, start: datetime, timezone: str, t: Translator) -> None:
         self.zone, self.t = ZoneInfo(timezone), t
         self.former = t("entry.former_member")
         self.line = t.template("summary.line")
         self.where: dict[str, str] = {}
         self.days = weekdays(t.language)
+        # The reader's midnights around the week, in UTC: an entry's day is where it falls
+        # among them (one comparison search, not a conversion of every entry to local time).
+        first = start.astimezone(self.zone).date() - timedelta(days=1)
+        days = [first + timedelta(days=n) for n in range(10)]
+        self.midnights = [datetime(d.year, d.month, d.day, tzinfo=self.zone).astimezone(UTC)
+                          for d in days]
+        self.day_names = [self.days[d.weekday()] for d in days]
 
     def __call__(self, entry: EntryFacts, author: str) -> str:
         where = self.where.get(entry.setting)
         if where is None:
             where = self.where[entry.setting] = self.t(f"summary.setting.{entry.setting}")
-        day = self.days[entry.created_at.astimezone(self.zone).weekday()]
+        after = bisect_right(self.midnights, entry.created_at)
+        if 0 < after < len(self.midnights):
+            day = self.day_names[after - 1]
+        else:  # outside the week: not what a summary is given, but still told right
+            day = self.days[entry.created_at.astimezone(self.zone).weekday()]
         text, marks = entry.text, ""
         if entry.mood or entry.attachment_ref or entry.edited_at:  # most lines are plain
             text, marks = shown_text(entry, self.t), _marks(entry, self.t)
@@ -142,16 +154,19 @@ class StudentWeek:
 _SECTIONS = ("summary.wins", "summary.concerns", "summary.from_home", "summary.from_school")
 
 
-def _section(entry: EntryFacts) -> str | None:
-    """The part of the summary an entry is told in (questions and answers have their own)."""
-    kind = entry.kind
-    if kind == EntryKind.WIN:
-        return "summary.wins"
-    if kind in (EntryKind.CONCERN, EntryKind.URGENT):
-        return "summary.concerns"
-    if kind == EntryKind.NOTE:
-        return "summary.from_home" if entry.setting == Setting.HOME else "summary.from_school"
-    return None
+# The part of the summary each kind of entry is told in, by (kind, setting); questions and
+# answers have their own. A table, not a function: a big school's week looks it up 500,000 times.
+_SECTION_OF: dict[tuple[str, str], str] = {
+    (kind, setting): section
+    for setting in Setting
+    for kind, section in (
+        (EntryKind.WIN, "summary.wins"),
+        (EntryKind.CONCERN, "summary.concerns"),
+        (EntryKind.URGENT, "summary.concerns"),
+        (EntryKind.NOTE,
+         "summary.from_home" if setting == Setting.HOME else "summary.from_school"),
+    )
+}
 
 
 def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Translator,
@@ -160,16 +175,17 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
     name = week.student.name
     title = t(title_key, student=name, start=t.day_month(start.date()))  # the week's own zone
     sections: dict[str, list[tuple[EntryFacts, str]]] = {key: [] for key in _SECTIONS}
-    for entry, author in week.entries:
-        section = _section(entry)
+    section_of = _SECTION_OF.get
+    for told in week.entries:
+        section = section_of((told[0].kind, told[0].setting))
         if section is not None:
-            sections[section].append((entry, author))
+            sections[section].append(told)
     entries = [told for key in _SECTIONS for told in sections[key]]
     if not entries and not week.open_questions:
         return f"{title}\n{t('summary.empty', student=name)}"
     parts = [title, _balance(len(sections["summary.wins"]), len(sections["summary.concerns"]),
                              len(entries), name, t)]
-    short_line = _Lines(timezone, t)
+    short_line = _Lines(start, timezone, t)
     for key in _SECTIONS:
         if sections[key]:
             parts.append(f"\n{t(key, count=len(sections[key]))}")

@@ -12,7 +12,7 @@ from sqlmodel import col
 from bot import grammar
 from bot.demo import DEMO_SCHOOL
 from bot.events import Sender
-from storage.models import Delivery, Entry, EntryKind, Outbox, Platform, Role, Setting
+from storage.models import Delivery, Entry, EntryKind, Outbox, Person, Platform, Role, Setting
 from storage.repo import Repo
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Mail, Queued, Record, chicago, en
@@ -203,6 +203,31 @@ async def test_the_checkin_mood_shows_in_the_summary(school: DemoSchool, mail: M
     ]
 
 
+async def test_each_line_is_dated_by_the_readers_own_calendar_across_a_clock_change(
+    school: DemoSchool, mail: Mail, record: Record
+) -> None:
+    # The week of Monday 26 October 2026; Chicago's clocks go back on Sunday 1 November.
+    for moment, text in ((chicago(2026, 10, 26, 0, 0), "Sam came in smiling"),
+                         (chicago(2026, 10, 31, 23, 59), "Sam slept over at his grandma's"),
+                         (chicago(2026, 11, 1, 23, 30), "Sam packed his own bag")):
+        school.clock.set(moment)
+        await school.say(school.teacher, f"+ {text}")
+    async with school.db.session() as session:  # Dana reads from Madrid, an hour past UTC
+        dana = await session.get(Person, await record.person_id(school.parent))
+        assert dana is not None
+        dana.timezone = "Europe/Madrid"
+        await session.commit()
+    school.clock.set(chicago(2026, 11, 1, 23, 45))
+
+    await mail.summary()
+
+    teacher = [letter for letter in await mail.letters(school.teacher, "summary")
+               if letter.text.startswith(title("Sam Rivera", "October 26"))]
+    madrid = await summary_for(mail, school, "Sam Rivera")
+    assert [text.split(" · ")[0] for text in bullets(teacher[0])] == ["Mon", "Sat", "Sun"]
+    assert [text.split(" · ")[0] for text in bullets(madrid)] == ["Mon", "Sun", "Mon"]
+
+
 async def test_an_empty_week_says_so_kindly(school: DemoSchool, mail: Mail) -> None:
     school.clock.set(FRIDAY_15)
 
@@ -213,7 +238,7 @@ async def test_an_empty_week_says_so_kindly(school: DemoSchool, mail: Mail) -> N
 
 
 async def test_a_summary_is_written_in_the_members_language(school: DemoSchool, mail: Mail) -> None:
-    # English is the only catalog so far: the summary is the English catalog's text.
+    # Choosing English (the school's language) again keeps the summary in English.
     chosen = await school.say(school.parent, "/language en")
     school.clock.set(FRIDAY_15)
 
