@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -298,6 +299,7 @@ async def measure(url: str, students: int, entries: int) -> Measured:
         async with db.session() as session:  # connect first: not the job's cost
             await session.connection()
         event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        gc.freeze()  # as `tandem run` does once started (adapters/runtime.py)
         rss_before = usage(os.getpid()).rss_mb
         cpu_before = _cpu_seconds()
         # asyncpg is imported only for PostgreSQL: SQLite's RSS stays what the job alone costs.
