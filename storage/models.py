@@ -43,7 +43,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _utc_from_sqlite(value: str | None) -> datetime | None:
     """SQLite's stored text (`2026-11-30 14:05:00.000000`, UTC) as an aware datetime."""
-    return None if value is None else datetime.fromisoformat(value + "+00:00")
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # text with an offset of its own, written by hand or by another tool
+        return datetime.fromisoformat(value).astimezone(UTC)
 
 
 class Platform(StrEnum):

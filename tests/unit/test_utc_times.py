@@ -56,3 +56,17 @@ async def test_a_time_stored_without_microseconds_or_not_at_all_reads_back(
 
     assert await paused_until(db, never.id) is None
     assert await paused_until(db, whole.id) == datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
+
+
+async def test_a_time_stored_with_its_own_offset_reads_back_as_that_instant(db: Database) -> None:
+    async with db.session() as session:
+        person = Person(display_name="Ms. Ortiz")
+        session.add(person)
+        await session.commit()
+        assert person.id is not None
+        connection = await session.connection()
+        await connection.execute(text("UPDATE person SET paused_until = "
+                                      f"'2026-12-04 12:00:00-06:00' WHERE id = {person.id}"))
+        await session.commit()
+
+    assert await paused_until(db, person.id) == datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
