@@ -7,6 +7,7 @@ ask the same matrix: the CLI operator is the school's admin (`school_admin`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -164,6 +165,20 @@ async def log(ctx: Context, student: Student | None, action: AccessAction, detai
         action,
         detail,
     )
+
+
+# Details of rows that /record reads back in the reader's words (student_record): each is
+# written for auditors, in English, by its function here and read by the pattern beside it.
+SHARED_DETAIL = re.compile(r"entry (\d+) to (\d+) parent")
+AMENDED_DETAIL = re.compile(r"correction #(\d+) of entry #(\d+) (requested|accepted|declined)")
+
+
+def shared_detail(entry_id: int | None, parents: int) -> str:
+    return f"entry {entry_id} to {parents} parent(s)"
+
+
+def amended_detail(amendment_id: int | None, entry_id: int | None, status: str) -> str:
+    return f"correction #{amendment_id} of entry #{entry_id} {status}"
 
 
 async def deny(ctx: Context, name: str, action: Action) -> None:

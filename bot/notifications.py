@@ -14,6 +14,8 @@ from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role,
 from storage.repo import TeamShape
 
 SEEN_BUTTON_TTL = timedelta(days=7)
+# Told to the whole team at once, whatever each member chose for delivery.
+_TOLD_AT_ONCE = (EntryKind.URGENT, EntryKind.QUESTION)
 
 
 async def _timezone(ctx: Context, student: Student) -> str:
@@ -40,6 +42,8 @@ async def tell_team(ctx: Context, entry: Entry, student: Student,
     for person, membership in team if team is not None else await ctx.repo.team_of(student.id):
         if person.id is None or person.id == entry.author_id:
             continue
+        if entry.kind not in _TOLD_AT_ONCE and membership.delivery != Delivery.INSTANT:
+            continue  # they read it in the weekly summary
         t = Translator(person.language)
         urgent = entry.kind == EntryKind.URGENT
         if urgent:
@@ -50,11 +54,9 @@ async def tell_team(ctx: Context, entry: Entry, student: Student,
         elif entry.kind == EntryKind.QUESTION:
             reply = Reply(t("notify.question", author=author, student=student.name,
                             text=entry.text, number=entry.id))
-        elif membership.delivery == Delivery.INSTANT:
+        else:
             reply = Reply(t("notify.entry", author=author, student=student.name,
                             kind=t(f"kind.{entry.kind}"), text=entry.text))
-        else:
-            continue
         # Urgent notes ignore quiet hours and delivery choices.
         if not urgent and school_timezone is None:
             school_timezone = await _timezone(ctx, student)
@@ -68,8 +70,8 @@ async def tell_team(ctx: Context, entry: Entry, student: Student,
 
 def may_tell(kind: str, team: TeamShape) -> bool:
     """Whether `tell_team` may queue a letter about a new entry of this kind to this team; when
-    False it would queue none (the two must agree)."""
-    return kind in (EntryKind.URGENT, EntryKind.QUESTION) or team.instant_others > 0
+    False it would queue none (the same rule, counted instead of read member by member)."""
+    return kind in _TOLD_AT_ONCE or team.instant_others > 0
 
 
 async def weekly_families(ctx: Context, student: Student,

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot import weekly
+from bot import access, weekly
 from bot.i18n import Translator
 from storage.models import (
     AccessAction,
@@ -245,8 +245,6 @@ def _access_line(row: AccessLog, record: StudentRecord, t: Translator, timezone:
 _SEEN = {"log": "record.seen.log", "week": "record.seen.week", "record": "record.seen.record",
          "goals": "record.seen.goals", "questions": "record.seen.questions"}
 _FORMATS = {"md": "Markdown", "csv": "CSV", "json": "JSON"}
-_SHARED = re.compile(r"entry (\d+) to (\d+) parent")
-_AMENDED = re.compile(r"correction #(\d+) of entry #(\d+) (requested|accepted|declined)")
 _AMEND_KEYS = {"requested": "record.amend_requested", "accepted": "record.amend_accepted",
                "declined": "record.amend_declined"}
 
@@ -262,10 +260,10 @@ def _what_was_done(row: AccessLog, t: Translator) -> str:
         return t(_SEEN[words[0]], count=count)
     if row.action == AccessAction.EXPORT and words[-1:] and words[-1] in _FORMATS:
         return t("record.exported_as", format=_FORMATS[words[-1]])
-    shared = _SHARED.match(row.detail) if row.action == AccessAction.SHARE else None
+    shared = access.SHARED_DETAIL.match(row.detail) if row.action == AccessAction.SHARE else None
     if shared:
         return t("record.shared", number=int(shared[1]), count=int(shared[2]))
-    amended = _AMENDED.match(row.detail) if row.action == AccessAction.AMEND else None
+    amended = access.AMENDED_DETAIL.match(row.detail) if row.action == AccessAction.AMEND else None
     if amended:
         return t(_AMEND_KEYS[amended[3]], number=int(amended[1]), entry=int(amended[2]))
     return t(f"record.action.{row.action}")

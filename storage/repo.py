@@ -208,11 +208,14 @@ _SEEN = {
     for dialect, insert_for in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
-_AWAITS_FOLLOW_UP = exists().where(
-    col(PendingAction.person_id) == col(Person.id),
-    col(PendingAction.action).in_(bindparam("follow_ups", expanding=True)),
-    col(PendingAction.expires_at) > bindparam("now"),
-)
+def _awaiting(person_id: Any) -> tuple[Any, ...]:
+    """A pending action of `person_id`'s, of the kinds bound as `actions`, unexpired at `now`."""
+    return (col(PendingAction.person_id) == person_id,
+            col(PendingAction.action).in_(bindparam("actions", expanding=True)),
+            col(PendingAction.expires_at) > bindparam("now"))
+
+
+_AWAITS_FOLLOW_UP = exists().where(*_awaiting(col(Person.id)))
 
 _SENDER = (
     select(Account, Person, _AWAITS_FOLLOW_UP.label("awaits_follow_up"))
@@ -282,9 +285,7 @@ _NEW_BUTTONS = insert(_table(PendingAction))
 
 _FOLLOW_UP = (
     select(PendingAction)
-    .where(col(PendingAction.person_id) == bindparam("person_id"),
-           col(PendingAction.action).in_(bindparam("actions", expanding=True)),
-           col(PendingAction.expires_at) > bindparam("now"))
+    .where(*_awaiting(bindparam("person_id")))
     .order_by(col(PendingAction.expires_at).desc())
 )
 
@@ -331,7 +332,7 @@ class Repo:
         which answer none, need no look for one)."""
         found = (await self.session.exec(_SENDER, params={
             "platform": platform, "workspace": workspace, "external_id": external_id,
-            "follow_ups": list(follow_ups), "now": now})).first()
+            "actions": list(follow_ups), "now": now})).first()
         return KnownSender(found[0], found[1], bool(found[2])) if found else None
 
     async def person(self, person_id: int) -> Person | None:

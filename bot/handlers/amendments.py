@@ -72,7 +72,7 @@ async def request_amendment(msg: IncomingMessage, ctx: Context, args: str) -> li
         ctx,
         student,
         AccessAction.AMEND,
-        f"correction #{amendment.id} of entry #{entry.id} requested",
+        access.amended_detail(amendment.id, entry.id, "requested"),
     )
     deciders = await _deciders(ctx, entry, student)
     for person in deciders:
@@ -174,7 +174,7 @@ async def _decide(ctx: Context, pending: PendingAction, status: AmendmentStatus)
         ctx,
         student,
         AccessAction.AMEND,
-        f"correction #{amendment.id} of entry #{entry.id} {status}",
+        access.amended_detail(amendment.id, entry.id, status),
     )
     await _tell_parent(ctx, amendment, entry, student, status)
     return [ctx.say(_DONE[status], number=entry.id, student=student.name).replacing()]

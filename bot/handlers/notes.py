@@ -174,7 +174,7 @@ async def share_now(press: ButtonPress, ctx: Context, pending: PendingAction) ->
     if entry is None or student is None:
         return [ctx.say("entry.gone")]
     shared = await notifications.share_with_family(ctx, entry, student)
-    await access.log(ctx, student, AccessAction.SHARE, f"entry {entry.id} to {shared} parent(s)")
+    await access.log(ctx, student, AccessAction.SHARE, access.shared_detail(entry.id, shared))
     return [ctx.say("entry.shared", student=student.name)]
 
 

@@ -31,10 +31,6 @@ def weekdays(language: str) -> tuple[str, ...]:
     return tuple(str(names[day]) for day in range(7))
 
 
-def weekday(at: datetime, timezone: str, language: str) -> str:
-    return weekdays(language)[local(at, timezone).weekday()]
-
-
 @cache
 def day_month(day: date, language: str) -> str:
     """`November 30` / `30 de noviembre`."""

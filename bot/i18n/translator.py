@@ -38,9 +38,6 @@ class Translator:
         """`Wed, Nov 25, 2:05 PM`, in the reader's way of writing it."""
         return dates.moment(at, timezone, self.language)
 
-    def weekday(self, at: datetime, timezone: str) -> str:
-        return dates.weekday(at, timezone, self.language)
-
     def day_month(self, day: date) -> str:
         """`November 30`."""
         return dates.day_month(day, self.language)
