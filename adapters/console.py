@@ -33,8 +33,9 @@ class ConsoleInbox:
 
     async def deliver(self, account: Account, reply: Reply) -> str:
         self._count += 1
-        self.chat.show_letter(account.external_id,
-                              self.names.get(account.external_id, account.external_id), reply)
+        self.chat.show_letter(
+            account.external_id, self.names.get(account.external_id, account.external_id), reply
+        )
         return f"letter:{self._count}"
 
 
@@ -51,8 +52,15 @@ class _Later:
 class ConsoleChat:
     """One terminal, any number of demo people: `/as NAME` switches who is typing."""
 
-    def __init__(self, dispatcher: Dispatcher, db: Database, out: TextIO,
-                 start_as: str, language: str = "en", school: str = DEMO_SCHOOL) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        db: Database,
+        out: TextIO,
+        start_as: str,
+        language: str = "en",
+        school: str = DEMO_SCHOOL,
+    ) -> None:
         self.dispatcher = dispatcher
         self.db = db
         self.out = out
@@ -95,8 +103,9 @@ class ConsoleChat:
             self._show(await self.dispatcher.dispatch(event))
         else:
             event_id = self._event_id()
-            message = IncomingMessage(self.me, self._chat(), line.rstrip("\n"), event_id,
-                                      message_ref=event_id)
+            message = IncomingMessage(
+                self.me, self._chat(), line.rstrip("\n"), event_id, message_ref=event_id
+            )
             self._show(await self.dispatcher.dispatch(message))
         await self.deliver(self.dispatcher.clock)
         return True
@@ -122,10 +131,17 @@ class ConsoleChat:
     async def deliver(self, clock: Clock) -> int:
         """Send what the outbox holds for console people (other platforms are not here)."""
         async with self.db.session() as session:
-            self.inbox.names = {account.external_id: person.display_name for person, account
-                                in await Repo(session).people_on_platform(Platform.CONSOLE)}
-        sender = OutboxSender(self.db, {Platform.CONSOLE: self.inbox}, clock,
-                              self.dispatcher.settings.sender, worker=f"console:{self._run}")
+            self.inbox.names = {
+                account.external_id: person.display_name
+                for person, account in await Repo(session).people_on_platform(Platform.CONSOLE)
+            }
+        sender = OutboxSender(
+            self.db,
+            {Platform.CONSOLE: self.inbox},
+            clock,
+            self.dispatcher.settings.sender,
+            worker=f"console:{self._run}",
+        )
         return (await sender.drain()).sent
 
     def show_letter(self, external_id: str, name: str, reply: Reply) -> None:
@@ -137,26 +153,32 @@ class ConsoleChat:
         self.inbox.waiting[external_id].append(reply)
         self._print(reply.text)
         if reply.buttons:
-            self._print("  ".join(f"[{button.label}]" for button in reply.buttons) + "  "
-                        + self.t("console.answer_hint", name=name))
+            self._print(
+                "  ".join(f"[{button.label}]" for button in reply.buttons)
+                + "  "
+                + self.t("console.answer_hint", name=name)
+            )
 
     def _chat(self) -> Chat:
         return Chat(self.me.external_id, private=True)
 
     async def _switch(self, name: str) -> None:
         async with self.db.session() as session:
-            languages = {person.display_name: person.language for person, _ in
-                         await Repo(session).people_on_platform(Platform.CONSOLE)}
+            languages = {
+                person.display_name: person.language
+                for person, _ in await Repo(session).people_on_platform(Platform.CONSOLE)
+            }
         people = list(languages)
         if not name:
             self._print(self.t("console.people", names=", ".join(people)))
             return
         wanted = grammar.fold(name)
         # A full name (or one with the same console id) is that person, even if it prefixes another.
-        matches = [p for p in people
-                   if grammar.fold(p) == wanted or console_id(p) == console_id(name)] or \
-                  [p for p in people if grammar.fold(p).startswith(wanted)] or \
-                  [p for p in people if any(w.startswith(wanted) for w in grammar.fold(p).split())]
+        matches = (
+            [p for p in people if grammar.fold(p) == wanted or console_id(p) == console_id(name)]
+            or [p for p in people if grammar.fold(p).startswith(wanted)]
+            or [p for p in people if any(w.startswith(wanted) for w in grammar.fold(p).split())]
+        )
         if len(matches) > 1:
             # Several people fit: say who, rather than invent a new person with the typed name.
             self._print(self.t("console.people", names=", ".join(matches)))

@@ -29,8 +29,9 @@ def worker_name() -> str:
 
 
 @asynccontextmanager
-async def platform_adapters(settings: Settings, db: Database, dispatcher: Dispatcher, *,
-                            listen: bool) -> AsyncIterator[dict[str, Transport]]:
+async def platform_adapters(
+    settings: Settings, db: Database, dispatcher: Dispatcher, *, listen: bool
+) -> AsyncIterator[dict[str, Transport]]:
     """Start the enabled adapters (taking updates only if `listen`), stop them on exit."""
     transports: dict[str, Transport] = {}
     async with AsyncExitStack() as stack:
@@ -55,8 +56,14 @@ async def drain_outbox(db: Database, settings: Settings, clock: Clock) -> int:
     """Send what is due now through the enabled platforms, then return how many were sent."""
     dispatcher = Dispatcher(db, settings, clock)
     async with platform_adapters(settings, db, dispatcher, listen=False) as transports:
-        sender = OutboxSender(db, transports, clock, settings.sender, worker=worker_name(),
-                              quiet_hours=settings.schedule.quiet_hours)
+        sender = OutboxSender(
+            db,
+            transports,
+            clock,
+            settings.sender,
+            worker=worker_name(),
+            quiet_hours=settings.schedule.quiet_hours,
+        )
         return (await sender.drain()).sent
 
 
@@ -70,8 +77,14 @@ async def serve(settings: Settings, db: Database, clock: Clock) -> None:
         schools = list(await Repo(session).schools())
     dispatcher = Dispatcher(db, settings, clock)
     async with platform_adapters(settings, db, dispatcher, listen=True) as transports:
-        sender = OutboxSender(db, transports, clock, settings.sender, worker=worker_name(),
-                              quiet_hours=settings.schedule.quiet_hours)
+        sender = OutboxSender(
+            db,
+            transports,
+            clock,
+            settings.sender,
+            worker=worker_name(),
+            quiet_hours=settings.schedule.quiet_hours,
+        )
         # A question or an urgent note queued by a message goes out now, not at the next poll.
         dispatcher.after_event = sender.poke
         scheduler = build_scheduler(db, settings, clock, schools)

@@ -83,8 +83,9 @@ async def measure(name: str, url: str, args: argparse.Namespace) -> Result:
 
     try:
         dispatcher = Dispatcher(db, Settings(), SystemClock())
-        await handle(dispatcher, events(make_updates(WARM_UP, args.teachers, 7, 1)),
-                     args.concurrency)
+        await handle(
+            dispatcher, events(make_updates(WARM_UP, args.teachers, 7, 1)), args.concurrency
+        )
         measured = events(make_updates(args.n, args.teachers, args.seed, WARM_UP + 1))
         event.listen(db.engine.sync_engine, "before_cursor_execute", count)
         before, started = os.times(), time.perf_counter()
@@ -93,9 +94,15 @@ async def measure(name: str, url: str, args: argparse.Namespace) -> Result:
     finally:
         await db.dispose()
     user, system = after.user - before.user, after.system - before.system
-    return Result(name, args.n, (user + system) * 1000 / args.n, user * 1000 / args.n,
-                  system * 1000 / args.n, (ended - started) * 1000 / args.n,
-                  statements / args.n)
+    return Result(
+        name,
+        args.n,
+        (user + system) * 1000 / args.n,
+        user * 1000 / args.n,
+        system * 1000 / args.n,
+        (ended - started) * 1000 / args.n,
+        statements / args.n,
+    )
 
 
 def main() -> None:
@@ -124,12 +131,31 @@ def main() -> None:
     if args.db in ("postgres", "both"):
         asyncio.run(fresh_postgres(args.pg_url))
         results.append(asyncio.run(measure("PostgreSQL", args.pg_url, args)))
-    columns = ["database", "notes", "CPU ms/note", "user ms", "system ms", "wall ms/note",
-               "statements/note"]
-    rows = [[r.database, r.n, f"{r.cpu_ms:.2f}", f"{r.user_ms:.2f}", f"{r.system_ms:.2f}",
-             f"{r.wall_ms:.2f}", f"{r.statements:.2f}"] for r in results]
-    notes = [f"  {args.n} notes, {args.concurrency} at a time; load average before: "
-             f"{load_before}, after: {load()}"]
+    columns = [
+        "database",
+        "notes",
+        "CPU ms/note",
+        "user ms",
+        "system ms",
+        "wall ms/note",
+        "statements/note",
+    ]
+    rows = [
+        [
+            r.database,
+            r.n,
+            f"{r.cpu_ms:.2f}",
+            f"{r.user_ms:.2f}",
+            f"{r.system_ms:.2f}",
+            f"{r.wall_ms:.2f}",
+            f"{r.statements:.2f}",
+        ]
+        for r in results
+    ]
+    notes = [
+        f"  {args.n} notes, {args.concurrency} at a time; load average before: "
+        f"{load_before}, after: {load()}"
+    ]
     print_table("Dispatcher alone: the inbound benchmark's notes", columns, rows, notes)
     if args.markdown:
         print(markdown_table(columns, rows))

@@ -35,8 +35,11 @@ from storage.db import Database
 from storage.models import Role, School
 from storage.repo import Repo
 
-app = typer.Typer(help="Tandem: quick home-school updates for special-education teams.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Tandem: quick home-school updates for special-education teams.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 student_app = typer.Typer(help="Students.", no_args_is_help=True)
 roster_app = typer.Typer(help="Import a school's roster.", no_args_is_help=True)
@@ -44,8 +47,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(student_app, name="student")
 app.add_typer(roster_app, name="roster")
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Config file "
-                         "(default ./tandem.toml, else built-in defaults).")]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config file (default ./tandem.toml, else built-in defaults)."),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on the last line.")]
 
 
@@ -65,8 +70,10 @@ def settings_from(config: Path | None) -> Settings:
 Work = Callable[[Repo, Settings], Awaitable[dict[str, Any]]]
 T = TypeVar("T")
 
-NOT_SET_UP = ("the database is not set up for this version of Tandem: "
-              "run `tandem db upgrade` (or `tandem init`)")
+NOT_SET_UP = (
+    "the database is not set up for this version of Tandem: "
+    "run `tandem db upgrade` (or `tandem init`)"
+)
 
 
 @asynccontextmanager
@@ -96,10 +103,15 @@ def run_async(main: Callable[[], Coroutine[Any, Any, T]], what: str = "the datab
         fail(f"cannot use {what} ({err.orig})")
 
 
-def run_admin(config: Path | None, as_json: bool, work: Work,
-              show: Callable[[dict[str, Any]], str], *, upgrade: bool = False,
-              after: Callable[[Database, dict[str, Any]], Awaitable[None]] | None = None
-              ) -> None:
+def run_admin(
+    config: Path | None,
+    as_json: bool,
+    work: Work,
+    show: Callable[[dict[str, Any]], str],
+    *,
+    upgrade: bool = False,
+    after: Callable[[Database, dict[str, Any]], Awaitable[None]] | None = None,
+) -> None:
     """Load settings, open the database, run `work` in one transaction, print its result.
 
     `after` runs once the transaction is committed and may add to the result (forget compacts
@@ -135,15 +147,26 @@ def init(
 
     async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
         found = await roster.ensure_school(repo, name, tz, settings.school.language)
-        new = await invites.create_invite(repo, settings, SystemClock().now(), found, None,
-                                          Role.ADMIN, None)
-        return {"school": found.name, "code": new.code, "link": new.link,
-                "expires_at": new.invite.expires_at.isoformat()}
+        new = await invites.create_invite(
+            repo, settings, SystemClock().now(), found, None, Role.ADMIN, None
+        )
+        return {
+            "school": found.name,
+            "code": new.code,
+            "link": new.link,
+            "expires_at": new.invite.expires_at.isoformat(),
+        }
 
-    run_admin(config, as_json, work, lambda r: (
-        f"School {r['school']} is ready.\nAdmin invite (works once): {r['code']}\n"
-        + (f"Open {r['link']}" if r["link"] else f"Send /start {r['code']} to the bot.")),
-        upgrade=True)
+    run_admin(
+        config,
+        as_json,
+        work,
+        lambda r: (
+            f"School {r['school']} is ready.\nAdmin invite (works once): {r['code']}\n"
+            + (f"Open {r['link']}" if r["link"] else f"Send /start {r['code']} to the bot.")
+        ),
+        upgrade=True,
+    )
 
 
 @db_app.command("upgrade")
@@ -179,8 +202,9 @@ def student_add(
 @app.command()
 def invite(
     role: Annotated[str, typer.Option("--role", help="parent, teacher or admin")],
-    student: Annotated[str | None, typer.Option("--student", help="Required for parent "
-                                                 "and teacher.")] = None,
+    student: Annotated[
+        str | None, typer.Option("--student", help="Required for parent and teacher.")
+    ] = None,
     school: Annotated[str | None, typer.Option("--school")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -193,21 +217,31 @@ def invite(
 
     async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
         found = await roster.pick_school(repo, settings, school)
-        pupil = await roster.student_named(repo, found, student) if role != Role.ADMIN and \
-            student else None
+        pupil = (
+            await roster.student_named(repo, found, student)
+            if role != Role.ADMIN and student
+            else None
+        )
         # The same matrix as /invite in chat, with the operator as the school's admin.
         action = Action.INVITE_PARENT if role == Role.PARENT else Action.INVITE_TEACHER
         if pupil is not None and not await access.authorize(
-                operator(repo, settings, found), access.school_admin(pupil), action, "cli"):
+            operator(repo, settings, found), access.school_admin(pupil), action, "cli"
+        ):
             raise RosterError("not allowed")  # the operator is the school's admin: not reached
-        new = await invites.create_invite(repo, settings, SystemClock().now(), found, pupil,
-                                          Role(role), None)
-        return {"code": new.code, "link": new.link,
-                "expires_at": new.invite.expires_at.isoformat()}
+        new = await invites.create_invite(
+            repo, settings, SystemClock().now(), found, pupil, Role(role), None
+        )
+        return {"code": new.code, "link": new.link, "expires_at": new.invite.expires_at.isoformat()}
 
-    run_admin(config, as_json, work, lambda r: (
-        f"Invite code (works once, until {r['expires_at']}): {r['code']}\n"
-        + (f"Link: {r['link']}" if r["link"] else f"They send /start {r['code']} to the bot.")))
+    run_admin(
+        config,
+        as_json,
+        work,
+        lambda r: (
+            f"Invite code (works once, until {r['expires_at']}): {r['code']}\n"
+            + (f"Link: {r['link']}" if r["link"] else f"They send /start {r['code']} to the bot.")
+        ),
+    )
 
 
 @app.command()
@@ -216,8 +250,9 @@ def run(config: ConfigOption = None) -> None:
     settings = settings_from(config)
     if not settings.telegram.enabled and not settings.slack.enabled:
         fail("nothing to run: set telegram.enabled or slack.enabled to true in the config")
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     async def main() -> None:
         from adapters.runtime import serve
@@ -237,8 +272,13 @@ class JobName(StrEnum):
 
 @app.command("jobs")
 def run_job(
-    job: Annotated[JobName, typer.Argument(help="checkin, summary, purge (enqueue or delete "
-                                           "now) or drain (send what is due, then exit)")],
+    job: Annotated[
+        JobName,
+        typer.Argument(
+            help="checkin, summary, purge (enqueue or delete "
+            "now) or drain (send what is due, then exit)"
+        ),
+    ],
     school: Annotated[str | None, typer.Option("--school", help="Only this school.")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -257,12 +297,17 @@ def run_job(
                 return {"sent": await drain_outbox(db, settings, clock)}
             async with db.session() as session:
                 repo = Repo(session)
-                targets = [await roster.pick_school(repo, settings, school)] if school else \
-                    list(await repo.schools())
+                targets = (
+                    [await roster.pick_school(repo, settings, school)]
+                    if school
+                    else list(await repo.schools())
+                )
             run = jobs.run_checkin if job is JobName.CHECKIN else jobs.run_summary
             reports = [await run(db, settings, clock, target.id or 0) for target in targets]
-            return {"queued": {r.school: r.queued for r in reports},
-                    "skipped": {r.school: r.skipped for r in reports if r.skipped}}
+            return {
+                "queued": {r.school: r.queued for r in reports},
+                "skipped": {r.school: r.skipped for r in reports if r.skipped},
+            }
 
     result = run_async(main, "the database or the platform")
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else _describe_job(result))
@@ -288,16 +333,19 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
 
     def show(r: dict[str, Any]) -> str:
         outbox = ", ".join(f"{k} {v}" for k, v in sorted(r["outbox"].items())) or "empty"
-        return (f"schools {r['schools']} · people {r['people']} · students {r['students']} · "
-                f"entries this week {r['entries_this_week']}\noutbox: {outbox}")
+        return (
+            f"schools {r['schools']} · people {r['people']} · students {r['students']} · "
+            f"entries this week {r['entries_this_week']}\noutbox: {outbox}"
+        )
 
     run_admin(config, as_json, work, show)
 
 
 @app.command()
 def demo(
-    db_path: Annotated[Path, typer.Option("--db", help="SQLite file for the demo school.")] =
-    Path("tandem-demo.db"),
+    db_path: Annotated[Path, typer.Option("--db", help="SQLite file for the demo school.")] = Path(
+        "tandem-demo.db"
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Chat with a seeded demo school in the terminal (scriptable through standard input)."""
@@ -309,10 +357,21 @@ def demo(
         async with open_database(demo_settings, upgrade=True) as db:
             async with db.session() as session:
                 await seed_demo(Repo(session), settings.school.timezone)
-            chat = ConsoleChat(Dispatcher(db, settings, SystemClock()), db, sys.stdout,
-                               DEMO_PEOPLE[0].name, settings.school.language)
-            typer.echo(translate(settings.school.language, "console.intro", school=DEMO_SCHOOL,
-                                 name=chat.me.display_name))
+            chat = ConsoleChat(
+                Dispatcher(db, settings, SystemClock()),
+                db,
+                sys.stdout,
+                DEMO_PEOPLE[0].name,
+                settings.school.language,
+            )
+            typer.echo(
+                translate(
+                    settings.school.language,
+                    "console.intro",
+                    school=DEMO_SCHOOL,
+                    name=chat.me.display_name,
+                )
+            )
             await run_console(chat)
 
     with suppress(KeyboardInterrupt):
@@ -325,17 +384,22 @@ def demo(
 def operator(repo: Repo, settings: Settings, school: School) -> Context:
     """The CLI operator as the core sees them: no person in chat, the school's admin to
     access.py (`access.school_admin`); their access-log rows have no actor and say "cli"."""
-    return Context(repo=repo, clock=SystemClock(), settings=settings,
-                   t=Translator(school.language))
+    return Context(repo=repo, clock=SystemClock(), settings=settings, t=Translator(school.language))
 
 
 @app.command()
 def export(
     student: Annotated[str, typer.Option("--student", help="The student's name.")],
-    form: Annotated[ExportFormat, typer.Option("--format", help="md (to read), csv (one row "
-                                               "per item) or json (everything, nested)")],
-    out: Annotated[Path | None, typer.Option("--out", help="Write to this file (owner-only) "
-                                             "instead of standard output.")] = None,
+    form: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format", help="md (to read), csv (one row per item) or json (everything, nested)"
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write to this file (owner-only) instead of standard output."),
+    ] = None,
     school: Annotated[str | None, typer.Option("--school")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -346,22 +410,28 @@ def export(
         found = await roster.pick_school(repo, settings, school)
         pupil = await roster.student_named(repo, found, student)
         ctx = operator(repo, settings, found)
-        if not await access.authorize(ctx, access.school_admin(pupil), Action.EXPORT,
-                                      f"cli {form}"):
+        if not await access.authorize(
+            ctx, access.school_admin(pupil), Action.EXPORT, f"cli {form}"
+        ):
             raise RosterError("not allowed")  # the operator is the school's admin: not reached
         record = await student_record.gather(repo, pupil)
         now = ctx.clock.now()
         text = student_record.render(record, form, now)
         result: dict[str, Any] = {
-            "student": pupil.name, "format": form.value, "out": str(out) if out else None,
+            "student": pupil.name,
+            "format": form.value,
+            "out": str(out) if out else None,
             "entries": len(record.entries),
             "revisions": sum(len(kept) for kept in record.revisions.values()),
-            "goals": len(record.goals), "checkins": len(record.checkins()),
-            "amendments": len(record.amendments), "access_log": len(record.access),
+            "goals": len(record.goals),
+            "checkins": len(record.checkins()),
+            "amendments": len(record.amendments),
+            "access_log": len(record.access),
         }
         if out is None:
-            result["record"] = student_record.as_json(record, now) \
-                if form is ExportFormat.JSON else text
+            result["record"] = (
+                student_record.as_json(record, now) if form is ExportFormat.JSON else text
+            )
             return result
         try:
             # Inside the transaction: if the file cannot be written, no export is logged.
@@ -373,8 +443,11 @@ def export(
     def show(r: dict[str, Any]) -> str:
         if r["out"] is None:
             record = r["record"]
-            text = json.dumps(record, ensure_ascii=False, indent=2) if isinstance(record, dict) \
+            text = (
+                json.dumps(record, ensure_ascii=False, indent=2)
+                if isinstance(record, dict)
                 else str(record)
+            )
             return text.rstrip("\n")
         return f"Exported {r['student']}'s record ({r['entries']} entries) to {r['out']}."
 
@@ -392,16 +465,23 @@ def write_private(path: Path, text: str) -> None:
 def forget_command(
     student: Annotated[str, typer.Option("--student", help="The student's full name.")],
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
-    people: Annotated[bool, typer.Option("--people", help="Also delete the people whose only "
-                                         "tie to the school was this student's team.")] = False,
+    people: Annotated[
+        bool,
+        typer.Option(
+            "--people",
+            help="Also delete the people whose only tie to the school was this student's team.",
+        ),
+    ] = False,
     school: Annotated[str | None, typer.Option("--school")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Delete every trace of a student: entries, goals, team, invites, outbox, buttons, log."""
     if not yes:
-        fail(f"forget deletes every trace of {student!r} and cannot be undone: "
-             "export first if the record is needed, then add --yes")
+        fail(
+            f"forget deletes every trace of {student!r} and cannot be undone: "
+            "export first if the record is needed, then add --yes"
+        )
 
     async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
         found = await roster.pick_school(repo, settings, school)
@@ -410,18 +490,25 @@ def forget_command(
         if grammar.fold(pupil.name) != grammar.fold(student):
             raise RosterError(f"--student: write the full name to forget ({pupil.name!r})")
         done = await forget.forget_student(operator(repo, settings, found), pupil, people=people)
-        return {"student_id": done.student_id, "deleted": done.deleted,
-                "mentions_elsewhere": done.mentions_elsewhere}
+        return {
+            "student_id": done.student_id,
+            "deleted": done.deleted,
+            "mentions_elsewhere": done.mentions_elsewhere,
+        }
 
     def show(r: dict[str, Any]) -> str:
         counts = ", ".join(f"{name} {count}" for name, count in r["deleted"].items() if count)
         text = f"Forgot student #{r['student_id']}: {counts or 'nothing else held'}."
         if r.get("compacted") is False:
-            text += ("\nThe rows are deleted and overwritten, but the busy database file was not "
-                     "rewritten: stop `tandem run` and run `sqlite3 FILE VACUUM` to finish.")
+            text += (
+                "\nThe rows are deleted and overwritten, but the busy database file was not "
+                "rewritten: stop `tandem run` and run `sqlite3 FILE VACUUM` to finish."
+            )
         if r["mentions_elsewhere"]:
-            text += (f"\n{r['mentions_elsewhere']} note(s) about other students mention the "
-                     "name: review them with `tandem export`.")
+            text += (
+                f"\n{r['mentions_elsewhere']} note(s) about other students mention the "
+                "name: review them with `tandem export`."
+            )
         return text
 
     async def compact(db: Database, result: dict[str, Any]) -> None:
@@ -438,10 +525,15 @@ def forget_command(
 
 @roster_app.command("import")
 def roster_import_command(
-    file: Annotated[Path, typer.Argument(help="CSV: student, adult, role, contact "
-                                         "(a header row is optional).")],
-    out: Annotated[Path | None, typer.Option("--out", help="Where to write the invite codes "
-                                             "(default: FILE-invites.csv beside FILE).")] = None,
+    file: Annotated[
+        Path, typer.Argument(help="CSV: student, adult, role, contact (a header row is optional).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Where to write the invite codes (default: FILE-invites.csv beside FILE)."
+        ),
+    ] = None,
     school: Annotated[str | None, typer.Option("--school")] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -465,12 +557,16 @@ def roster_import_command(
         found = await roster.pick_school(repo, settings, school)
         console = Console(stderr=True)
         # The bar goes to standard error, and only on a terminal: stdout ends with the JSON.
-        with Progress(console=console, transient=True,
-                      disable=not console.is_terminal) as progress:
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task(f"Importing {file.name}", total=len(rows))
             report = await roster_import.import_roster(
-                repo, settings, SystemClock().now(), found, rows,
-                advance=lambda: progress.advance(task))
+                repo,
+                settings,
+                SystemClock().now(),
+                found,
+                rows,
+                advance=lambda: progress.advance(task),
+            )
         issued = report.issued or []
         if issued:
             try:
@@ -478,9 +574,12 @@ def roster_import_command(
                 roster_import.write_invites(target, issued)
             except OSError as err:
                 raise RosterError(f"cannot write {target} ({err.strerror or err})") from err
-        return {"students": report.students, "invites": len(issued),
-                "already_invited": report.already_invited,
-                "out": str(target) if issued else None}
+        return {
+            "students": report.students,
+            "invites": len(issued),
+            "already_invited": report.already_invited,
+            "out": str(target) if issued else None,
+        }
 
     def show(r: dict[str, Any]) -> str:
         text = f"Added {r['students']} student(s) and {r['invites']} invite(s)."

@@ -54,8 +54,9 @@ async def seed_demo(repo: Repo, timezone: str = "America/Chicago") -> bool:
     for demo in DEMO_PEOPLE:
         person = await repo.add_person(demo.name, demo.language)
         assert person.id is not None
-        await repo.add_account(person, Platform.CONSOLE, "", console_id(demo.name),
-                               console_id(demo.name))
+        await repo.add_account(
+            person, Platform.CONSOLE, "", console_id(demo.name), console_id(demo.name)
+        )
         for name in demo.students:
             await repo.add_membership(person.id, students[name], demo.role, Delivery.WEEKLY)
         if demo.admin:

@@ -35,8 +35,9 @@ def _short_id(event_id: str) -> str:
 class Dispatcher:
     """Turns one platform-free event into the replies for its sender, in one transaction."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Clock,
-                 routes: Router = router) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, routes: Router = router
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
@@ -53,8 +54,9 @@ class Dispatcher:
                 raise
             # The database dropped the connection (a restart): the transaction, dedupe row
             # included, is gone, and the pool has replaced its connections; so once more.
-            log.warning("event %s: the database connection was lost; handling it again",
-                        event.event_id)
+            log.warning(
+                "event %s: the database connection was lost; handling it again", event.event_id
+            )
             replies, queued = await self._dispatch(event)
         if queued and self.after_event is not None:
             self.after_event()
@@ -65,8 +67,9 @@ class Dispatcher:
         async with self.db.event_session() as session:
             repo = Repo(session)
             # The dedupe row shares the transaction: if handling fails, a retry is handled again.
-            if not await repo.mark_seen(event.sender.platform, _short_id(event.event_id),
-                                        self.clock.now()):
+            if not await repo.mark_seen(
+                event.sender.platform, _short_id(event.event_id), self.clock.now()
+            ):
                 log.info("duplicate event %s ignored", event.event_id)
                 return [], 0
             ctx, awaits_follow_up = await self._context(repo, event)
@@ -77,18 +80,31 @@ class Dispatcher:
     async def _context(self, repo: Repo, event: Event) -> tuple[Context, bool]:
         """The handlers' context, and whether a follow-up awaits the sender's next text."""
         sender = event.sender
-        found = await repo.sender(sender.platform, sender.workspace, sender.external_id,
-                                  tuple(self.routes.follow_ups), self.clock.now())
+        found = await repo.sender(
+            sender.platform,
+            sender.workspace,
+            sender.external_id,
+            tuple(self.routes.follow_ups),
+            self.clock.now(),
+        )
         account, person = (found.account, found.person) if found else (None, None)
         if account is not None and not account.active:
             # They wrote to us, so the chat is open again (a bot once blocked, now unblocked).
             account.active = True
             await repo.save(account)
-        language = person.language if person else guess_language(sender.language_hint,
-                                                                 self.settings.school.language)
-        context = Context(repo=repo, clock=self.clock, settings=self.settings,
-                          t=Translator(language), person=person,
-                          account=account if person else None)
+        language = (
+            person.language
+            if person
+            else guess_language(sender.language_hint, self.settings.school.language)
+        )
+        context = Context(
+            repo=repo,
+            clock=self.clock,
+            settings=self.settings,
+            t=Translator(language),
+            person=person,
+            account=account if person else None,
+        )
         return context, found is not None and found.awaits_follow_up
 
     async def _route(self, event: Event, ctx: Context, awaits_follow_up: bool) -> list[Reply]:
@@ -118,8 +134,9 @@ class Dispatcher:
         handler = self.routes.buttons.get(pending.action)
         return await handler(press, ctx, pending) if handler else []
 
-    async def _message(self, msg: IncomingMessage, ctx: Context,
-                       awaits_follow_up: bool) -> list[Reply]:
+    async def _message(
+        self, msg: IncomingMessage, ctx: Context, awaits_follow_up: bool
+    ) -> list[Reply]:
         text = clean_text(msg.text)
         limit = self.settings.security.max_entry_chars
         if len(text) > limit:
@@ -141,8 +158,11 @@ class Dispatcher:
         prefixed = self.routes.prefixes.get(text[:1])
         if prefixed is not None:
             return await prefixed(msg, ctx, text[1:].strip())
-        awaited = await ctx.repo.follow_up(ctx.my_id, tuple(self.routes.follow_ups),
-                                           self.clock.now()) if awaits_follow_up else None
+        awaited = (
+            await ctx.repo.follow_up(ctx.my_id, tuple(self.routes.follow_ups), self.clock.now())
+            if awaits_follow_up
+            else None
+        )
         if awaited is not None:
             await ctx.repo.delete_pending(awaited)
             return await self.routes.follow_ups[awaited.action](msg, ctx, text, awaited)

@@ -24,8 +24,13 @@ class _Term:
 # How staff write each term, in English or Spanish.
 _TERMS = (
     _Term("iep", ("IEP", "PEI"), r"\b(?:IEP|PEI)s?\b"),
-    _Term("504", ("504",), r"\b504 plans?\b|\bplan(?:es)? 504\b|\bsection 504\b"
-          r"|\bsecci[oó]n 504\b", abbreviation=False),
+    _Term(
+        "504",
+        ("504",),
+        r"\b504 plans?\b|\bplan(?:es)? 504\b|\bsection 504\b"
+        r"|\bsecci[oó]n 504\b",
+        abbreviation=False,
+    ),
     _Term("bip", ("BIP",), r"\bBIPs?\b"),
     _Term("fba", ("FBA",), r"\bFBAs?\b"),
     _Term("ot", ("OT",), r"\bOT\b"),
@@ -33,12 +38,24 @@ _TERMS = (
     _Term("slp", ("SLP",), r"\bSLPs?\b"),
     _Term("aac", ("AAC",), r"\bAAC\b"),
     _Term("esy", ("ESY",), r"\bESY\b"),
-    _Term("accommodations", ("accommodation", "adaptaciones"),
-          r"\baccommodations?\b|\badaptaciones\b", abbreviation=False),
-    _Term("modifications", ("modification", "modificaciones"),
-          r"\bmodifications?\b|\bmodificaciones\b", abbreviation=False),
-    _Term("paraprofessional", ("paraprofe", "paraprofessional"),
-          r"\bparaprofessionals?\b|\bparaprofesional(?:es)?\b", abbreviation=False),
+    _Term(
+        "accommodations",
+        ("accommodation", "adaptaciones"),
+        r"\baccommodations?\b|\badaptaciones\b",
+        abbreviation=False,
+    ),
+    _Term(
+        "modifications",
+        ("modification", "modificaciones"),
+        r"\bmodifications?\b|\bmodificaciones\b",
+        abbreviation=False,
+    ),
+    _Term(
+        "paraprofessional",
+        ("paraprofe", "paraprofessional"),
+        r"\bparaprofessionals?\b|\bparaprofesional(?:es)?\b",
+        abbreviation=False,
+    ),
 )
 _FINDERS = {term.key: term.finder for term in _TERMS}
 
@@ -48,9 +65,12 @@ def terms_in(texts: Iterable[str]) -> list[str]:
     text = "\n".join(texts)
     folded = text.casefold()
     # `in` scans a summary's text in microseconds; a regex runs only where a clue was seen.
-    return [term.key for term in _TERMS
-            if any(clue in (text if term.abbreviation else folded) for clue in term.clues)
-            and _FINDERS[term.key].search(text)]
+    return [
+        term.key
+        for term in _TERMS
+        if any(clue in (text if term.abbreviation else folded) for clue in term.clues)
+        and _FINDERS[term.key].search(text)
+    ]
 
 
 def explain(texts: Iterable[str], t: Translator) -> list[str]:

@@ -112,19 +112,22 @@ def match_student(text: str, students: Sequence[tuple[int, str]]) -> NameMatch:
             ids = _lookup(words[:count], students, exact_words=count)
             if ids:
                 body = " ".join(words[count:]) if words[count - 1].endswith(",") else text
-                return NameMatch(ids, body.strip() or text, named=True,
-                                 name=" ".join(words[:count]))
+                return NameMatch(
+                    ids, body.strip() or text, named=True, name=" ".join(words[:count])
+                )
     if unknown.named:
         return unknown
     # "Can Sam bring headphones?": one of the sender's students, by exact first name, elsewhere.
     said = {_word_key(word) for word in words[1:]}
-    mentioned = tuple(sid for sid, name in students if fold(name).split()[:1] and
-                      fold(name).split()[0] in said)
+    mentioned = tuple(
+        sid for sid, name in students if fold(name).split()[:1] and fold(name).split()[0] in said
+    )
     return NameMatch(mentioned, text, named=bool(mentioned)) if len(mentioned) == 1 else unknown
 
 
-def _lookup(words: Sequence[str], students: Sequence[tuple[int, str]],
-            exact_words: int) -> tuple[int, ...]:
+def _lookup(
+    words: Sequence[str], students: Sequence[tuple[int, str]], exact_words: int
+) -> tuple[int, ...]:
     """Students whose name starts with these words, exactly; or, for one word, by unique prefix."""
     wanted = [_word_key(w) for w in words]
     if not all(wanted):

@@ -36,20 +36,29 @@ class NewInvite:
     link: str | None
 
 
-async def create_invite(repo: Repo, settings: Settings, now: datetime, school: School,
-                        student: Student | None, role: Role, created_by: int | None,
-                        label: str | None = None) -> NewInvite:
+async def create_invite(
+    repo: Repo,
+    settings: Settings,
+    now: datetime,
+    school: School,
+    student: Student | None,
+    role: Role,
+    created_by: int | None,
+    label: str | None = None,
+) -> NewInvite:
     assert school.id is not None
     code = new_code()
-    invite = await repo.add_invite(Invite(
-        code_hash=hash_code(code, settings.security.secret_key),
-        school_id=school.id,
-        student_id=student.id if student else None,
-        role=role,
-        created_by=created_by,
-        expires_at=now + timedelta(hours=settings.security.invite_ttl_hours),
-        label=label,
-    ))
+    invite = await repo.add_invite(
+        Invite(
+            code_hash=hash_code(code, settings.security.secret_key),
+            school_id=school.id,
+            student_id=student.id if student else None,
+            role=role,
+            created_by=created_by,
+            expires_at=now + timedelta(hours=settings.security.invite_ttl_hours),
+            label=label,
+        )
+    )
     # The Telegram adapter stores the bot's username at start, so the CLI can link too.
     username = await repo.bot_username(Platform.TELEGRAM)
     return NewInvite(code, invite, invite_link(settings, code, username))
@@ -62,8 +71,9 @@ class Redemption(StrEnum):
     EXPIRED = "expired"
 
 
-async def check_invite(repo: Repo, settings: Settings, now: datetime,
-                       code: str) -> tuple[Redemption, Invite | None]:
+async def check_invite(
+    repo: Repo, settings: Settings, now: datetime, code: str
+) -> tuple[Redemption, Invite | None]:
     invite = await repo.invite_by_hash(hash_code(code, settings.security.secret_key))
     if invite is None:
         return Redemption.UNKNOWN, None

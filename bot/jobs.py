@@ -50,19 +50,41 @@ class _Letters:
         quiet = person_quiet_hours(quiet_hours, self.settings.schedule.quiet_hours)
         return next_allowed(self.now, timezone or self.school.timezone, quiet)
 
-    def add(self, key: str, person: Person, kind: str, reply: Reply,
-            student_id: int | None) -> None:
+    def add(
+        self, key: str, person: Person, kind: str, reply: Reply, student_id: int | None
+    ) -> None:
         assert person.id is not None
-        self.add_for(key, person.id, self.due(person.timezone, person.quiet_hours), kind,
-                     to_payload(reply), student_id)
+        self.add_for(
+            key,
+            person.id,
+            self.due(person.timezone, person.quiet_hours),
+            kind,
+            to_payload(reply),
+            student_id,
+        )
 
-    def add_for(self, key: str, person_id: int, due: datetime, kind: str,
-                payload: dict[str, Any], student_id: int | None) -> None:
+    def add_for(
+        self,
+        key: str,
+        person_id: int,
+        due: datetime,
+        kind: str,
+        payload: dict[str, Any],
+        student_id: int | None,
+    ) -> None:
         # Column values, not Outbox objects: a big school's summary job writes tens of thousands.
         # Letters may share one payload (and so its JSON): the rows are written, never changed.
-        self.rows.append(outbox_values(dedupe_key=key, person_id=person_id, account_id=0,
-                                       student_id=student_id, kind=kind, payload=payload,
-                                       not_before=due))
+        self.rows.append(
+            outbox_values(
+                dedupe_key=key,
+                person_id=person_id,
+                account_id=0,
+                student_id=student_id,
+                kind=kind,
+                payload=payload,
+                not_before=due,
+            )
+        )
 
     async def post(self) -> int:
         assert self.school.id is not None
@@ -102,16 +124,22 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
                 continue
             if membership.role == Role.PARENT:
                 reply = _checkin_prompt(person, student, week, now, buttons)
-                letters.add(f"checkin:{student.id}:{person.id}:{week}", person, "checkin", reply,
-                            student.id)
+                letters.add(
+                    f"checkin:{student.id}:{person.id}:{week}", person, "checkin", reply, student.id
+                )
             elif membership.role == Role.TEACHER and student.id not in noted:
                 quiet_students[person.id].append(student.name)
                 teachers[person.id] = person
         for person_id, names in quiet_students.items():
             person = teachers[person_id]
             t = Translator(person.language)
-            letters.add(f"nudge:{person_id}:{week}", person, "nudge",
-                        Reply(t("checkin.nudge", students=", ".join(names))), None)
+            letters.add(
+                f"nudge:{person_id}:{week}",
+                person,
+                "nudge",
+                Reply(t("checkin.nudge", students=", ".join(names))),
+                None,
+            )
         await repo.add_pendings(buttons)
         return JobReport(school.name, await letters.post())
 
@@ -120,16 +148,20 @@ def _paused(person: Person, now: datetime) -> bool:
     return person.paused_until is not None and person.paused_until > now
 
 
-def _checkin_prompt(person: Person, student: Student, week: str, now: datetime,
-                    buttons: list[PendingAction]) -> Reply:
+def _checkin_prompt(
+    person: Person, student: Student, week: str, now: datetime, buttons: list[PendingAction]
+) -> Reply:
     assert person.id is not None
     t = Translator(person.language)
     prompt = Reply(t("checkin.prompt", student=student.name))
     for mood in Mood:
-        pending = PendingAction(token=_token(), person_id=person.id, action="checkin",
-                                payload={"student_id": student.id, "mood": mood,
-                                         "group": f"{student.id}:{week}"},
-                                expires_at=now + CHECKIN_TTL)
+        pending = PendingAction(
+            token=_token(),
+            person_id=person.id,
+            action="checkin",
+            payload={"student_id": student.id, "mood": mood, "group": f"{student.id}:{week}"},
+            expires_at=now + CHECKIN_TTL,
+        )
         buttons.append(pending)
         prompt = prompt.with_buttons(Button(t(f"checkin.button.{mood}"), pending.token))
     return prompt
@@ -154,8 +186,9 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         week = iso_week(now, school.timezone)
         start, end = week_bounds(now, school.timezone)
         students = {s.id: s for s in await repo.students_in(school_id)}
-        questions = _by_student(await repo.school_open_questions(
-            school_id, now - QUESTIONS_LOOKBACK))
+        questions = _by_student(
+            await repo.school_open_questions(school_id, now - QUESTIONS_LOOKBACK)
+        )
         goals: defaultdict[int, list[WeekGoal]] = defaultdict(list)
         for goal in await repo.school_goals(school_id):
             goals[goal.student_id].append(goal)
@@ -167,11 +200,13 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         texts: dict[tuple[int, str, str], dict[str, Any]] = {}
 
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
-            story = StudentWeek(students[student_id], entries, goals[student_id],
-                                questions[student_id])
+            story = StudentWeek(
+                students[student_id], entries, goals[student_id], questions[student_id]
+            )
             for language, timezone in ways[student_id]:
-                texts[(student_id, language, timezone)] = to_payload(Reply(compose_summary(
-                    story, start, timezone, Translator(language))))
+                texts[(student_id, language, timezone)] = to_payload(
+                    Reply(compose_summary(story, start, timezone, Translator(language)))
+                )
 
         async for student_id, entries in repo.school_week(school_id, start, end):
             if student_id in ways:
@@ -183,9 +218,14 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
             if payload is None:  # nothing written this week: the kind empty-week summary
                 compose(reader.student_id, ())
                 payload = texts[way]
-            letters.add_for(f"summary:{reader.student_id}:{reader.person_id}:{week}",
-                            reader.person_id, letters.due(reader.timezone, reader.quiet_hours),
-                            "summary", payload, reader.student_id)
+            letters.add_for(
+                f"summary:{reader.student_id}:{reader.person_id}:{week}",
+                reader.person_id,
+                letters.due(reader.timezone, reader.quiet_hours),
+                "summary",
+                payload,
+                reader.student_id,
+            )
         return JobReport(school.name, await letters.post())
 
 
@@ -194,8 +234,9 @@ def _way_of_reading(language: str, timezone: str | None, school: School) -> tupl
     return language, timezone or school.timezone
 
 
-def _by_student(rows: Iterable[tuple[WeekEntry, str]]
-                ) -> defaultdict[int, list[tuple[WeekEntry, str]]]:
+def _by_student(
+    rows: Iterable[tuple[WeekEntry, str]],
+) -> defaultdict[int, list[tuple[WeekEntry, str]]]:
     grouped: defaultdict[int, list[tuple[WeekEntry, str]]] = defaultdict(list)
     for entry, author in rows:
         grouped[entry.student_id].append((entry, author))
@@ -208,5 +249,6 @@ async def run_purge(db: Database, settings: Settings, clock: Clock) -> dict[str,
         now = clock.now()
         return await Repo(session).purge(
             entries_before=now - timedelta(days=settings.security.retention_days),
-            events_before=now - timedelta(days=30), now=now)
-
+            events_before=now - timedelta(days=30),
+            now=now,
+        )

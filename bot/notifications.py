@@ -29,8 +29,12 @@ def not_before(ctx: Context, person: Person, school_timezone: str) -> datetime:
     return next_allowed(ctx.clock.now(), person.timezone or school_timezone, quiet)
 
 
-async def tell_team(ctx: Context, entry: Entry, student: Student,
-                    team: Sequence[tuple[Person, Membership]] | None = None) -> int:
+async def tell_team(
+    ctx: Context,
+    entry: Entry,
+    student: Student,
+    team: Sequence[tuple[Person, Membership]] | None = None,
+) -> int:
     """Queue what the rest of the team should hear about a new entry; how many letters.
 
     `team` is the student's team if the caller has read it already.
@@ -47,24 +51,48 @@ async def tell_team(ctx: Context, entry: Entry, student: Student,
         t = Translator(person.language)
         urgent = entry.kind == EntryKind.URGENT
         if urgent:
-            token = await ctx.repo.add_pending(person.id, "seen", {"entry_id": entry.id},
-                                               ctx.clock.now() + SEEN_BUTTON_TTL)
-            reply = Reply(t("notify.urgent", author=author, student=student.name,
-                            text=entry.text)).with_buttons(Button(t("button.seen"), token))
+            token = await ctx.repo.add_pending(
+                person.id, "seen", {"entry_id": entry.id}, ctx.clock.now() + SEEN_BUTTON_TTL
+            )
+            reply = Reply(
+                t("notify.urgent", author=author, student=student.name, text=entry.text)
+            ).with_buttons(Button(t("button.seen"), token))
         elif entry.kind == EntryKind.QUESTION:
-            reply = Reply(t("notify.question", author=author, student=student.name,
-                            text=entry.text, number=entry.id))
+            reply = Reply(
+                t(
+                    "notify.question",
+                    author=author,
+                    student=student.name,
+                    text=entry.text,
+                    number=entry.id,
+                )
+            )
         else:
-            reply = Reply(t("notify.entry", author=author, student=student.name,
-                            kind=t(f"kind.{entry.kind}"), text=entry.text))
+            reply = Reply(
+                t(
+                    "notify.entry",
+                    author=author,
+                    student=student.name,
+                    kind=t(f"kind.{entry.kind}"),
+                    text=entry.text,
+                )
+            )
         # Urgent notes ignore quiet hours and delivery choices.
         if not urgent and school_timezone is None:
             school_timezone = await _timezone(ctx, student)
         due = ctx.clock.now() if urgent else not_before(ctx, person, school_timezone or "UTC")
-        queued += await enqueue(ctx.repo, Letter(
-            key=f"entry:{entry.id}:{person.id}", person_id=person.id, kind=entry.kind,
-            reply=reply, not_before=due, student_id=student.id, extra={"entry_id": entry.id},
-        ))
+        queued += await enqueue(
+            ctx.repo,
+            Letter(
+                key=f"entry:{entry.id}:{person.id}",
+                person_id=person.id,
+                kind=entry.kind,
+                reply=reply,
+                not_before=due,
+                student_id=student.id,
+                extra={"entry_id": entry.id},
+            ),
+        )
     return queued
 
 
@@ -74,15 +102,19 @@ def may_tell(kind: str, team: TeamShape) -> bool:
     return kind in _TOLD_AT_ONCE or team.instant_others > 0
 
 
-async def weekly_families(ctx: Context, student: Student,
-                          team: Sequence[tuple[Person, Membership]] | None = None) -> list[Person]:
+async def weekly_families(
+    ctx: Context, student: Student, team: Sequence[tuple[Person, Membership]] | None = None
+) -> list[Person]:
     """The student's parents who get entries only in the weekly summary (`team`: the
     student's team if the caller has read it already)."""
     assert student.id is not None
     if team is None:
         team = await ctx.repo.team_of(student.id)
-    return [person for person, membership in team
-            if membership.role == Role.PARENT and membership.delivery == Delivery.WEEKLY]
+    return [
+        person
+        for person, membership in team
+        if membership.role == Role.PARENT and membership.delivery == Delivery.WEEKLY
+    ]
 
 
 async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int:
@@ -93,10 +125,24 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
     for person in await weekly_families(ctx, student):
         assert person.id is not None
         t = Translator(person.language)
-        reply = Reply(t("notify.entry", author=ctx.me.display_name, student=student.name,
-                        kind=t(f"kind.{entry.kind}"), text=entry.text))
-        queued += await enqueue(ctx.repo, Letter(
-            key=f"share:{entry.id}:{person.id}", person_id=person.id, kind="share", reply=reply,
-            not_before=not_before(ctx, person, school_timezone), student_id=student.id,
-        ))
+        reply = Reply(
+            t(
+                "notify.entry",
+                author=ctx.me.display_name,
+                student=student.name,
+                kind=t(f"kind.{entry.kind}"),
+                text=entry.text,
+            )
+        )
+        queued += await enqueue(
+            ctx.repo,
+            Letter(
+                key=f"share:{entry.id}:{person.id}",
+                person_id=person.id,
+                kind="share",
+                reply=reply,
+                not_before=not_before(ctx, person, school_timezone),
+                student_id=student.id,
+            ),
+        )
     return queued

@@ -30,6 +30,9 @@ def next_allowed(now: datetime, timezone: str, quiet: QuietHours | None) -> date
     local = now.astimezone(zone)
     if not quiet.contains(local.time()):
         return now
-    day = local.date() if local.time().replace(tzinfo=None) < quiet.end else \
-        local.date() + timedelta(days=1)
+    day = (
+        local.date()
+        if local.time().replace(tzinfo=None) < quiet.end
+        else local.date() + timedelta(days=1)
+    )
     return datetime.combine(day, quiet.end, tzinfo=zone).astimezone(UTC)

@@ -30,8 +30,11 @@ async def pick_school(repo: Repo, settings: Settings, name: str | None) -> Schoo
         return schools[0]
     school = await repo.school_named(settings.school.name)
     if school is None:
-        raise RosterError("no school yet: run `tandem init --school NAME --timezone TZ` first"
-                          if not schools else "several schools: say which with --school NAME")
+        raise RosterError(
+            "no school yet: run `tandem init --school NAME --timezone TZ` first"
+            if not schools
+            else "several schools: say which with --school NAME"
+        )
     return school
 
 
@@ -61,6 +64,9 @@ async def student_named(repo: Repo, school: School, name: str) -> Student:
     ids = grammar.match_name(name, [(s.id, s.name) for s in students if s.id is not None])
     if len(ids) != 1:
         names = ", ".join(s.name for s in students if s.id in ids)
-        raise RosterError(f"{name!r} matches several students: {names}" if ids else
-                          f"no student named {name!r} at {school.name}")
+        raise RosterError(
+            f"{name!r} matches several students: {names}"
+            if ids
+            else f"no student named {name!r} at {school.name}"
+        )
     return next(s for s in students if s.id == ids[0])

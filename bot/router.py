@@ -31,14 +31,16 @@ class Router:
     # Commands an unknown (not yet joined) sender may use.
     open_commands: set[str] = field(default_factory=set)
 
-    def command(self, *names: str, open_to_strangers: bool = False
-                ) -> Callable[[MessageHandler], MessageHandler]:
+    def command(
+        self, *names: str, open_to_strangers: bool = False
+    ) -> Callable[[MessageHandler], MessageHandler]:
         def register(handler: MessageHandler) -> MessageHandler:
             for name in names:
                 self.commands[name] = handler
                 if open_to_strangers:
                     self.open_commands.add(name)
             return handler
+
         return register
 
     def prefix(self, char: str, handler: MessageHandler) -> None:
@@ -48,6 +50,7 @@ class Router:
         def register(handler: ButtonHandler) -> ButtonHandler:
             self.buttons[action] = handler
             return handler
+
         return register
 
     def text(self, handler: MessageHandler) -> MessageHandler:
@@ -66,6 +69,7 @@ class Router:
         def register(handler: FollowUpHandler) -> FollowUpHandler:
             self.follow_ups[action] = handler
             return handler
+
         return register
 
 

@@ -22,30 +22,53 @@ MISFIRE_GRACE_SECONDS = 6 * 3600
 
 def weekly_trigger(when: WeeklyTime, timezone: str) -> CronTrigger:
     """`thu 17:00` in the school's own timezone, whatever the season."""
-    return CronTrigger(day_of_week=WEEKDAYS[when.weekday], hour=when.hour, minute=when.minute,
-                       timezone=ZoneInfo(timezone))
+    return CronTrigger(
+        day_of_week=WEEKDAYS[when.weekday],
+        hour=when.hour,
+        minute=when.minute,
+        timezone=ZoneInfo(timezone),
+    )
 
 
 def nightly_trigger(timezone: str) -> CronTrigger:
     return CronTrigger(hour=3, minute=30, timezone=ZoneInfo(timezone))
 
 
-def build_scheduler(db: Database, settings: Settings, clock: Clock,
-                    schools: Sequence[School]) -> AsyncIOScheduler:
+def build_scheduler(
+    db: Database, settings: Settings, clock: Clock, schools: Sequence[School]
+) -> AsyncIOScheduler:
     """One scheduler for every school; `start()` it inside the running event loop."""
     scheduler = AsyncIOScheduler(timezone=UTC)
-    options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS,
-               "replace_existing": True}
+    options = {
+        "coalesce": True,
+        "max_instances": 1,
+        "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+        "replace_existing": True,
+    }
     for school in schools:
-        scheduler.add_job(jobs.run_checkin, weekly_trigger(settings.schedule.checkin,
-                                                           school.timezone),
-                          args=(db, settings, clock, school.id), id=f"checkin:{school.id}",
-                          name=f"check-in for {school.name}", **options)
-        scheduler.add_job(jobs.run_summary, weekly_trigger(settings.schedule.summary,
-                                                           school.timezone),
-                          args=(db, settings, clock, school.id), id=f"summary:{school.id}",
-                          name=f"summary for {school.name}", **options)
+        scheduler.add_job(
+            jobs.run_checkin,
+            weekly_trigger(settings.schedule.checkin, school.timezone),
+            args=(db, settings, clock, school.id),
+            id=f"checkin:{school.id}",
+            name=f"check-in for {school.name}",
+            **options,
+        )
+        scheduler.add_job(
+            jobs.run_summary,
+            weekly_trigger(settings.schedule.summary, school.timezone),
+            args=(db, settings, clock, school.id),
+            id=f"summary:{school.id}",
+            name=f"summary for {school.name}",
+            **options,
+        )
     first = schools[0].timezone if schools else settings.school.timezone
-    scheduler.add_job(jobs.run_purge, nightly_trigger(first), args=(db, settings, clock),
-                      id="purge", name="retention purge", **options)
+    scheduler.add_job(
+        jobs.run_purge,
+        nightly_trigger(first),
+        args=(db, settings, clock),
+        id="purge",
+        name="retention purge",
+        **options,
+    )
     return scheduler

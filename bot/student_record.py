@@ -238,15 +238,24 @@ def _access_line(row: AccessLog, record: StudentRecord, t: Translator, timezone:
         who = t("record.the_school")
     else:
         who = t("record.someone_else")
-    return t("record.access_line", when=t.moment(row.at, timezone), who=who,
-             what=_what_was_done(row, t))
+    return t(
+        "record.access_line", when=t.moment(row.at, timezone), who=who, what=_what_was_done(row, t)
+    )
 
 
-_SEEN = {"log": "record.seen.log", "week": "record.seen.week", "record": "record.seen.record",
-         "goals": "record.seen.goals", "questions": "record.seen.questions"}
+_SEEN = {
+    "log": "record.seen.log",
+    "week": "record.seen.week",
+    "record": "record.seen.record",
+    "goals": "record.seen.goals",
+    "questions": "record.seen.questions",
+}
 _FORMATS = {"md": "Markdown", "csv": "CSV", "json": "JSON"}
-_AMEND_KEYS = {"requested": "record.amend_requested", "accepted": "record.amend_accepted",
-               "declined": "record.amend_declined"}
+_AMEND_KEYS = {
+    "requested": "record.amend_requested",
+    "accepted": "record.amend_accepted",
+    "declined": "record.amend_declined",
+}
 
 
 def _what_was_done(row: AccessLog, t: Translator) -> str:

@@ -76,16 +76,22 @@ def iso_week(now: datetime, timezone: str) -> str:
 
 def entry_line(entry: Entry, author: str, timezone: str, t: Translator) -> str:
     """`Tue, Nov 25, 2:05 PM · Win · Ms. Ortiz: read a whole page aloud`"""
-    return t("entry.line", when=t.moment(entry.created_at, timezone),
-             kind=t(f"kind.{entry.kind}").capitalize(), author=author or t("entry.former_member"),
-             text=shown_text(entry, t), marks=_marks(entry, t))
+    return t(
+        "entry.line",
+        when=t.moment(entry.created_at, timezone),
+        kind=t(f"kind.{entry.kind}").capitalize(),
+        author=author or t("entry.former_member"),
+        text=shown_text(entry, t),
+        marks=_marks(entry, t),
+    )
 
 
 @cache
 def _mood_words() -> frozenset[str]:
     """Each mood in every language: what a check-in tap logs, in the words of whoever tapped."""
-    return frozenset(translate(language, f"checkin.mood.{mood}")
-                     for language in languages() for mood in Mood)
+    return frozenset(
+        translate(language, f"checkin.mood.{mood}") for language in languages() for mood in Mood
+    )
 
 
 def shown_text(entry: EntryFacts, t: Translator) -> str:
@@ -120,8 +126,9 @@ class _Lines:
         # among them (one comparison search, not a conversion of every entry to local time).
         first = start.astimezone(self.zone).date() - timedelta(days=1)
         days = [first + timedelta(days=n) for n in range(10)]
-        self.midnights = [datetime(d.year, d.month, d.day, tzinfo=self.zone).astimezone(UTC)
-                          for d in days]
+        self.midnights = [
+            datetime(d.year, d.month, d.day, tzinfo=self.zone).astimezone(UTC) for d in days
+        ]
         self.day_names = [self.days[d.weekday()] for d in days]
 
     def __call__(self, entry: EntryFacts, author: str) -> str:
@@ -136,8 +143,7 @@ class _Lines:
         text, marks = entry.text, ""
         if entry.mood or entry.attachment_ref or entry.edited_at:  # most lines are plain
             text, marks = shown_text(entry, self.t), _marks(entry, self.t)
-        return self.line(day=day, author=author or self.former, where=where, text=text,
-                         marks=marks)
+        return self.line(day=day, author=author or self.former, where=where, text=text, marks=marks)
 
 
 @dataclass(frozen=True)
@@ -163,14 +169,18 @@ _SECTION_OF: dict[tuple[str, str], str] = {
         (EntryKind.WIN, "summary.wins"),
         (EntryKind.CONCERN, "summary.concerns"),
         (EntryKind.URGENT, "summary.concerns"),
-        (EntryKind.NOTE,
-         "summary.from_home" if setting == Setting.HOME else "summary.from_school"),
+        (EntryKind.NOTE, "summary.from_home" if setting == Setting.HOME else "summary.from_school"),
     )
 }
 
 
-def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Translator,
-                    title_key: str = "summary.title") -> str:
+def compose_summary(
+    week: StudentWeek,
+    start: datetime,
+    timezone: str,
+    t: Translator,
+    title_key: str = "summary.title",
+) -> str:
     """The week as a story: wins first, then concerns, home, open questions, goals."""
     name = week.student.name
     title = t(title_key, student=name, start=t.day_month(start.date()))  # the week's own zone
@@ -183,8 +193,12 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
     entries = [told for key in _SECTIONS for told in sections[key]]
     if not entries and not week.open_questions:
         return f"{title}\n{t('summary.empty', student=name)}"
-    parts = [title, _balance(len(sections["summary.wins"]), len(sections["summary.concerns"]),
-                             len(entries), name, t)]
+    parts = [
+        title,
+        _balance(
+            len(sections["summary.wins"]), len(sections["summary.concerns"]), len(entries), name, t
+        ),
+    ]
     short_line = _Lines(start, timezone, t)
     for key in _SECTIONS:
         if sections[key]:
@@ -192,17 +206,35 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
             parts.extend(f"• {short_line(e, a)}" for e, a in sections[key])
     if week.open_questions:
         parts.append(f"\n{t('summary.questions', count=len(week.open_questions))}")
-        parts.extend("• " + t("summary.question_line", number=e.id, author=a or
-                              t("entry.former_member"), text=e.text)
-                     for e, a in week.open_questions)
+        parts.extend(
+            "• "
+            + t(
+                "summary.question_line",
+                number=e.id,
+                author=a or t("entry.former_member"),
+                text=e.text,
+            )
+            for e, a in week.open_questions
+        )
     counts = {goal.id: sum(1 for e, _ in entries if e.goal_id == goal.id) for goal in week.goals}
     goals = [goal for goal in week.goals if counts[goal.id]]
     if goals:
         parts.append(f"\n{t('summary.goals')}")
-        parts.extend("• " + t("summary.goal_line", tag=goal.tag, description=goal.description,
-                              count=counts[goal.id]) for goal in goals)
-    written = [e.text for e, _ in entries] + [e.text for e, _ in week.open_questions] + \
-        [goal.description for goal in goals]
+        parts.extend(
+            "• "
+            + t(
+                "summary.goal_line",
+                tag=goal.tag,
+                description=goal.description,
+                count=counts[goal.id],
+            )
+            for goal in goals
+        )
+    written = (
+        [e.text for e, _ in entries]
+        + [e.text for e, _ in week.open_questions]
+        + [goal.description for goal in goals]
+    )
     explained = glossary.explain(written, t)
     if explained:
         parts.append(f"\n{t('summary.glossary')}")
@@ -212,13 +244,17 @@ def compose_summary(week: StudentWeek, start: datetime, timezone: str, t: Transl
 
 def _balance(wins: int, concerns: int, notes: int, name: str, t: Translator) -> str:
     """One kind sentence on the week's balance: strengths first, then what to work on."""
-    counted = {"student": name, "wins": t("count.wins", count=wins),
-               "concerns": t("count.concerns", count=concerns)}
+    counted = {
+        "student": name,
+        "wins": t("count.wins", count=wins),
+        "concerns": t("count.concerns", count=concerns),
+    }
     if wins and not concerns:
         return t("summary.balance_wins", **counted)
     if wins:
-        return t("summary.balance_bright" if wins >= concerns else "summary.balance_hard",
-                 **counted)
+        return t(
+            "summary.balance_bright" if wins >= concerns else "summary.balance_hard", **counted
+        )
     if concerns:
         return t("summary.balance_concerns", **counted)
     return t("summary.balance_notes", student=name, notes=t("count.notes", count=notes))

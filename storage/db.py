@@ -54,8 +54,9 @@ PING_AFTER_IDLE_SECONDS = 2.0
 Monotonic = Callable[[], float]
 
 
-def make_engine(url: str, *, pool_size: int = 10,
-                idle_clock: Monotonic = time.monotonic) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int = 10, idle_clock: Monotonic = time.monotonic
+) -> AsyncEngine:
     """An engine with the settings each database needs for a bot that writes often."""
     if is_sqlite(url):
         path = sqlite_path(url)
@@ -65,14 +66,16 @@ def make_engine(url: str, *, pool_size: int = 10,
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     # hide_parameters: error messages must not carry the notes being written.
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                 hide_parameters=True)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
+    )
     ping_when_idle(engine, idle_clock)
     return engine
 
 
-def ping_when_idle(engine: AsyncEngine, clock: Monotonic = time.monotonic,
-                   idle: float = PING_AFTER_IDLE_SECONDS) -> None:
+def ping_when_idle(
+    engine: AsyncEngine, clock: Monotonic = time.monotonic, idle: float = PING_AFTER_IDLE_SECONDS
+) -> None:
     """Ping a pooled connection before handing it out if it sat idle in the pool for `idle`
     seconds or more; one the server dropped meanwhile (a restart, an idle timeout) is replaced,
     with every other connection pooled before now, as pool_pre_ping does.
@@ -88,8 +91,9 @@ def ping_when_idle(engine: AsyncEngine, clock: Monotonic = time.monotonic,
     def returned(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         record.info[_RETURNED_AT] = clock()
 
-    def taken(dbapi_connection: Any, record: ConnectionPoolEntry,
-              proxy: PoolProxiedConnection) -> None:
+    def taken(
+        dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
         returned_at = record.info.get(_RETURNED_AT)
         if returned_at is None or clock() - returned_at < idle:
             return  # just made, or just worked
@@ -131,8 +135,9 @@ class Database:
     def __init__(self, url: str, *, idle_clock: Monotonic = time.monotonic) -> None:
         self.url = url
         self.engine = make_engine(url, idle_clock=idle_clock)
-        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession,
-                                            expire_on_commit=False)
+        self._sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False
+        )
         # SQLite has one writer at a time (see event_session).
         self._writer_turn = asyncio.Lock() if is_sqlite(url) else None
 

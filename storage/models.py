@@ -31,8 +31,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    def result_processor(self, dialect: Dialect, coltype: object
-                         ) -> Callable[[Any], datetime | None] | None:
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
         # A week's summaries read a million of these: one C call a value, not three calls.
         if dialect.name == "sqlite":
             return _utc_from_sqlite
@@ -99,8 +100,9 @@ class AccessAction(StrEnum):
 
 
 def utc_field(*, nullable: bool = False, index: bool = False) -> Any:
-    return Field(default=None if nullable else ..., sa_type=UTCDateTime, nullable=nullable,
-                 index=index)
+    return Field(
+        default=None if nullable else ..., sa_type=UTCDateTime, nullable=nullable, index=index
+    )
 
 
 class School(SQLModel, table=True):

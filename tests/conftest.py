@@ -74,8 +74,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_ready() -> str:
     if not PG_URL:
-        pytest.skip("PostgreSQL tests need TANDEM_TEST_DATABASE_URL "
-                    "(e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            "PostgreSQL tests need TANDEM_TEST_DATABASE_URL "
+            "(e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)"
+        )
     db = Database(PG_URL)
 
     async def rebuild() -> None:
@@ -171,12 +173,24 @@ class DemoSchool:
     def _event_id(self) -> str:
         return f"ev-{next(self._ids)}"
 
-    async def say(self, sender: Sender, text: str, *, private: bool = True,
-                  message_ref: str | None = None, attachment_ref: str | None = None) -> Said:
+    async def say(
+        self,
+        sender: Sender,
+        text: str,
+        *,
+        private: bool = True,
+        message_ref: str | None = None,
+        attachment_ref: str | None = None,
+    ) -> Said:
         event_id = self._event_id()
-        message = IncomingMessage(sender, Chat(sender.external_id, private), text, event_id,
-                                  message_ref=message_ref or event_id,
-                                  attachment_ref=attachment_ref)
+        message = IncomingMessage(
+            sender,
+            Chat(sender.external_id, private),
+            text,
+            event_id,
+            message_ref=message_ref or event_id,
+            attachment_ref=attachment_ref,
+        )
         return Said(await self.dispatcher.dispatch(message))
 
     async def press(self, sender: Sender, button: Button) -> Said:

@@ -14,5 +14,16 @@ from bot.handlers import (
     urgent,
 )
 
-__all__ = ["amendments", "checkins", "goals", "invites", "link", "notes", "onboarding",
-           "questions", "records", "settings", "urgent"]
+__all__ = [
+    "amendments",
+    "checkins",
+    "goals",
+    "invites",
+    "link",
+    "notes",
+    "onboarding",
+    "questions",
+    "records",
+    "settings",
+    "urgent",
+]

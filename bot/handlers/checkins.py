@@ -21,36 +21,53 @@ async def answer_checkin(press: ButtonPress, ctx: Context, pending: PendingActio
     payload = pending.payload
     mood = Mood(payload["mood"]) if payload.get("mood") in tuple(Mood) else Mood.MIXED
     links = await access.my_students(ctx, Action.LOG)
-    student = next((link.student for link in links if link.student.id == payload["student_id"]),
-                   None)
+    student = next(
+        (link.student for link in links if link.student.id == payload["student_id"]), None
+    )
     if student is None or student.id is None:
         return [ctx.say("students.not_found").replacing()]
     # One answer per check-in: the other mood buttons stop working.
     await ctx.repo.drop_pending(ctx.my_id, "checkin", "group", payload["group"])
-    entry = await ctx.repo.add_entry(Entry(
-        student_id=student.id, author_id=ctx.my_id, kind=EntryKind.NOTE, setting=Setting.HOME,
-        text=ctx.t(f"checkin.mood.{mood}"), mood=mood,
-        source_platform=ctx.account.platform if ctx.account else "", source_ref="",
-        created_at=ctx.clock.now(),
-    ))
-    await ctx.repo.add_pending(ctx.my_id, "checkin_more", {"entry_id": entry.id},
-                               ctx.clock.now() + FOLLOW_UP_TTL)
+    entry = await ctx.repo.add_entry(
+        Entry(
+            student_id=student.id,
+            author_id=ctx.my_id,
+            kind=EntryKind.NOTE,
+            setting=Setting.HOME,
+            text=ctx.t(f"checkin.mood.{mood}"),
+            mood=mood,
+            source_platform=ctx.account.platform if ctx.account else "",
+            source_ref="",
+            created_at=ctx.clock.now(),
+        )
+    )
+    await ctx.repo.add_pending(
+        ctx.my_id, "checkin_more", {"entry_id": entry.id}, ctx.clock.now() + FOLLOW_UP_TTL
+    )
     return [ctx.say("checkin.thanks", student=student.name).replacing()]
 
 
 @router.follow_up("checkin_more")
-async def add_to_checkin(msg: IncomingMessage, ctx: Context, text: str,
-                         pending: PendingAction) -> list[Reply]:
+async def add_to_checkin(
+    msg: IncomingMessage, ctx: Context, text: str, pending: PendingAction
+) -> list[Reply]:
     """The line a parent writes after a check-in tap, linked to that check-in."""
     checkin = await ctx.repo.entry(pending.payload["entry_id"])
     if checkin is None or not text:
         return [ctx.say("input.empty")]
-    entry = await ctx.repo.add_entry(Entry(
-        student_id=checkin.student_id, author_id=ctx.my_id, kind=EntryKind.NOTE,
-        setting=Setting.HOME, text=text, reply_to_id=checkin.id,
-        source_platform=ctx.account.platform if ctx.account else "",
-        source_ref=msg.message_ref, attachment_ref=msg.attachment_ref,
-        created_at=ctx.clock.now(),
-    ))
+    entry = await ctx.repo.add_entry(
+        Entry(
+            student_id=checkin.student_id,
+            author_id=ctx.my_id,
+            kind=EntryKind.NOTE,
+            setting=Setting.HOME,
+            text=text,
+            reply_to_id=checkin.id,
+            source_platform=ctx.account.platform if ctx.account else "",
+            source_ref=msg.message_ref,
+            attachment_ref=msg.attachment_ref,
+            created_at=ctx.clock.now(),
+        )
+    )
     student = await ctx.repo.student(entry.student_id)
     return [ctx.say("checkin.added", student=student.name if student else "")]

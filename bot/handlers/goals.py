@@ -25,8 +25,15 @@ async def list_goals(msg: IncomingMessage, ctx: Context, args: str) -> list[Repl
     if not goals:
         return [ctx.say("goals.none", student=student.name)]
     counts = await ctx.repo.goal_counts(found.student.id)
-    lines = [ctx.t("goals.line", tag=goal.tag, description=goal.description,
-                   count=counts.get(goal.id or 0, 0)) for goal in goals]
+    lines = [
+        ctx.t(
+            "goals.line",
+            tag=goal.tag,
+            description=goal.description,
+            count=counts.get(goal.id or 0, 0),
+        )
+        for goal in goals
+    ]
     return [Reply("\n".join([ctx.t("goals.title", student=student.name), *lines]))]
 
 

@@ -10,8 +10,10 @@ from bot.handlers.records import not_found
 from bot.router import router
 from storage.models import Role
 
-_ROLES = {"parent": (Role.PARENT, Action.INVITE_PARENT),
-          "teacher": (Role.TEACHER, Action.INVITE_TEACHER)}
+_ROLES = {
+    "parent": (Role.PARENT, Action.INVITE_PARENT),
+    "teacher": (Role.TEACHER, Action.INVITE_TEACHER),
+}
 
 
 @router.command("invite")
@@ -26,9 +28,18 @@ async def invite(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
         return [not_found(ctx, found)]
     school = await ctx.repo.school(found.student.school_id)
     assert school is not None
-    new = await invites.create_invite(ctx.repo, ctx.settings, ctx.clock.now(), school,
-                                      found.student, role, ctx.my_id)
+    new = await invites.create_invite(
+        ctx.repo, ctx.settings, ctx.clock.now(), school, found.student, role, ctx.my_id
+    )
     until = ctx.t.moment(new.invite.expires_at, school.timezone)
     how = ctx.t("invite.link", link=new.link) if new.link else ctx.t("invite.how", code=new.code)
-    return [ctx.say("invite.created", role=ctx.t(f"role.{role}"), student=found.student.name,
-                    code=new.code, how=how, until=until)]
+    return [
+        ctx.say(
+            "invite.created",
+            role=ctx.t(f"role.{role}"),
+            student=found.student.name,
+            code=new.code,
+            how=how,
+            until=until,
+        )
+    ]

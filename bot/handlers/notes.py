@@ -39,8 +39,13 @@ class Draft:
     ask_kind: bool = False  # plain text asks [Win] [Concern] [Note]; /note does not
 
 
-async def log_note(msg: IncomingMessage, ctx: Context, text: str,
-                   kind: EntryKind = EntryKind.NOTE, ask_kind: bool = False) -> list[Reply]:
+async def log_note(
+    msg: IncomingMessage,
+    ctx: Context,
+    text: str,
+    kind: EntryKind = EntryKind.NOTE,
+    ask_kind: bool = False,
+) -> list[Reply]:
     """Log a note about one of the sender's students, asking which one when it is unclear."""
     if not text and msg.attachment_ref is None:
         return [ctx.say("note.empty", kind=ctx.t(f"kind.{kind}"))]
@@ -55,10 +60,16 @@ async def log_note(msg: IncomingMessage, ctx: Context, text: str,
         link = links[0]
     else:
         choices = [link for link in links if link.student.id in match.student_ids] or links
-        return [await _ask_which_student(ctx, draft if match.student_ids else
-                                         Draft(kind, text, msg.message_ref, msg.attachment_ref,
-                                               ask_kind),
-                                         choices, match)]
+        return [
+            await _ask_which_student(
+                ctx,
+                draft
+                if match.student_ids
+                else Draft(kind, text, msg.message_ref, msg.attachment_ref, ask_kind),
+                choices,
+                match,
+            )
+        ]
     return await _save(ctx, link.student, draft, link)
 
 
@@ -67,19 +78,32 @@ def _id(student: Student) -> int:
     return student.id
 
 
-async def _ask_which_student(ctx: Context, draft: Draft, choices: list[StudentLink],
-                             match: grammar.NameMatch) -> Reply:
+async def _ask_which_student(
+    ctx: Context, draft: Draft, choices: list[StudentLink], match: grammar.NameMatch
+) -> Reply:
     group = secrets.token_hex(4)
     buttons = []
     for link in choices:
-        token = await ctx.repo.add_pending(ctx.my_id, "pick_student", {
-            "group": group, "student_id": link.student.id, "kind": draft.kind,
-            "text": draft.text, "source_ref": draft.source_ref,
-            "attachment_ref": draft.attachment_ref, "ask_kind": draft.ask_kind,
-        }, ctx.clock.now() + BUTTON_TTL)
+        token = await ctx.repo.add_pending(
+            ctx.my_id,
+            "pick_student",
+            {
+                "group": group,
+                "student_id": link.student.id,
+                "kind": draft.kind,
+                "text": draft.text,
+                "source_ref": draft.source_ref,
+                "attachment_ref": draft.attachment_ref,
+                "ask_kind": draft.ask_kind,
+            },
+            ctx.clock.now() + BUTTON_TTL,
+        )
         buttons.append(Button(link.student.name, token))
-    key = "note.which_student_unknown" if match.named and not match.student_ids else \
-        "note.which_student"
+    key = (
+        "note.which_student_unknown"
+        if match.named and not match.student_ids
+        else "note.which_student"
+    )
     return ctx.say(key, name=match.name).with_buttons(*buttons)
 
 
@@ -94,8 +118,13 @@ async def pick_student(press: ButtonPress, ctx: Context, pending: PendingAction)
         return [ctx.say("students.not_found").replacing()]
     student = link.student
     kind = EntryKind(payload["kind"])
-    draft = Draft(kind, payload["text"], payload["source_ref"], payload["attachment_ref"],
-                  payload.get("ask_kind", kind == EntryKind.NOTE))
+    draft = Draft(
+        kind,
+        payload["text"],
+        payload["source_ref"],
+        payload["attachment_ref"],
+        payload.get("ask_kind", kind == EntryKind.NOTE),
+    )
     replies = await _save(ctx, student, draft, link)
     return [replies[0].replacing(), *replies[1:]]
 
@@ -110,12 +139,20 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
     unknown = [tag for tag in tags if all(goal.tag != tag for goal in goals)]
     # Strip a lone trailing tag only when it is fully captured by the goal link.
     text = grammar.strip_trailing_tags(draft.text) if len(tags) == 1 and known else draft.text
-    entry = await ctx.repo.insert_entry(Entry(
-        student_id=_id(student), author_id=ctx.my_id, kind=draft.kind, setting=setting,
-        text=text, goal_id=known[0].id if known else None,
-        source_platform=ctx.account.platform if ctx.account else "", source_ref=draft.source_ref,
-        attachment_ref=draft.attachment_ref, created_at=ctx.clock.now(),
-    ))
+    entry = await ctx.repo.insert_entry(
+        Entry(
+            student_id=_id(student),
+            author_id=ctx.my_id,
+            kind=draft.kind,
+            setting=setting,
+            text=text,
+            goal_id=known[0].id if known else None,
+            source_platform=ctx.account.platform if ctx.account else "",
+            source_ref=draft.source_ref,
+            attachment_ref=draft.attachment_ref,
+            created_at=ctx.clock.now(),
+        )
+    )
     line = ctx.t(f"entry.logged_{draft.kind}", student=student.name)
     if known:
         line = f"{line} {ctx.t('entry.goal_linked', tag=known[0].tag)}"
@@ -128,8 +165,14 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
     replies = [Reply(line).with_buttons(*buttons)]
     if unknown:
         listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
-        replies.append(ctx.say("entry.unknown_tags", tags=", ".join(f"#{t}" for t in unknown),
-                               student=student.name, goals=listed))
+        replies.append(
+            ctx.say(
+                "entry.unknown_tags",
+                tags=", ".join(f"#{t}" for t in unknown),
+                student=student.name,
+                goals=listed,
+            )
+        )
     return replies
 
 
@@ -148,8 +191,9 @@ async def _tell_team(ctx: Context, entry: Entry, student: Student, link: Student
     return bool(await notifications.weekly_families(ctx, student, team))
 
 
-async def _entry_buttons(ctx: Context, entry: Entry, kinds: Sequence[EntryKind],
-                         share: bool) -> list[Button]:
+async def _entry_buttons(
+    ctx: Context, entry: Entry, kinds: Sequence[EntryKind], share: bool
+) -> list[Button]:
     """A new entry's buttons: one per kind in `kinds`, [Undo], and [Share with family now] if
     `share`. What they mean is written in one statement."""
     labelled: list[tuple[str, str, dict[str, object]]] = [
@@ -159,9 +203,11 @@ async def _entry_buttons(ctx: Context, entry: Entry, kinds: Sequence[EntryKind],
     labelled.append((ctx.t("button.undo"), "undo", {"entry_id": entry.id}))
     if share:
         labelled.append((ctx.t("button.share"), "share", {"entry_id": entry.id}))
-    tokens = await ctx.repo.add_buttons(ctx.my_id, [(action, payload)
-                                                     for _, action, payload in labelled],
-                                        ctx.clock.now() + BUTTON_TTL)
+    tokens = await ctx.repo.add_buttons(
+        ctx.my_id,
+        [(action, payload) for _, action, payload in labelled],
+        ctx.clock.now() + BUTTON_TTL,
+    )
     return [Button(label, token) for (label, _, _), token in zip(labelled, tokens, strict=True)]
 
 
@@ -179,8 +225,9 @@ async def share_now(press: ButtonPress, ctx: Context, pending: PendingAction) ->
 
 
 async def _undo_button(ctx: Context, entry: Entry) -> Button:
-    token = await ctx.repo.add_pending(ctx.my_id, "undo", {"entry_id": entry.id},
-                                       ctx.clock.now() + BUTTON_TTL)
+    token = await ctx.repo.add_pending(
+        ctx.my_id, "undo", {"entry_id": entry.id}, ctx.clock.now() + BUTTON_TTL
+    )
     return Button(ctx.t("button.undo"), token)
 
 
@@ -195,8 +242,11 @@ async def classify(press: ButtonPress, ctx: Context, pending: PendingAction) -> 
     await ctx.repo.add_entry(entry)
     student = await ctx.repo.student(entry.student_id)
     name = student.name if student else ""
-    return [ctx.say(f"entry.logged_{entry.kind}", student=name).replacing()
-            .with_buttons(await _undo_button(ctx, entry))]
+    return [
+        ctx.say(f"entry.logged_{entry.kind}", student=name)
+        .replacing()
+        .with_buttons(await _undo_button(ctx, entry))
+    ]
 
 
 async def _my_entry(ctx: Context, entry_id: int) -> Entry | None:
@@ -226,8 +276,12 @@ async def _undo(ctx: Context, entry: Entry | None) -> Reply:
         await ctx.repo.drop_pending(ctx.my_id, action, "entry_id", entry.id)
     await ctx.repo.cancel_letters(entry)
     await ctx.repo.delete_entry(entry)
-    return ctx.say("entry.undone", kind=ctx.t(f"kind.{entry.kind}"),
-                   student=student.name if student else "", text=_preview(entry.text))
+    return ctx.say(
+        "entry.undone",
+        kind=ctx.t(f"kind.{entry.kind}"),
+        student=student.name if student else "",
+        text=_preview(entry.text),
+    )
 
 
 def _preview(text: str, width: int = 60) -> str:
@@ -251,8 +305,9 @@ async def edit_entry(event: MessageEdited, ctx: Context) -> list[Reply]:
     if not text:
         return [ctx.say("entry.edit_empty")]
     if len(text) > ctx.settings.security.max_entry_chars:
-        return [ctx.say("input.too_long", limit=ctx.settings.security.max_entry_chars,
-                        length=len(text))]
+        return [
+            ctx.say("input.too_long", limit=ctx.settings.security.max_entry_chars, length=len(text))
+        ]
     if text != entry.text:
         await ctx.repo.revise_entry(entry, text, ctx.clock.now())
     return [ctx.say("entry.edited", student=student.name if student else "")]
@@ -261,9 +316,13 @@ async def edit_entry(event: MessageEdited, ctx: Context) -> list[Reply]:
 for _char, _kind in grammar.PREFIXES.items():
     router.prefix(_char, partial(log_note, kind=_kind))
 
-for _command, _kind in {"win": EntryKind.WIN, "concern": EntryKind.CONCERN,
-                        "note": EntryKind.NOTE, "ask": EntryKind.QUESTION,
-                        "urgent": EntryKind.URGENT}.items():
+for _command, _kind in {
+    "win": EntryKind.WIN,
+    "concern": EntryKind.CONCERN,
+    "note": EntryKind.NOTE,
+    "ask": EntryKind.QUESTION,
+    "urgent": EntryKind.URGENT,
+}.items():
     router.command(_command)(partial(log_note, kind=_kind))
 
 router.text(partial(log_note, kind=EntryKind.NOTE, ask_kind=True))

@@ -42,22 +42,34 @@ async def join(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     if person is None:
         sender = msg.sender
         # The platform's name is someone's typing too: no bidi tricks or control characters.
-        name = " ".join(grammar.clean_text(sender.display_name).split())[:200] or \
-            ctx.t("onboarding.unnamed")
-        person = await ctx.repo.add_person(name, guess_language(sender.language_hint,
-                                                                school.language))
+        name = " ".join(grammar.clean_text(sender.display_name).split())[:200] or ctx.t(
+            "onboarding.unnamed"
+        )
+        person = await ctx.repo.add_person(
+            name, guess_language(sender.language_hint, school.language)
+        )
         ctx.t = Translator(person.language)
-        await ctx.repo.add_account(person, sender.platform, sender.workspace,
-                                   sender.external_id, msg.chat.id)
+        await ctx.repo.add_account(
+            person, sender.platform, sender.workspace, sender.external_id, msg.chat.id
+        )
         ctx.person = person
     if not await invites.accept_invite(ctx.repo, now, invite, person):
         return [ctx.say("onboarding.code_used")]
     if invite.role == Role.ADMIN:
-        return [await _welcome(ctx, "onboarding.welcome_admin", name=person.display_name,
-                               school=school.name)]
+        return [
+            await _welcome(
+                ctx, "onboarding.welcome_admin", name=person.display_name, school=school.name
+            )
+        ]
     student = await ctx.repo.student(invite.student_id) if invite.student_id else None
-    return [await _welcome(ctx, f"onboarding.welcome_{invite.role}", name=person.display_name,
-                           student=student.name if student else "")]
+    return [
+        await _welcome(
+            ctx,
+            f"onboarding.welcome_{invite.role}",
+            name=person.display_name,
+            student=student.name if student else "",
+        )
+    ]
 
 
 async def _welcome(ctx: Context, key: str, **values: str) -> Reply:
@@ -67,16 +79,19 @@ async def _welcome(ctx: Context, key: str, **values: str) -> Reply:
     buttons = []
     for language in languages():
         token = await ctx.repo.add_pending(
-            ctx.my_id, "language", {"language": language, "welcome": key, "values": values},
-            ctx.clock.now() + LANGUAGE_CHOICE_TTL)
+            ctx.my_id,
+            "language",
+            {"language": language, "welcome": key, "values": values},
+            ctx.clock.now() + LANGUAGE_CHOICE_TTL,
+        )
         buttons.append(Button(language_name(language), token))
-    return Reply(f"{ctx.t(key, **values)}\n\n{ctx.t('onboarding.language_hint')}",
-                 tuple(buttons))
+    return Reply(f"{ctx.t(key, **values)}\n\n{ctx.t('onboarding.language_hint')}", tuple(buttons))
 
 
 @router.button("language")
-async def choose_welcome_language(press: ButtonPress, ctx: Context,
-                                  pending: PendingAction) -> list[Reply]:
+async def choose_welcome_language(
+    press: ButtonPress, ctx: Context, pending: PendingAction
+) -> list[Reply]:
     """A newcomer chose a language under the welcome: the welcome again, now in it."""
     await ctx.repo.drop_pending_actions(ctx.my_id, "language")
     payload = pending.payload

@@ -22,17 +22,25 @@ async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[
     """Open questions about the sender's students, oldest first."""
     links = await access.my_students(ctx, Action.READ)
     names = {link.student.id: link.student.name for link in links}
-    open_ones = await ctx.repo.open_questions([sid for sid in names if sid is not None],
-                                              ctx.clock.now() - OPEN_FOR)
+    open_ones = await ctx.repo.open_questions(
+        [sid for sid in names if sid is not None], ctx.clock.now() - OPEN_FOR
+    )
     if not open_ones:
         return [ctx.say("questions.none")]
     # Question texts are part of each student's record: reading them is logged like /log.
     students = {link.student.id: link.student for link in links}
     for student_id in dict.fromkeys(entry.student_id for entry, _ in open_ones):
         await access.log(ctx, students[student_id], AccessAction.VIEW, "questions")
-    lines = [ctx.t("questions.line", number=entry.id, student=names[entry.student_id],
-                   author=author or ctx.t("entry.former_member"), text=entry.text)
-             for entry, author in open_ones]
+    lines = [
+        ctx.t(
+            "questions.line",
+            number=entry.id,
+            student=names[entry.student_id],
+            author=author or ctx.t("entry.former_member"),
+            text=entry.text,
+        )
+        for entry, author in open_ones
+    ]
     return [Reply("\n".join([ctx.t("questions.title"), *lines, ctx.t("questions.hint")]))]
 
 
@@ -64,8 +72,7 @@ async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> 
     """Log the answer on the question's student and send it to the asker."""
     question = await ctx.repo.entry(number)
     links = {link.student.id: link for link in await access.my_students(ctx, Action.ANSWER)}
-    if question is None or question.kind != EntryKind.QUESTION or \
-            question.student_id not in links:
+    if question is None or question.kind != EntryKind.QUESTION or question.student_id not in links:
         # A question about someone else's child looks like no question at all, but is logged.
         if question is not None and question.student_id not in links:
             other = await ctx.repo.student(question.student_id)
@@ -74,22 +81,46 @@ async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> 
         return [ctx.say("answer.not_found", number=number)]
     link = links[question.student_id]
     student = link.student
-    entry = await ctx.repo.add_entry(Entry(
-        student_id=question.student_id, author_id=ctx.my_id, kind=EntryKind.ANSWER,
-        setting=Setting.HOME if link.role == Role.PARENT else Setting.SCHOOL, text=text,
-        reply_to_id=question.id, source_platform=ctx.account.platform if ctx.account else "",
-        source_ref=msg.message_ref, created_at=ctx.clock.now(),
-    ))
+    entry = await ctx.repo.add_entry(
+        Entry(
+            student_id=question.student_id,
+            author_id=ctx.my_id,
+            kind=EntryKind.ANSWER,
+            setting=Setting.HOME if link.role == Role.PARENT else Setting.SCHOOL,
+            text=text,
+            reply_to_id=question.id,
+            source_platform=ctx.account.platform if ctx.account else "",
+            source_ref=msg.message_ref,
+            created_at=ctx.clock.now(),
+        )
+    )
     asker = await ctx.repo.person(question.author_id) if question.author_id else None
     if asker is not None and asker.id is not None and asker.id != ctx.my_id:
         school = await ctx.repo.school(student.school_id)
         t = Translator(asker.language)
-        await enqueue(ctx.repo, Letter(
-            key=f"answer:{entry.id}:{asker.id}", person_id=asker.id, kind=EntryKind.ANSWER,
-            reply=Reply(t("notify.answer", author=ctx.me.display_name, student=student.name,
-                          question=question.text, text=text)),
-            not_before=not_before(ctx, asker, school.timezone if school else "UTC"),
-            student_id=student.id,
-        ))
-    return [ctx.say("answer.sent", student=student.name,
-                    asker=asker.display_name if asker else ctx.t("entry.former_member"))]
+        await enqueue(
+            ctx.repo,
+            Letter(
+                key=f"answer:{entry.id}:{asker.id}",
+                person_id=asker.id,
+                kind=EntryKind.ANSWER,
+                reply=Reply(
+                    t(
+                        "notify.answer",
+                        author=ctx.me.display_name,
+                        student=student.name,
+                        question=question.text,
+                        text=text,
+                    )
+                ),
+                not_before=not_before(ctx, asker, school.timezone if school else "UTC"),
+                student_id=student.id,
+            ),
+        )
+    return [
+        ctx.say(
+            "answer.sent",
+            student=student.name,
+            asker=asker.display_name if asker else ctx.t("entry.former_member"),
+        )
+    ]

@@ -22,8 +22,12 @@ async def list_students(msg: IncomingMessage, ctx: Context, args: str) -> list[R
     links = await ctx.repo.links_of(ctx.my_id)
     if not links:
         return [ctx.say("students.none")]
-    lines = [ctx.t("students.line", student=link.student.name,
-                   role=ctx.t(f"role.{link.role or 'admin'}")) for link in links]
+    lines = [
+        ctx.t(
+            "students.line", student=link.student.name, role=ctx.t(f"role.{link.role or 'admin'}")
+        )
+        for link in links
+    ]
     return [Reply("\n".join([ctx.t("students.title"), *lines]))]
 
 

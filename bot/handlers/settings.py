@@ -37,11 +37,16 @@ async def show_settings(msg: IncomingMessage, ctx: Context, args: str) -> list[R
     if person.paused_until and person.paused_until > ctx.clock.now():
         local = person.paused_until.astimezone(ZoneInfo(await _timezone(ctx)))
         paused = ctx.t("settings.paused_until", date=ctx.t.day(local.date()))
-    return [ctx.say("settings.show", lang=language_name(ctx.t.language),
-                    languages="|".join(languages()),
-                    delivery=ctx.t(f"settings.delivery.{delivery}"),
-                    quiet=str(quiet) if quiet else ctx.t("settings.quiet_off"),
-                    paused=paused or ctx.t("settings.not_paused"))]
+    return [
+        ctx.say(
+            "settings.show",
+            lang=language_name(ctx.t.language),
+            languages="|".join(languages()),
+            delivery=ctx.t(f"settings.delivery.{delivery}"),
+            quiet=str(quiet) if quiet else ctx.t("settings.quiet_off"),
+            paused=paused or ctx.t("settings.not_paused"),
+        )
+    ]
 
 
 @router.command("language")

@@ -23,9 +23,15 @@ async def mark_seen(press: ButtonPress, ctx: Context, pending: PendingAction) ->
     author = await ctx.repo.person(entry.author_id) if entry.author_id else None
     if first_time and author is not None and author.id is not None:
         t = Translator(author.language)
-        await enqueue(ctx.repo, Letter(
-            key=f"seen:{entry.id}:{ctx.my_id}", person_id=author.id, kind="seen",
-            reply=Reply(t("notify.seen", person=ctx.me.display_name, student=name)),
-            not_before=ctx.clock.now(), student_id=entry.student_id,
-        ))
+        await enqueue(
+            ctx.repo,
+            Letter(
+                key=f"seen:{entry.id}:{ctx.my_id}",
+                person_id=author.id,
+                kind="seen",
+                reply=Reply(t("notify.seen", person=ctx.me.display_name, student=name)),
+                not_before=ctx.clock.now(),
+                student_id=entry.student_id,
+            ),
+        )
     return [ctx.say("urgent.seen_thanks", student=name)]

@@ -36,8 +36,9 @@ def _load(language: str) -> Catalog:
         with compiled.open("rb") as handle:
             return read_mo(handle)
     # A checkout whose catalog changed since `python -m bot.i18n compile`: read the source.
-    log.warning("catalog %s is not compiled or is older than its source; reading the source",
-                language)
+    log.warning(
+        "catalog %s is not compiled or is older than its source; reading the source", language
+    )
     return read_source(language)
 
 

@@ -82,16 +82,22 @@ def problems(language: str, catalog: Catalog, english: Catalog) -> Iterator[str]
         wanted = placeholders(" ".join(_forms(source.id)))
         if source.pluralizable:
             if len(forms) != catalog.num_plurals:
-                yield f"{language}: {key}: {len(forms)} plural forms, the language has " \
-                      f"{catalog.num_plurals}"
+                yield (
+                    f"{language}: {key}: {len(forms)} plural forms, the language has "
+                    f"{catalog.num_plurals}"
+                )
             for form in forms:
                 # A singular form may leave the number out ("one note"); nothing else may go.
                 if not placeholders(form) <= wanted or wanted - {"count"} - placeholders(form):
-                    yield f"{language}: {key}: placeholders {sorted(placeholders(form))} " \
-                          f"differ from {sorted(wanted)}"
+                    yield (
+                        f"{language}: {key}: placeholders {sorted(placeholders(form))} "
+                        f"differ from {sorted(wanted)}"
+                    )
         elif placeholders(forms[0]) != wanted:
-            yield f"{language}: {key}: placeholders {sorted(placeholders(forms[0]))} differ " \
-                  f"from {sorted(wanted)}"
+            yield (
+                f"{language}: {key}: placeholders {sorted(placeholders(forms[0]))} differ "
+                f"from {sorted(wanted)}"
+            )
     for key in theirs.keys() - ours.keys():
         yield f"{language}: {key}: not in the English template (a message that was removed?)"
 
@@ -109,8 +115,12 @@ def compile_language(language: str) -> Path:
 
 def check_all() -> list[str]:
     english = read_source(SOURCE_LANGUAGE)
-    return [problem for language in sources() if language != SOURCE_LANGUAGE
-            for problem in problems(language, read_source(language), english)]
+    return [
+        problem
+        for language in sources()
+        if language != SOURCE_LANGUAGE
+        for problem in problems(language, read_source(language), english)
+    ]
 
 
 def main(argv: Sequence[str] = ()) -> int:

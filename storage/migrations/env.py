@@ -16,8 +16,12 @@ target_metadata = SQLModel.metadata
 
 def run_on(connection: Connection) -> None:
     # Batch mode lets SQLite alter tables by copying them.
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1014,8 +1014,10 @@ class SlackWorld:
         assert code, said.text
         joined = await self.send(user, f"/start {code.group(1)}")
         # A welcome, in whichever language the person's Slack locale chose.
-        assert any(translate(language, "onboarding.language_hint") in joined.text
-                   for language in languages()), joined.text
+        assert any(
+            translate(language, "onboarding.language_hint") in joined.text
+            for language in languages()
+        ), joined.text
 
 
 def slack_config(fake: FakeSlack, mode: str, team_id: str = "", **changes: Any) -> SlackConfig:

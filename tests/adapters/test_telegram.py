@@ -230,10 +230,12 @@ async def test_tapping_english_under_the_welcome_rewrites_it_in_english(
     await telegram.deliver(telegram.fake.press(FATHER, joined, "English"))
 
     shown = telegram.fake.messages[(FATHER.id, joined["message_id"])]
-    assert shown["text"] == "\n\n".join([
-        t("onboarding.welcome_parent", name="Luis Rivera", student="Sam Rivera"),
-        t("settings.language_set"),
-    ])
+    assert shown["text"] == "\n\n".join(
+        [
+            t("onboarding.welcome_parent", name="Luis Rivera", student="Sam Rivera"),
+            t("settings.language_set"),
+        ]
+    )
     assert "reply_markup" not in shown
     [help_text] = await telegram.say(FATHER, "/help")
     assert help_text["text"] == t("help.text")
@@ -684,8 +686,7 @@ async def test_a_stop_under_a_backlog_finishes_what_it_took_and_telegram_keeps_t
 ) -> None:
     fake = FakeTelegram(BotApiSpec.load(specs_dir / "telegram-bot-api.json"))
     await fake.start()
-    config = TelegramConfig(enabled=True, token=fake.token, mode="polling",
-                            base_url=fake.base_url)
+    config = TelegramConfig(enabled=True, token=fake.token, mode="polling", base_url=fake.base_url)
     strangers = [TgUser(7000 + number, f"Stranger{number}") for number in range(200)]
     backlog = [fake.message(user, "hello") for user in strangers]
     held = HeldDispatcher(db, settings, clock)
@@ -696,8 +697,10 @@ async def test_a_stop_under_a_backlog_finishes_what_it_took_and_telegram_keeps_t
         async with asyncio.timeout(10):
             await held.all_busy.wait()
         stopping = asyncio.create_task(first.stop())
-        await fake.wait_until(lambda: bool(fake.calls_of("getUpdates", timeout=0)),
-                              "the getUpdates that confirms what a stop leaves")
+        await fake.wait_until(
+            lambda: bool(fake.calls_of("getUpdates", timeout=0)),
+            "the getUpdates that confirms what a stop leaves",
+        )
         held.released.set()
         await stopping
 
@@ -711,8 +714,9 @@ async def test_a_stop_under_a_backlog_finishes_what_it_took_and_telegram_keeps_t
         await second.start()
         try:
             last = backlog[-1]["update_id"]
-            await fake.wait_until(lambda: fake.confirmed_offset > last,
-                                  f"getUpdates to confirm update {last}")
+            await fake.wait_until(
+                lambda: fake.confirmed_offset > last, f"getUpdates to confirm update {last}"
+            )
             await second.application.update_queue.join()
         finally:
             await second.stop()

@@ -156,25 +156,31 @@ def test_every_catalog_has_every_message_with_the_same_placeholders() -> None:
 @pytest.mark.parametrize("language", languages())
 def test_the_compiled_catalogs_are_the_sources(language: str) -> None:
     """A catalog edited after `python -m bot.i18n compile` would otherwise ship stale."""
-    source = {m.context: m.string for m in read_source(language)
-              if m.id and m.context and not m.fuzzy}
-    compiled = {key: text if isinstance(text, str) else list(text)
-                for key, text in messages(language).texts.items()}
+    source = {
+        m.context: m.string for m in read_source(language) if m.id and m.context and not m.fuzzy
+    }
+    compiled = {
+        key: text if isinstance(text, str) else list(text)
+        for key, text in messages(language).texts.items()
+    }
 
-    assert compiled == {key: text if isinstance(text, str) else list(text)
-                        for key, text in source.items() if text}
+    assert compiled == {
+        key: text if isinstance(text, str) else list(text) for key, text in source.items() if text
+    }
 
 
 def test_the_check_names_a_missing_message_a_lost_placeholder_and_a_missing_plural_form() -> None:
     english = Catalog(locale="en")
     english.add("Hello, {name}!", "Hello, {name}!", context="greeting.hello")
     english.add("Bye", "Bye", context="greeting.bye")
-    english.add(("{count} note", "{count} notes"), ("{count} note", "{count} notes"),
-                context="count.notes")
+    english.add(
+        ("{count} note", "{count} notes"), ("{count} note", "{count} notes"), context="count.notes"
+    )
     spanish = Catalog(locale="es")
     spanish.add("Hello, {name}!", "¡Hola, {nombre}!", context="greeting.hello")
-    spanish.add(("{count} note", "{count} notes"), ("una nota", "{count} notas"),
-                context="count.notes")
+    spanish.add(
+        ("{count} note", "{count} notes"), ("una nota", "{count} notas"), context="count.notes"
+    )
 
     found = list(problems("es", spanish, english))
 
@@ -192,9 +198,15 @@ def test_translating_falls_back_to_english_for_an_unknown_language() -> None:
     assert translate("xx", "onboarding.stranger") == CATALOG["onboarding.stranger"]
 
 
-@pytest.mark.parametrize(("language", "count", "expected"), [
-    ("en", 1, "1 win"), ("en", 2, "2 wins"), ("en", 0, "0 wins"),
-    ("es", 1, "un logro"), ("es", 3, "3 logros"),
-])
+@pytest.mark.parametrize(
+    ("language", "count", "expected"),
+    [
+        ("en", 1, "1 win"),
+        ("en", 2, "2 wins"),
+        ("en", 0, "0 wins"),
+        ("es", 1, "un logro"),
+        ("es", 3, "3 logros"),
+    ],
+)
 def test_counted_words_take_the_languages_plural(language: str, count: int, expected: str) -> None:
     assert Translator(language)("count.wins", count=count) == expected

@@ -320,10 +320,14 @@ def test_the_demo_week_reaches_a_spanish_speaking_father_in_spanish(tmp_path: Pa
     tapped = week.answer("Luis Rivera", "1")
     summaries = "\n".join(week.answer("Ms. Ortiz", "/tick summary"))
 
-    assert checkins[checkins.index(t("console.letter", name="Luis Rivera")) + 1] == \
-        "¿Cómo estuvo la semana de Sam Rivera en casa?"
-    assert checkins[checkins.index(t("console.letter", name="Dana Rivera")) + 1] == \
-        "How was Sam Rivera's week at home?"
+    assert (
+        checkins[checkins.index(t("console.letter", name="Luis Rivera")) + 1]
+        == "¿Cómo estuvo la semana de Sam Rivera en casa?"
+    )
+    assert (
+        checkins[checkins.index(t("console.letter", name="Dana Rivera")) + 1]
+        == "How was Sam Rivera's week at home?"
+    )
     assert waiting[0] == translate("es", "console.now", name="Luis Rivera")
     assert "[1] Buena semana  [2] Regular  [3] Semana difícil" in waiting[-1]
     assert tapped == [translate("es", "checkin.thanks", student="Sam Rivera")]

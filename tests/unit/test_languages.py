@@ -25,8 +25,9 @@ def newcomer(name: str, language_hint: str | None) -> Sender:
     return Sender(Platform.CONSOLE, "", name.casefold().replace(" ", "-"), name, language_hint)
 
 
-async def join(school: DemoSchool, person: Sender, student: str = "Sam",
-               role: str = "parent") -> Said:
+async def join(
+    school: DemoSchool, person: Sender, student: str = "Sam", role: str = "parent"
+) -> Said:
     invite = await school.say(school.teacher, f"/invite {student} {role}")
     return await school.say(person, f"/start {invite_code(invite)}")
 
@@ -41,8 +42,9 @@ async def test_a_newcomer_whose_app_is_in_spanish_is_welcomed_in_spanish(
 
     joined = await join(school, rosa)
 
-    assert joined.text == welcome("onboarding.welcome_parent", "es", name="Rosa Rivera",
-                                  student="Sam Rivera")
+    assert joined.text == welcome(
+        "onboarding.welcome_parent", "es", name="Rosa Rivera", student="Sam Rivera"
+    )
     [person] = await record.rows(Person, Person.display_name == "Rosa Rivera")
     assert person.language == "es"
 
@@ -52,8 +54,9 @@ async def test_a_language_tandem_does_not_write_falls_back_to_the_schools(
 ) -> None:
     joined = await join(school, newcomer("Grandpa Joe", "fr-FR"))
 
-    assert joined.text == welcome("onboarding.welcome_parent", name="Grandpa Joe",
-                                  student="Sam Rivera")
+    assert joined.text == welcome(
+        "onboarding.welcome_parent", name="Grandpa Joe", student="Sam Rivera"
+    )
     [person] = await record.rows(Person, Person.display_name == "Grandpa Joe")
     assert person.language == "en"
 
@@ -77,10 +80,12 @@ async def test_tapping_espanol_under_the_welcome_shows_it_again_in_spanish(
 
     [reply] = chosen.replies
     assert reply.replaces
-    assert reply.text == "\n\n".join([
-        es("onboarding.welcome_parent", name="Grandma", student="Sam Rivera"),
-        es("settings.language_set"),
-    ])
+    assert reply.text == "\n\n".join(
+        [
+            es("onboarding.welcome_parent", name="Grandma", student="Sam Rivera"),
+            es("settings.language_set"),
+        ]
+    )
     assert helped.text == es("help.text")
     [person] = await record.rows(Person, Person.display_name == "Grandma")
     assert person.language == "es"
@@ -137,12 +142,16 @@ async def test_a_spanish_speaking_parent_and_an_english_speaking_teacher_each_ge
     assert dana.text == "How was Sam Rivera's week at home?"
     his = (await mail.letter(luis, "summary")).text.splitlines()
     teachers = (await mail.letters(school.teacher, "summary"))[0].text.splitlines()
-    assert his[:2] == ["Sam Rivera — la semana del 23 de noviembre",
-                       "Esta semana Sam Rivera tuvo un logro."]
+    assert his[:2] == [
+        "Sam Rivera — la semana del 23 de noviembre",
+        "Esta semana Sam Rivera tuvo un logro.",
+    ]
     assert "• mar · Ms. Ortiz (escuela): Sam read a whole page aloud" in his  # as written
     assert "• jue · Luis Rivera (casa): una buena semana en casa" in his
-    assert teachers[:2] == ["Sam Rivera — the week of November 23",
-                            "Sam Rivera had 1 win this week."]
+    assert teachers[:2] == [
+        "Sam Rivera — the week of November 23",
+        "Sam Rivera had 1 win this week.",
+    ]
     assert "• Tue · Ms. Ortiz (school): Sam read a whole page aloud" in teachers
     # His own words reach the teacher as written; the mood he tapped, in the teacher's words.
     assert "• Thu · Luis Rivera (home): a good week at home" in teachers
@@ -175,8 +184,11 @@ async def test_the_summary_explains_special_education_words_in_the_readers_langu
     dana = (await mail.letter(school.parent, "summary")).text.split("\n\n")[-1].splitlines()
     teacher = (await mail.letters(school.teacher, "summary"))[0].text.split("\n\n")[-1]
     assert dana == [es("summary.glossary"), f"• {es('glossary.iep')}", f"• {es('glossary.aac')}"]
-    assert teacher.splitlines() == [en("summary.glossary"), f"• {en('glossary.iep')}",
-                                    f"• {en('glossary.aac')}"]
+    assert teacher.splitlines() == [
+        en("summary.glossary"),
+        f"• {en('glossary.iep')}",
+        f"• {en('glossary.aac')}",
+    ]
 
 
 async def test_a_summary_without_special_education_words_has_no_glossary(
@@ -210,10 +222,26 @@ async def test_a_spanish_week_so_far_dates_its_lines_in_spanish(school: DemoScho
 
 # Everything a parent does in a week, from joining to reading the whole record.
 PARENT_SCRIPT = [
-    "/help", "/students", "+ Sam tried a new food", "Sam: slept badly", "? Can Sam bring a toy?",
-    "/log Sam", "/week Sam", "/goals Sam", "/questions", "/settings", "/delivery instant",
-    "/quiet 21:00-06:30", "/pause", "/pause off", "/undo", "/record Sam", "/log Zed", "/nope",
-    "/amend 1 Sam read two pages", "/language xx",
+    "/help",
+    "/students",
+    "+ Sam tried a new food",
+    "Sam: slept badly",
+    "? Can Sam bring a toy?",
+    "/log Sam",
+    "/week Sam",
+    "/goals Sam",
+    "/questions",
+    "/settings",
+    "/delivery instant",
+    "/quiet 21:00-06:30",
+    "/pause",
+    "/pause off",
+    "/undo",
+    "/record Sam",
+    "/log Zed",
+    "/nope",
+    "/amend 1 Sam read two pages",
+    "/language xx",
 ]
 
 
@@ -225,8 +253,12 @@ def _forms(language: str) -> list[str]:
 def english_phrases(language: str) -> set[str]:
     """The fixed words of the English messages (two words or more) that `language` never uses."""
     theirs = "\n".join(_forms(language))
-    phrases = {part.strip() for form in _forms("en")
-               for part in re.split(r"\{[^}]*\}|\n", form) if " " in part.strip()}
+    phrases = {
+        part.strip()
+        for form in _forms("en")
+        for part in re.split(r"\{[^}]*\}|\n", form)
+        if " " in part.strip()
+    }
     return {phrase for phrase in phrases if len(phrase) >= 8 and phrase not in theirs}
 
 

@@ -208,7 +208,8 @@ async def test_an_account_that_was_already_someone_brings_its_teams_and_notes(
 
     assert said.text == (
         "Linked! This account is now part of Dana Rivera's profile. I moved its team for 1 student "
-        "and 1 note here too, so everything is in one place.")
+        "and 1 note here too, so everything is in one place."
+    )
     dana = await record.person_id(school.parent)
     assert await record.person_id(DANA_ON_SLACK) == dana
     assert [entry.author_id for entry in await record.entries("Maya")] == [dana]

@@ -196,8 +196,9 @@ async def test_a_cli_invite_is_redeemed_in_chat(school: DemoSchool, record: Reco
     said = await school.say(para, f"/start {code}")
     students = await school.say(para, "/students")
 
-    assert said.text == welcome("onboarding.welcome_teacher", name="Mr. Okafor",
-                                student="Maya Chen")
+    assert said.text == welcome(
+        "onboarding.welcome_teacher", name="Mr. Okafor", student="Maya Chen"
+    )
     assert students.text == "\n".join([en("students.title"), "• Maya Chen (teacher)"])
 
 

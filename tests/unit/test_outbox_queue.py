@@ -24,10 +24,18 @@ async def home(db: Database, clock: FakeClock) -> Household:
     return await Household(db, clock).setup()
 
 
-def letter(key: str, person_id: int, account_id: int, payload: dict[str, Any],
-           due: datetime) -> dict[str, Any]:
-    return outbox_values(dedupe_key=key, person_id=person_id, account_id=account_id,
-                         student_id=None, kind="summary", payload=payload, not_before=due)
+def letter(
+    key: str, person_id: int, account_id: int, payload: dict[str, Any], due: datetime
+) -> dict[str, Any]:
+    return outbox_values(
+        dedupe_key=key,
+        person_id=person_id,
+        account_id=account_id,
+        student_id=None,
+        kind="summary",
+        payload=payload,
+        not_before=due,
+    )
 
 
 async def queue(db: Database, *batches: list[dict[str, Any]]) -> list[int]:
@@ -46,9 +54,10 @@ async def test_letters_sharing_a_reply_each_carry_it_in_the_order_queued(
     maya = to_payload(Reply("Maya's week", (Button("Seen", "tok-1"),)))
     leo = to_payload(Reply("Leo's week: «quiet»"))
     replies = [sam, maya, sam, leo, maya, sam]  # one object per summary, shared by its readers
-    rows = [letter(f"summary:{n}", person, account, reply, clock.now())
-            for n, (person, account, reply) in enumerate(zip(people, accounts, replies,
-                                                              strict=True))]
+    rows = [
+        letter(f"summary:{n}", person, account, reply, clock.now())
+        for n, (person, account, reply) in enumerate(zip(people, accounts, replies, strict=True))
+    ]
 
     assert await queue(db, rows) == [6]
 
@@ -66,14 +75,17 @@ async def test_queuing_again_in_the_same_transaction_counts_only_the_new_letters
     people = await home.people([f"p{n}" for n in range(8)])
     accounts = [(await home.account(person)).id or 0 for person in people]
     reply = to_payload(Reply("How was Sam's week at home?"))
-    rows = [letter(f"checkin:{person}", person, account, reply, clock.now())
-            for person, account in zip(people, accounts, strict=True)]
+    rows = [
+        letter(f"checkin:{person}", person, account, reply, clock.now())
+        for person, account in zip(people, accounts, strict=True)
+    ]
 
     assert await queue(db, rows[:5], rows[3:]) == [5, 3]
     assert await queue(db, rows) == [0]
 
     assert sorted(row.dedupe_key for row in await home.outbox()) == sorted(
-        row["dedupe_key"] for row in rows)
+        row["dedupe_key"] for row in rows
+    )
 
 
 async def test_a_due_time_without_a_timezone_is_refused_and_nothing_is_queued(
@@ -83,8 +95,13 @@ async def test_a_due_time_without_a_timezone_is_refused_and_nothing_is_queued(
     accounts = [(await home.account(person)).id or 0 for person in people]
     reply = to_payload(Reply("Sam's week"))
     on_time = letter("summary:a", people[0], accounts[0], reply, clock.now())
-    naive = letter("summary:b", people[1], accounts[1], reply,
-                   clock.now().replace(tzinfo=None) + timedelta(hours=1))
+    naive = letter(
+        "summary:b",
+        people[1],
+        accounts[1],
+        reply,
+        clock.now().replace(tzinfo=None) + timedelta(hours=1),
+    )
 
     with pytest.raises(Exception, match="naive datetime"):
         await queue(db, [on_time, naive])

@@ -207,9 +207,11 @@ async def test_each_line_is_dated_by_the_readers_own_calendar_across_a_clock_cha
     school: DemoSchool, mail: Mail, record: Record
 ) -> None:
     # The week of Monday 26 October 2026; Chicago's clocks go back on Sunday 1 November.
-    for moment, text in ((chicago(2026, 10, 26, 0, 0), "Sam came in smiling"),
-                         (chicago(2026, 10, 31, 23, 59), "Sam slept over at his grandma's"),
-                         (chicago(2026, 11, 1, 23, 30), "Sam packed his own bag")):
+    for moment, text in (
+        (chicago(2026, 10, 26, 0, 0), "Sam came in smiling"),
+        (chicago(2026, 10, 31, 23, 59), "Sam slept over at his grandma's"),
+        (chicago(2026, 11, 1, 23, 30), "Sam packed his own bag"),
+    ):
         school.clock.set(moment)
         await school.say(school.teacher, f"+ {text}")
     async with school.db.session() as session:  # Dana reads from Madrid, an hour past UTC
@@ -221,8 +223,11 @@ async def test_each_line_is_dated_by_the_readers_own_calendar_across_a_clock_cha
 
     await mail.summary()
 
-    teacher = [letter for letter in await mail.letters(school.teacher, "summary")
-               if letter.text.startswith(title("Sam Rivera", "October 26"))]
+    teacher = [
+        letter
+        for letter in await mail.letters(school.teacher, "summary")
+        if letter.text.startswith(title("Sam Rivera", "October 26"))
+    ]
     madrid = await summary_for(mail, school, "Sam Rivera")
     assert [text.split(" · ")[0] for text in bullets(teacher[0])] == ["Mon", "Sat", "Sun"]
     assert [text.split(" · ")[0] for text in bullets(madrid)] == ["Mon", "Sun", "Mon"]

@@ -110,9 +110,7 @@ async def test_instant_delivery_is_only_about_your_own_child(
     assert await mail.letters(school.parent_of_maya) == []
 
 
-async def test_an_instant_parent_is_not_sent_their_own_note(
-    school: DemoSchool, mail: Mail
-) -> None:
+async def test_an_instant_parent_is_not_sent_their_own_note(school: DemoSchool, mail: Mail) -> None:
     await school.say(school.parent, "/delivery instant")
 
     await school.say(school.parent, "+ read a whole page at bedtime")

@@ -39,9 +39,7 @@ async def test_a_local_time_reads_back_as_the_same_instant_in_utc(db: Database) 
     assert (read.hour, read.minute, read.microsecond) == (14, 5, 123456)
 
 
-async def test_a_time_stored_without_microseconds_or_not_at_all_reads_back(
-    db: Database
-) -> None:
+async def test_a_time_stored_without_microseconds_or_not_at_all_reads_back(db: Database) -> None:
     # As a hand-written UPDATE (or a database default) would store it: no fraction of a second.
     stored = "2026-12-04 18:00:00" + ("+00" if db.engine.dialect.name == "postgresql" else "")
     async with db.session() as session:
@@ -50,8 +48,9 @@ async def test_a_time_stored_without_microseconds_or_not_at_all_reads_back(
         await session.commit()
         assert never.id is not None and whole.id is not None
         connection = await session.connection()
-        await connection.execute(text(f"UPDATE person SET paused_until = '{stored}' "
-                                      f"WHERE id = {whole.id}"))
+        await connection.execute(
+            text(f"UPDATE person SET paused_until = '{stored}' WHERE id = {whole.id}")
+        )
         await session.commit()
 
     assert await paused_until(db, never.id) is None
@@ -65,8 +64,12 @@ async def test_a_time_stored_with_its_own_offset_reads_back_as_that_instant(db: 
         await session.commit()
         assert person.id is not None
         connection = await session.connection()
-        await connection.execute(text("UPDATE person SET paused_until = "
-                                      f"'2026-12-04 12:00:00-06:00' WHERE id = {person.id}"))
+        await connection.execute(
+            text(
+                "UPDATE person SET paused_until = "
+                f"'2026-12-04 12:00:00-06:00' WHERE id = {person.id}"
+            )
+        )
         await session.commit()
 
     assert await paused_until(db, person.id) == datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
