@@ -19,7 +19,7 @@ from bot.i18n import Translator
 from bot.outbox import OutboxSender
 from storage.db import Database
 from storage.models import Account, Platform
-from storage.repo import Repo
+from storage.stores import Store
 
 
 class ConsoleInbox:
@@ -117,7 +117,7 @@ class ConsoleChat:
             self._print(self.t("console.tick_usage"))
             return
         async with self.db.session() as session:
-            school = await Repo(session).school_named(self.school)
+            school = await Store(session).students.school_named(self.school)
         if school is None or school.id is None:
             return
         if job:
@@ -133,7 +133,7 @@ class ConsoleChat:
         async with self.db.session() as session:
             self.inbox.names = {
                 account.external_id: person.display_name
-                for person, account in await Repo(session).people_on_platform(Platform.CONSOLE)
+                for person, account in await Store(session).people.on_platform(Platform.CONSOLE)
             }
         sender = OutboxSender(
             self.db,
@@ -166,7 +166,7 @@ class ConsoleChat:
         async with self.db.session() as session:
             languages = {
                 person.display_name: person.language
-                for person, _ in await Repo(session).people_on_platform(Platform.CONSOLE)
+                for person, _ in await Store(session).people.on_platform(Platform.CONSOLE)
             }
         people = list(languages)
         if not name:

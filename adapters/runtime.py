@@ -18,7 +18,7 @@ from bot.outbox import OutboxSender, Transport
 from bot.scheduler import build_scheduler
 from storage.db import Database
 from storage.models import Platform
-from storage.repo import Repo
+from storage.stores import Store
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ async def serve(settings: Settings, db: Database, clock: Clock) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with db.session() as session:
-        schools = list(await Repo(session).schools())
+        schools = list(await Store(session).students.schools())
     dispatcher = Dispatcher(db, settings, clock)
     async with platform_adapters(settings, db, dispatcher, listen=True) as transports:
         sender = OutboxSender(

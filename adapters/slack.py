@@ -48,7 +48,7 @@ from bot.events import (
 from bot.outbox import PermanentError, RateLimited
 from storage.db import Database
 from storage.models import Account, Platform
-from storage.repo import Repo
+from storage.stores import Store
 
 __all__ = [
     "ACTION_PREFIX",
@@ -818,7 +818,7 @@ class SlackAdapter:
 
     async def _deactivate(self, chat_id: str) -> None:
         async with self.db.session() as session:
-            count = await Repo(session).deactivate_accounts(Platform.SLACK, chat_id)
+            count = await Store(session).people.deactivate_accounts(Platform.SLACK, chat_id)
         log.info("slack chat refused delivery; %d account(s) marked inactive", count)
 
 

@@ -56,7 +56,7 @@ from bot.i18n import DEFAULT_LANGUAGE, catalog, languages
 from bot.outbox import PermanentError, RateLimited
 from storage.db import Database
 from storage.models import Account, Platform
-from storage.repo import Repo
+from storage.stores import Store
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -406,7 +406,7 @@ class TelegramAdapter:
 
     async def _remember_username(self) -> None:
         async with self.db.session() as session:
-            await Repo(session).set_bot_username(
+            await Store(session).bot_profile.set_username(
                 Platform.TELEGRAM, self.username, self.dispatcher.clock.now()
             )
 
@@ -576,7 +576,7 @@ class TelegramAdapter:
 
     async def _deactivate(self, chat_id: str) -> None:
         async with self.db.session() as session:
-            count = await Repo(session).deactivate_accounts(Platform.TELEGRAM, chat_id)
+            count = await Store(session).people.deactivate_accounts(Platform.TELEGRAM, chat_id)
         log.info("telegram chat refused delivery; %d account(s) marked inactive", count)
 
 

@@ -336,7 +336,7 @@ WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "COPY")
 
 @contextmanager
 def counting_copies(statements: list[tuple[float, str]]) -> Iterator[None]:
-    """Count asyncpg's COPYs with the SQL statements: Repo sends them to the driver itself, so
+    """Count asyncpg's COPYs with the SQL statements: Store sends them to the driver itself, so
     SQLAlchemy's events never see them."""
     import asyncpg  # type: ignore[import-untyped]
 

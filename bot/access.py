@@ -15,7 +15,7 @@ from enum import StrEnum
 from bot import grammar
 from bot.context import Context
 from storage.models import AccessAction, Entry, Role, Student
-from storage.repo import StudentLink
+from storage.stores.students import StudentLink
 
 
 class Action(StrEnum):
@@ -102,7 +102,7 @@ async def my_students(ctx: Context, action: Action) -> list[StudentLink]:
     """The sender's students on which they may do `action`, by name."""
     if ctx.person is None:
         return []
-    return [link for link in await ctx.repo.links_of(ctx.my_id) if permits(link, action)]
+    return [link for link in await ctx.store.students.links_of(ctx.my_id) if permits(link, action)]
 
 
 async def my_link(ctx: Context, student_id: int, action: Action) -> StudentLink | None:
@@ -158,7 +158,7 @@ async def _granted(ctx: Context, student: Student, action: Action, detail: str) 
 
 async def log(ctx: Context, student: Student | None, action: AccessAction, detail: str) -> None:
     """One access-log row by the sender (None: the CLI operator) about `student`."""
-    await ctx.repo.log_access(
+    await ctx.store.records.add_access_log(
         ctx.clock.now(),
         ctx.person.id if ctx.person else None,
         student.id if student else None,
@@ -183,8 +183,10 @@ def amended_detail(amendment_id: int | None, entry_id: int | None, status: str) 
 
 async def deny(ctx: Context, name: str, action: Action) -> None:
     """Write a `denied` row against every student the name could mean (or none, if none exist)."""
-    named: Sequence[Student] = await ctx.repo.students_keyed(grammar.fold(name)) if name else ()
+    named: Sequence[Student] = await ctx.store.students.keyed(grammar.fold(name)) if name else ()
     actor = ctx.person.id if ctx.person else None
     detail = f"{action}: {name}"
     for student_id in [student.id for student in named] or [None]:
-        await ctx.repo.log_access(ctx.clock.now(), actor, student_id, AccessAction.DENIED, detail)
+        await ctx.store.records.add_access_log(
+            ctx.clock.now(), actor, student_id, AccessAction.DENIED, detail
+        )

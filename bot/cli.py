@@ -33,7 +33,7 @@ from bot.student_record import ExportFormat
 from bot.weekly import week_bounds
 from storage.db import Database
 from storage.models import Role, School
-from storage.repo import Repo
+from storage.stores import Store
 
 app = typer.Typer(
     help="Tandem: quick home-school updates for special-education teams.",
@@ -67,7 +67,7 @@ def settings_from(config: Path | None) -> Settings:
         fail(str(err))
 
 
-Work = Callable[[Repo, Settings], Awaitable[dict[str, Any]]]
+Work = Callable[[Store, Settings], Awaitable[dict[str, Any]]]
 T = TypeVar("T")
 
 NOT_SET_UP = (
@@ -122,7 +122,7 @@ def run_admin(
     async def main() -> dict[str, Any]:
         async with open_database(settings, upgrade=upgrade) as db:
             async with db.session() as session:
-                result = await work(Repo(session), settings)
+                result = await work(Store(session), settings)
             if after is not None:
                 await after(db, result)
             return result
@@ -145,10 +145,10 @@ def init(
     if tz not in available_timezones():
         fail(f"--timezone: unknown timezone {tz!r} (use a name like America/Chicago)")
 
-    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
-        found = await roster.ensure_school(repo, name, tz, settings.school.language)
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.ensure_school(store, name, tz, settings.school.language)
         new = await invites.create_invite(
-            repo, settings, SystemClock().now(), found, None, Role.ADMIN, None
+            store, settings, SystemClock().now(), found, None, Role.ADMIN, None
         )
         return {
             "school": found.name,
@@ -191,9 +191,9 @@ def student_add(
 ) -> None:
     """Add a student to a school."""
 
-    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
-        found = await roster.pick_school(repo, settings, school)
-        student = await roster.add_student(repo, found, name)
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(store, settings, school)
+        student = await roster.add_student(store, found, name)
         return {"id": student.id, "name": student.name}
 
     run_admin(config, as_json, work, lambda r: f"Added {r['name']} (id {r['id']}).")
@@ -215,21 +215,21 @@ def invite(
     if role != Role.ADMIN and not student:
         fail("--student: required for a parent or teacher invite")
 
-    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
-        found = await roster.pick_school(repo, settings, school)
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(store, settings, school)
         pupil = (
-            await roster.student_named(repo, found, student)
+            await roster.student_named(store, found, student)
             if role != Role.ADMIN and student
             else None
         )
         # The same matrix as /invite in chat, with the operator as the school's admin.
         action = Action.INVITE_PARENT if role == Role.PARENT else Action.INVITE_TEACHER
         if pupil is not None and not await access.authorize(
-            operator(repo, settings, found), access.school_admin(pupil), action, "cli"
+            operator(store, settings, found), access.school_admin(pupil), action, "cli"
         ):
             raise RosterError("not allowed")  # the operator is the school's admin: not reached
         new = await invites.create_invite(
-            repo, settings, SystemClock().now(), found, pupil, Role(role), None
+            store, settings, SystemClock().now(), found, pupil, Role(role), None
         )
         return {"code": new.code, "link": new.link, "expires_at": new.invite.expires_at.isoformat()}
 
@@ -296,11 +296,11 @@ def run_job(
 
                 return {"sent": await drain_outbox(db, settings, clock)}
             async with db.session() as session:
-                repo = Repo(session)
+                store = Store(session)
                 targets = (
-                    [await roster.pick_school(repo, settings, school)]
+                    [await roster.pick_school(store, settings, school)]
                     if school
-                    else list(await repo.schools())
+                    else list(await store.students.schools())
                 )
             run = jobs.run_checkin if job is JobName.CHECKIN else jobs.run_summary
             reports = [await run(db, settings, clock, target.id or 0) for target in targets]
@@ -327,9 +327,9 @@ def _describe_job(result: dict[str, Any]) -> str:
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Counts: schools, people, students, entries this week, outbox by status."""
 
-    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
         start, _ = week_bounds(SystemClock().now(), settings.school.timezone)
-        return await repo.status_counts(start)
+        return await store.status.counts(start)
 
     def show(r: dict[str, Any]) -> str:
         outbox = ", ".join(f"{k} {v}" for k, v in sorted(r["outbox"].items())) or "empty"
@@ -356,7 +356,7 @@ def demo(
     async def main() -> None:
         async with open_database(demo_settings, upgrade=True) as db:
             async with db.session() as session:
-                await seed_demo(Repo(session), settings.school.timezone)
+                await seed_demo(Store(session), settings.school.timezone)
             chat = ConsoleChat(
                 Dispatcher(db, settings, SystemClock()),
                 db,
@@ -381,10 +381,12 @@ def demo(
 # --- records: export, forget, roster import ----------------------------------------------------
 
 
-def operator(repo: Repo, settings: Settings, school: School) -> Context:
+def operator(store: Store, settings: Settings, school: School) -> Context:
     """The CLI operator as the core sees them: no person in chat, the school's admin to
     access.py (`access.school_admin`); their access-log rows have no actor and say "cli"."""
-    return Context(repo=repo, clock=SystemClock(), settings=settings, t=Translator(school.language))
+    return Context(
+        store=store, clock=SystemClock(), settings=settings, t=Translator(school.language)
+    )
 
 
 @app.command()
@@ -406,15 +408,15 @@ def export(
 ) -> None:
     """A student's whole record: entries, revisions, goals, check-ins, corrections, access log."""
 
-    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
-        found = await roster.pick_school(repo, settings, school)
-        pupil = await roster.student_named(repo, found, student)
-        ctx = operator(repo, settings, found)
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(store, settings, school)
+        pupil = await roster.student_named(store, found, student)
+        ctx = operator(store, settings, found)
         if not await access.authorize(
             ctx, access.school_admin(pupil), Action.EXPORT, f"cli {form}"
         ):
             raise RosterError("not allowed")  # the operator is the school's admin: not reached
-        record = await student_record.gather(repo, pupil)
+        record = await student_record.gather(store, pupil)
         now = ctx.clock.now()
         text = student_record.render(record, form, now)
         result: dict[str, Any] = {
@@ -483,13 +485,13 @@ def forget_command(
             "export first if the record is needed, then add --yes"
         )
 
-    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
-        found = await roster.pick_school(repo, settings, school)
-        pupil = await roster.student_named(repo, found, student)
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(store, settings, school)
+        pupil = await roster.student_named(store, found, student)
         # Deleting by a unique prefix would be too easy a slip: the full name is required.
         if grammar.fold(pupil.name) != grammar.fold(student):
             raise RosterError(f"--student: write the full name to forget ({pupil.name!r})")
-        done = await forget.forget_student(operator(repo, settings, found), pupil, people=people)
+        done = await forget.forget_student(operator(store, settings, found), pupil, people=people)
         return {
             "student_id": done.student_id,
             "deleted": done.deleted,
@@ -553,14 +555,14 @@ def roster_import_command(
         fail(str(err))
     target = out or roster_import.invites_path(file)
 
-    async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
-        found = await roster.pick_school(repo, settings, school)
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(store, settings, school)
         console = Console(stderr=True)
         # The bar goes to standard error, and only on a terminal: stdout ends with the JSON.
         with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task(f"Importing {file.name}", total=len(rows))
             report = await roster_import.import_roster(
-                repo,
+                store,
                 settings,
                 SystemClock().now(),
                 found,

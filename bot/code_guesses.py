@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.events import Sender
-from storage.repo import Repo
+from storage.stores import Store
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,16 @@ class GuessLimit:
     most: int = 5
     window: timedelta = timedelta(hours=1)
 
-    async def exhausted(self, repo: Repo, sender: Sender, now: datetime) -> bool:
+    async def exhausted(self, store: Store, sender: Sender, now: datetime) -> bool:
         """True once the account has sent `most` wrong codes within the window; checked before
         the code itself, so past the limit even the right code is refused."""
-        wrong = await repo.code_guesses(
+        wrong = await store.invites.guesses(
             self.kind, sender.platform, sender.workspace, sender.external_id, now - self.window
         )
         return wrong >= self.most
 
-    async def wrong(self, repo: Repo, sender: Sender, now: datetime) -> None:
+    async def wrong(self, store: Store, sender: Sender, now: datetime) -> None:
         """Count one wrong code against the account."""
-        await repo.add_code_guess(
+        await store.invites.add_guess(
             self.kind, sender.platform, sender.workspace, sender.external_id, now
         )

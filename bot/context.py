@@ -1,4 +1,4 @@
-"""What every handler is given: the repository, the clock, the settings, and who is asking."""
+"""What every handler is given: the stores, the clock, the settings, and who is asking."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.events import Reply
 from bot.i18n import Translator
 from storage.models import Account, Person
-from storage.repo import Repo
+from storage.stores import Store
 
 
 class Clock(Protocol):
@@ -24,7 +24,7 @@ class SystemClock:
 
 @dataclass
 class Context:
-    repo: Repo
+    store: Store
     clock: Clock
     settings: Settings
     t: Translator

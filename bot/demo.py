@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot import roster
 from storage.models import Delivery, Platform, Role
-from storage.repo import Repo
+from storage.stores import Store
 
 DEMO_SCHOOL = "Maple Elementary (demo)"
 
@@ -38,27 +38,29 @@ def console_id(name: str) -> str:
     return "-".join(name.casefold().replace(".", "").split())
 
 
-async def seed_demo(repo: Repo, timezone: str = "America/Chicago") -> bool:
+async def seed_demo(store: Store, timezone: str = "America/Chicago") -> bool:
     """Create the demo school once; False if it was already there."""
-    if await repo.school_named(DEMO_SCHOOL) is not None:
+    if await store.students.school_named(DEMO_SCHOOL) is not None:
         return False
-    school = await repo.add_school(DEMO_SCHOOL, timezone, "en")
+    school = await store.students.add_school(DEMO_SCHOOL, timezone, "en")
     students = {}
     for name, goals in DEMO_GOALS.items():
-        student = await roster.add_student(repo, school, name)
+        student = await roster.add_student(store, school, name)
         assert student.id is not None
         students[name] = student.id
         for tag, description in goals:
-            await repo.set_goal(student.id, tag, description)
+            await store.entries.set_goal(student.id, tag, description)
     assert school.id is not None
     for demo in DEMO_PEOPLE:
-        person = await repo.add_person(demo.name, demo.language)
+        person = await store.people.add(demo.name, demo.language)
         assert person.id is not None
-        await repo.add_account(
+        await store.people.add_account(
             person, Platform.CONSOLE, "", console_id(demo.name), console_id(demo.name)
         )
         for name in demo.students:
-            await repo.add_membership(person.id, students[name], demo.role, Delivery.WEEKLY)
+            await store.students.add_membership(
+                person.id, students[name], demo.role, Delivery.WEEKLY
+            )
         if demo.admin:
-            await repo.add_admin(person.id, school.id)
+            await store.students.add_admin(person.id, school.id)
     return True

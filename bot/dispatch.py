@@ -15,7 +15,7 @@ from bot.grammar import clean_text
 from bot.i18n import Translator, guess_language
 from bot.router import Router, router, split_command
 from storage.db import Database, is_connection_lost
-from storage.repo import Repo
+from storage.stores import Store
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +65,22 @@ class Dispatcher:
     async def _dispatch(self, event: Event) -> tuple[list[Reply], int]:
         """The replies, and how many letters the event queued."""
         async with self.db.event_session() as session:
-            repo = Repo(session)
+            store = Store(session)
             # The dedupe row shares the transaction: if handling fails, a retry is handled again.
-            if not await repo.mark_seen(
+            if not await store.events.mark_seen(
                 event.sender.platform, _short_id(event.event_id), self.clock.now()
             ):
                 log.info("duplicate event %s ignored", event.event_id)
                 return [], 0
-            ctx, awaits_follow_up = await self._context(repo, event)
+            ctx, awaits_follow_up = await self._context(store, event)
             replies = await self._route(event, ctx, awaits_follow_up)
             log.info("event %s handled with %d replies", event.event_id, len(replies))
-            return replies, repo.letters_queued
+            return replies, store.outbox.letters_queued
 
-    async def _context(self, repo: Repo, event: Event) -> tuple[Context, bool]:
+    async def _context(self, store: Store, event: Event) -> tuple[Context, bool]:
         """The handlers' context, and whether a follow-up awaits the sender's next text."""
         sender = event.sender
-        found = await repo.sender(
+        found = await store.people.sender(
             sender.platform,
             sender.workspace,
             sender.external_id,
@@ -91,14 +91,14 @@ class Dispatcher:
         if account is not None and not account.active:
             # They wrote to us, so the chat is open again (a bot once blocked, now unblocked).
             account.active = True
-            await repo.save(account)
+            await store.people.save(account)
         language = (
             person.language
             if person
             else guess_language(sender.language_hint, self.settings.school.language)
         )
         context = Context(
-            repo=repo,
+            store=store,
             clock=self.clock,
             settings=self.settings,
             t=Translator(language),
@@ -124,12 +124,14 @@ class Dispatcher:
         return command is not None and command[0] in self.routes.open_commands
 
     async def _press(self, press: ButtonPress, ctx: Context) -> list[Reply]:
-        pending = await ctx.repo.pending(press.token) if _TOKEN.fullmatch(press.token) else None
+        pending = (
+            await ctx.store.buttons.get(press.token) if _TOKEN.fullmatch(press.token) else None
+        )
         if pending is None or ctx.person is None or pending.person_id != ctx.person.id:
             # Someone else's button, or forged data: nothing happens and nothing is revealed.
             return []
         if pending.expires_at <= self.clock.now():
-            await ctx.repo.delete_pending(pending)
+            await ctx.store.buttons.delete(pending)
             return [ctx.say("button.expired")]
         handler = self.routes.buttons.get(pending.action)
         return await handler(press, ctx, pending) if handler else []
@@ -159,12 +161,14 @@ class Dispatcher:
         if prefixed is not None:
             return await prefixed(msg, ctx, text[1:].strip())
         awaited = (
-            await ctx.repo.follow_up(ctx.my_id, tuple(self.routes.follow_ups), self.clock.now())
+            await ctx.store.buttons.follow_up(
+                ctx.my_id, tuple(self.routes.follow_ups), self.clock.now()
+            )
             if awaits_follow_up
             else None
         )
         if awaited is not None:
-            await ctx.repo.delete_pending(awaited)
+            await ctx.store.buttons.delete(awaited)
             return await self.routes.follow_ups[awaited.action](msg, ctx, text, awaited)
         if self.routes.plain_text is None:
             return []

@@ -54,10 +54,12 @@ async def forget_student(ctx: Context, student: Student, *, people: bool = False
     assert student.id is not None
     if not await access.authorize(ctx, access.school_admin(student), Action.FORGET, "cli"):
         raise RosterError("not allowed")  # the CLI operator is the school's admin: not reached
-    lone = await ctx.repo.lone_team_members(student.id) if people else []
-    deleted = await ctx.repo.forget_student(student.id, mentions(student.name), meant(student.name))
-    deleted["people"] = await ctx.repo.delete_people(lone)
-    elsewhere = await ctx.repo.entries_in_school_mentioning(
+    lone = await ctx.store.records.lone_team_members(student.id) if people else []
+    deleted = await ctx.store.records.forget_student(
+        student.id, mentions(student.name), meant(student.name)
+    )
+    deleted["people"] = await ctx.store.people.delete(lone)
+    elsewhere = await ctx.store.records.entries_in_school_mentioning(
         student.school_id, grammar.fold(student.name).split()[0], _by_first_name(student.name)
     )
     # The deletion is audited without the name: the row must not be a trace of its own.

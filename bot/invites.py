@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from bot.config import Settings
 from storage.models import Delivery, Invite, Person, Platform, Role, School, Student
-from storage.repo import Repo
+from storage.stores import Store
 
 
 def new_code() -> str:
@@ -37,7 +37,7 @@ class NewInvite:
 
 
 async def create_invite(
-    repo: Repo,
+    store: Store,
     settings: Settings,
     now: datetime,
     school: School,
@@ -48,7 +48,7 @@ async def create_invite(
 ) -> NewInvite:
     assert school.id is not None
     code = new_code()
-    invite = await repo.add_invite(
+    invite = await store.invites.add(
         Invite(
             code_hash=hash_code(code, settings.security.secret_key),
             school_id=school.id,
@@ -60,7 +60,7 @@ async def create_invite(
         )
     )
     # The Telegram adapter stores the bot's username at start, so the CLI can link too.
-    username = await repo.bot_username(Platform.TELEGRAM)
+    username = await store.bot_profile.username(Platform.TELEGRAM)
     return NewInvite(code, invite, invite_link(settings, code, username))
 
 
@@ -72,9 +72,9 @@ class Redemption(StrEnum):
 
 
 async def check_invite(
-    repo: Repo, settings: Settings, now: datetime, code: str
+    store: Store, settings: Settings, now: datetime, code: str
 ) -> tuple[Redemption, Invite | None]:
-    invite = await repo.invite_by_hash(hash_code(code, settings.security.secret_key))
+    invite = await store.invites.by_hash(hash_code(code, settings.security.secret_key))
     if invite is None:
         return Redemption.UNKNOWN, None
     if invite.used_at is not None:
@@ -84,13 +84,15 @@ async def check_invite(
     return Redemption.JOINED, invite
 
 
-async def accept_invite(repo: Repo, now: datetime, invite: Invite, person: Person) -> bool:
+async def accept_invite(store: Store, now: datetime, invite: Invite, person: Person) -> bool:
     """Put the person where the invite says; False if the code was used in the meantime."""
     assert person.id is not None
-    if not await repo.use_invite(invite, person.id, now):
+    if not await store.invites.use(invite, person.id, now):
         return False
     if invite.role == Role.ADMIN:
-        await repo.add_admin(person.id, invite.school_id)
+        await store.students.add_admin(person.id, invite.school_id)
     elif invite.student_id is not None:
-        await repo.add_membership(person.id, invite.student_id, invite.role, Delivery.WEEKLY)
+        await store.students.add_membership(
+            person.id, invite.student_id, invite.role, Delivery.WEEKLY
+        )
     return True

@@ -19,7 +19,9 @@ from bot.quiet_hours import next_allowed, person_quiet_hours
 from bot.weekly import EntryFacts, Mood, StudentWeek, compose_summary, iso_week, week_bounds
 from storage.db import Database
 from storage.models import PendingAction, Person, Role, School, Student
-from storage.repo import Repo, WeekEntry, WeekGoal, outbox_values
+from storage.stores import Store
+from storage.stores.outbox import outbox_values
+from storage.stores.weekly import WeekEntry, WeekGoal
 
 CHECKIN_TTL = timedelta(days=6)
 QUESTIONS_LOOKBACK = timedelta(days=60)
@@ -32,8 +34,8 @@ class JobReport:
     skipped: str = ""  # why nothing was queued, if so
 
 
-async def _school(repo: Repo, school_id: int) -> School:
-    school = await repo.school(school_id)
+async def _school(store: Store, school_id: int) -> School:
+    school = await store.students.school(school_id)
     if school is None:
         raise LookupError(f"school {school_id} is gone")
     return school
@@ -42,8 +44,8 @@ async def _school(repo: Repo, school_id: int) -> School:
 class _Letters:
     """Outbox rows for one job run, addressed in bulk (one account query for everyone)."""
 
-    def __init__(self, repo: Repo, settings: Settings, now: datetime, school: School) -> None:
-        self.repo, self.settings, self.now, self.school = repo, settings, now, school
+    def __init__(self, store: Store, settings: Settings, now: datetime, school: School) -> None:
+        self.store, self.settings, self.now, self.school = store, settings, now, school
         self.rows: list[dict[str, Any]] = []
 
     def due(self, timezone: str | None, quiet_hours: str | None) -> datetime:
@@ -88,14 +90,14 @@ class _Letters:
 
     async def post(self) -> int:
         assert self.school.id is not None
-        accounts = await self.repo.school_accounts(self.school.id)
+        accounts = await self.store.weekly.accounts(self.school.id)
         reachable = []
         for row in self.rows:
             account = accounts.get(row["person_id"])
             if account is not None and account.id is not None:
                 row["account_id"] = account.id
                 reachable.append(row)
-        return await self.repo.insert_outbox_values(reachable)
+        return await self.store.outbox.add_many(reachable)
 
 
 def _skipped(settings: Settings, school: School, now: datetime) -> bool:
@@ -105,20 +107,20 @@ def _skipped(settings: Settings, school: School, now: datetime) -> bool:
 async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id: int) -> JobReport:
     """Ask each parent how the week went at home; nudge teachers whose students have no notes."""
     async with db.session() as session:
-        repo = Repo(session)
-        school = await _school(repo, school_id)
+        store = Store(session)
+        school = await _school(store, school_id)
         now = clock.now()
         if _skipped(settings, school, now):
             return JobReport(school.name, 0, "skip_dates")
         week = iso_week(now, school.timezone)
         start, end = week_bounds(now, school.timezone)
-        students = {s.id: s for s in await repo.students_in(school_id)}
-        noted = await repo.students_noted(school_id, start, end)
-        letters = _Letters(repo, settings, now, school)
+        students = {s.id: s for s in await store.students.in_school(school_id)}
+        noted = await store.weekly.students_noted(school_id, start, end)
+        letters = _Letters(store, settings, now, school)
         buttons: list[PendingAction] = []
         quiet_students: dict[int, list[str]] = defaultdict(list)
         teachers: dict[int, Person] = {}
-        for membership, person in await repo.school_teams(school_id):
+        for membership, person in await store.weekly.teams(school_id):
             student = students.get(membership.student_id)
             if student is None or person.id is None or _paused(person, now):
                 continue
@@ -140,7 +142,7 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
                 Reply(t("checkin.nudge", students=", ".join(names))),
                 None,
             )
-        await repo.add_pendings(buttons)
+        await store.buttons.add_rows(buttons)
         return JobReport(school.name, await letters.post())
 
 
@@ -178,21 +180,21 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
     entries are streamed a student at a time: only the composed texts stay in memory.
     """
     async with db.session() as session:
-        repo = Repo(session)
-        school = await _school(repo, school_id)
+        store = Store(session)
+        school = await _school(store, school_id)
         now = clock.now()
         if _skipped(settings, school, now):
             return JobReport(school.name, 0, "skip_dates")
         week = iso_week(now, school.timezone)
         start, end = week_bounds(now, school.timezone)
-        students = {s.id: s for s in await repo.students_in(school_id)}
+        students = {s.id: s for s in await store.students.in_school(school_id)}
         questions = _by_student(
-            await repo.school_open_questions(school_id, now - QUESTIONS_LOOKBACK)
+            await store.weekly.open_questions(school_id, now - QUESTIONS_LOOKBACK)
         )
         goals: defaultdict[int, list[WeekGoal]] = defaultdict(list)
-        for goal in await repo.school_goals(school_id):
+        for goal in await store.weekly.goals(school_id):
             goals[goal.student_id].append(goal)
-        readers = [r for r in await repo.school_readers(school_id) if r.student_id in students]
+        readers = [r for r in await store.weekly.readers(school_id) if r.student_id in students]
         # One composition per student, language and timezone, shared by every reader of it.
         ways: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
         for reader in readers:
@@ -208,10 +210,10 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
                     Reply(compose_summary(story, start, timezone, Translator(language)))
                 )
 
-        async for student_id, entries in repo.school_week(school_id, start, end):
+        async for student_id, entries in store.weekly.entries(school_id, start, end):
             if student_id in ways:
                 compose(student_id, entries)
-        letters = _Letters(repo, settings, now, school)
+        letters = _Letters(store, settings, now, school)
         for reader in readers:
             way = (reader.student_id, *_way_of_reading(reader.language, reader.timezone, school))
             payload = texts.get(way)
@@ -247,7 +249,7 @@ async def run_purge(db: Database, settings: Settings, clock: Clock) -> dict[str,
     """Delete records past `retention_days` and the bot's expired bookkeeping."""
     async with db.session() as session:
         now = clock.now()
-        return await Repo(session).purge(
+        return await Store(session).records.purge(
             entries_before=now - timedelta(days=settings.security.retention_days),
             events_before=now - timedelta(days=30),
             now=now,

@@ -11,7 +11,7 @@ from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.quiet_hours import next_allowed, person_quiet_hours
 from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role, Student
-from storage.repo import TeamShape
+from storage.stores.students import TeamShape
 
 SEEN_BUTTON_TTL = timedelta(days=7)
 # Told to the whole team at once, whatever each member chose for delivery.
@@ -19,7 +19,7 @@ _TOLD_AT_ONCE = (EntryKind.URGENT, EntryKind.QUESTION)
 
 
 async def _timezone(ctx: Context, student: Student) -> str:
-    school = await ctx.repo.school(student.school_id)
+    school = await ctx.store.students.school(student.school_id)
     return school.timezone if school else "UTC"
 
 
@@ -43,7 +43,9 @@ async def tell_team(
     school_timezone: str | None = None  # read only if someone is told
     author = ctx.me.display_name
     queued = 0
-    for person, membership in team if team is not None else await ctx.repo.team_of(student.id):
+    for person, membership in (
+        team if team is not None else await ctx.store.students.team_of(student.id)
+    ):
         if person.id is None or person.id == entry.author_id:
             continue
         if entry.kind not in _TOLD_AT_ONCE and membership.delivery != Delivery.INSTANT:
@@ -51,7 +53,7 @@ async def tell_team(
         t = Translator(person.language)
         urgent = entry.kind == EntryKind.URGENT
         if urgent:
-            token = await ctx.repo.add_pending(
+            token = await ctx.store.buttons.add(
                 person.id, "seen", {"entry_id": entry.id}, ctx.clock.now() + SEEN_BUTTON_TTL
             )
             reply = Reply(
@@ -82,7 +84,7 @@ async def tell_team(
             school_timezone = await _timezone(ctx, student)
         due = ctx.clock.now() if urgent else not_before(ctx, person, school_timezone or "UTC")
         queued += await enqueue(
-            ctx.repo,
+            ctx.store,
             Letter(
                 key=f"entry:{entry.id}:{person.id}",
                 person_id=person.id,
@@ -109,7 +111,7 @@ async def weekly_families(
     student's team if the caller has read it already)."""
     assert student.id is not None
     if team is None:
-        team = await ctx.repo.team_of(student.id)
+        team = await ctx.store.students.team_of(student.id)
     return [
         person
         for person, membership in team
@@ -135,7 +137,7 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
             )
         )
         queued += await enqueue(
-            ctx.repo,
+            ctx.store,
             Letter(
                 key=f"share:{entry.id}:{person.id}",
                 person_id=person.id,

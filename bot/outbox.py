@@ -23,7 +23,7 @@ from bot.quiet_hours import next_allowed, person_quiet_hours
 from bot.ratelimit import RateLimiter, limits_from
 from storage.db import Database
 from storage.models import Account, Outbox, OutboxStatus, Platform
-from storage.repo import Repo
+from storage.stores import Store
 
 
 def to_payload(reply: Reply, **extra: Any) -> dict[str, Any]:
@@ -50,12 +50,12 @@ class Letter:
     extra: dict[str, Any] | None = None
 
 
-async def enqueue(repo: Repo, letter: Letter) -> bool:
+async def enqueue(store: Store, letter: Letter) -> bool:
     """Queue a letter to the person's active account; False if already queued or unreachable."""
-    account = await repo.delivery_account(letter.person_id)
+    account = await store.people.delivery_account(letter.person_id)
     if account is None or account.id is None:
         return False
-    return await repo.insert_outbox(
+    return await store.outbox.add(
         Outbox(
             dedupe_key=letter.key,
             person_id=letter.person_id,
@@ -255,7 +255,7 @@ class OutboxSender:
         now = self._clock.now()
         until = now + self._claim_for
         async with self._db.session() as session:
-            rows = await Repo(session).claim_outbox(
+            rows = await Store(session).outbox.claim(
                 self.worker, now, until, limit, list(self._transports)
             )
         return [_Claimed(row, account, until) for row, account in rows]
@@ -287,7 +287,7 @@ class OutboxSender:
             return
         until = now + self._claim_for
         async with self._db.session() as session:
-            renewed = await Repo(session).renew_outbox_claims(
+            renewed = await Store(session).outbox.renew_claims(
                 [letter.id for letter in live], self.worker, now, until
             )
         for row_id in renewed:
@@ -298,7 +298,7 @@ class OutboxSender:
         """Our claim ran out while the letter waited: take it back unless another sender has."""
         until = self._clock.now() + self._claim_for
         if not await self._settle(
-            lambda repo: repo.reclaim_outbox(letter.id, self.worker, letter.until, until)
+            lambda store: store.outbox.reclaim(letter.id, self.worker, letter.until, until)
         ):
             return False
         letter.until = until
@@ -405,15 +405,17 @@ class OutboxSender:
 
     # --- settling ---
 
-    async def _settle(self, settle: Callable[[Repo], Awaitable[bool]]) -> bool:
+    async def _settle(self, settle: Callable[[Store], Awaitable[bool]]) -> bool:
         """Record what became of a letter, in its own short transaction."""
         async with self._db.session() as session:
-            return await settle(Repo(session))
+            return await settle(Store(session))
 
     async def _sent(self, letter: _Claimed, ref: str, report: DrainReport) -> None:
         report.sent += 1
         now = self._clock.now()
-        if not await self._settle(lambda repo: repo.outbox_sent(letter.id, self.worker, now, ref)):
+        if not await self._settle(
+            lambda store: store.outbox.mark_sent(letter.id, self.worker, now, ref)
+        ):
             # Only if our claim ran out mid-delivery and another sender took the letter.
             log.warning(
                 "outbox letter %s was delivered after its claim passed to another "
@@ -423,7 +425,7 @@ class OutboxSender:
 
     async def _release(self, letter: _Claimed, report: DrainReport) -> None:
         report.released += 1
-        await self._settle(lambda repo: repo.outbox_release(letter.id, self.worker))
+        await self._settle(lambda store: store.outbox.release(letter.id, self.worker))
 
     async def _retry_after_429(
         self, letter: _Claimed, retry_after: float, report: DrainReport
@@ -433,7 +435,7 @@ class OutboxSender:
         report.retried += 1
         due = self._clock.now() + timedelta(seconds=max(0.0, retry_after))
         await self._settle(
-            lambda repo: repo.outbox_retry(
+            lambda store: store.outbox.retry(
                 letter.id, self.worker, due, letter.row.attempts, "RateLimited"
             )
         )
@@ -451,7 +453,7 @@ class OutboxSender:
         due = self._clock.now() + timedelta(seconds=delay)
         reason = _reason(error)
         await self._settle(
-            lambda repo: repo.outbox_retry(letter.id, self.worker, due, attempts, reason)
+            lambda store: store.outbox.retry(letter.id, self.worker, due, attempts, reason)
         )
 
     async def _give_up(
@@ -467,7 +469,7 @@ class OutboxSender:
             "outbox letter %s is %s after %d attempt(s): %s", letter.id, status, attempts, reason
         )
         await self._settle(
-            lambda repo: repo.outbox_give_up(letter.id, self.worker, status, attempts, reason)
+            lambda store: store.outbox.give_up(letter.id, self.worker, status, attempts, reason)
         )
 
     async def _give_up_blocked(self, letter: _Claimed, report: DrainReport) -> None:
@@ -479,7 +481,7 @@ class OutboxSender:
             # Failed with the first letter that found the block, unless it was claimed since.
             attempts = letter.row.attempts
             if await self._settle(
-                lambda repo: repo.outbox_give_up(
+                lambda store: store.outbox.give_up(
                     letter.id, self.worker, OutboxStatus.FAILED, attempts, "RecipientBlocked"
                 )
             ):
@@ -487,19 +489,19 @@ class OutboxSender:
             return
         self._blocked.add(account.id)
         async with self._db.session() as session:
-            repo = Repo(session)
-            await repo.deactivate_account(account.id)
-            report.blocked += await repo.fail_outbox_to(account.id, "RecipientBlocked")
-            await self._tell_admins(repo, account)
+            store = Store(session)
+            await store.people.deactivate_account(account.id)
+            report.blocked += await store.outbox.fail_to(account.id, "RecipientBlocked")
+            await self._tell_admins(store, account)
         log.info("outbox: account %s blocked the bot; its letters failed", account.id)
         self.poke()
 
-    async def _tell_admins(self, repo: Repo, account: Account) -> None:
-        person = await repo.person(account.person_id)
+    async def _tell_admins(self, store: Store, account: Account) -> None:
+        person = await store.people.get(account.person_id)
         if person is None or account.id is None:
             return
         now = self._clock.now()
-        for admin, school in await repo.admins_over(person.id or 0):
+        for admin, school in await store.students.admins_over(person.id or 0):
             assert admin.id is not None
             language = admin.language
             platform = translate(language, PLATFORM_NAMES.get(account.platform, "platform.console"))
@@ -510,7 +512,7 @@ class OutboxSender:
             due = next_allowed(now, admin.timezone or school.timezone, quiet)
             # One key per blocked account and admin: told once, however many letters failed.
             await enqueue(
-                repo,
+                store,
                 Letter(
                     key=f"blocked:{account.id}:{admin.id}",
                     person_id=admin.id,
@@ -524,7 +526,7 @@ class OutboxSender:
 
     async def _seconds_to_next_letter(self) -> float:
         async with self._db.session() as session:
-            due = await Repo(session).next_outbox_due(list(self._transports))
+            due = await Store(session).outbox.next_due(list(self._transports))
         if due is None:
             return IDLE_POLL_SECONDS
         return min(IDLE_POLL_SECONDS, (due - self._clock.now()).total_seconds())

@@ -7,28 +7,30 @@ from collections.abc import Sequence
 from bot import grammar
 from bot.config import Settings
 from storage.models import School, Student
-from storage.repo import Repo
+from storage.stores import Store
 
 
 class RosterError(Exception):
     """A request the admin must correct; the message says how."""
 
 
-async def ensure_school(repo: Repo, name: str, timezone: str, language: str) -> School:
-    return await repo.school_named(name) or await repo.add_school(name, timezone, language)
+async def ensure_school(store: Store, name: str, timezone: str, language: str) -> School:
+    return await store.students.school_named(name) or await store.students.add_school(
+        name, timezone, language
+    )
 
 
-async def pick_school(repo: Repo, settings: Settings, name: str | None) -> School:
+async def pick_school(store: Store, settings: Settings, name: str | None) -> School:
     """The named school, else the only one, else the one named in the config."""
     if name:
-        school = await repo.school_named(name)
+        school = await store.students.school_named(name)
         if school is None:
             raise RosterError(f"no school named {name!r}; run `tandem init` first")
         return school
-    schools = await repo.schools()
+    schools = await store.students.schools()
     if len(schools) == 1:
         return schools[0]
-    school = await repo.school_named(settings.school.name)
+    school = await store.students.school_named(settings.school.name)
     if school is None:
         raise RosterError(
             "no school yet: run `tandem init --school NAME --timezone TZ` first"
@@ -48,19 +50,19 @@ def clean_student_name(name: str) -> str:
     return clean
 
 
-async def add_student(repo: Repo, school: School, name: str) -> Student:
+async def add_student(store: Store, school: School, name: str) -> Student:
     clean = clean_student_name(name)
     assert school.id is not None
     key = grammar.fold(clean)
-    if any(student.name_key == key for student in await repo.students_in(school.id)):
+    if any(student.name_key == key for student in await store.students.in_school(school.id)):
         raise RosterError(f"{clean!r} is already a student at {school.name}")
-    return await repo.add_student(school, clean, key)
+    return await store.students.add(school, clean, key)
 
 
-async def student_named(repo: Repo, school: School, name: str) -> Student:
+async def student_named(store: Store, school: School, name: str) -> Student:
     """One student of the school by name (exact, else unique prefix)."""
     assert school.id is not None
-    students: Sequence[Student] = await repo.students_in(school.id)
+    students: Sequence[Student] = await store.students.in_school(school.id)
     ids = grammar.match_name(name, [(s.id, s.name) for s in students if s.id is not None])
     if len(ids) != 1:
         names = ", ".join(s.name for s in students if s.id in ids)

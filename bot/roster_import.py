@@ -19,7 +19,7 @@ from bot import grammar, invites, roster
 from bot.config import Settings
 from bot.roster import RosterError
 from storage.models import Role, School, Student
-from storage.repo import Repo
+from storage.stores import Store
 
 MAX_NAME = 200
 MAX_CONTACT = 200
@@ -158,7 +158,7 @@ def _row(line: int, cells: Sequence[str], order: Sequence[str]) -> tuple[RosterR
 
 
 async def import_roster(
-    repo: Repo,
+    store: Store,
     settings: Settings,
     now: datetime,
     school: School,
@@ -169,23 +169,25 @@ async def import_roster(
     assert school.id is not None
     report = ImportReport(issued=[])
     assert report.issued is not None
-    students: dict[str, Student] = {s.name_key: s for s in await repo.students_in(school.id)}
+    students: dict[str, Student] = {
+        s.name_key: s for s in await store.students.in_school(school.id)
+    }
     for row in rows:
         key = grammar.fold(row.student)
         student = students.get(key)
         if student is None:
-            student = await roster.add_student(repo, school, row.student)
+            student = await roster.add_student(store, school, row.student)
             students[key] = student
             report.students += 1
         if row.adult and row.role is not None and student.id is not None:
-            earlier = await repo.roster_invites(student.id, row.role, row.adult)
+            earlier = await store.invites.from_roster(student.id, row.role, row.adult)
             # A used invite, or one still working, means this adult was invited already; an
             # expired unused one is replaced, which is what re-importing after expiry is for.
             if any(invite.used_at is not None or invite.expires_at > now for invite in earlier):
                 report.already_invited += 1
             else:
                 new = await invites.create_invite(
-                    repo, settings, now, school, student, row.role, None, label=row.adult
+                    store, settings, now, school, student, row.role, None, label=row.adult
                 )
                 report.issued.append(IssuedInvite(row, new.code, new.link, new.invite.expires_at))
         advance()

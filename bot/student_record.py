@@ -29,7 +29,7 @@ from storage.models import (
     School,
     Student,
 )
-from storage.repo import Repo
+from storage.stores import Store
 
 
 class ExportFormat(StrEnum):
@@ -73,25 +73,25 @@ class StudentRecord:
         return counts
 
 
-async def gather(repo: Repo, student: Student) -> StudentRecord:
+async def gather(store: Store, student: Student) -> StudentRecord:
     """Read the whole record of `student` (the caller has checked access and logged it)."""
     assert student.id is not None
-    school = await repo.school(student.school_id)
+    school = await store.students.school(student.school_id)
     assert school is not None
-    entries = await repo.all_entries(student.id)
+    entries = await store.records.entries(student.id)
     revisions: defaultdict[int, list[EntryRevision]] = defaultdict(list)
-    for revision in await repo.revisions_of([e.id for e, _ in entries if e.id is not None]):
+    for revision in await store.records.revisions([e.id for e, _ in entries if e.id is not None]):
         revisions[revision.entry_id].append(revision)
-    amendments = await repo.amendments_of(student.id)
-    access = await repo.access_log(student_id=student.id)
+    amendments = await store.records.amendments(student.id)
+    access = await store.records.access_log(student_id=student.id)
     people = (
         {row.actor_id for row in access}
         | {a.requested_by for a in amendments}
         | {a.decided_by for a in amendments}
     )
-    names = await repo.names_of(sorted(p for p in people if p is not None))
-    goals = await repo.all_goals(student.id)
-    team = await repo.team_of(student.id)
+    names = await store.people.names_of(sorted(p for p in people if p is not None))
+    goals = await store.records.goals(student.id)
+    team = await store.students.team_of(student.id)
     return StudentRecord(
         school, student, entries, dict(revisions), goals, amendments, access, team, names
     )

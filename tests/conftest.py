@@ -24,7 +24,7 @@ from bot.events import Button, ButtonPress, Chat, IncomingMessage, MessageEdited
 from bot.i18n import translate
 from storage.db import Database
 from storage.models import Platform
-from storage.repo import Repo
+from storage.stores import Store
 
 PG_URL = os.environ.get("TANDEM_TEST_DATABASE_URL", "")
 # Thursday 2026-11-26 10:00 in Chicago.
@@ -201,15 +201,15 @@ class DemoSchool:
         edit = MessageEdited(sender, Chat(sender.external_id), text, self._event_id(), message_ref)
         return Said(await self.dispatcher.dispatch(edit))
 
-    async def repo(self) -> AsyncIterator[Repo]:
+    async def store(self) -> AsyncIterator[Store]:
         async with self.db.session() as session:
-            yield Repo(session)
+            yield Store(session)
 
 
 @pytest.fixture
 async def school(db: Database, clock: FakeClock, settings: Settings) -> DemoSchool:
     async with db.session() as session:
-        await seed_demo(Repo(session))
+        await seed_demo(Store(session))
     return DemoSchool(Dispatcher(db, settings, clock), db, clock)
 
 

@@ -21,7 +21,7 @@ from bot.events import RecipientBlocked, Reply
 from bot.outbox import Letter, OutboxSender, Transport, enqueue
 from storage.db import Database
 from storage.models import Account, Outbox, Person, Platform
-from storage.repo import Repo
+from storage.stores import Store
 from tests.conftest import FakeClock
 
 FAST = SenderConfig(claim_seconds=60, concurrency=16)
@@ -178,9 +178,9 @@ class Household:
 
     async def setup(self) -> Household:
         async with self.db.session() as session:
-            repo = Repo(session)
-            school = await repo.add_school("Oak Hill", "America/Chicago", "en")
-            student = await roster.add_student(repo, school, "Sam Rivera")
+            store = Store(session)
+            school = await store.students.add_school("Oak Hill", "America/Chicago", "en")
+            student = await roster.add_student(store, school, "Sam Rivera")
             assert school.id is not None and student.id is not None
             self.school_id, self.student_id = school.id, student.id
         return self
@@ -211,14 +211,14 @@ class Household:
                     for person, chat in zip(people, chats, strict=True)
                 ]
             )
-            repo = Repo(session)
+            store = Store(session)
             for person in people:
                 assert person.id is not None
                 ids.append(person.id)
                 if admin:
-                    await repo.add_admin(person.id, self.school_id)
+                    await store.students.add_admin(person.id, self.school_id)
                 else:
-                    await repo.add_membership(person.id, self.student_id, role, "weekly")
+                    await store.students.add_membership(person.id, self.student_id, role, "weekly")
         return ids
 
     async def letters(
@@ -232,11 +232,11 @@ class Household:
         due = not_before or self.clock.now()
         queued = 0
         async with self.db.session() as session:
-            repo = Repo(session)
+            store = Store(session)
             for n, person_id in enumerate(person_ids):
                 key = f"{prefix}:{n}:{person_id}"
                 queued += await enqueue(
-                    repo,
+                    store,
                     Letter(
                         key=key,
                         person_id=person_id,
@@ -255,7 +255,8 @@ class Household:
 
     async def account(self, person_id: int) -> Account:
         async with self.db.session() as session:
-            accounts = await Repo(session).accounts_of(person_id)
+            statement = select(Account).where(Account.person_id == person_id)
+            accounts = (await session.exec(statement.order_by(col(Account.id)))).all()
             return accounts[0]
 
 

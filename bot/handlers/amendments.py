@@ -46,12 +46,12 @@ async def request_amendment(msg: IncomingMessage, ctx: Context, args: str) -> li
     if not word.lstrip("#").isdecimal() or not text:
         return [ctx.say("amend.usage")]
     number = grammar.entry_number(word)
-    entry = await ctx.repo.entry(number) if number is not None else None
+    entry = await ctx.store.entries.get(number) if number is not None else None
     link = await access.my_link(ctx, entry.student_id, Action.AMEND) if entry else None
     if entry is None or link is None:
         if entry is not None:
             # Another child's note looks like no note at all, but the attempt is logged.
-            other = await ctx.repo.student(entry.student_id)
+            other = await ctx.store.students.get(entry.student_id)
             await access.log(ctx, other, AccessAction.DENIED, f"amend: #{entry.id}")
         return [ctx.say("amend.not_found", number=word.lstrip("#")[:12])]
     student = link.student
@@ -59,7 +59,7 @@ async def request_amendment(msg: IncomingMessage, ctx: Context, args: str) -> li
         return [ctx.say("amend.own")]
     if text == entry.text:
         return [ctx.say("amend.same")]
-    amendment = await ctx.repo.add_amendment(
+    amendment = await ctx.store.records.add_amendment(
         Amendment(
             entry_id=entry.id or 0,
             student_id=entry.student_id,
@@ -92,11 +92,14 @@ async def request_amendment(msg: IncomingMessage, ctx: Context, args: str) -> li
 async def _deciders(ctx: Context, entry: Entry, student: Student) -> list[Person]:
     """The entry's author (if still on the team) and the school's admins, the asker left out."""
     candidates: dict[int, Person] = {}
-    author = await ctx.repo.person(entry.author_id) if entry.author_id else None
-    for person in [*([author] if author else []), *await ctx.repo.admins_of(student.school_id)]:
+    author = await ctx.store.people.get(entry.author_id) if entry.author_id else None
+    for person in [
+        *([author] if author else []),
+        *await ctx.store.students.admins_of(student.school_id),
+    ]:
         if person.id is None or person.id == ctx.my_id or person.id in candidates:
             continue
-        links = await ctx.repo.links_of(person.id)
+        links = await ctx.store.students.links_of(person.id)
         link = next((found for found in links if found.student.id == student.id), None)
         if access.may_decide(link, entry, person.id):
             candidates[person.id] = person
@@ -112,13 +115,13 @@ async def _ask(
     buttons = [
         Button(
             t(label),
-            await ctx.repo.add_pending(person.id, action, {"amendment_id": amendment.id}, expires),
+            await ctx.store.buttons.add(person.id, action, {"amendment_id": amendment.id}, expires),
         )
         for action, label in ((ACCEPT, "button.accept"), (DECLINE, "button.decline"))
     ]
-    school = await ctx.repo.school(student.school_id)
+    school = await ctx.store.students.school(student.school_id)
     await enqueue(
-        ctx.repo,
+        ctx.store,
         Letter(
             key=f"amend:{amendment.id}:{person.id}",
             person_id=person.id,
@@ -154,10 +157,12 @@ async def decline(press: ButtonPress, ctx: Context, pending: PendingAction) -> l
 async def _decide(ctx: Context, pending: PendingAction, status: AmendmentStatus) -> list[Reply]:
     amendment_id = pending.payload.get("amendment_id")
     for action in (ACCEPT, DECLINE):
-        await ctx.repo.drop_pending(ctx.my_id, action, "amendment_id", amendment_id)
-    amendment = await ctx.repo.amendment(amendment_id) if isinstance(amendment_id, int) else None
-    entry = await ctx.repo.entry(amendment.entry_id) if amendment else None
-    student = await ctx.repo.student(entry.student_id) if entry else None
+        await ctx.store.buttons.delete_about(ctx.my_id, action, "amendment_id", amendment_id)
+    amendment = (
+        await ctx.store.records.amendment(amendment_id) if isinstance(amendment_id, int) else None
+    )
+    entry = await ctx.store.entries.get(amendment.entry_id) if amendment else None
+    student = await ctx.store.students.get(entry.student_id) if entry else None
     if amendment is None or entry is None or student is None or student.id is None:
         return [ctx.say("entry.gone").replacing()]
     # Re-checked on the press: the presser may have left the team since the button was sent.
@@ -166,10 +171,10 @@ async def _decide(ctx: Context, pending: PendingAction, status: AmendmentStatus)
         await access.log(ctx, student, AccessAction.DENIED, f"decide_amend: #{amendment.id}")
         return [ctx.say("entry.gone").replacing()]
     now = ctx.clock.now()
-    if not await ctx.repo.decide_amendment(amendment, status, ctx.my_id, now):
+    if not await ctx.store.records.decide_amendment(amendment, status, ctx.my_id, now):
         return [ctx.say("amend.already_decided", number=entry.id).replacing()]
     if status is AmendmentStatus.ACCEPTED:
-        await ctx.repo.revise_entry(entry, amendment.text, now)
+        await ctx.store.entries.revise(entry, amendment.text, now)
     await access.log(
         ctx,
         student,
@@ -183,13 +188,13 @@ async def _decide(ctx: Context, pending: PendingAction, status: AmendmentStatus)
 async def _tell_parent(
     ctx: Context, amendment: Amendment, entry: Entry, student: Student, status: AmendmentStatus
 ) -> None:
-    parent = await ctx.repo.person(amendment.requested_by) if amendment.requested_by else None
+    parent = await ctx.store.people.get(amendment.requested_by) if amendment.requested_by else None
     if parent is None or parent.id is None:
         return
     t = Translator(parent.language)
-    school = await ctx.repo.school(student.school_id)
+    school = await ctx.store.students.school(student.school_id)
     await enqueue(
-        ctx.repo,
+        ctx.store,
         Letter(
             key=f"amended:{amendment.id}",
             person_id=parent.id,

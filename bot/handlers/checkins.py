@@ -27,8 +27,8 @@ async def answer_checkin(press: ButtonPress, ctx: Context, pending: PendingActio
     if student is None or student.id is None:
         return [ctx.say("students.not_found").replacing()]
     # One answer per check-in: the other mood buttons stop working.
-    await ctx.repo.drop_pending(ctx.my_id, "checkin", "group", payload["group"])
-    entry = await ctx.repo.add_entry(
+    await ctx.store.buttons.delete_about(ctx.my_id, "checkin", "group", payload["group"])
+    entry = await ctx.store.entries.add(
         Entry(
             student_id=student.id,
             author_id=ctx.my_id,
@@ -41,7 +41,7 @@ async def answer_checkin(press: ButtonPress, ctx: Context, pending: PendingActio
             created_at=ctx.clock.now(),
         )
     )
-    await ctx.repo.add_pending(
+    await ctx.store.buttons.add(
         ctx.my_id, "checkin_more", {"entry_id": entry.id}, ctx.clock.now() + FOLLOW_UP_TTL
     )
     return [ctx.say("checkin.thanks", student=student.name).replacing()]
@@ -52,10 +52,10 @@ async def add_to_checkin(
     msg: IncomingMessage, ctx: Context, text: str, pending: PendingAction
 ) -> list[Reply]:
     """The line a parent writes after a check-in tap, linked to that check-in."""
-    checkin = await ctx.repo.entry(pending.payload["entry_id"])
+    checkin = await ctx.store.entries.get(pending.payload["entry_id"])
     if checkin is None or not text:
         return [ctx.say("input.empty")]
-    entry = await ctx.repo.add_entry(
+    entry = await ctx.store.entries.add(
         Entry(
             student_id=checkin.student_id,
             author_id=ctx.my_id,
@@ -69,5 +69,5 @@ async def add_to_checkin(
             created_at=ctx.clock.now(),
         )
     )
-    student = await ctx.repo.student(entry.student_id)
+    student = await ctx.store.students.get(entry.student_id)
     return [ctx.say("checkin.added", student=student.name if student else "")]

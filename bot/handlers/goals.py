@@ -21,10 +21,10 @@ async def list_goals(msg: IncomingMessage, ctx: Context, args: str) -> list[Repl
     if found.student is None or found.student.id is None:
         return [not_found(ctx, found, args)]
     student = found.student
-    goals = await ctx.repo.goals(found.student.id)
+    goals = await ctx.store.entries.goals(found.student.id)
     if not goals:
         return [ctx.say("goals.none", student=student.name)]
-    counts = await ctx.repo.goal_counts(found.student.id)
+    counts = await ctx.store.entries.goal_counts(found.student.id)
     lines = [
         ctx.t(
             "goals.line",
@@ -50,6 +50,8 @@ async def set_goal(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]
     found = await access.find_student(ctx, " ".join(words[:-1]), Action.SET_GOAL, "goal")
     if found.student is None or found.student.id is None:
         return [not_found(ctx, found)]
-    goal, created = await ctx.repo.set_goal(found.student.id, tag, description.strip()[:500])
+    goal, created = await ctx.store.entries.set_goal(
+        found.student.id, tag, description.strip()[:500]
+    )
     key = "goal.created" if created else "goal.updated"
     return [ctx.say(key, tag=goal.tag, student=found.student.name)]

@@ -26,10 +26,10 @@ async def invite(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     found = await access.find_student(ctx, " ".join(words[:-1]), action, f"invite {role}")
     if found.student is None:
         return [not_found(ctx, found)]
-    school = await ctx.repo.school(found.student.school_id)
+    school = await ctx.store.students.school(found.student.school_id)
     assert school is not None
     new = await invites.create_invite(
-        ctx.repo, ctx.settings, ctx.clock.now(), school, found.student, role, ctx.my_id
+        ctx.store, ctx.settings, ctx.clock.now(), school, found.student, role, ctx.my_id
     )
     until = ctx.t.moment(new.invite.expires_at, school.timezone)
     how = ctx.t("invite.link", link=new.link) if new.link else ctx.t("invite.how", code=new.code)

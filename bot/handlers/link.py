@@ -58,9 +58,9 @@ async def link(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
 
 async def _offer_code(ctx: Context) -> Reply:
     # One live code per person: a new /link retires the one shown before.
-    await ctx.repo.drop_pending_actions(ctx.my_id, ACTION)
+    await ctx.store.buttons.delete_kind(ctx.my_id, ACTION)
     code = new_code()
-    await ctx.repo.add_pending(
+    await ctx.store.buttons.add(
         ctx.my_id,
         ACTION,
         {},
@@ -73,40 +73,40 @@ async def _offer_code(ctx: Context) -> Reply:
 async def _redeem(msg: IncomingMessage, ctx: Context, code: str) -> Reply:
     sender = msg.sender
     now = ctx.clock.now()
-    if await GUESSES.exhausted(ctx.repo, sender, now):
+    if await GUESSES.exhausted(ctx.store, sender, now):
         return ctx.say("link.too_many")
-    pending = await ctx.repo.pending(code_token(code, ctx.settings.security.secret_key))
-    target = await ctx.repo.person(pending.person_id) if pending is not None else None
+    pending = await ctx.store.buttons.get(code_token(code, ctx.settings.security.secret_key))
+    target = await ctx.store.people.get(pending.person_id) if pending is not None else None
     if pending is None or pending.action != ACTION or target is None or pending.expires_at <= now:
         if pending is not None and pending.action == ACTION:
-            await ctx.repo.delete_pending(pending)
-        await GUESSES.wrong(ctx.repo, sender, now)
+            await ctx.store.buttons.delete(pending)
+        await GUESSES.wrong(ctx.store, sender, now)
         return ctx.say("link.bad_code")
     assert target.id is not None
     # Found even when inactive: the person writing from it is evidently there again.
-    account = await ctx.repo.account(sender.platform, sender.workspace, sender.external_id)
+    account = await ctx.store.people.account(sender.platform, sender.workspace, sender.external_id)
     if account is not None and account.person_id == target.id:
         return ctx.say("link.same")
     if account is None:
-        await ctx.repo.delete_pending(pending)
-        await ctx.repo.add_account(
+        await ctx.store.buttons.delete(pending)
+        await ctx.store.people.add_account(
             target, sender.platform, sender.workspace, sender.external_id, msg.chat.id
         )
         ctx.person = target
         return ctx.say("link.joined", name=target.display_name)
-    conflicts = await ctx.repo.role_conflicts(target.id, account.person_id)
+    conflicts = await ctx.store.people.role_conflicts(target.id, account.person_id)
     if conflicts:
         # The code stays valid: once an admin has sorted the roles out, it can be sent again.
         return ctx.say("link.conflict", students=", ".join(conflicts))
-    await ctx.repo.delete_pending(pending)
+    await ctx.store.buttons.delete(pending)
     return await _merge(ctx, target, account)
 
 
 async def _merge(ctx: Context, target: Person, account: Account) -> Reply:
     """The sender already was someone else here: everything of theirs moves to `target`."""
     assert target.id is not None
-    merged = await ctx.repo.merge_people(target.id, account.person_id)
-    await ctx.repo.attach_account(account, target.id)
+    merged = await ctx.store.people.merge(target.id, account.person_id)
+    await ctx.store.people.attach_account(account, target.id)
     ctx.person, ctx.account = target, account
     if merged.students or merged.entries:
         return ctx.say(

@@ -22,7 +22,7 @@ from storage.models import (
     Setting,
     Student,
 )
-from storage.repo import StudentLink
+from storage.stores.students import StudentLink
 
 BUTTON_TTL = timedelta(days=2)
 UNDO_WINDOW = timedelta(hours=24)
@@ -84,7 +84,7 @@ async def _ask_which_student(
     group = secrets.token_hex(4)
     buttons = []
     for link in choices:
-        token = await ctx.repo.add_pending(
+        token = await ctx.store.buttons.add(
             ctx.my_id,
             "pick_student",
             {
@@ -111,7 +111,7 @@ async def _ask_which_student(
 async def pick_student(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """The sender chose which student a note is about."""
     payload = pending.payload
-    await ctx.repo.drop_pending(ctx.my_id, "pick_student", "group", payload["group"])
+    await ctx.store.buttons.delete_about(ctx.my_id, "pick_student", "group", payload["group"])
     links = await access.my_students(ctx, Action.LOG)
     link = next((link for link in links if link.student.id == payload["student_id"]), None)
     if link is None:
@@ -134,12 +134,12 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
     setting = Setting.HOME if link and link.role == Role.PARENT else Setting.SCHOOL
     tags = grammar.find_tags(draft.text)
     # Most notes have no tag, and then no need of the student's goals.
-    goals = await ctx.repo.goals(_id(student)) if tags else ()
+    goals = await ctx.store.entries.goals(_id(student)) if tags else ()
     known = [goal for tag in tags for goal in goals if goal.tag == tag]
     unknown = [tag for tag in tags if all(goal.tag != tag for goal in goals)]
     # Strip a lone trailing tag only when it is fully captured by the goal link.
     text = grammar.strip_trailing_tags(draft.text) if len(tags) == 1 and known else draft.text
-    entry = await ctx.repo.insert_entry(
+    entry = await ctx.store.entries.add_detached(
         Entry(
             student_id=_id(student),
             author_id=ctx.my_id,
@@ -186,7 +186,7 @@ async def _tell_team(ctx: Context, entry: Entry, student: Student, link: Student
     shape = link.team
     if shape is not None and not notifications.may_tell(entry.kind, shape):
         return shape.weekly_parents > 0
-    team = await ctx.repo.team_of(_id(student))
+    team = await ctx.store.students.team_of(_id(student))
     await notifications.tell_team(ctx, entry, student, team)
     return bool(await notifications.weekly_families(ctx, student, team))
 
@@ -203,7 +203,7 @@ async def _entry_buttons(
     labelled.append((ctx.t("button.undo"), "undo", {"entry_id": entry.id}))
     if share:
         labelled.append((ctx.t("button.share"), "share", {"entry_id": entry.id}))
-    tokens = await ctx.repo.add_buttons(
+    tokens = await ctx.store.buttons.add_many(
         ctx.my_id,
         [(action, payload) for _, action, payload in labelled],
         ctx.clock.now() + BUTTON_TTL,
@@ -215,8 +215,8 @@ async def _entry_buttons(
 async def share_now(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Send this entry to the student's weekly-digest parents now."""
     entry = await _my_entry(ctx, pending.payload["entry_id"])
-    await ctx.repo.delete_pending(pending)
-    student = await ctx.repo.student(entry.student_id) if entry else None
+    await ctx.store.buttons.delete(pending)
+    student = await ctx.store.students.get(entry.student_id) if entry else None
     if entry is None or student is None:
         return [ctx.say("entry.gone")]
     shared = await notifications.share_with_family(ctx, entry, student)
@@ -225,7 +225,7 @@ async def share_now(press: ButtonPress, ctx: Context, pending: PendingAction) ->
 
 
 async def _undo_button(ctx: Context, entry: Entry) -> Button:
-    token = await ctx.repo.add_pending(
+    token = await ctx.store.buttons.add(
         ctx.my_id, "undo", {"entry_id": entry.id}, ctx.clock.now() + BUTTON_TTL
     )
     return Button(ctx.t("button.undo"), token)
@@ -235,12 +235,14 @@ async def _undo_button(ctx: Context, entry: Entry) -> Button:
 async def classify(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Turn a plain note into a win or a concern (or keep it a note)."""
     entry = await _my_entry(ctx, pending.payload["entry_id"])
-    await ctx.repo.drop_pending(ctx.my_id, "classify", "entry_id", pending.payload["entry_id"])
+    await ctx.store.buttons.delete_about(
+        ctx.my_id, "classify", "entry_id", pending.payload["entry_id"]
+    )
     if entry is None:
         return [ctx.say("entry.gone").replacing()]
     entry.kind = EntryKind(pending.payload["kind"])
-    await ctx.repo.add_entry(entry)
-    student = await ctx.repo.student(entry.student_id)
+    await ctx.store.entries.add(entry)
+    student = await ctx.store.students.get(entry.student_id)
     name = student.name if student else ""
     return [
         ctx.say(f"entry.logged_{entry.kind}", student=name)
@@ -250,7 +252,7 @@ async def classify(press: ButtonPress, ctx: Context, pending: PendingAction) -> 
 
 
 async def _my_entry(ctx: Context, entry_id: int) -> Entry | None:
-    entry = await ctx.repo.entry(entry_id)
+    entry = await ctx.store.entries.get(entry_id)
     return entry if entry is not None and entry.author_id == ctx.my_id else None
 
 
@@ -264,18 +266,18 @@ async def undo_button(press: ButtonPress, ctx: Context, pending: PendingAction) 
 @router.command("undo")
 async def undo_command(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """Remove the sender's latest entry, if it is recent."""
-    entry = await ctx.repo.last_entry_by(ctx.my_id, ctx.clock.now() - UNDO_WINDOW)
+    entry = await ctx.store.entries.last_by(ctx.my_id, ctx.clock.now() - UNDO_WINDOW)
     return [await _undo(ctx, entry)]
 
 
 async def _undo(ctx: Context, entry: Entry | None) -> Reply:
     if entry is None:
         return ctx.say("entry.nothing_to_undo")
-    student = await ctx.repo.student(entry.student_id)
+    student = await ctx.store.students.get(entry.student_id)
     for action in ("undo", "classify"):
-        await ctx.repo.drop_pending(ctx.my_id, action, "entry_id", entry.id)
-    await ctx.repo.cancel_letters(entry)
-    await ctx.repo.delete_entry(entry)
+        await ctx.store.buttons.delete_about(ctx.my_id, action, "entry_id", entry.id)
+    await ctx.store.outbox.delete_about_entry(entry)
+    await ctx.store.entries.delete(entry)
     return ctx.say(
         "entry.undone",
         kind=ctx.t(f"kind.{entry.kind}"),
@@ -293,12 +295,12 @@ async def edit_entry(event: MessageEdited, ctx: Context) -> list[Reply]:
     """An edited message edits the entry it made; the old text is kept as a revision."""
     if ctx.account is None:
         return []
-    entry = await ctx.repo.entry_from_message(ctx.account.platform, event.message_ref, ctx.my_id)
+    entry = await ctx.store.entries.from_message(ctx.account.platform, event.message_ref, ctx.my_id)
     if entry is None:
         return []
     text = grammar.clean_text(event.text)
     _, text = grammar.split_prefix(text)
-    student = await ctx.repo.student(entry.student_id)
+    student = await ctx.store.students.get(entry.student_id)
     if student is not None:
         match = grammar.match_student(text, [(_id(student), student.name)])
         text = match.body if match.student_ids else text
@@ -309,7 +311,7 @@ async def edit_entry(event: MessageEdited, ctx: Context) -> list[Reply]:
             ctx.say("input.too_long", limit=ctx.settings.security.max_entry_chars, length=len(text))
         ]
     if text != entry.text:
-        await ctx.repo.revise_entry(entry, text, ctx.clock.now())
+        await ctx.store.entries.revise(entry, text, ctx.clock.now())
     return [ctx.say("entry.edited", student=student.name if student else "")]
 
 

@@ -28,15 +28,15 @@ async def join(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     if not code:
         return [ctx.say("help.text") if ctx.person else ctx.say("onboarding.stranger")]
     now = ctx.clock.now()
-    if await INVITE_GUESSES.exhausted(ctx.repo, msg.sender, now):
+    if await INVITE_GUESSES.exhausted(ctx.store, msg.sender, now):
         return [ctx.say("onboarding.too_many")]
-    outcome, invite = await invites.check_invite(ctx.repo, ctx.settings, now, code)
+    outcome, invite = await invites.check_invite(ctx.store, ctx.settings, now, code)
     if outcome is Redemption.UNKNOWN:
         # Only codes that never existed count: a used or expired one was handed out for real.
-        await INVITE_GUESSES.wrong(ctx.repo, msg.sender, now)
+        await INVITE_GUESSES.wrong(ctx.store, msg.sender, now)
     if outcome is not Redemption.JOINED or invite is None:
         return [ctx.say(f"onboarding.code_{outcome}")]
-    school = await ctx.repo.school(invite.school_id)
+    school = await ctx.store.students.school(invite.school_id)
     assert school is not None
     person = ctx.person
     if person is None:
@@ -45,15 +45,15 @@ async def join(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
         name = " ".join(grammar.clean_text(sender.display_name).split())[:200] or ctx.t(
             "onboarding.unnamed"
         )
-        person = await ctx.repo.add_person(
+        person = await ctx.store.people.add(
             name, guess_language(sender.language_hint, school.language)
         )
         ctx.t = Translator(person.language)
-        await ctx.repo.add_account(
+        await ctx.store.people.add_account(
             person, sender.platform, sender.workspace, sender.external_id, msg.chat.id
         )
         ctx.person = person
-    if not await invites.accept_invite(ctx.repo, now, invite, person):
+    if not await invites.accept_invite(ctx.store, now, invite, person):
         return [ctx.say("onboarding.code_used")]
     if invite.role == Role.ADMIN:
         return [
@@ -61,7 +61,7 @@ async def join(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
                 ctx, "onboarding.welcome_admin", name=person.display_name, school=school.name
             )
         ]
-    student = await ctx.repo.student(invite.student_id) if invite.student_id else None
+    student = await ctx.store.students.get(invite.student_id) if invite.student_id else None
     return [
         await _welcome(
             ctx,
@@ -78,7 +78,7 @@ async def _welcome(ctx: Context, key: str, **values: str) -> Reply:
         return ctx.say(key, **values)
     buttons = []
     for language in languages():
-        token = await ctx.repo.add_pending(
+        token = await ctx.store.buttons.add(
             ctx.my_id,
             "language",
             {"language": language, "welcome": key, "values": values},
@@ -93,7 +93,7 @@ async def choose_welcome_language(
     press: ButtonPress, ctx: Context, pending: PendingAction
 ) -> list[Reply]:
     """A newcomer chose a language under the welcome: the welcome again, now in it."""
-    await ctx.repo.drop_pending_actions(ctx.my_id, "language")
+    await ctx.store.buttons.delete_kind(ctx.my_id, "language")
     payload = pending.payload
     await choose_language(ctx, payload["language"])
     welcome = ctx.t(payload["welcome"], **payload["values"])

@@ -22,7 +22,7 @@ async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[
     """Open questions about the sender's students, oldest first."""
     links = await access.my_students(ctx, Action.READ)
     names = {link.student.id: link.student.name for link in links}
-    open_ones = await ctx.repo.open_questions(
+    open_ones = await ctx.store.entries.open_questions(
         [sid for sid in names if sid is not None], ctx.clock.now() - OPEN_FOR
     )
     if not open_ones:
@@ -62,7 +62,7 @@ async def answer_by_reply(msg: IncomingMessage, ctx: Context, text: str) -> list
     """A reply to a question's notification answers that question."""
     if ctx.account is None or ctx.account.id is None or msg.reply_to_ref is None:
         return None
-    letter = await ctx.repo.outbox_sent_as(ctx.account.id, msg.reply_to_ref)
+    letter = await ctx.store.outbox.sent_as(ctx.account.id, msg.reply_to_ref)
     if letter is None or letter.kind != EntryKind.QUESTION or "entry_id" not in letter.payload:
         return None
     return await answer(msg, ctx, int(letter.payload["entry_id"]), text)
@@ -70,18 +70,18 @@ async def answer_by_reply(msg: IncomingMessage, ctx: Context, text: str) -> list
 
 async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> list[Reply]:
     """Log the answer on the question's student and send it to the asker."""
-    question = await ctx.repo.entry(number)
+    question = await ctx.store.entries.get(number)
     links = {link.student.id: link for link in await access.my_students(ctx, Action.ANSWER)}
     if question is None or question.kind != EntryKind.QUESTION or question.student_id not in links:
         # A question about someone else's child looks like no question at all, but is logged.
         if question is not None and question.student_id not in links:
-            other = await ctx.repo.student(question.student_id)
+            other = await ctx.store.students.get(question.student_id)
             if other is not None:
                 await access.log(ctx, other, AccessAction.DENIED, f"answer: #{number}")
         return [ctx.say("answer.not_found", number=number)]
     link = links[question.student_id]
     student = link.student
-    entry = await ctx.repo.add_entry(
+    entry = await ctx.store.entries.add(
         Entry(
             student_id=question.student_id,
             author_id=ctx.my_id,
@@ -94,12 +94,12 @@ async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> 
             created_at=ctx.clock.now(),
         )
     )
-    asker = await ctx.repo.person(question.author_id) if question.author_id else None
+    asker = await ctx.store.people.get(question.author_id) if question.author_id else None
     if asker is not None and asker.id is not None and asker.id != ctx.my_id:
-        school = await ctx.repo.school(student.school_id)
+        school = await ctx.store.students.school(student.school_id)
         t = Translator(asker.language)
         await enqueue(
-            ctx.repo,
+            ctx.store,
             Letter(
                 key=f"answer:{entry.id}:{asker.id}",
                 person_id=asker.id,

@@ -19,7 +19,7 @@ MAX_LOG_LENGTH = 50
 @router.command("students")
 async def list_students(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """The students the sender is tied to, and how."""
-    links = await ctx.repo.links_of(ctx.my_id)
+    links = await ctx.store.students.links_of(ctx.my_id)
     if not links:
         return [ctx.say("students.none")]
     lines = [
@@ -50,7 +50,7 @@ async def show_log(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]
     if found.student is None:
         return [not_found(ctx, found, name)]
     student = found.student
-    entries = await ctx.repo.recent_entries(_id(student), count)
+    entries = await ctx.store.entries.recent(_id(student), count)
     if not entries:
         return [ctx.say("log.empty", student=student.name)]
     timezone = await _timezone(ctx, student)
@@ -74,7 +74,7 @@ def _id(student: Student) -> int:
 async def _timezone(ctx: Context, student: Student) -> str:
     if ctx.person is not None and ctx.person.timezone:
         return ctx.person.timezone
-    school = await ctx.repo.school(student.school_id)
+    school = await ctx.store.students.school(student.school_id)
     return school.timezone if school else "UTC"
 
 
@@ -89,9 +89,11 @@ async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
     start, end = weekly.week_bounds(ctx.clock.now(), timezone)
     week = weekly.StudentWeek(
         student,
-        entries=await ctx.repo.entries_between(_id(student), start, end),
-        goals=await ctx.repo.goals(_id(student)),
-        open_questions=await ctx.repo.open_questions([_id(student)], start - OPEN_QUESTIONS),
+        entries=await ctx.store.entries.between(_id(student), start, end),
+        goals=await ctx.store.entries.goals(_id(student)),
+        open_questions=await ctx.store.entries.open_questions(
+            [_id(student)], start - OPEN_QUESTIONS
+        ),
     )
     return [Reply(weekly.compose_summary(week, start, timezone, ctx.t, "summary.title_so_far"))]
 
@@ -103,7 +105,7 @@ async def show_record(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
     if found.student is None:
         return [not_found(ctx, found, args)]
     # Gathered after the view is logged, so the access log shown includes this reading.
-    record = await student_record.gather(ctx.repo, found.student)
+    record = await student_record.gather(ctx.store, found.student)
     text = student_record.compose(record, ctx.t, await _timezone(ctx, found.student))
     may_amend = await access.my_link(ctx, _id(found.student), Action.AMEND) is not None
     hint = f"\n\n{ctx.t('record.amend_hint')}" if may_amend and record.entries else ""

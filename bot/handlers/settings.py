@@ -20,8 +20,8 @@ MAX_PAUSE = timedelta(days=366)
 async def _timezone(ctx: Context) -> str:
     if ctx.me.timezone:
         return ctx.me.timezone
-    links = await ctx.repo.links_of(ctx.my_id)
-    school = await ctx.repo.school(links[0].student.school_id) if links else None
+    links = await ctx.store.students.links_of(ctx.my_id)
+    school = await ctx.store.students.school(links[0].student.school_id) if links else None
     return school.timezone if school else ctx.settings.school.timezone
 
 
@@ -29,7 +29,7 @@ async def _timezone(ctx: Context) -> str:
 async def show_settings(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """What the sender has chosen, and how to change it."""
     person = ctx.me
-    deliveries = {m.delivery for m in await ctx.repo.memberships_of(ctx.my_id)}
+    deliveries = {m.delivery for m in await ctx.store.students.memberships_of(ctx.my_id)}
     # /delivery sets every team at once, so there is one choice unless no team yet.
     delivery = deliveries.pop() if len(deliveries) == 1 else Delivery.WEEKLY
     quiet = person_quiet_hours(person.quiet_hours, ctx.settings.schedule.quiet_hours)
@@ -63,7 +63,7 @@ async def set_language(msg: IncomingMessage, ctx: Context, args: str) -> list[Re
 async def choose_language(ctx: Context, language: str) -> None:
     """From now on, Tandem writes to the sender in this language (this reply included)."""
     ctx.me.language = language
-    await ctx.repo.save(ctx.me)
+    await ctx.store.people.save(ctx.me)
     ctx.t = Translator(language)
 
 
@@ -73,7 +73,7 @@ async def set_delivery(msg: IncomingMessage, ctx: Context, args: str) -> list[Re
     wanted = args.strip().casefold()
     if wanted not in (Delivery.INSTANT, Delivery.WEEKLY):
         return [ctx.say("settings.delivery_usage")]
-    await ctx.repo.set_delivery(ctx.my_id, wanted)
+    await ctx.store.students.set_delivery(ctx.my_id, wanted)
     return [ctx.say(f"settings.delivery_set.{wanted}")]
 
 
@@ -83,7 +83,7 @@ async def set_quiet(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
     wanted = args.strip().casefold()
     if wanted == OFF:
         ctx.me.quiet_hours = OFF
-        await ctx.repo.save(ctx.me)
+        await ctx.store.people.save(ctx.me)
         return [ctx.say("settings.quiet_set_off")]
     try:
         quiet = parse_quiet_hours(wanted, "quiet") if wanted else None
@@ -92,7 +92,7 @@ async def set_quiet(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
     if quiet is None:
         return [ctx.say("settings.quiet_usage")]
     ctx.me.quiet_hours = str(quiet)
-    await ctx.repo.save(ctx.me)
+    await ctx.store.people.save(ctx.me)
     return [ctx.say("settings.quiet_set", quiet=str(quiet))]
 
 
@@ -104,7 +104,7 @@ async def pause(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     now = ctx.clock.now()
     if words in (["off"], ["resume"]):
         ctx.me.paused_until = None
-        await ctx.repo.save(ctx.me)
+        await ctx.store.people.save(ctx.me)
         return [ctx.say("settings.pause_off")]
     if not words:
         until = week_bounds(now, timezone)[1]
@@ -116,7 +116,7 @@ async def pause(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
         if until <= now or until - now > MAX_PAUSE:
             return [ctx.say("settings.pause_range")]
     ctx.me.paused_until = until
-    await ctx.repo.save(ctx.me)
+    await ctx.store.people.save(ctx.me)
     return [ctx.say("settings.paused", date=ctx.t.day(until.date()))]
 
 

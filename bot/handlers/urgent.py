@@ -13,18 +13,20 @@ from storage.models import PendingAction
 @router.button("seen")
 async def mark_seen(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Record that this teammate has seen the urgent note, and tell its author at once."""
-    entry = await ctx.repo.entry(pending.payload["entry_id"])
-    await ctx.repo.delete_pending(pending)
+    entry = await ctx.store.entries.get(pending.payload["entry_id"])
+    await ctx.store.buttons.delete(pending)
     if entry is None:
         return [ctx.say("entry.gone").replacing()]
-    first_time = await ctx.repo.add_acknowledgement(entry.id or 0, ctx.my_id, ctx.clock.now())
-    student = await ctx.repo.student(entry.student_id)
+    first_time = await ctx.store.entries.add_acknowledgement(
+        entry.id or 0, ctx.my_id, ctx.clock.now()
+    )
+    student = await ctx.store.students.get(entry.student_id)
     name = student.name if student else ""
-    author = await ctx.repo.person(entry.author_id) if entry.author_id else None
+    author = await ctx.store.people.get(entry.author_id) if entry.author_id else None
     if first_time and author is not None and author.id is not None:
         t = Translator(author.language)
         await enqueue(
-            ctx.repo,
+            ctx.store,
             Letter(
                 key=f"seen:{entry.id}:{ctx.my_id}",
                 person_id=author.id,

@@ -12,7 +12,7 @@ from bot import roster
 from bot.events import Reply
 from bot.outbox import OutboxSender
 from storage.models import Platform, Role
-from storage.repo import Repo
+from storage.stores import Store
 from tests.adapters import test_telegram
 from tests.adapters.fake_telegram import TgUser
 from tests.adapters.test_telegram import PARENT, SECRET, TEACHER, Telegram
@@ -73,10 +73,10 @@ async def test_markup_in_student_and_people_names_reaches_telegram_as_plain_text
     telegram: Telegram,
 ) -> None:
     async with telegram.db.session() as session:
-        repo = Repo(session)
-        school = await repo.school_named("Maple Elementary")
+        store = Store(session)
+        school = await store.students.school_named("Maple Elementary")
         assert school is not None
-        await roster.add_student(repo, school, "<b>Bo</b> *Star* [x](tg://user?id=1)")
+        await roster.add_student(store, school, "<b>Bo</b> *Star* [x](tg://user?id=1)")
     sly = TgUser(5009, "<i>Dana</i>", "_Sly_ &amp;")
     await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
     new = await telegram.invite("<b>Bo</b>", Role.PARENT)

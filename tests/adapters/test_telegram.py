@@ -33,7 +33,7 @@ from bot.i18n import translate
 from bot.outbox import PermanentError, RateLimited
 from storage.db import Database
 from storage.models import Account, Entry, EntryRevision, Person, Role, SeenEvent
-from storage.repo import Repo
+from storage.stores import Store
 from tests.adapters.fake_telegram import (
     BOT_USERNAME,
     JSON,
@@ -115,11 +115,11 @@ class Telegram:
 
     async def invite(self, student: str, role: Role) -> invites.NewInvite:
         async with self.db.session() as session:
-            repo = Repo(session)
-            school = await roster.pick_school(repo, self.settings, None)
-            pupil = await roster.student_named(repo, school, student)
+            store = Store(session)
+            school = await roster.pick_school(store, self.settings, None)
+            pupil = await roster.student_named(store, school, student)
             return await invites.create_invite(
-                repo, self.settings, self.clock.now(), school, pupil, role, None
+                store, self.settings, self.clock.now(), school, pupil, role, None
             )
 
     async def join(self, user: TgUser, student: str, role: Role) -> list[JSON]:
@@ -136,7 +136,7 @@ class Telegram:
 
     async def account(self, user: TgUser) -> Account | None:
         async with self.db.session() as session:
-            return await Repo(session).account("telegram", "", str(user.id))
+            return await Store(session).people.account("telegram", "", str(user.id))
 
 
 @pytest.fixture(params=["polling", "webhook"])
@@ -148,12 +148,12 @@ async def telegram(
     specs_dir: Any,
 ) -> AsyncIterator[Telegram]:
     async with db.session() as session:
-        repo = Repo(session)
-        school = await roster.ensure_school(repo, "Maple Elementary", "America/Chicago", "en")
-        sam = await roster.add_student(repo, school, "Sam Rivera")
-        await roster.add_student(repo, school, "Maya Chen")
+        store = Store(session)
+        school = await roster.ensure_school(store, "Maple Elementary", "America/Chicago", "en")
+        sam = await roster.add_student(store, school, "Sam Rivera")
+        await roster.add_student(store, school, "Maya Chen")
         assert sam.id is not None
-        await repo.set_goal(sam.id, "reading", "Reads a page aloud to an adult")
+        await store.entries.set_goal(sam.id, "reading", "Reads a page aloud to an adult")
 
     fake = FakeTelegram(BotApiSpec.load(specs_dir / "telegram-bot-api.json"))
     await fake.start()
@@ -556,7 +556,7 @@ async def test_connect_logs_in_to_send_without_taking_updates(
 
     assert [call.method for call in fake.calls] == ["getMe"]
     async with db.session() as session:
-        assert await Repo(session).bot_username("telegram") == BOT_USERNAME
+        assert await Store(session).bot_profile.username("telegram") == BOT_USERNAME
     assert fake.violations == []
 
 
@@ -610,7 +610,7 @@ async def test_start_registers_the_command_menu_and_remembers_the_username(
     assert menu["help"] == translate("es", "menu.help") != translate("en", "menu.help")
     assert telegram.adapter.username == BOT_USERNAME
     async with telegram.db.session() as session:
-        assert await Repo(session).bot_username("telegram") == BOT_USERNAME
+        assert await Store(session).bot_profile.username("telegram") == BOT_USERNAME
 
 
 async def test_an_invite_made_in_chat_is_a_deep_link(telegram: Telegram) -> None:

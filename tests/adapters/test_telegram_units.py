@@ -20,7 +20,7 @@ from bot.dispatch import Dispatcher
 from bot.events import Button, ButtonPress, Chat, IncomingMessage, MessageEdited, Sender
 from storage.db import Database
 from storage.models import Platform, Role
-from storage.repo import Repo
+from storage.stores import Store
 from tests.adapters.fake_telegram import (
     BotApiSpec,
     FakeTelegram,
@@ -252,15 +252,15 @@ def test_webhook_mode_without_a_secret_refuses_to_start(db: Database, clock: Fak
 async def test_invite_links_use_the_username_getme_gave(db: Database, clock: FakeClock) -> None:
     settings = Settings()
     async with db.session() as session:
-        repo = Repo(session)
-        school = await roster.ensure_school(repo, "Oak", "America/Chicago", "en")
+        store = Store(session)
+        school = await roster.ensure_school(store, "Oak", "America/Chicago", "en")
         before = await invites.create_invite(
-            repo, settings, clock.now(), school, None, Role.ADMIN, None
+            store, settings, clock.now(), school, None, Role.ADMIN, None
         )
-        await repo.set_bot_username(Platform.TELEGRAM, "OakTandemBot", clock.now())
-        await repo.set_bot_username(Platform.TELEGRAM, "OakTandem2Bot", clock.now())
+        await store.bot_profile.set_username(Platform.TELEGRAM, "OakTandemBot", clock.now())
+        await store.bot_profile.set_username(Platform.TELEGRAM, "OakTandem2Bot", clock.now())
         after = await invites.create_invite(
-            repo, settings, clock.now(), school, None, Role.ADMIN, None
+            store, settings, clock.now(), school, None, Role.ADMIN, None
         )
 
     assert before.link is None
@@ -278,14 +278,14 @@ def test_a_configured_bot_username_wins() -> None:
 
 async def test_deactivating_a_chat_touches_only_that_platforms_account(db: Database) -> None:
     async with db.session() as session:
-        repo = Repo(session)
-        person = await repo.add_person("Dana", "en")
-        await repo.add_account(person, Platform.TELEGRAM, "", "5002", "5002")
-        await repo.add_account(person, Platform.SLACK, "T1", "5002", "5002")
+        store = Store(session)
+        person = await store.people.add("Dana", "en")
+        await store.people.add_account(person, Platform.TELEGRAM, "", "5002", "5002")
+        await store.people.add_account(person, Platform.SLACK, "T1", "5002", "5002")
 
-        assert await repo.deactivate_accounts(Platform.TELEGRAM, "5002") == 1
-        telegram = await repo.account(Platform.TELEGRAM, "", "5002")
-        slack = await repo.account(Platform.SLACK, "T1", "5002")
+        assert await store.people.deactivate_accounts(Platform.TELEGRAM, "5002") == 1
+        telegram = await store.people.account(Platform.TELEGRAM, "", "5002")
+        slack = await store.people.account(Platform.SLACK, "T1", "5002")
 
     assert telegram is not None and not telegram.active
     assert slack is not None and slack.active

@@ -17,7 +17,7 @@ from bot.jobs import run_summary
 from bot.outbox import Letter, enqueue
 from storage.db import Database
 from storage.models import OutboxStatus
-from storage.repo import Repo
+from storage.stores import Store
 from tests.conftest import FakeClock
 from tests.outbox_fakes import FakePlatform, Household, VirtualTime, sender
 
@@ -74,7 +74,7 @@ async def test_two_schedulers_firing_the_same_job_enqueue_once(engines: list[Dat
         """One scheduler's run of the check-in job: one transaction, insert-or-ignore."""
         queued = 0
         async with database.session() as session:
-            repo = Repo(session)
+            store = Store(session)
             for person in people:
                 letter = Letter(
                     f"checkin:1:{person}:2026-W48",
@@ -83,7 +83,7 @@ async def test_two_schedulers_firing_the_same_job_enqueue_once(engines: list[Dat
                     Reply("How was Sam's week at home?"),
                     clock.now(),
                 )
-                queued += await enqueue(repo, letter)
+                queued += await enqueue(store, letter)
         return queued
 
     first, second = await asyncio.gather(fire(engines[0]), fire(engines[1]))
@@ -112,7 +112,7 @@ async def test_replicas_firing_the_same_job_while_sending_deliver_each_letter_on
 
     async def fire(database: Database) -> None:
         async with database.session() as session:
-            repo = Repo(session)
+            store = Store(session)
             for person in people:
                 letter = Letter(
                     f"checkin:1:{person}:2026-W48",
@@ -121,7 +121,7 @@ async def test_replicas_firing_the_same_job_while_sending_deliver_each_letter_on
                     Reply(f"{person}"),
                     clock.now(),
                 )
-                await enqueue(repo, letter)
+                await enqueue(store, letter)
 
     await asyncio.gather(fire(engines[1]), fire(engines[2]))
     for outbox in senders:

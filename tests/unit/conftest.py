@@ -20,7 +20,7 @@ from bot.i18n import translate
 from bot.jobs import JobReport
 from bot.outbox import from_payload
 from storage.models import AccessLog, Account, Entry, Goal, Outbox, Person, School, Student
-from storage.repo import Repo
+from storage.stores import Store
 from tests.conftest import DemoSchool, Said
 
 Row = TypeVar("Row")
@@ -51,15 +51,15 @@ class Record:
 
     async def student_id(self, name: str) -> int:
         async with self.school.db.session() as session:
-            school = await Repo(session).school_named(DEMO_SCHOOL)
+            school = await Store(session).students.school_named(DEMO_SCHOOL)
             assert school is not None
-            student = await roster.student_named(Repo(session), school, name)
+            student = await roster.student_named(Store(session), school, name)
             assert student.id is not None
             return student.id
 
     async def person_id(self, sender: Sender) -> int:
         async with self.school.db.session() as session:
-            account = await Repo(session).account(
+            account = await Store(session).people.account(
                 sender.platform, sender.workspace, sender.external_id
             )
             assert account is not None, f"{sender.display_name} has no account"
@@ -79,7 +79,7 @@ class Record:
     async def access_log(self, actor: Sender, action: str) -> Sequence[AccessLog]:
         actor_id = await self.person_id(actor)
         async with self.school.db.session() as session:
-            return await Repo(session).access_log(actor_id=actor_id, action=action)
+            return await Store(session).records.access_log(actor_id=actor_id, action=action)
 
     async def people(self) -> list[str]:
         return sorted(person.display_name for person in await self.rows(Person))
@@ -96,13 +96,15 @@ class Record:
     async def add_student(self, name: str, teacher: Sender) -> int:
         """A new student at the demo school, on the teacher's team."""
         async with self.school.db.session() as session:
-            repo = Repo(session)
+            store = Store(session)
             school = (await session.exec(select(School).order_by(col(School.id)))).first()
             assert school is not None
-            student: Student = await roster.add_student(repo, school, name)
-            account = await repo.account(teacher.platform, teacher.workspace, teacher.external_id)
+            student: Student = await roster.add_student(store, school, name)
+            account = await store.people.account(
+                teacher.platform, teacher.workspace, teacher.external_id
+            )
             assert account is not None and student.id is not None
-            await repo.add_membership(account.person_id, student.id, "teacher", "weekly")
+            await store.students.add_membership(account.person_id, student.id, "teacher", "weekly")
             return student.id
 
 
@@ -172,7 +174,7 @@ class Mail:
 
     async def school_id(self) -> int:
         async with self.school.db.session() as session:
-            found = await Repo(session).school_named(DEMO_SCHOOL)
+            found = await Store(session).students.school_named(DEMO_SCHOOL)
             assert found is not None and found.id is not None
             return found.id
 

@@ -32,7 +32,8 @@ from storage.models import (
     Setting,
     Student,
 )
-from storage.repo import Repo, StudentLink
+from storage.stores import Store
+from storage.stores.students import StudentLink
 from tests.conftest import START, DemoSchool, FakeClock
 from tests.unit.conftest import Record, en, invite_code
 
@@ -141,20 +142,22 @@ STRANGER = DemoSchool.stranger("Mallory")
 async def add_outsiders(school: DemoSchool) -> None:
     """A teacher on Maya's team only, and the admin of a second school."""
     async with school.db.session() as session:
-        repo = Repo(session)
-        maple = await repo.school_named("Maple Elementary (demo)")
+        store = Store(session)
+        maple = await store.students.school_named("Maple Elementary (demo)")
         assert maple is not None and maple.id is not None
-        harbor = await repo.add_school("Harbor School", "America/Chicago", "en")
+        harbor = await store.students.add_school("Harbor School", "America/Chicago", "en")
         assert harbor.id is not None
-        maya = await roster.student_named(repo, maple, "Maya")
+        maya = await roster.student_named(store, maple, "Maya")
         assert maya.id is not None
-        park = await repo.add_person("Mr. Park", "en")
-        ng = await repo.add_person("Ms. Ng", "en")
+        park = await store.people.add("Mr. Park", "en")
+        ng = await store.people.add("Ms. Ng", "en")
         assert park.id is not None and ng.id is not None
-        await repo.add_account(park, Platform.CONSOLE, "", PARK.external_id, PARK.external_id)
-        await repo.add_account(ng, Platform.CONSOLE, "", NG.external_id, NG.external_id)
-        await repo.add_membership(park.id, maya.id, Role.TEACHER, "weekly")
-        await repo.add_admin(ng.id, harbor.id)
+        await store.people.add_account(
+            park, Platform.CONSOLE, "", PARK.external_id, PARK.external_id
+        )
+        await store.people.add_account(ng, Platform.CONSOLE, "", NG.external_id, NG.external_id)
+        await store.students.add_membership(park.id, maya.id, Role.TEACHER, "weekly")
+        await store.students.add_admin(ng.id, harbor.id)
 
 
 OUTSIDERS = {
@@ -324,33 +327,35 @@ def sender(person: int) -> Sender:
 async def build(db: Database, world: World) -> None:
     """The world in the database: each student has a win and a question carrying its marker."""
     async with db.session() as session:
-        repo = Repo(session)
+        store = Store(session)
         schools = [
-            await repo.add_school(f"School {n}", "America/Chicago", "en")
+            await store.students.add_school(f"School {n}", "America/Chicago", "en")
             for n in range(world.schools)
         ]
         ids = []
         for index, school_index in enumerate(world.students):
             student = await roster.add_student(
-                repo, schools[school_index], f"{FIRST_NAMES[index]} Doe"
+                store, schools[school_index], f"{FIRST_NAMES[index]} Doe"
             )
             assert student.id is not None
             ids.append(student.id)
-            await repo.set_goal(student.id, "focus", f"goal {marker(index)}")
+            await store.entries.set_goal(student.id, "focus", f"goal {marker(index)}")
         for person_index, ties in enumerate(world.ties):
-            person = await repo.add_person(PEOPLE[person_index], "en")
+            person = await store.people.add(PEOPLE[person_index], "en")
             assert person.id is not None
             who = sender(person_index)
-            await repo.add_account(person, who.platform, "", who.external_id, who.external_id)
+            await store.people.add_account(
+                person, who.platform, "", who.external_id, who.external_id
+            )
             for student_index, role in ties.items():
-                await repo.add_membership(person.id, ids[student_index], role, "instant")
+                await store.students.add_membership(person.id, ids[student_index], role, "instant")
             for school_index in world.admins[person_index]:
                 school = schools[school_index]
                 assert school.id is not None
-                await repo.add_admin(person.id, school.id)
+                await store.students.add_admin(person.id, school.id)
         for index, student_id in enumerate(ids):
             for kind in (EntryKind.WIN, EntryKind.QUESTION):
-                await repo.add_entry(
+                await store.entries.add(
                     Entry(
                         student_id=student_id,
                         author_id=None,
@@ -406,7 +411,7 @@ async def press_someone_elses_button(
 ) -> list[Reply]:
     """Press a button token that belongs to another person: it must do nothing at all."""
     async with db.session() as session:
-        account = await Repo(session).account(who.platform, who.workspace, who.external_id)
+        account = await Store(session).people.account(who.platform, who.workspace, who.external_id)
         owner = account.person_id if account else -1
         tokens = [
             row.token
@@ -425,11 +430,11 @@ async def press_someone_elses_button(
 async def check_letters(db: Database, world: World) -> None:
     """Every queued letter about a student goes to someone who may see that student."""
     async with db.session() as session:
-        repo = Repo(session)
+        store = Store(session)
         for letter in (await session.exec(select(Outbox))).all():
             if letter.student_id is None:
                 continue
-            links = await repo.links_of(letter.person_id)
+            links = await store.students.links_of(letter.person_id)
             assert letter.student_id in [link.student.id for link in links], letter
 
 

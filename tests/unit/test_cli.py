@@ -29,7 +29,7 @@ from bot.events import Chat, IncomingMessage, Sender
 from bot.i18n import translate
 from storage.db import Database
 from storage.models import Outbox, OutboxStatus, Platform
-from storage.repo import Repo
+from storage.stores import Store
 from tests.conftest import FakeClock, welcome
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent)) or shutil.which("tandem")
@@ -310,7 +310,7 @@ def queue(url: str, sender: Sender, **by_status: int) -> None:
         db = Database(url)
         try:
             async with db.session() as session:
-                account = await Repo(session).account(
+                account = await Store(session).people.account(
                     sender.platform, sender.workspace, sender.external_id
                 )
                 assert account is not None and account.id is not None

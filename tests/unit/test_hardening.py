@@ -60,7 +60,7 @@ from bot.i18n import Translator
 from bot.outbox import OutboxSender
 from storage.db import Database, sqlite_path
 from storage.models import Account, CodeGuess, Entry, Outbox, PendingAction, Platform
-from storage.repo import Repo
+from storage.stores import Store
 from tests.conftest import DemoSchool, welcome
 from tests.unit.conftest import Mail, Record, en, invite_code
 
@@ -287,10 +287,10 @@ class Recorder:
 
 async def forget_sam(school: DemoSchool) -> None:
     async with school.db.session() as session:
-        repo = Repo(session)
-        [student] = await repo.students_keyed("sam rivera")
+        store = Store(session)
+        [student] = await store.students.keyed("sam rivera")
         ctx = Context(
-            repo=repo, clock=school.clock, settings=school.dispatcher.settings, t=Translator("en")
+            store=store, clock=school.clock, settings=school.dispatcher.settings, t=Translator("en")
         )
         await forget.forget_student(ctx, student)
 

@@ -8,7 +8,7 @@ from bot import invites, roster
 from bot.config import Settings
 from bot.demo import DEMO_SCHOOL
 from storage.models import Invite, Membership, Role
-from storage.repo import Repo
+from storage.stores import Store
 from tests.conftest import DemoSchool, welcome
 from tests.unit.conftest import Record, en, invite_code
 
@@ -18,12 +18,12 @@ DEMO_PEOPLE = ["Dana Rivera", "Lee Chen", "Luis Rivera", "Ms. Ortiz"]
 async def make_invite(school: DemoSchool, student: str | None, role: Role) -> str:
     """An invite made the way the CLI makes one, outside any chat."""
     async with school.db.session() as session:
-        repo = Repo(session)
-        found = await repo.school_named(DEMO_SCHOOL)
+        store = Store(session)
+        found = await store.students.school_named(DEMO_SCHOOL)
         assert found is not None
-        pupil = await roster.student_named(repo, found, student) if student else None
+        pupil = await roster.student_named(store, found, student) if student else None
         new = await invites.create_invite(
-            repo, Settings(), school.clock.now(), found, pupil, role, None
+            store, Settings(), school.clock.now(), found, pupil, role, None
         )
         return new.code
 

@@ -1,4 +1,4 @@
-"""Queuing many letters at once, as the weekly jobs do (`Repo.insert_outbox_values`).
+"""Queuing many letters at once, as the weekly jobs do (`store.outbox.add_many`).
 
 PostgreSQL copies them into temporary tables and inserts from there; SQLite runs one prepared
 INSERT for each. Either way: each dedupe key once, each letter its own reply, the count true.
@@ -14,7 +14,8 @@ import pytest
 from bot.events import Button, Reply
 from bot.outbox import from_payload, to_payload
 from storage.db import Database
-from storage.repo import Repo, outbox_values
+from storage.stores import Store
+from storage.stores.outbox import outbox_values
 from tests.conftest import FakeClock
 from tests.outbox_fakes import Household
 
@@ -41,8 +42,8 @@ def letter(
 async def queue(db: Database, *batches: list[dict[str, Any]]) -> list[int]:
     """Each batch queued in turn, all in one transaction; how many each one added."""
     async with db.session() as session:
-        repo = Repo(session)
-        return [await repo.insert_outbox_values(batch) for batch in batches]
+        store = Store(session)
+        return [await store.outbox.add_many(batch) for batch in batches]
 
 
 async def test_letters_sharing_a_reply_each_carry_it_in_the_order_queued(

@@ -30,7 +30,7 @@ from bot.outbox import (
 from bot.ratelimit import WINDOW_SECONDS, PlatformLimits, RateLimiter, Window
 from storage.db import Database
 from storage.models import OutboxStatus, Platform
-from storage.repo import Repo
+from storage.stores import Store
 from tests.conftest import FakeClock
 from tests.outbox_fakes import (
     FAST,
@@ -269,7 +269,7 @@ async def test_a_second_sender_finding_the_same_block_does_not_tell_admins_again
     # She unblocks and writes (her account is active again), then blocks the bot once more.
     async with db.session() as session:
         account = await home.account(dana)
-        await Repo(session).attach_account(account, dana)
+        await Store(session).people.attach_account(account, dana)
     await home.letters([dana], prefix="second")
 
     await sender(db, platform, clock, time, worker="b").drain()
@@ -288,7 +288,7 @@ async def test_an_account_unblocked_later_is_written_to_again_by_the_same_sender
 
     del platform.always["dana"]  # she unblocks the bot and writes to it again
     async with db.session() as session:
-        await Repo(session).attach_account(await home.account(dana), dana)
+        await Store(session).people.attach_account(await home.account(dana), dana)
     await home.letters([dana], prefix="after")
     report = await outbox.drain()
 
@@ -301,7 +301,9 @@ async def test_letters_to_an_account_already_inactive_fail_without_a_try(
     [dana] = await home.people(["dana"])
     await home.letters([dana])
     async with db.session() as session:
-        await Repo(session).deactivate_accounts(Platform.TELEGRAM, "dana")  # as the adapter does
+        await Store(session).people.deactivate_accounts(
+            Platform.TELEGRAM, "dana"
+        )  # as the adapter does
 
     report = await sender(db, platform, clock, time).drain()
 
@@ -369,9 +371,9 @@ async def test_a_long_queue_to_one_chat_keeps_its_claims_and_its_order(
     # while it works, so a second sender polling all along never gets (and resends) one.
     [dana] = await home.people(["dana"])
     async with db.session() as session:
-        repo = Repo(session)
+        store = Store(session)
         for n in range(30):
-            await enqueue(repo, Letter(f"note:{n}", dana, "note", Reply(f"note {n}"), clock.now()))
+            await enqueue(store, Letter(f"note:{n}", dana, "note", Reply(f"note {n}"), clock.now()))
     short = SenderConfig(claim_seconds=10)
     first = sender(db, platform, clock, time, short, worker="first")
     second = sender(db, platform, clock, time, short, worker="second")
@@ -417,7 +419,7 @@ async def test_one_telegram_chat_gets_at_most_one_message_a_second(
     async with db.session() as session:
         for n in range(5):
             await enqueue(
-                Repo(session), Letter(f"note:{n}", dana, "note", Reply(f"note {n}"), clock.now())
+                Store(session), Letter(f"note:{n}", dana, "note", Reply(f"note {n}"), clock.now())
             )
 
     await sender(db, platform, clock, time).drain()
@@ -439,7 +441,7 @@ async def test_chats_interleave_and_slack_channels_have_their_own_limit(
         for n in range(4):
             for person in [*tg, *sl]:
                 await enqueue(
-                    Repo(session),
+                    Store(session),
                     Letter(f"n:{n}:{person}", person, "note", Reply(f"{person}:{n}"), clock.now()),
                 )
     outbox = sender(
@@ -543,7 +545,7 @@ async def test_stopping_hands_back_letters_waiting_out_a_429_at_once(
     async with db.session() as session:
         for n in range(3):
             await enqueue(
-                Repo(session), Letter(f"note:{n}", dana, "note", Reply(f"note {n}"), clock.now())
+                Store(session), Letter(f"note:{n}", dana, "note", Reply(f"note {n}"), clock.now())
             )
     platform.failures["dana"] = [RateLimited(600)]
     outbox = sender(db, platform, clock, time)

@@ -9,7 +9,7 @@ import pytest
 from bot.config import ScheduleConfig, SecurityConfig, Settings, WeeklyTime
 from bot.scheduler import build_scheduler, weekly_trigger
 from storage.models import School
-from storage.repo import Repo
+from storage.stores import Store
 from tests.conftest import DemoSchool
 from tests.unit.conftest import SCHOOL_ZONE, Mail, Record, chicago, en
 
@@ -71,9 +71,9 @@ async def test_scheduler_has_a_checkin_and_a_summary_per_school_and_one_purge(
     school: DemoSchool, settings: Settings
 ) -> None:
     async with school.db.session() as session:
-        repo = Repo(session)
-        await repo.add_school("Harbor School", "Europe/Berlin", "en")
-        schools: list[School] = list(await repo.schools())
+        store = Store(session)
+        await store.students.add_school("Harbor School", "Europe/Berlin", "en")
+        schools: list[School] = list(await store.students.schools())
     by_zone = {school.id: school.timezone for school in schools if school.id is not None}
     harbor = next(school.id for school in schools if school.name == "Harbor School")
 
@@ -99,7 +99,7 @@ async def test_the_scheduled_checkin_job_enqueues_for_its_school(
     school: DemoSchool, mail: Mail, settings: Settings
 ) -> None:
     async with school.db.session() as session:
-        schools = list(await Repo(session).schools())
+        schools = list(await Store(session).students.schools())
     scheduler = build_scheduler(school.db, settings, school.clock, schools)
     job = scheduler.get_job(f"checkin:{await mail.school_id()}")
     assert job is not None

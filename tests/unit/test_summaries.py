@@ -13,7 +13,7 @@ from bot import grammar
 from bot.demo import DEMO_SCHOOL
 from bot.events import Sender
 from storage.models import Delivery, Entry, EntryKind, Outbox, Person, Platform, Role, Setting
-from storage.repo import Repo
+from storage.stores import Store
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Mail, Queued, Record, chicago, en
 
@@ -270,29 +270,37 @@ async def test_the_summary_is_due_after_quiet_hours(school: DemoSchool, mail: Ma
 async def add_students(school: DemoSchool, count: int) -> None:
     """`count` more students at the demo school, each with a parent and Ms. Ortiz."""
     async with school.db.session() as session:
-        repo = Repo(session)
-        found = await repo.school_named(DEMO_SCHOOL)
-        teacher = await repo.account(school.teacher.platform, "", school.teacher.external_id)
+        store = Store(session)
+        found = await store.students.school_named(DEMO_SCHOOL)
+        teacher = await store.people.account(
+            school.teacher.platform, "", school.teacher.external_id
+        )
         assert found is not None and teacher is not None
         for n in range(count):
             name = f"Pupil {n:02d}"
-            student = await repo.add_student(found, name, grammar.fold(name))
-            parent = await repo.add_person(f"Parent {n:02d}", "en")
-            await repo.add_account(parent, Platform.CONSOLE, "", f"parent-{n}", f"parent-{n}")
+            student = await store.students.add(found, name, grammar.fold(name))
+            parent = await store.people.add(f"Parent {n:02d}", "en")
+            await store.people.add_account(
+                parent, Platform.CONSOLE, "", f"parent-{n}", f"parent-{n}"
+            )
             assert student.id is not None and parent.id is not None
-            await repo.add_membership(parent.id, student.id, Role.PARENT, Delivery.WEEKLY)
-            await repo.add_membership(teacher.person_id, student.id, Role.TEACHER, Delivery.WEEKLY)
+            await store.students.add_membership(parent.id, student.id, Role.PARENT, Delivery.WEEKLY)
+            await store.students.add_membership(
+                teacher.person_id, student.id, Role.TEACHER, Delivery.WEEKLY
+            )
 
 
 async def log_a_win_for_everyone(school: DemoSchool, at: datetime) -> None:
     async with school.db.session() as session:
-        repo = Repo(session)
-        found = await repo.school_named(DEMO_SCHOOL)
-        teacher = await repo.account(school.teacher.platform, "", school.teacher.external_id)
+        store = Store(session)
+        found = await store.students.school_named(DEMO_SCHOOL)
+        teacher = await store.people.account(
+            school.teacher.platform, "", school.teacher.external_id
+        )
         assert found is not None and found.id is not None and teacher is not None
-        for student in await repo.students_in(found.id):
+        for student in await store.students.in_school(found.id):
             assert student.id is not None
-            await repo.add_entry(
+            await store.entries.add(
                 Entry(
                     student_id=student.id,
                     author_id=teacher.person_id,

@@ -1,0 +1,163 @@
+"""What the stores share: their base class and the statements every message runs, built once."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, bindparam, exists, func, insert, null, union_all
+from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
+
+from storage.models import (
+    Account,
+    Admin,
+    Delivery,
+    Entry,
+    Goal,
+    Membership,
+    PendingAction,
+    Person,
+    Role,
+    SeenEvent,
+    Student,
+)
+
+Row = TypeVar("Row")
+
+
+class Queries:
+    """Queries over one session (one transaction per incoming event or CLI command)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _add(self, row: Row) -> Row:
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+
+# --- the statements every message runs, built once --------------------------------------------
+# Building a statement and its cache key costs more than SQLite takes to run it, so what each
+# incoming message asks is built here once, with bound parameters, and only executed per event.
+
+
+def _table(model: type[SQLModel]) -> Table:
+    """A model's table: writes against it are plain Core statements (no ORM bulk mode, no unit
+    of work), for rows the transaction does not touch again."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+SEEN = {
+    dialect: insert_for(_table(SeenEvent)).on_conflict_do_nothing()
+    for dialect, insert_for in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
+def _awaiting(person_id: Any) -> tuple[Any, ...]:
+    """A pending action of `person_id`'s, of the kinds bound as `actions`, unexpired at `now`."""
+    return (
+        col(PendingAction.person_id) == person_id,
+        col(PendingAction.action).in_(bindparam("actions", expanding=True)),
+        col(PendingAction.expires_at) > bindparam("now"),
+    )
+
+
+_AWAITS_FOLLOW_UP = exists().where(*_awaiting(col(Person.id)))
+
+SENDER = (
+    select(Account, Person, _AWAITS_FOLLOW_UP.label("awaits_follow_up"))
+    .join(Person, col(Person.id) == col(Account.person_id))
+    .where(
+        col(Account.platform) == bindparam("platform"),
+        col(Account.workspace) == bindparam("workspace"),
+        col(Account.external_id) == bindparam("external_id"),
+    )
+)
+
+
+def _links_statement() -> Select[Student, Any, Any, Any]:
+    """A person's students in one query: each team they are on (with its role, and the shape of
+    the team), then each student of each school they run (no role: that is how they differ)."""
+    student_columns = _table(Student).columns
+    weekly, instant = aliased(Membership), aliased(Membership)
+    weekly_parents = (
+        select(func.count())
+        .select_from(weekly)
+        .where(
+            col(weekly.student_id) == col(Student.id),
+            col(weekly.role) == Role.PARENT,
+            col(weekly.delivery) == Delivery.WEEKLY,
+        )
+        .scalar_subquery()
+    )
+    instant_others = (
+        select(func.count())
+        .select_from(instant)
+        .where(
+            col(instant.student_id) == col(Student.id),
+            col(instant.delivery) == Delivery.INSTANT,
+            col(instant.person_id) != bindparam("person_id"),
+        )
+        .scalar_subquery()
+    )
+    on_team = (
+        sa_select(
+            *student_columns,
+            col(Membership.role).label("role"),
+            weekly_parents.label("weekly_parents"),
+            instant_others.label("instant_others"),
+        )
+        .join(Membership, col(Membership.student_id) == col(Student.id))
+        .where(
+            col(Membership.person_id) == bindparam("person_id"), col(Student.archived).is_(False)
+        )
+    )
+    administered = sa_select(
+        *student_columns,
+        null().label("role"),
+        null().label("weekly_parents"),
+        null().label("instant_others"),
+    ).where(
+        col(Student.school_id).in_(
+            select(Admin.school_id).where(col(Admin.person_id) == bindparam("person_id"))
+        ),
+        col(Student.archived).is_(False),
+    )
+    linked = union_all(on_team, administered).subquery("linked")
+    return select(
+        aliased(Student, linked), linked.c.role, linked.c.weekly_parents, linked.c.instant_others
+    )
+
+
+LINKS = _links_statement()
+
+GOALS = (
+    select(Goal)
+    .where(col(Goal.student_id) == bindparam("student_id"), col(Goal.active).is_(True))
+    .order_by(col(Goal.tag))
+)
+
+NEW_ENTRY = insert(_table(Entry)).returning(_table(Entry).c.id)
+ENTRY_COLUMNS = tuple(column.name for column in _table(Entry).columns if column.name != "id")
+
+TEAM = (
+    select(Person, Membership)
+    .join(Membership, col(Membership.person_id) == col(Person.id))
+    .where(col(Membership.student_id) == bindparam("student_id"))
+    .order_by(col(Membership.role).desc(), col(Person.display_name))
+)
+
+NEW_BUTTONS = insert(_table(PendingAction))
+
+FOLLOW_UP = (
+    select(PendingAction)
+    .where(*_awaiting(bindparam("person_id")))
+    .order_by(col(PendingAction.expires_at).desc())
+)

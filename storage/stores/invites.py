@@ -1,0 +1,66 @@
+"""Invites (stored hashed, single use) and the wrong codes each account has guessed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+
+from storage.models import CodeGuess, Invite
+from storage.stores._sql import Queries
+
+
+class InviteStore(Queries):
+    """Invites and code guesses."""
+
+    async def add(self, invite: Invite) -> Invite:
+        return await self._add(invite)
+
+    async def by_hash(self, code_hash: str) -> Invite | None:
+        statement = select(Invite).where(Invite.code_hash == code_hash)
+        return (await self.session.exec(statement)).first()
+
+    async def use(self, invite: Invite, person_id: int, now: datetime) -> bool:
+        """Mark an invite used; False if someone else used it first (single use under races)."""
+        statement = (
+            update(Invite)
+            .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
+            .values(used_at=now, used_by=person_id)
+        )
+        result = await self.session.exec(statement)
+        return bool(result.rowcount)
+
+    async def from_roster(self, student_id: int, role: str, label: str) -> Sequence[Invite]:
+        """Invites a roster import made for this adult on this student's team."""
+        statement = select(Invite).where(
+            Invite.student_id == student_id, Invite.role == role, Invite.label == label
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def guesses(
+        self, kind: str, platform: str, workspace: str, external_id: str, since: datetime
+    ) -> int:
+        """How many wrong codes of one kind this platform account sent since `since`."""
+        statement = (
+            select(func.count())
+            .select_from(CodeGuess)
+            .where(
+                CodeGuess.kind == kind,
+                CodeGuess.platform == platform,
+                CodeGuess.workspace == workspace,
+                CodeGuess.external_id == external_id,
+                col(CodeGuess.at) >= since,
+            )
+        )
+        return int((await self.session.exec(statement)).one())
+
+    async def add_guess(
+        self, kind: str, platform: str, workspace: str, external_id: str, at: datetime
+    ) -> None:
+        await self._add(
+            CodeGuess(
+                kind=kind, platform=platform, workspace=workspace, external_id=external_id, at=at
+            )
+        )

@@ -1,0 +1,201 @@
+"""The weekly jobs' read side: a whole school's week at once, as light rows, for the check-in
+prompts, the nudges and the summaries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import func
+from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
+from sqlmodel import col, select
+
+from storage.models import Account, Entry, Goal, Membership, Person, Student
+from storage.stores._sql import Queries
+
+
+class WeekEntry(NamedTuple):
+    """What a weekly summary needs of an entry, read without the ORM: a school's week is big."""
+
+    id: int
+    student_id: int
+    kind: str
+    setting: str
+    text: str
+    mood: str | None
+    goal_id: int | None
+    attachment_ref: str | None
+    created_at: datetime
+    edited_at: datetime | None
+
+
+_WEEK_ENTRY_COLUMNS = (
+    Entry.id,
+    Entry.student_id,
+    Entry.kind,
+    Entry.setting,
+    Entry.text,
+    Entry.mood,
+    Entry.goal_id,
+    Entry.attachment_ref,
+    Entry.created_at,
+    Entry.edited_at,
+)
+
+
+class WeekGoal(NamedTuple):
+    """What a weekly summary needs of a goal."""
+
+    id: int
+    student_id: int
+    tag: str
+    description: str
+
+
+class Reader(NamedTuple):
+    """A member of a student's team, as a weekly job addresses them."""
+
+    student_id: int
+    person_id: int
+    language: str
+    timezone: str | None
+    quiet_hours: str | None
+
+
+class WeeklyView(Queries):
+    """A school's week, read in a few queries whatever its size."""
+
+    async def teams(self, school_id: int) -> Sequence[tuple[Membership, Person]]:
+        """Every membership of the school's active students, with the person (one query)."""
+        statement = (
+            select(Membership, Person)
+            .join(Person, col(Person.id) == col(Membership.person_id))
+            .join(Student, col(Student.id) == col(Membership.student_id))
+            .where(Student.school_id == school_id, col(Student.archived).is_(False))
+            .order_by(col(Membership.student_id), col(Person.id))
+        )
+        return (await self.session.exec(statement)).all()
+
+    async def readers(self, school_id: int) -> list[Reader]:
+        """Every member of the teams of the school's active students, by student then person."""
+        statement = (
+            sa_select(
+                col(Membership.student_id),
+                col(Person.id),
+                col(Person.language),
+                col(Person.timezone),
+                col(Person.quiet_hours),
+            )
+            .join(Person, col(Person.id) == col(Membership.person_id))
+            .join(Student, col(Student.id) == col(Membership.student_id))
+            .where(col(Student.school_id) == school_id, col(Student.archived).is_(False))
+            .order_by(col(Membership.student_id), col(Person.id))
+        )
+        connection = await self.session.connection()
+        return [Reader._make(row) for row in (await connection.execute(statement)).all()]
+
+    async def accounts(self, school_id: int) -> dict[int, Account]:
+        """The delivery account (first active) of everyone on a team at the school."""
+        members = (
+            select(Membership.person_id)
+            .join(Student, col(Student.id) == col(Membership.student_id))
+            .where(Student.school_id == school_id)
+        )
+        statement = (
+            select(Account)
+            .where(col(Account.person_id).in_(members), col(Account.active).is_(True))
+            .order_by(col(Account.id).desc())
+        )
+        return {account.person_id: account for account in (await self.session.exec(statement))}
+
+    async def students_noted(self, school_id: int, start: datetime, end: datetime) -> set[int]:
+        """The school's students with at least one entry in [start, end)."""
+        statement = (
+            select(Entry.student_id)
+            .distinct()
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .where(
+                Student.school_id == school_id,
+                col(Entry.created_at) >= start,
+                col(Entry.created_at) < end,
+            )
+        )
+        return set((await self.session.exec(statement)).all())
+
+    async def goals(self, school_id: int) -> list[WeekGoal]:
+        """The active goals of a school's students, as light rows, by tag."""
+        statement = (
+            sa_select(col(Goal.id), col(Goal.student_id), col(Goal.tag), col(Goal.description))
+            .join(Student, col(Student.id) == col(Goal.student_id))
+            .where(col(Student.school_id) == school_id, col(Goal.active).is_(True))
+            .order_by(col(Goal.tag))
+        )
+        connection = await self.session.connection()
+        return [WeekGoal._make(row) for row in (await connection.execute(statement)).all()]
+
+    async def entries(
+        self, school_id: int, start: datetime, end: datetime, batch: int = 2000
+    ) -> AsyncIterator[tuple[int, list[tuple[WeekEntry, str]]]]:
+        """A school's entries in [start, end) with author names, one student at a time.
+
+        Streamed in batches (oldest first within each student), so a week of half a million
+        entries never sits in memory at once; nothing else may use the session meanwhile.
+        """
+        statement = (
+            sa_select(
+                *(col(column) for column in _WEEK_ENTRY_COLUMNS),
+                func.coalesce(Person.display_name, ""),
+            )
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            .where(
+                col(Student.school_id) == school_id,
+                col(Entry.created_at) >= start,
+                col(Entry.created_at) < end,
+            )
+            # By the student's own id, not the entry's copy of it: then SQLite walks the
+            # students in order and each one's entries by index, with no sort of the whole week.
+            .order_by(col(Student.id), col(Entry.created_at), col(Entry.id))
+            .execution_options(yield_per=batch)
+        )
+        result = await self.session.stream(statement)
+        student: int | None = None
+        week: list[tuple[WeekEntry, str]] = []
+        async for rows in result.partitions():
+            for row in rows:
+                entry = WeekEntry._make(row[:10])
+                if entry.student_id != student:
+                    if student is not None:
+                        yield student, week
+                    student, week = entry.student_id, []
+                week.append((entry, row[10]))
+        if student is not None:
+            yield student, week
+
+    async def open_questions(self, school_id: int, since: datetime) -> list[tuple[WeekEntry, str]]:
+        """Unanswered questions about the school's students since `since`, as light rows (one
+        query, whatever the number of students: no list of ids to outgrow a driver's limit)."""
+        answered = select(Entry.reply_to_id).where(
+            Entry.kind == "answer", col(Entry.reply_to_id).is_not(None)
+        )
+        statement = (
+            sa_select(
+                *(col(column) for column in _WEEK_ENTRY_COLUMNS),
+                func.coalesce(Person.display_name, ""),
+            )
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            .where(
+                col(Student.school_id) == school_id,
+                col(Entry.kind) == "question",
+                col(Entry.created_at) >= since,
+                col(Entry.id).not_in(answered),
+            )
+            .order_by(col(Entry.created_at), col(Entry.id))
+        )
+        connection = await self.session.connection()
+        return [
+            (WeekEntry._make(row[:10]), row[10])
+            for row in (await connection.execute(statement)).all()
+        ]
