@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
-from storage.models import Acknowledgement, Entry, EntryRevision, Goal, Person
+from storage.models import Acknowledgement, Entry, EntryKind, EntryRevision, Goal, Person
 from storage.stores._sql import ENTRY_COLUMNS, GOALS, NEW_ENTRY, Queries
 
 
@@ -96,14 +96,14 @@ class EntryStore(Queries):
     ) -> Sequence[tuple[Entry, str]]:
         """Questions about these students since `since` that have no answer yet."""
         answered = select(Entry.reply_to_id).where(
-            Entry.kind == "answer", col(Entry.reply_to_id).is_not(None)
+            Entry.kind == EntryKind.ANSWER, col(Entry.reply_to_id).is_not(None)
         )
         statement = (
             select(Entry, func.coalesce(Person.display_name, ""))
             .outerjoin(Person, col(Person.id) == col(Entry.author_id))
             .where(
                 col(Entry.student_id).in_(student_ids),
-                Entry.kind == "question",
+                Entry.kind == EntryKind.QUESTION,
                 col(Entry.created_at) >= since,
                 col(Entry.id).not_in(answered),
             )

@@ -207,7 +207,7 @@ class OutboxStore(Queries):
         """Delete the not-yet-sent letters about an entry (it was undone)."""
         keys = [f"{kind}:{entry.id}:%" for kind in ("entry", "share", "answer", "seen")]
         statement = delete(Outbox).where(
-            col(Outbox.status) == "pending",
+            col(Outbox.status) == OutboxStatus.PENDING,
             or_(*(col(Outbox.dedupe_key).like(key) for key in keys)),
         )
         return int((await self.session.exec(statement)).rowcount)

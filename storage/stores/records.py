@@ -24,6 +24,7 @@ from storage.models import (
     Invite,
     Membership,
     Outbox,
+    OutboxStatus,
     PendingAction,
     Person,
     SeenEvent,
@@ -255,7 +256,9 @@ class RecordStore(Queries):
             (
                 "outbox",
                 delete(Outbox).where(
-                    col(Outbox.status).in_(["sent", "dead", "failed"]),
+                    col(Outbox.status).in_(
+                        [OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.FAILED]
+                    ),
                     col(Outbox.not_before) < events_before,
                 ),
             ),

@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
 from sqlmodel import col, select
 
-from storage.models import Account, Entry, Goal, Membership, Person, Student
+from storage.models import Account, Entry, EntryKind, Goal, Membership, Person, Student
 from storage.stores._sql import Queries
 
 
@@ -177,7 +177,7 @@ class WeeklyView(Queries):
         """Unanswered questions about the school's students since `since`, as light rows (one
         query, whatever the number of students: no list of ids to outgrow a driver's limit)."""
         answered = select(Entry.reply_to_id).where(
-            Entry.kind == "answer", col(Entry.reply_to_id).is_not(None)
+            Entry.kind == EntryKind.ANSWER, col(Entry.reply_to_id).is_not(None)
         )
         statement = (
             sa_select(
@@ -188,7 +188,7 @@ class WeeklyView(Queries):
             .outerjoin(Person, col(Person.id) == col(Entry.author_id))
             .where(
                 col(Student.school_id) == school_id,
-                col(Entry.kind) == "question",
+                col(Entry.kind) == EntryKind.QUESTION,
                 col(Entry.created_at) >= since,
                 col(Entry.id).not_in(answered),
             )
