@@ -17,6 +17,7 @@ from bot.i18n import Translator
 from bot.outbox import to_payload
 from bot.quiet_hours import next_allowed, person_quiet_hours
 from bot.weekly import EntryFacts, Mood, StudentWeek, compose_summary, iso_week, week_bounds
+from storage import outbox_keys
 from storage.db import Database
 from storage.models import PendingAction, Person, Role, School, Student
 from storage.stores import Store
@@ -126,9 +127,8 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
                 continue
             if membership.role == Role.PARENT:
                 reply = _checkin_prompt(person, student, week, now, buttons)
-                letters.add(
-                    f"checkin:{student.id}:{person.id}:{week}", person, "checkin", reply, student.id
-                )
+                key = outbox_keys.checkin_key(membership.student_id, person.id, week)
+                letters.add(key, person, "checkin", reply, student.id)
             elif membership.role == Role.TEACHER and student.id not in noted:
                 quiet_students[person.id].append(student.name)
                 teachers[person.id] = person
@@ -136,7 +136,7 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
             person = teachers[person_id]
             t = Translator(person.language)
             letters.add(
-                f"nudge:{person_id}:{week}",
+                outbox_keys.nudge_key(person_id, week),
                 person,
                 "nudge",
                 Reply(t("checkin.nudge", students=", ".join(names))),
@@ -221,7 +221,7 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
                 compose(reader.student_id, ())
                 payload = texts[way]
             letters.add_for(
-                f"summary:{reader.student_id}:{reader.person_id}:{week}",
+                outbox_keys.summary_key(reader.student_id, reader.person_id, week),
                 reader.person_id,
                 letters.due(reader.timezone, reader.quiet_hours),
                 "summary",

@@ -10,6 +10,7 @@ from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.quiet_hours import next_allowed, person_quiet_hours
+from storage import outbox_keys
 from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role, Student
 from storage.stores.students import TeamShape
 
@@ -86,7 +87,7 @@ async def tell_team(
         queued += await enqueue(
             ctx.store,
             Letter(
-                key=f"entry:{entry.id}:{person.id}",
+                key=outbox_keys.entry_key(entry.id, person.id),
                 person_id=person.id,
                 kind=entry.kind,
                 reply=reply,
@@ -139,7 +140,7 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
         queued += await enqueue(
             ctx.store,
             Letter(
-                key=f"share:{entry.id}:{person.id}",
+                key=outbox_keys.share_key(entry.id, person.id),
                 person_id=person.id,
                 kind="share",
                 reply=reply,

@@ -21,6 +21,7 @@ from bot.events import Button, RecipientBlocked, Reply
 from bot.i18n import translate
 from bot.quiet_hours import next_allowed, person_quiet_hours
 from bot.ratelimit import RateLimiter, limits_from
+from storage import outbox_keys
 from storage.db import Database
 from storage.models import Account, Outbox, OutboxStatus, Platform
 from storage.stores import Store
@@ -41,7 +42,7 @@ def from_payload(payload: dict[str, Any]) -> Reply:
 class Letter:
     """One message for one person, about one student, not to be delivered before a time."""
 
-    key: str  # the dedupe key, e.g. "checkin:{student}:{person}:{iso_week}"
+    key: str  # the dedupe key, built by storage.outbox_keys
     person_id: int
     kind: str
     reply: Reply
@@ -514,7 +515,7 @@ class OutboxSender:
             await enqueue(
                 store,
                 Letter(
-                    key=f"blocked:{account.id}:{admin.id}",
+                    key=outbox_keys.blocked_key(account.id, admin.id),
                     person_id=admin.id,
                     kind="blocked",
                     reply=Reply(text),

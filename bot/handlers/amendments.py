@@ -14,6 +14,7 @@ from bot.i18n import Translator
 from bot.notifications import not_before
 from bot.outbox import Letter, enqueue
 from bot.router import router
+from storage import outbox_keys
 from storage.models import (
     AccessAction,
     Amendment,
@@ -109,7 +110,7 @@ async def _deciders(ctx: Context, entry: Entry, student: Student) -> list[Person
 async def _ask(
     ctx: Context, person: Person, amendment: Amendment, entry: Entry, student: Student
 ) -> None:
-    assert person.id is not None
+    assert person.id is not None and amendment.id is not None
     t = Translator(person.language)
     expires = ctx.clock.now() + DECISION_TTL
     buttons = [
@@ -123,7 +124,7 @@ async def _ask(
     await enqueue(
         ctx.store,
         Letter(
-            key=f"amend:{amendment.id}:{person.id}",
+            key=outbox_keys.amend_key(amendment.id, person.id),
             person_id=person.id,
             kind="amend",
             reply=Reply(
@@ -191,12 +192,13 @@ async def _tell_parent(
     parent = await ctx.store.people.get(amendment.requested_by) if amendment.requested_by else None
     if parent is None or parent.id is None:
         return
+    assert amendment.id is not None
     t = Translator(parent.language)
     school = await ctx.store.students.school(student.school_id)
     await enqueue(
         ctx.store,
         Letter(
-            key=f"amended:{amendment.id}",
+            key=outbox_keys.amended_key(amendment.id),
             person_id=parent.id,
             kind="amend",
             reply=Reply(

@@ -12,6 +12,7 @@ from bot.i18n import Translator
 from bot.notifications import not_before
 from bot.outbox import Letter, enqueue
 from bot.router import router
+from storage import outbox_keys
 from storage.models import AccessAction, Entry, EntryKind, Role, Setting
 
 OPEN_FOR = timedelta(days=60)
@@ -96,12 +97,13 @@ async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> 
     )
     asker = await ctx.store.people.get(question.author_id) if question.author_id else None
     if asker is not None and asker.id is not None and asker.id != ctx.my_id:
+        assert entry.id is not None
         school = await ctx.store.students.school(student.school_id)
         t = Translator(asker.language)
         await enqueue(
             ctx.store,
             Letter(
-                key=f"answer:{entry.id}:{asker.id}",
+                key=outbox_keys.answer_key(entry.id, asker.id),
                 person_id=asker.id,
                 kind=EntryKind.ANSWER,
                 reply=Reply(

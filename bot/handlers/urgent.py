@@ -7,6 +7,7 @@ from bot.events import ButtonPress, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.router import router
+from storage import outbox_keys
 from storage.models import PendingAction
 
 
@@ -24,11 +25,12 @@ async def mark_seen(press: ButtonPress, ctx: Context, pending: PendingAction) ->
     name = student.name if student else ""
     author = await ctx.store.people.get(entry.author_id) if entry.author_id else None
     if first_time and author is not None and author.id is not None:
+        assert entry.id is not None
         t = Translator(author.language)
         await enqueue(
             ctx.store,
             Letter(
-                key=f"seen:{entry.id}:{ctx.my_id}",
+                key=outbox_keys.seen_key(entry.id, ctx.my_id),
                 person_id=author.id,
                 kind="seen",
                 reply=Reply(t("notify.seen", person=ctx.me.display_name, student=name)),

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Account, Entry, Outbox, OutboxStatus, UTCDateTime
+from storage.outbox_keys import entry_letter_prefixes
 from storage.stores._sql import Queries
 
 
@@ -205,7 +206,8 @@ class OutboxStore(Queries):
 
     async def delete_about_entry(self, entry: Entry) -> int:
         """Delete the not-yet-sent letters about an entry (it was undone)."""
-        keys = [f"{kind}:{entry.id}:%" for kind in ("entry", "share", "answer", "seen")]
+        assert entry.id is not None
+        keys = [prefix + "%" for prefix in entry_letter_prefixes(entry.id)]
         statement = delete(Outbox).where(
             col(Outbox.status) == OutboxStatus.PENDING,
             or_(*(col(Outbox.dedupe_key).like(key) for key in keys)),
