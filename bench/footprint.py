@@ -56,7 +56,7 @@ def tandem() -> list[str]:
     return (
         [str(script)]
         if script.exists()
-        else [sys.executable, "-c", "from bot.cli import app; app()"]
+        else [sys.executable, "-c", "from adapters.cli import app; app()"]
     )
 
 

@@ -313,7 +313,7 @@ def tandem_command() -> list[str]:
     return (
         [str(script)]
         if script.exists()
-        else [sys.executable, "-c", "from bot.cli import app; app()"]
+        else [sys.executable, "-c", "from adapters.cli import app; app()"]
     )
 
 

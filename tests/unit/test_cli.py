@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from adapters.cli import app
 from bot.config import SecurityConfig, Settings
 from bot.context import Clock, SystemClock
 from bot.dispatch import Dispatcher

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from adapters.cli import app
 from adapters.console import ConsoleChat, run_console
-from bot.cli import app
 from bot.i18n import translate
 from tests.conftest import DemoSchool
 

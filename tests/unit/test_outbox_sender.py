@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from adapters.cli import app
 from bot.config import SenderConfig
 from bot.events import Reply
 from bot.i18n import translate
