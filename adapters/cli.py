@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy.exc import DBAPIError
 
+from adapters.bootstrap import build_router
 from adapters.console import ConsoleChat, run_console
 from bot import access, forget, grammar, invites, jobs, roster, roster_import, student_record
 from bot.access import Action
@@ -358,7 +359,7 @@ def demo(
             async with db.session() as session:
                 await seed_demo(Repo(session), settings.school.timezone)
             chat = ConsoleChat(
-                Dispatcher(db, settings, SystemClock()),
+                Dispatcher(db, settings, SystemClock(), build_router()),
                 db,
                 sys.stdout,
                 DEMO_PEOPLE[0].name,

@@ -11,6 +11,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from adapters.bootstrap import build_router
 from bot.config import Settings
 from bot.context import Clock
 from bot.dispatch import Dispatcher
@@ -54,7 +55,7 @@ async def platform_adapters(
 
 async def drain_outbox(db: Database, settings: Settings, clock: Clock) -> int:
     """Send what is due now through the enabled platforms, then return how many were sent."""
-    dispatcher = Dispatcher(db, settings, clock)
+    dispatcher = Dispatcher(db, settings, clock, build_router())
     async with platform_adapters(settings, db, dispatcher, listen=False) as transports:
         sender = OutboxSender(
             db,
@@ -75,7 +76,7 @@ async def serve(settings: Settings, db: Database, clock: Clock) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with db.session() as session:
         schools = list(await Repo(session).schools())
-    dispatcher = Dispatcher(db, settings, clock)
+    dispatcher = Dispatcher(db, settings, clock, build_router())
     async with platform_adapters(settings, db, dispatcher, listen=True) as transports:
         sender = OutboxSender(
             db,

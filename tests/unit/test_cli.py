@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from adapters.bootstrap import build_router
 from adapters.cli import app
 from bot.config import SecurityConfig, Settings
 from bot.context import Clock, SystemClock
@@ -106,7 +107,7 @@ class Bot:
         async def send() -> str:
             db = Database(self.url)
             try:
-                dispatcher = Dispatcher(db, self.settings, self.clock)
+                dispatcher = Dispatcher(db, self.settings, self.clock, build_router())
                 message = IncomingMessage(
                     sender, Chat(sender.external_id), text, f"cli-test:{next(self._ids)}"
                 )
