@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from bot.errors import CommandError
 from bot.i18n import languages
 
 DEFAULT_PATH = Path("tandem.toml")
@@ -49,7 +50,7 @@ _T = TypeVar("_T")
 _Choice = TypeVar("_Choice", bound=str)
 
 
-class ConfigError(Exception):
+class ConfigError(CommandError):
     """A setting that stops start-up; ``key`` names it (``section.key``), ``why`` explains."""
 
     def __init__(self, key: str, why: str) -> None:

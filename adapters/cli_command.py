@@ -1,0 +1,86 @@
+"""How every `tandem` command runs: the shared options, Tandem wired over the database, one
+transaction, the --json line, and failures as one CommandError."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.exc import DBAPIError
+
+from adapters.bootstrap import bootstrap
+from bot.config import Settings, load_config
+from bot.context import Context, SystemClock
+from bot.errors import CommandError
+from bot.i18n import Translator
+from storage.db import Database
+from storage.models import School
+from storage.repo import Repo
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config file (default ./tandem.toml, else built-in defaults)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on the last line.")]
+SchoolOption = Annotated[str | None, typer.Option("--school")]
+
+Work = Callable[[Repo, Settings], Awaitable[dict[str, Any]]]
+Show = Callable[[dict[str, Any]], str]
+T = TypeVar("T")
+
+
+def load_settings(config: Path | None) -> Settings:
+    """The settings from --config (ConfigError, a CommandError, names a bad key)."""
+    return load_config(config)
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, T]], what: str = "the database") -> T:
+    """Run a command's coroutine; a database (or platform) out of reach is a CommandError."""
+    try:
+        return asyncio.run(main())
+    except OSError as err:
+        raise CommandError(f"cannot reach {what} ({err.strerror or err})") from None
+    except DBAPIError as err:
+        # The driver's own words, never the URL: it may hold a password.
+        raise CommandError(f"cannot use {what} ({err.orig})") from None
+
+
+def print_result(result: dict[str, Any], as_json: bool, show: Show) -> None:
+    """The result for a person to read, or as one JSON object on the last line."""
+    typer.echo(json.dumps(result, ensure_ascii=False) if as_json else show(result))
+
+
+def run_admin(
+    settings: Settings,
+    as_json: bool,
+    work: Work,
+    show: Show,
+    *,
+    upgrade: bool = False,
+    after: Callable[[Database, dict[str, Any]], Awaitable[None]] | None = None,
+) -> None:
+    """Wire Tandem over the database, run `work` in one transaction, print its result.
+
+    `after` runs once the transaction is committed and may add to the result (forget compacts
+    the database with it).
+    """
+
+    async def main() -> dict[str, Any]:
+        async with bootstrap(settings, upgrade=upgrade) as tandem:
+            async with tandem.db.session() as session:
+                result = await work(Repo(session), settings)
+            if after is not None:
+                await after(tandem.db, result)
+            return result
+
+    print_result(run_async(main), as_json, show)
+
+
+def operator(repo: Repo, settings: Settings, school: School) -> Context:
+    """The CLI operator as the core sees them: no person in chat, the school's admin to
+    access.py (`access.school_admin`); their access-log rows have no actor and say "cli"."""
+    return Context(repo=repo, clock=SystemClock(), settings=settings, t=Translator(school.language))
