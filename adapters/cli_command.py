@@ -13,7 +13,7 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from adapters.bootstrap import bootstrap
-from bot.config import Settings, load_config
+from bot.config import Settings, check_secret_key, load_config
 from bot.context import Context, SystemClock
 from bot.errors import CommandError
 from bot.i18n import Translator
@@ -33,9 +33,13 @@ Show = Callable[[dict[str, Any]], str]
 T = TypeVar("T")
 
 
-def load_settings(config: Path | None) -> Settings:
-    """The settings from --config (ConfigError, a CommandError, names a bad key)."""
-    return load_config(config)
+def load_settings(config: Path | None, *, makes_codes: bool = False) -> Settings:
+    """The settings from --config (ConfigError, a CommandError, names a bad key); a command
+    that makes or checks codes (`makes_codes`) also needs a strong security.secret_key."""
+    settings = load_config(config)
+    if makes_codes:
+        check_secret_key(settings.security)
+    return settings
 
 
 def run_async(main: Callable[[], Coroutine[Any, Any, T]], what: str = "the database") -> T:

@@ -4,6 +4,7 @@ terminal."""
 from __future__ import annotations
 
 import logging
+import secrets
 from contextlib import suppress
 from dataclasses import replace
 from enum import StrEnum
@@ -24,7 +25,7 @@ from adapters.cli_command import (
 from adapters.console import run_demo
 from adapters.runtime import drain_outbox, serve
 from bot import jobs, roster
-from bot.config import DatabaseConfig, Settings
+from bot.config import ConfigError, DatabaseConfig, Settings, check_secret_key
 from bot.context import SystemClock
 from bot.errors import CommandError
 from bot.weekly import week_bounds
@@ -38,6 +39,7 @@ def run(config: ConfigOption = None) -> None:
         raise CommandError(
             "nothing to run: set telegram.enabled or slack.enabled to true in the config"
         )
+    check_secret_key(settings.security)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -140,5 +142,15 @@ def demo(
 
 
 def demo_settings(settings: Settings, db_path: Path) -> Settings:
-    """The demo's own SQLite file."""
-    return replace(settings, database=DatabaseConfig(f"sqlite+aiosqlite:///{db_path}"))
+    """The demo's own SQLite file, and a secret key of its own if the config has no strong one
+    (its codes need one, and nothing outside the demo ever checks them)."""
+    security = settings.security
+    try:
+        check_secret_key(security)
+    except ConfigError:
+        security = replace(security, secret_key=secrets.token_urlsafe(48))
+    return replace(
+        settings,
+        database=DatabaseConfig(f"sqlite+aiosqlite:///{db_path}"),
+        security=security,
+    )

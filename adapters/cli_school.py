@@ -36,7 +36,7 @@ def init(
     as_json: JsonOption = False,
 ) -> None:
     """Migrate, create the school, print a one-time admin invite."""
-    settings = load_settings(config)
+    settings = load_settings(config, makes_codes=True)
     name = school or settings.school.name
     tz = timezone or settings.school.timezone
     if tz not in available_timezones():
@@ -109,7 +109,7 @@ def roster_import_command(
     as_json: JsonOption = False,
 ) -> None:
     """Add the students on a roster and make an invite for each adult listed with them."""
-    settings = load_settings(config)
+    settings = load_settings(config, makes_codes=True)
     rows = _read_roster(file)
     if out is not None and (out.exists() or out.is_symlink()):
         raise CommandError(f"--out: {out} exists; invite codes are never written over another file")

@@ -37,7 +37,7 @@ def invite(
         raise CommandError(f"--role: must be parent, teacher or admin, not {role!r}")
     if role != Role.ADMIN and not student:
         raise CommandError("--student: required for a parent or teacher invite")
-    settings = load_settings(config)
+    settings = load_settings(config, makes_codes=True)
 
     async def work(repo: Repo, settings: Settings) -> dict[str, Any]:
         found = await roster.pick_school(repo, settings, school)

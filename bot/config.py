@@ -555,6 +555,26 @@ def _security(s: _Section) -> SecurityConfig:
     )
 
 
+# Invite and link codes are hashed with the key: a short one would let a copy of the database
+# be checked against guessed codes.
+MIN_SECRET_KEY_LENGTH = 32
+MAKE_SECRET_KEY = 'python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def check_secret_key(security: SecurityConfig) -> None:
+    """Refuse to make or check a code without a strong security.secret_key (commands that
+    make none, such as `tandem status`, run without one)."""
+    key = security.secret_key
+    if len(key) >= MIN_SECRET_KEY_LENGTH:
+        return
+    length = f"is {len(key)} characters, fewer than {MIN_SECRET_KEY_LENGTH}" if key else "is empty"
+    raise ConfigError(
+        "security.secret_key",
+        f"{length}; invite codes are hashed with it. Make one with {MAKE_SECRET_KEY} "
+        f"and set it in the config or in {SECRET_KEY_ALIAS}",
+    )
+
+
 def _sender(s: _Section) -> SenderConfig:
     default = SenderConfig()
     config = SenderConfig(
