@@ -195,6 +195,20 @@ def test_an_existing_out_file_is_never_overwritten(tmp_path: Path) -> None:
     assert tandem("status", "--json").json["students"] == 0
 
 
+def test_invite_codes_are_never_written_through_a_symbolic_link(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "shared.csv"
+    link = tmp_path / "roster-invites.csv"
+    link.symlink_to(elsewhere)
+
+    run = tandem("roster", "import", str(roster(tmp_path)))
+
+    assert run.exit_code == 2
+    assert not elsewhere.exists()
+    assert tandem("status", "--json").json["students"] == 0
+
+
 def test_a_roster_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "roster.csv"
     path.write_bytes("student\nJos\xe9\n".encode("latin-1"))
