@@ -12,13 +12,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from adapters.bootstrap import bootstrap
+from adapters.bootstrap import Tandem, bootstrap
+from adapters.telegram_profile import ProfileUnavailable, fetch_bot_username
 from bot.config import Settings, check_secret_key, load_config
 from bot.context import Context, SystemClock
 from bot.errors import CommandError
 from bot.i18n import Translator
 from storage.db import Database
-from storage.models import School
+from storage.models import Platform, School
 from storage.repo import Repo
 
 ConfigOption = Annotated[
@@ -65,16 +66,20 @@ def run_admin(
     show: Show,
     *,
     upgrade: bool = False,
+    invites: bool = False,
     after: Callable[[Database, dict[str, Any]], Awaitable[None]] | None = None,
 ) -> None:
     """Wire Tandem over the database, run `work` in one transaction, print its result.
 
-    `after` runs once the transaction is committed and may add to the result (forget compacts
-    the database with it).
+    A command that makes `invites` first learns the bot's Telegram name, if nothing has yet,
+    so that they carry a link. `after` runs once the transaction is committed and may add to
+    the result (forget compacts the database with it).
     """
 
     async def main() -> dict[str, Any]:
         async with bootstrap(settings, upgrade=upgrade) as tandem:
+            if invites:
+                await learn_bot_username(tandem)
             async with tandem.db.session() as session:
                 result = await work(Repo(session), settings)
             if after is not None:
@@ -82,6 +87,24 @@ def run_admin(
             return result
 
     print_result(run_async(main), as_json, show)
+
+
+async def learn_bot_username(tandem: Tandem) -> None:
+    """Before the first `tandem run`, ask Telegram (getMe) the bot's name for invite links;
+    without it the code still works, and one line on stderr says why there is no link."""
+    telegram = tandem.settings.telegram
+    if not telegram.enabled or telegram.bot_username:
+        return
+    async with tandem.db.session() as session:
+        if await Repo(session).bot_username(Platform.TELEGRAM):
+            return
+    try:
+        username = await fetch_bot_username(telegram)
+    except ProfileUnavailable as why:
+        typer.echo(f"tandem: no invite link until `tandem run` has started: {why}", err=True)
+        return
+    async with tandem.db.session() as session:
+        await Repo(session).set_bot_username(Platform.TELEGRAM, username, tandem.clock.now())
 
 
 def operator(repo: Repo, settings: Settings, school: School) -> Context:

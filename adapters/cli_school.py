@@ -63,6 +63,7 @@ def init(
             + (f"Open {r['link']}" if r["link"] else f"Send /start {r['code']} to the bot.")
         ),
         upgrade=True,
+        invites=True,
     )
 
 
@@ -140,7 +141,7 @@ def roster_import_command(
             "out": str(target) if issued else None,
         }
 
-    run_admin(settings, as_json, work, _describe_import)
+    run_admin(settings, as_json, work, _describe_import, invites=True)
 
 
 def _read_roster(file: Path) -> list[roster_import.RosterRow]:

@@ -65,4 +65,5 @@ def invite(
             f"Invite code (works once, until {r['expires_at']}): {r['code']}\n"
             + (f"Link: {r['link']}" if r["link"] else f"They send /start {r['code']} to the bot.")
         ),
+        invites=True,
     )
