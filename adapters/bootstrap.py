@@ -40,19 +40,19 @@ from storage.models import School
 
 Mount = Callable[[Router], None]
 
-# Every conversation, each module's `register` naming its commands, prefixes and buttons.
+# Every conversation Tandem holds; each module's `register` names its commands and buttons.
 HANDLERS: tuple[Mount, ...] = (
-    onboarding.register,
-    link.register,
-    notes.register,
-    urgent.register,
-    questions.register,
-    checkins.register,
-    amendments.register,
-    records.register,
-    goals.register,
-    invites.register,
-    settings.register,
+    onboarding.register,  # /start /join /help
+    link.register,  # /link
+    notes.register,  # + - ? ! /win /concern /note /ask /urgent, plain text, /undo, edits
+    urgent.register,  # [Seen]
+    questions.register,  # /questions /answer, replies to a question
+    checkins.register,  # the weekly check-in's buttons and the line after
+    amendments.register,  # /amend, [Accept] [Decline]
+    records.register,  # /students /log /week /record
+    goals.register,  # /goals /goal
+    invites.register,  # /invite
+    settings.register,  # /settings /language /delivery /quiet /pause
 )
 
 NOT_SET_UP = (
