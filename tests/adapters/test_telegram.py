@@ -692,7 +692,7 @@ async def test_a_stop_under_a_backlog_finishes_what_it_took_and_telegram_keeps_t
     config = TelegramConfig(enabled=True, token=fake.token, mode="polling", base_url=fake.base_url)
     strangers = [TgUser(7000 + number, f"Stranger{number}") for number in range(200)]
     backlog = [fake.message(user, "hello") for user in strangers]
-    held = HeldDispatcher(db, settings, clock, build_router())
+    held = HeldDispatcher(db, settings, clock)
     first = TelegramAdapter(config, held, db)
     await first.start()
     try:
