@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import TextIO
 
+from adapters.bootstrap import Tandem
 from bot import grammar, jobs
 from bot.context import Clock
-from bot.demo import DEMO_SCHOOL, console_id
+from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, console_id, seed_demo
 from bot.dispatch import Dispatcher
 from bot.events import Button, ButtonPress, Chat, IncomingMessage, Reply, Sender
-from bot.i18n import Translator
+from bot.i18n import Translator, translate
 from bot.outbox import OutboxSender
 from storage.db import Database
 from storage.models import Account, Platform
@@ -239,3 +240,19 @@ async def run_console(chat: ConsoleChat, source: TextIO = sys.stdin) -> None:
             continue
         if not await chat.handle_line(line):
             return
+
+
+async def run_demo(tandem: Tandem, out: TextIO = sys.stdout, source: TextIO = sys.stdin) -> None:
+    """`tandem demo`: the demo school (seeded once), then a chat as its teacher until /quit."""
+    settings = tandem.settings
+    async with tandem.db.session() as session:
+        await seed_demo(Store(session), settings.school.timezone)
+    chat = ConsoleChat(
+        tandem.dispatcher, tandem.db, out, DEMO_PEOPLE[0].name, settings.school.language
+    )
+    chat._print(
+        translate(
+            settings.school.language, "console.intro", school=DEMO_SCHOOL, name=chat.me.display_name
+        )
+    )
+    await run_console(chat, source)

@@ -5,27 +5,19 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import signal
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from adapters.bootstrap import Tandem
 from bot.config import Settings
-from bot.context import Clock
 from bot.dispatch import Dispatcher
-from bot.outbox import OutboxSender, Transport
-from bot.scheduler import build_scheduler
+from bot.outbox import Transport
 from storage.db import Database
 from storage.models import Platform
 from storage.stores import Store
 
 log = logging.getLogger(__name__)
-
-
-def worker_name() -> str:
-    """Tells replicas apart in the outbox's claims."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @asynccontextmanager
@@ -52,42 +44,28 @@ async def platform_adapters(
         yield transports
 
 
-async def drain_outbox(db: Database, settings: Settings, clock: Clock) -> int:
+async def drain_outbox(tandem: Tandem) -> int:
     """Send what is due now through the enabled platforms, then return how many were sent."""
-    dispatcher = Dispatcher(db, settings, clock)
-    async with platform_adapters(settings, db, dispatcher, listen=False) as transports:
-        sender = OutboxSender(
-            db,
-            transports,
-            clock,
-            settings.sender,
-            worker=worker_name(),
-            quiet_hours=settings.schedule.quiet_hours,
-        )
-        return (await sender.drain()).sent
+    async with platform_adapters(
+        tandem.settings, tandem.db, tandem.dispatcher, listen=False
+    ) as transports:
+        return (await tandem.sender(transports).drain()).sent
 
 
-async def serve(settings: Settings, db: Database, clock: Clock) -> None:
+async def serve(tandem: Tandem) -> None:
     """Run until SIGINT or SIGTERM, then stop cleanly: adapters, scheduler, sender."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with db.session() as session:
+    async with tandem.db.session() as session:
         schools = list(await Store(session).students.schools())
-    dispatcher = Dispatcher(db, settings, clock)
-    async with platform_adapters(settings, db, dispatcher, listen=True) as transports:
-        sender = OutboxSender(
-            db,
-            transports,
-            clock,
-            settings.sender,
-            worker=worker_name(),
-            quiet_hours=settings.schedule.quiet_hours,
-        )
+    dispatcher = tandem.dispatcher
+    async with platform_adapters(tandem.settings, tandem.db, dispatcher, listen=True) as transports:
+        sender = tandem.sender(transports)
         # A question or an urgent note queued by a message goes out now, not at the next poll.
         dispatcher.after_event = sender.poke
-        scheduler = build_scheduler(db, settings, clock, schools)
+        scheduler = tandem.scheduler(schools)
         scheduler.start()
         # What start-up built (modules, catalogs, adapters) lives as long as the process: out of
         # every later collection, a big school's summary job spends 4 % fewer instructions.

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import event
 from telegram import Bot, Update
 
+from adapters.bootstrap import build_router
 from adapters.telegram import CONCURRENT_UPDATES, to_core
 from bot.config import Settings
 from bot.context import SystemClock
@@ -82,7 +83,7 @@ async def measure(name: str, url: str, args: argparse.Namespace) -> Result:
         statements += 1
 
     try:
-        dispatcher = Dispatcher(db, Settings(), SystemClock())
+        dispatcher = Dispatcher(db, Settings(), SystemClock(), build_router())
         await handle(
             dispatcher, events(make_updates(WARM_UP, args.teachers, 7, 1)), args.concurrency
         )

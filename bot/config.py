@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from bot.errors import CommandError
 from bot.i18n import languages
 
 DEFAULT_PATH = Path("tandem.toml")
@@ -49,7 +50,7 @@ _T = TypeVar("_T")
 _Choice = TypeVar("_Choice", bound=str)
 
 
-class ConfigError(Exception):
+class ConfigError(CommandError):
     """A setting that stops start-up; ``key`` names it (``section.key``), ``why`` explains."""
 
     def __init__(self, key: str, why: str) -> None:
@@ -551,6 +552,26 @@ def _security(s: _Section) -> SecurityConfig:
         invite_ttl_hours=s.positive("invite_ttl_hours", default.invite_ttl_hours),
         retention_days=s.positive("retention_days", default.retention_days),
         max_entry_chars=s.positive("max_entry_chars", default.max_entry_chars),
+    )
+
+
+# Invite and link codes are hashed with the key: a short one would let a copy of the database
+# be checked against guessed codes.
+MIN_SECRET_KEY_LENGTH = 32
+MAKE_SECRET_KEY = 'python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def check_secret_key(security: SecurityConfig) -> None:
+    """Refuse to make or check a code without a strong security.secret_key (commands that
+    make none, such as `tandem status`, run without one)."""
+    key = security.secret_key
+    if len(key) >= MIN_SECRET_KEY_LENGTH:
+        return
+    length = f"is {len(key)} characters, fewer than {MIN_SECRET_KEY_LENGTH}" if key else "is empty"
+    raise ConfigError(
+        "security.secret_key",
+        f"{length}; invite codes are hashed with it. Make one with {MAKE_SECRET_KEY} "
+        f"and set it in the config or in {SECRET_KEY_ALIAS}",
     )
 
 

@@ -7,13 +7,12 @@ import logging
 import re
 from collections.abc import Callable
 
-from bot import handlers  # noqa: F401  (registers every handler on the router)
 from bot.config import Settings
 from bot.context import Clock, Context
 from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
 from bot.grammar import clean_text
 from bot.i18n import Translator, guess_language
-from bot.router import Router, router, split_command
+from bot.router import Router, split_command
 from storage.db import Database, is_connection_lost
 from storage.stores import Store
 
@@ -35,9 +34,7 @@ def _short_id(event_id: str) -> str:
 class Dispatcher:
     """Turns one platform-free event into the replies for its sender, in one transaction."""
 
-    def __init__(
-        self, db: Database, settings: Settings, clock: Clock, routes: Router = router
-    ) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, routes: Router) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock

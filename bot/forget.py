@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot import access, grammar
 from bot.access import Action
 from bot.context import Context
-from bot.roster import RosterError
+from bot.errors import CommandError
 from storage.models import AccessAction, Student
 
 
@@ -53,7 +53,7 @@ async def forget_student(ctx: Context, student: Student, *, people: bool = False
     the school was this student's team. The caller compacts the database after commit."""
     assert student.id is not None
     if not await access.authorize(ctx, access.school_admin(student), Action.FORGET, "cli"):
-        raise RosterError("not allowed")  # the CLI operator is the school's admin: not reached
+        raise CommandError("not allowed")  # the CLI operator is the school's admin: not reached
     lone = await ctx.store.records.lone_team_members(student.id) if people else []
     deleted = await ctx.store.records.forget_student(
         student.id, mentions(student.name), meant(student.name)

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 from bot import grammar
 from bot.config import Settings
+from bot.errors import CommandError
 from storage.models import School, Student
 from storage.stores import Store
 
 
-class RosterError(Exception):
-    """A request the admin must correct; the message says how."""
+class RosterError(CommandError):
+    """A school, student or roster line the admin must correct; the message says how."""
 
 
 async def ensure_school(store: Store, name: str, timezone: str, language: str) -> School:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -204,8 +203,8 @@ def invites_path(source: Path) -> Path:
     return candidate
 
 
-def write_invites(path: Path, issued: Sequence[IssuedInvite]) -> None:
-    """The codes for the admin to hand out: owner-only, and never an existing file."""
+def invites_csv(issued: Sequence[IssuedInvite]) -> str:
+    """The codes for the admin to hand out, one row per adult (the CLI writes it owner-only)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(INVITES_COLUMNS)
@@ -223,6 +222,4 @@ def write_invites(path: Path, issued: Sequence[IssuedInvite]) -> None:
                 invite.expires_at.isoformat(),
             ]
         )
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-        handle.write(out.getvalue())
+    return out.getvalue()

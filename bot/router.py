@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.context import Context
@@ -21,6 +21,9 @@ FollowUpHandler = Callable[[IncomingMessage, Context, str, PendingAction], Await
 
 @dataclass
 class Router:
+    """Which handler answers which command, prefix, button or text; handler modules fill it
+    with their `register(router)`."""
+
     commands: dict[str, MessageHandler] = field(default_factory=dict)
     prefixes: dict[str, MessageHandler] = field(default_factory=dict)
     buttons: dict[str, ButtonHandler] = field(default_factory=dict)
@@ -32,45 +35,56 @@ class Router:
     open_commands: set[str] = field(default_factory=set)
 
     def command(
-        self, *names: str, open_to_strangers: bool = False
-    ) -> Callable[[MessageHandler], MessageHandler]:
-        def register(handler: MessageHandler) -> MessageHandler:
-            for name in names:
-                self.commands[name] = handler
-                if open_to_strangers:
-                    self.open_commands.add(name)
-            return handler
-
-        return register
+        self, name: str, handler: MessageHandler, *, open_to_strangers: bool = False
+    ) -> None:
+        """`/name ARGS` goes to `handler`; `open_to_strangers` lets a sender who has not joined
+        use it."""
+        self._claim(self.commands, name, f"/{name}")
+        self.commands[name] = handler
+        if open_to_strangers:
+            self.open_commands.add(name)
 
     def prefix(self, char: str, handler: MessageHandler) -> None:
+        """A message that starts with `char` goes to `handler`, with the rest of the text."""
+        self._claim(self.prefixes, char, f"the prefix {char!r}")
         self.prefixes[char] = handler
 
-    def button(self, action: str) -> Callable[[ButtonHandler], ButtonHandler]:
-        def register(handler: ButtonHandler) -> ButtonHandler:
-            self.buttons[action] = handler
-            return handler
+    def button(self, action: str, handler: ButtonHandler) -> None:
+        """A press of a button whose pending action is `action`."""
+        self._claim(self.buttons, action, f"the button {action!r}")
+        self.buttons[action] = handler
 
-        return register
+    def follow_up(self, action: str, handler: FollowUpHandler) -> None:
+        """The free text that answers a pending `action` (a check-in's "anything to add?")."""
+        self._claim(self.follow_ups, action, f"the follow-up {action!r}")
+        self.follow_ups[action] = handler
 
-    def text(self, handler: MessageHandler) -> MessageHandler:
+    def text(self, handler: MessageHandler) -> None:
+        """Plain text that is no command, prefix, thread reply or awaited follow-up."""
+        self._claim_one(self.plain_text, "plain text")
         self.plain_text = handler
-        return handler
 
-    def edited(self, handler: EditHandler) -> EditHandler:
+    def edited(self, handler: EditHandler) -> None:
+        """An edit of a message the sender sent before."""
+        self._claim_one(self.edit, "edited messages")
         self.edit = handler
-        return handler
 
-    def replied(self, handler: ThreadHandler) -> ThreadHandler:
+    def replied(self, handler: ThreadHandler) -> None:
+        """A reply (Telegram reply, Slack thread) to one of our messages."""
+        self._claim_one(self.thread, "thread replies")
         self.thread = handler
-        return handler
 
-    def follow_up(self, action: str) -> Callable[[FollowUpHandler], FollowUpHandler]:
-        def register(handler: FollowUpHandler) -> FollowUpHandler:
-            self.follow_ups[action] = handler
-            return handler
+    # Two modules answering the same thing would be decided by the order of the list in the
+    # composition root: refuse it when the router is built instead.
+    @staticmethod
+    def _claim(taken: Mapping[str, object], key: str, what: str) -> None:
+        if key in taken:
+            raise ValueError(f"{what} is registered twice")
 
-        return register
+    @staticmethod
+    def _claim_one(taken: object, what: str) -> None:
+        if taken is not None:
+            raise ValueError(f"{what} has a handler already")
 
 
 def split_command(text: str) -> tuple[str, str] | None:
@@ -83,6 +97,3 @@ def split_command(text: str) -> tuple[str, str] | None:
         rest = f"{more} {rest}".strip()
     name = first_line.split("@", 1)[0].casefold()
     return name, rest.strip()
-
-
-router = Router()

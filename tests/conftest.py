@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from adapters.bootstrap import build_router
 from bot.config import Settings
 from bot.demo import console_id, seed_demo
 from bot.dispatch import Dispatcher
@@ -210,7 +211,7 @@ class DemoSchool:
 async def school(db: Database, clock: FakeClock, settings: Settings) -> DemoSchool:
     async with db.session() as session:
         await seed_demo(Store(session))
-    return DemoSchool(Dispatcher(db, settings, clock), db, clock)
+    return DemoSchool(Dispatcher(db, settings, clock, build_router()), db, clock)
 
 
 @pytest.fixture

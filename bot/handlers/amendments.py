@@ -13,7 +13,7 @@ from bot.events import Button, ButtonPress, IncomingMessage, Reply
 from bot.i18n import Translator
 from bot.notifications import not_before
 from bot.outbox import Letter, enqueue
-from bot.router import router
+from bot.router import Router
 from storage import outbox_keys
 from storage.models import (
     AccessAction,
@@ -39,7 +39,6 @@ _TOLD = {
 }
 
 
-@router.command("amend")
 async def request_amendment(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """`/amend 12 Sam read two pages, not one`: ask the team to correct note #12."""
     word, _, text = args.strip().partition(" ")
@@ -143,13 +142,11 @@ async def _ask(
     )
 
 
-@router.button(ACCEPT)
 async def accept(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Revise the entry as the parent asked; the old wording stays in its history."""
     return await _decide(ctx, pending, _OUTCOME[ACCEPT])
 
 
-@router.button(DECLINE)
 async def decline(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Keep the entry as it is; the request stays in the record."""
     return await _decide(ctx, pending, _OUTCOME[DECLINE])
@@ -214,3 +211,10 @@ async def _tell_parent(
             student_id=student.id,
         ),
     )
+
+
+def register(router: Router) -> None:
+    """/amend, and the [Accept] [Decline] buttons its request sends."""
+    router.command("amend", request_amendment)
+    router.button(ACCEPT, accept)
+    router.button(DECLINE, decline)

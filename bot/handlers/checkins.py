@@ -8,14 +8,13 @@ from bot import access
 from bot.access import Action
 from bot.context import Context
 from bot.events import ButtonPress, IncomingMessage, Reply
-from bot.router import router
+from bot.router import Router
 from bot.weekly import Mood
 from storage.models import Entry, EntryKind, PendingAction, Setting
 
 FOLLOW_UP_TTL = timedelta(hours=24)
 
 
-@router.button("checkin")
 async def answer_checkin(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Log the tapped mood as a home note; the parent's next free text adds to it."""
     payload = pending.payload
@@ -47,7 +46,6 @@ async def answer_checkin(press: ButtonPress, ctx: Context, pending: PendingActio
     return [ctx.say("checkin.thanks", student=student.name).replacing()]
 
 
-@router.follow_up("checkin_more")
 async def add_to_checkin(
     msg: IncomingMessage, ctx: Context, text: str, pending: PendingAction
 ) -> list[Reply]:
@@ -71,3 +69,9 @@ async def add_to_checkin(
     )
     student = await ctx.store.students.get(entry.student_id)
     return [ctx.say("checkin.added", student=student.name if student else "")]
+
+
+def register(router: Router) -> None:
+    """The check-in's mood buttons, and the line a parent may add after one."""
+    router.button("checkin", answer_checkin)
+    router.follow_up("checkin_more", add_to_checkin)

@@ -9,12 +9,11 @@ from bot.access import Action
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.handlers.records import not_found
-from bot.router import router
+from bot.router import Router
 
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
-@router.command("goals")
 async def list_goals(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """A student's active goals with how many entries each has."""
     found = await access.find_student(ctx, args, Action.GOALS, "goals")
@@ -37,7 +36,6 @@ async def list_goals(msg: IncomingMessage, ctx: Context, args: str) -> list[Repl
     return [Reply("\n".join([ctx.t("goals.title", student=student.name), *lines]))]
 
 
-@router.command("goal")
 async def set_goal(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """Create or reword a goal: `/goal Sam reading: reads a page aloud`."""
     head, colon, description = args.partition(":")
@@ -55,3 +53,9 @@ async def set_goal(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]
     )
     key = "goal.created" if created else "goal.updated"
     return [ctx.say(key, tag=goal.tag, student=found.student.name)]
+
+
+def register(router: Router) -> None:
+    """/goals and /goal."""
+    router.command("goals", list_goals)
+    router.command("goal", set_goal)

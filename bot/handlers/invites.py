@@ -7,7 +7,7 @@ from bot.access import Action
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.handlers.records import not_found
-from bot.router import router
+from bot.router import Router
 from storage.models import Role
 
 _ROLES = {
@@ -16,7 +16,6 @@ _ROLES = {
 }
 
 
-@router.command("invite")
 async def invite(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """A one-time code (and deep link) that puts a new person on a student's team."""
     words = args.split()
@@ -43,3 +42,8 @@ async def invite(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
             until=until,
         )
     ]
+
+
+def register(router: Router) -> None:
+    """/invite."""
+    router.command("invite", invite)

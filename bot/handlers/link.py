@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.code_guesses import GuessLimit
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
-from bot.router import router
+from bot.router import Router
 from storage.models import Account, Person
 
 LINK_TTL = timedelta(minutes=15)
@@ -46,7 +46,6 @@ def code_token(code: str, secret_key: str) -> str:
     ).hexdigest()
 
 
-@router.command("link", open_to_strangers=True)
 async def link(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """`/link` gives a code; `/link CODE` from another account joins it to the code's person."""
     if not normalise(args):
@@ -116,3 +115,8 @@ async def _merge(ctx: Context, target: Person, account: Account) -> Reply:
             notes=ctx.t("count.notes", count=merged.entries),
         )
     return ctx.say("link.joined", name=target.display_name)
+
+
+def register(router: Router) -> None:
+    """/link, open to a sender who has not joined (that is how a second account joins)."""
+    router.command("link", link, open_to_strangers=True)

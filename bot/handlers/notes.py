@@ -12,7 +12,7 @@ from bot import access, grammar, notifications
 from bot.access import Action
 from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, MessageEdited, Reply
-from bot.router import router
+from bot.router import Router
 from storage.models import (
     AccessAction,
     Entry,
@@ -107,7 +107,6 @@ async def _ask_which_student(
     return ctx.say(key, name=match.name).with_buttons(*buttons)
 
 
-@router.button("pick_student")
 async def pick_student(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """The sender chose which student a note is about."""
     payload = pending.payload
@@ -211,7 +210,6 @@ async def _entry_buttons(
     return [Button(label, token) for (label, _, _), token in zip(labelled, tokens, strict=True)]
 
 
-@router.button("share")
 async def share_now(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Send this entry to the student's weekly-digest parents now."""
     entry = await _my_entry(ctx, pending.payload["entry_id"])
@@ -231,7 +229,6 @@ async def _undo_button(ctx: Context, entry: Entry) -> Button:
     return Button(ctx.t("button.undo"), token)
 
 
-@router.button("classify")
 async def classify(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Turn a plain note into a win or a concern (or keep it a note)."""
     entry = await _my_entry(ctx, pending.payload["entry_id"])
@@ -256,14 +253,12 @@ async def _my_entry(ctx: Context, entry_id: int) -> Entry | None:
     return entry if entry is not None and entry.author_id == ctx.my_id else None
 
 
-@router.button("undo")
 async def undo_button(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Remove the entry this button was sent with."""
     entry = await _my_entry(ctx, pending.payload["entry_id"])
     return [(await _undo(ctx, entry)).replacing()]
 
 
-@router.command("undo")
 async def undo_command(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """Remove the sender's latest entry, if it is recent."""
     entry = await ctx.store.entries.last_by(ctx.my_id, ctx.clock.now() - UNDO_WINDOW)
@@ -290,7 +285,6 @@ def _preview(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
-@router.edited
 async def edit_entry(event: MessageEdited, ctx: Context) -> list[Reply]:
     """An edited message edits the entry it made; the old text is kept as a revision."""
     if ctx.account is None:
@@ -315,16 +309,26 @@ async def edit_entry(event: MessageEdited, ctx: Context) -> list[Reply]:
     return [ctx.say("entry.edited", student=student.name if student else "")]
 
 
-for _char, _kind in grammar.PREFIXES.items():
-    router.prefix(_char, partial(log_note, kind=_kind))
-
-for _command, _kind in {
+# `/win Sam read a page` is `+ Sam read a page`, and so on.
+KIND_COMMANDS = {
     "win": EntryKind.WIN,
     "concern": EntryKind.CONCERN,
     "note": EntryKind.NOTE,
     "ask": EntryKind.QUESTION,
     "urgent": EntryKind.URGENT,
-}.items():
-    router.command(_command)(partial(log_note, kind=_kind))
+}
 
-router.text(partial(log_note, kind=EntryKind.NOTE, ask_kind=True))
+
+def register(router: Router) -> None:
+    """`+ - ? !`, /win /concern /note /ask /urgent, plain text, /undo, edits, and their buttons."""
+    for char, kind in grammar.PREFIXES.items():
+        router.prefix(char, partial(log_note, kind=kind))
+    for command, kind in KIND_COMMANDS.items():
+        router.command(command, partial(log_note, kind=kind))
+    router.text(partial(log_note, kind=EntryKind.NOTE, ask_kind=True))
+    router.command("undo", undo_command)
+    router.edited(edit_entry)
+    router.button("pick_student", pick_student)
+    router.button("share", share_now)
+    router.button("classify", classify)
+    router.button("undo", undo_button)

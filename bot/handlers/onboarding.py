@@ -11,7 +11,7 @@ from bot.events import Button, ButtonPress, IncomingMessage, Reply
 from bot.handlers.settings import choose_language
 from bot.i18n import Translator, guess_language, language_name, languages
 from bot.invites import Redemption
-from bot.router import router
+from bot.router import Router
 from storage.models import PendingAction, Role
 
 # Invite codes carry 128 random bits; the limit also keeps a guesser from hammering the database.
@@ -21,7 +21,6 @@ INVITE_GUESSES = GuessLimit("invite", MAX_WRONG_INVITES, timedelta(hours=1))
 LANGUAGE_CHOICE_TTL = timedelta(days=7)
 
 
-@router.command("start", "join", open_to_strangers=True)
 async def join(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """Redeem an invite code, creating the person on first contact."""
     code = args.split()[0] if args.split() else ""
@@ -88,7 +87,6 @@ async def _welcome(ctx: Context, key: str, **values: str) -> Reply:
     return Reply(f"{ctx.t(key, **values)}\n\n{ctx.t('onboarding.language_hint')}", tuple(buttons))
 
 
-@router.button("language")
 async def choose_welcome_language(
     press: ButtonPress, ctx: Context, pending: PendingAction
 ) -> list[Reply]:
@@ -100,7 +98,14 @@ async def choose_welcome_language(
     return [Reply(f"{welcome}\n\n{ctx.t('settings.language_set')}").replacing()]
 
 
-@router.command("help")
 async def show_help(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """What can be sent, in one screen."""
     return [ctx.say("help.text")]
+
+
+def register(router: Router) -> None:
+    """/start and /join (open to strangers), /help, and the welcome's language buttons."""
+    router.command("start", join, open_to_strangers=True)
+    router.command("join", join, open_to_strangers=True)
+    router.button("language", choose_welcome_language)
+    router.command("help", show_help)

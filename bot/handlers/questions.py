@@ -11,14 +11,13 @@ from bot.events import IncomingMessage, Reply
 from bot.i18n import Translator
 from bot.notifications import not_before
 from bot.outbox import Letter, enqueue
-from bot.router import router
+from bot.router import Router
 from storage import outbox_keys
 from storage.models import AccessAction, Entry, EntryKind, Role, Setting
 
 OPEN_FOR = timedelta(days=60)
 
 
-@router.command("questions")
 async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """Open questions about the sender's students, oldest first."""
     links = await access.my_students(ctx, Action.READ)
@@ -45,7 +44,6 @@ async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[
     return [Reply("\n".join([ctx.t("questions.title"), *lines, ctx.t("questions.hint")]))]
 
 
-@router.command("answer")
 async def answer_command(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """`/answer 12 Yes, headphones are fine`"""
     word, _, text = args.strip().partition(" ")
@@ -58,7 +56,6 @@ async def answer_command(msg: IncomingMessage, ctx: Context, args: str) -> list[
     return await answer(msg, ctx, number, text.strip())
 
 
-@router.replied
 async def answer_by_reply(msg: IncomingMessage, ctx: Context, text: str) -> list[Reply] | None:
     """A reply to a question's notification answers that question."""
     if ctx.account is None or ctx.account.id is None or msg.reply_to_ref is None:
@@ -126,3 +123,10 @@ async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> 
             asker=asker.display_name if asker else ctx.t("entry.former_member"),
         )
     ]
+
+
+def register(router: Router) -> None:
+    """/questions, /answer, and replies to a question's notification."""
+    router.command("questions", list_questions)
+    router.command("answer", answer_command)
+    router.replied(answer_by_reply)

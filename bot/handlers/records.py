@@ -8,7 +8,7 @@ from bot import access, student_record, weekly
 from bot.access import Action, Found
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
-from bot.router import router
+from bot.router import Router
 from storage.models import Student
 
 OPEN_QUESTIONS = timedelta(days=60)
@@ -16,7 +16,6 @@ DEFAULT_LOG_LENGTH = 10
 MAX_LOG_LENGTH = 50
 
 
-@router.command("students")
 async def list_students(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """The students the sender is tied to, and how."""
     links = await ctx.store.students.links_of(ctx.my_id)
@@ -42,7 +41,6 @@ def not_found(ctx: Context, found: Found, name: str = "") -> Reply:
     return ctx.say("students.not_found")
 
 
-@router.command("log")
 async def show_log(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """The newest entries about a student."""
     name, count = _name_and_count(args)
@@ -78,7 +76,6 @@ async def _timezone(ctx: Context, student: Student) -> str:
     return school.timezone if school else "UTC"
 
 
-@router.command("week")
 async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """This week so far for a student, grouped with wins first."""
     found = await access.find_student(ctx, args, Action.READ, "week")
@@ -98,7 +95,6 @@ async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
     return [Reply(weekly.compose_summary(week, start, timezone, ctx.t, "summary.title_so_far"))]
 
 
-@router.command("record")
 async def show_record(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """The whole record of a student, with who has read it: a parent's right to inspect."""
     found = await access.find_student(ctx, args, Action.RECORD, "record")
@@ -110,3 +106,11 @@ async def show_record(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
     may_amend = await access.my_link(ctx, _id(found.student), Action.AMEND) is not None
     hint = f"\n\n{ctx.t('record.amend_hint')}" if may_amend and record.entries else ""
     return [Reply(text + hint)]
+
+
+def register(router: Router) -> None:
+    """/students, /log, /week, /record."""
+    router.command("students", list_students)
+    router.command("log", show_log)
+    router.command("week", show_week)
+    router.command("record", show_record)

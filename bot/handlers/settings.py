@@ -10,7 +10,7 @@ from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.i18n import Translator, language_name, languages
 from bot.quiet_hours import OFF, person_quiet_hours
-from bot.router import router
+from bot.router import Router
 from bot.weekly import week_bounds
 from storage.models import Delivery
 
@@ -25,7 +25,6 @@ async def _timezone(ctx: Context) -> str:
     return school.timezone if school else ctx.settings.school.timezone
 
 
-@router.command("settings")
 async def show_settings(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """What the sender has chosen, and how to change it."""
     person = ctx.me
@@ -49,7 +48,6 @@ async def show_settings(msg: IncomingMessage, ctx: Context, args: str) -> list[R
     ]
 
 
-@router.command("language")
 async def set_language(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """`/language es`: Tandem's own messages in that language from now on."""
     wanted = args.strip().casefold()[:8]
@@ -67,7 +65,6 @@ async def choose_language(ctx: Context, language: str) -> None:
     ctx.t = Translator(language)
 
 
-@router.command("delivery")
 async def set_delivery(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """`/delivery instant` (each note as it comes) or `/delivery weekly` (the summary only)."""
     wanted = args.strip().casefold()
@@ -77,7 +74,6 @@ async def set_delivery(msg: IncomingMessage, ctx: Context, args: str) -> list[Re
     return [ctx.say(f"settings.delivery_set.{wanted}")]
 
 
-@router.command("quiet")
 async def set_quiet(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """`/quiet 21:00-06:30`, or `/quiet off`: when nothing but urgent notes reaches you."""
     wanted = args.strip().casefold()
@@ -96,7 +92,6 @@ async def set_quiet(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
     return [ctx.say("settings.quiet_set", quiet=str(quiet))]
 
 
-@router.command("pause")
 async def pause(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """`/pause` skips this week's check-in; `/pause until 2027-01-05`; `/pause off` resumes."""
     words = args.strip().casefold().split()
@@ -125,3 +120,12 @@ def _parse_day(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
+
+
+def register(router: Router) -> None:
+    """/settings, /language, /delivery, /quiet, /pause."""
+    router.command("settings", show_settings)
+    router.command("language", set_language)
+    router.command("delivery", set_delivery)
+    router.command("quiet", set_quiet)
+    router.command("pause", pause)

@@ -6,12 +6,11 @@ from bot.context import Context
 from bot.events import ButtonPress, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
-from bot.router import router
+from bot.router import Router
 from storage import outbox_keys
 from storage.models import PendingAction
 
 
-@router.button("seen")
 async def mark_seen(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
     """Record that this teammate has seen the urgent note, and tell its author at once."""
     entry = await ctx.store.entries.get(pending.payload["entry_id"])
@@ -39,3 +38,8 @@ async def mark_seen(press: ButtonPress, ctx: Context, pending: PendingAction) ->
             ),
         )
     return [ctx.say("urgent.seen_thanks", student=name)]
+
+
+def register(router: Router) -> None:
+    """The [Seen] button under an urgent note."""
+    router.button("seen", mark_seen)

@@ -18,6 +18,7 @@ import pytest
 from sqlmodel import col, func, select
 from telegram.error import RetryAfter
 
+from adapters.bootstrap import build_router
 from adapters.telegram import (
     CONCURRENT_UPDATES,
     MAX_MESSAGE_LENGTH,
@@ -171,7 +172,9 @@ async def telegram(
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)  # RetryAfter is honoured without waiting for real
 
-    adapter = TelegramAdapter(config, Dispatcher(db, settings, clock), db, sleep=sleep)
+    adapter = TelegramAdapter(
+        config, Dispatcher(db, settings, clock, build_router()), db, sleep=sleep
+    )
     await adapter.start()
     try:
         yield Telegram(fake, adapter, db, settings, clock, request.param, sleeps)
@@ -547,7 +550,7 @@ async def test_connect_logs_in_to_send_without_taking_updates(
     fake = FakeTelegram(BotApiSpec.load(specs_dir / "telegram-bot-api.json"))
     await fake.start()
     config = TelegramConfig(enabled=True, token=fake.token, base_url=fake.base_url)
-    adapter = TelegramAdapter(config, Dispatcher(db, settings, clock), db)
+    adapter = TelegramAdapter(config, Dispatcher(db, settings, clock, build_router()), db)
     try:
         await adapter.connect()
     finally:
@@ -668,7 +671,7 @@ class HeldDispatcher(Dispatcher):
     """A dispatcher that lets no event through until `released`, so that updates pile up."""
 
     def __init__(self, db: Database, settings: Settings, clock: FakeClock) -> None:
-        super().__init__(db, settings, clock)
+        super().__init__(db, settings, clock, build_router())
         self.released = asyncio.Event()
         self.all_busy = asyncio.Event()  # as many events held as the adapter handles at once
         self._held = 0
@@ -710,7 +713,7 @@ async def test_a_stop_under_a_backlog_finishes_what_it_took_and_telegram_keeps_t
         forgotten = [u for u in backlog if u["update_id"] < fake.confirmed_offset]
         assert len(forgotten) <= answered_before_restart
 
-        second = TelegramAdapter(config, Dispatcher(db, settings, clock), db)
+        second = TelegramAdapter(config, Dispatcher(db, settings, clock, build_router()), db)
         await second.start()
         try:
             last = backlog[-1]["update_id"]

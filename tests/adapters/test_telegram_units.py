@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from telegram import Update
 
+from adapters.bootstrap import build_router
 from adapters.telegram import ChatOrderedUpdates, TelegramAdapter, keyboard, split_text, to_core
 from bot import invites, roster
 from bot.config import ConfigError, Settings, TelegramConfig
@@ -244,7 +245,7 @@ def test_webhook_mode_without_a_secret_refuses_to_start(db: Database, clock: Fak
     )
 
     with pytest.raises(ConfigError) as refused:
-        TelegramAdapter(config, Dispatcher(db, Settings(), clock), db)
+        TelegramAdapter(config, Dispatcher(db, Settings(), clock, build_router()), db)
 
     assert refused.value.key == "telegram.webhook_secret"
 

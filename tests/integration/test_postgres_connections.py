@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import func, select
 
+from adapters.bootstrap import build_router
 from bot.config import Settings
 from bot.dispatch import Dispatcher
 from bot.events import Chat, IncomingMessage, Sender
@@ -93,7 +94,7 @@ async def test_an_event_caught_on_a_dropped_connection_is_handled_once_more(
 ) -> None:
     ticks = Ticks()
     db = Database(pg, idle_clock=ticks)
-    dispatcher = Dispatcher(db, Settings(), FakeClock())
+    dispatcher = Dispatcher(db, Settings(), FakeClock(), build_router())
     stranger = Sender(Platform.TELEGRAM, "", "4242", display_name="Pat")
     message = IncomingMessage(stranger, Chat("4242"), "hello", "tg:77")
     try:

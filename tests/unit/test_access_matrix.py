@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from adapters.bootstrap import build_router
 from bot import access, roster
 from bot.access import MATRIX, Action
 from bot.config import Settings
@@ -383,7 +384,7 @@ async def play(template: Path, world: World) -> None:
 
 
 async def check(db: Database, world: World) -> None:
-    dispatcher = Dispatcher(db, Settings(), FakeClock())
+    dispatcher = Dispatcher(db, Settings(), FakeClock(), build_router())
     known = range(len(world.students))
     for number, (person, command, target, entry) in enumerate(world.requests):
         who = sender(person)

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from adapters.bootstrap import build_router
 from adapters.cli import app
+from adapters.cli_run import demo_settings
 from bot.config import SecurityConfig, Settings
 from bot.context import Clock, SystemClock
 from bot.dispatch import Dispatcher
@@ -33,7 +35,10 @@ from storage.stores import Store
 from tests.conftest import FakeClock, welcome
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent)) or shutil.which("tandem")
-SECRET = "cli-and-bot-share-this-key"
+SECRET = "cli-and-bot-share-this-key-long-enough-to-use"
+# The key every test's `tandem` runs with: commands that make codes refuse to run without one.
+SECRET_KEY = "tests-only-secret-key-never-used-in-production"
+KEYED = Settings(security=SecurityConfig(secret_key=SECRET_KEY))
 
 AUNT = Sender(Platform.CONSOLE, "", "aunt-jo", "Aunt Jo")
 UNCLE = Sender(Platform.CONSOLE, "", "uncle-bo", "Uncle Bo")
@@ -106,7 +111,7 @@ class Bot:
         async def send() -> str:
             db = Database(self.url)
             try:
-                dispatcher = Dispatcher(db, self.settings, self.clock)
+                dispatcher = Dispatcher(db, self.settings, self.clock, build_router())
                 message = IncomingMessage(
                     sender, Chat(sender.external_id), text, f"cli-test:{next(self._ids)}"
                 )
@@ -126,6 +131,7 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite+aiosqlite:///{tmp_path / 'tandem.db'}"
     monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    monkeypatch.setenv("TANDEM_SECRET_KEY", SECRET_KEY)
     return url
 
 
@@ -183,7 +189,7 @@ def test_init_code_makes_its_user_an_admin(db_url: str) -> None:
         "init", "--school", "Oak School", "--timezone", "America/New_York", "--json"
     ).json["code"]
 
-    joined = Bot(db_url, Settings()).say(TEACHER, f"/start {code}")
+    joined = Bot(db_url, KEYED).say(TEACHER, f"/start {code}")
 
     assert joined == welcome("onboarding.welcome_admin", name="Mr. Park", school="Oak School")
 
@@ -246,7 +252,7 @@ def test_invite_for_a_parent_needs_a_student(oak: str) -> None:
 def test_admin_invite_needs_no_student(oak: str) -> None:
     code = tandem("invite", "--role", "admin", "--json").json["code"]
 
-    joined = Bot(oak, Settings()).say(TEACHER, f"/start {code}")
+    joined = Bot(oak, KEYED).say(TEACHER, f"/start {code}")
 
     assert joined == welcome("onboarding.welcome_admin", name="Mr. Park", school="Oak School")
 
@@ -275,7 +281,7 @@ def test_invite_code_stops_working_at_the_printed_expiry(oak: str) -> None:
     invite = tandem("invite", "--student", "Sam", "--role", "parent", "--json").json
     expiry = datetime.fromisoformat(invite["expires_at"])
 
-    late = Bot(oak, Settings(), FakeClock(expiry)).say(AUNT, f"/start {invite['code']}")
+    late = Bot(oak, KEYED, FakeClock(expiry)).say(AUNT, f"/start {invite['code']}")
 
     assert late == t("onboarding.code_expired")
 
@@ -286,10 +292,10 @@ def test_invite_code_stops_working_at_the_printed_expiry(oak: str) -> None:
 def test_status_counts_people_students_entries_this_week_and_outbox(oak: str) -> None:
     tandem("student", "add", "Maya")
     code = tandem("invite", "--student", "Sam", "--role", "teacher", "--json").json["code"]
-    Bot(oak, Settings()).say(TEACHER, f"/start {code}")
-    Bot(oak, Settings()).say(TEACHER, "+ Sam read a whole page aloud")
+    Bot(oak, KEYED).say(TEACHER, f"/start {code}")
+    Bot(oak, KEYED).say(TEACHER, "+ Sam read a whole page aloud")
     last_month = FakeClock(datetime.now(UTC) - timedelta(days=30))
-    Bot(oak, Settings(), last_month).say(TEACHER, "- Sam hit a peer at recess")
+    Bot(oak, KEYED, last_month).say(TEACHER, "- Sam hit a peer at recess")
     queue(oak, TEACHER, pending=2, sent=1)
 
     status = tandem("status", "--json").json
@@ -353,6 +359,52 @@ def test_db_upgrade_twice_is_fine() -> None:
 
     assert (first.exit_code, second.exit_code) == (0, 0)
     assert tandem("status", "--json").json["schools"] == 0
+
+
+# --- security.secret_key ----------------------------------------------------------------------
+
+MAKES_OR_CHECKS_CODES = [
+    ["init", "--school", "Oak School", "--timezone", "America/New_York"],
+    ["invite", "--role", "admin"],
+    ["roster", "import", "roster.csv"],
+    ["run"],
+]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 31], ids=["empty", "31 characters"])
+@pytest.mark.parametrize("command", MAKES_OR_CHECKS_CODES, ids=lambda c: c[0])
+def test_commands_that_make_or_check_codes_refuse_a_missing_or_short_secret_key(
+    command: list[str], key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANDEM_SECRET_KEY", key)
+    # So that `run` has something to run, and gets as far as the key.
+    monkeypatch.setenv("TANDEM_TELEGRAM_ENABLED", "true")
+    monkeypatch.setenv("TANDEM_TELEGRAM_TOKEN", "123456:not-a-real-token")
+    (tmp_path / "roster.csv").write_text("student,adult,role\nSam,Dana,parent\n", encoding="utf-8")
+
+    run = tandem(*command)
+
+    assert run.error.startswith("tandem: security.secret_key: ")
+    assert 'python3 -c "import secrets; print(secrets.token_urlsafe(48))"' in run.error
+    assert not (tmp_path / "tandem.db").exists()
+    assert not (tmp_path / "roster-invites.csv").exists()
+
+
+def test_commands_that_make_no_code_run_without_a_secret_key(
+    oak: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TANDEM_SECRET_KEY")
+
+    assert tandem("student", "add", "Maya", "--json").json["name"] == "Maya"
+    assert tandem("status", "--json").json["students"] == 2
+
+
+def test_the_demo_makes_a_secret_key_of_its_own_when_none_is_set(tmp_path: Path) -> None:
+    made = demo_settings(Settings(), tmp_path / "demo.db")
+    kept = demo_settings(KEYED, tmp_path / "demo.db")
+
+    assert len(made.security.secret_key) >= 32
+    assert kept.security.secret_key == SECRET_KEY
 
 
 # --- config and database errors --------------------------------------------------------------

@@ -194,6 +194,41 @@ async def test_export_to_a_file_is_owner_only_and_logged_as_an_export(
     assert logged.student_id == await record.student_id("Sam")
 
 
+async def test_export_over_an_existing_file_leaves_it_owner_only(
+    school: DemoSchool, mail: Mail, cli: Cli
+) -> None:
+    await busy_week(school, mail)
+    out = cli.folder / "sam.md"
+    out.write_text("last year's export", encoding="utf-8")
+    out.chmod(0o644)
+
+    await cli("export", "--student", "Sam", "--format", "md", "--out", str(out), "--json")
+
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "Sam read two pages aloud" in out.read_text(encoding="utf-8")
+    assert [path.name for path in cli.folder.iterdir() if "sam" in path.name] == ["sam.md"]
+
+
+async def test_export_refuses_to_write_through_a_symbolic_link(
+    school: DemoSchool,
+    mail: Mail,
+    cli: Cli,
+    record: Record,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    await busy_week(school, mail)
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "notes.txt"
+    elsewhere.write_text("someone else's file", encoding="utf-8")
+    link = cli.folder / "sam.md"
+    link.symlink_to(elsewhere)
+
+    run = await cli("export", "--student", "Sam", "--format", "md", "--out", str(link))
+
+    assert run.error == f"tandem: {link} is a symbolic link: give the path of a plain file instead"
+    assert elsewhere.read_text(encoding="utf-8") == "someone else's file"
+    assert await record.rows(AccessLog, AccessLog.action == AccessAction.EXPORT) == []
+
+
 async def test_a_parent_sees_the_export_in_the_records_access_log(
     school: DemoSchool, cli: Cli
 ) -> None:

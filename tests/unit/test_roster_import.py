@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings
 from bot.events import Sender
 from storage.models import Platform
 from tests.conftest import welcome
-from tests.unit.test_cli import Bot, t, tandem, tandem_process
+from tests.unit.test_cli import KEYED, SECRET_KEY, Bot, t, tandem, tandem_process
 
 ROSTER = """student,adult,role,contact
 Sam Rivera,Dana Rivera,parent,mom - Telegram
@@ -33,6 +32,7 @@ def oak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite+aiosqlite:///{tmp_path / 'tandem.db'}"
     monkeypatch.setenv("TANDEM_DATABASE_URL", url)
+    monkeypatch.setenv("TANDEM_SECRET_KEY", SECRET_KEY)
     tandem("init", "--school", "Oak School", "--timezone", "America/New_York")
     return url
 
@@ -79,7 +79,7 @@ def test_the_codes_go_only_to_the_file(tmp_path: Path) -> None:
 def test_an_imported_code_puts_its_adult_on_the_right_team(oak: str, tmp_path: Path) -> None:
     tandem("roster", "import", str(roster(tmp_path)))
     lee = next(r for r in issued(tmp_path / "roster-invites.csv") if r["adult"] == "Lee Chen")
-    bot = Bot(oak, Settings())
+    bot = Bot(oak, KEYED)
     parent = Sender(Platform.CONSOLE, "", "lee", "Lee Chen")
 
     joined = bot.say(parent, f"/start {lee['code']}")
@@ -192,6 +192,20 @@ def test_an_existing_out_file_is_never_overwritten(tmp_path: Path) -> None:
 
     assert "exists" in run.error
     assert out.read_text(encoding="utf-8") == "keep me"
+    assert tandem("status", "--json").json["students"] == 0
+
+
+def test_invite_codes_are_never_written_through_a_symbolic_link(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "shared.csv"
+    link = tmp_path / "roster-invites.csv"
+    link.symlink_to(elsewhere)
+
+    run = tandem("roster", "import", str(roster(tmp_path)))
+
+    assert run.exit_code == 2
+    assert not elsewhere.exists()
     assert tandem("status", "--json").json["students"] == 0
 
 

@@ -1,0 +1,127 @@
+"""The composition root: the database, the router, the dispatcher, the sender and the scheduler,
+built in one place and handed to the driving adapters (the CLI, `tandem run`, the console).
+
+The platform adapters are started by `adapters.runtime.platform_adapters`, from what this
+builds; nothing in `bot/` or `storage/` imports an adapter.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.config import Settings
+from bot.context import Clock, SystemClock
+from bot.dispatch import Dispatcher
+from bot.errors import CommandError
+from bot.handlers import (
+    amendments,
+    checkins,
+    goals,
+    invites,
+    link,
+    notes,
+    onboarding,
+    questions,
+    records,
+    settings,
+    urgent,
+)
+from bot.outbox import OutboxSender, Transport
+from bot.router import Router
+from bot.scheduler import build_scheduler
+from storage.db import Database
+from storage.models import School
+
+Mount = Callable[[Router], None]
+
+# Every conversation Tandem holds; each module's `register` names its commands and buttons.
+HANDLERS: tuple[Mount, ...] = (
+    onboarding.register,  # /start /join /help
+    link.register,  # /link
+    notes.register,  # + - ? ! /win /concern /note /ask /urgent, plain text, /undo, edits
+    urgent.register,  # [Seen]
+    questions.register,  # /questions /answer, replies to a question
+    checkins.register,  # the weekly check-in's buttons and the line after
+    amendments.register,  # /amend, [Accept] [Decline]
+    records.register,  # /students /log /week /record
+    goals.register,  # /goals /goal
+    invites.register,  # /invite
+    settings.register,  # /settings /language /delivery /quiet /pause
+)
+
+NOT_SET_UP = (
+    "the database is not set up for this version of Tandem: "
+    "run `tandem db upgrade` (or `tandem init`)"
+)
+
+
+def build_router(handlers: Iterable[Mount] = HANDLERS) -> Router:
+    """A router answering what `handlers` register (a test may mount only some)."""
+    router = Router()
+    for register in handlers:
+        register(router)
+    return router
+
+
+def worker_name() -> str:
+    """Tells replicas apart in the outbox's claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Tandem:
+    """One process's Tandem, wired: what a driving adapter is handed."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    dispatcher: Dispatcher
+
+    def sender(self, transports: Mapping[str, Transport]) -> OutboxSender:
+        """The outbox's sender through these platforms, in this process's name."""
+        return OutboxSender(
+            self.db,
+            transports,
+            self.clock,
+            self.settings.sender,
+            worker=worker_name(),
+            quiet_hours=self.settings.schedule.quiet_hours,
+        )
+
+    def scheduler(self, schools: Sequence[School]) -> AsyncIOScheduler:
+        """The weekly jobs of these schools; `start()` it inside the running event loop."""
+        return build_scheduler(self.db, self.settings, self.clock, schools)
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    handlers: Iterable[Mount] = HANDLERS,
+    upgrade: bool = False,
+) -> AsyncIterator[Tandem]:
+    """Tandem over the configured database, migrated (`upgrade`) or checked to be current.
+
+    The database is closed on exit, unless it was passed in (a test's own); so may be the
+    clock and the handlers a test wants.
+    """
+    database = db or Database(settings.database.url)
+    try:
+        if upgrade:
+            await database.upgrade()
+        elif not await database.is_current():
+            raise CommandError(NOT_SET_UP)
+        clock = clock or SystemClock()
+        dispatcher = Dispatcher(database, settings, clock, build_router(handlers))
+        yield Tandem(settings, database, clock, dispatcher)
+    finally:
+        if db is None:
+            await database.dispose()

@@ -1,0 +1,163 @@
+"""Setting a school up: `tandem init`, `tandem db upgrade`, `tandem student add`,
+`tandem roster import`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import available_timezones
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from adapters.bootstrap import bootstrap
+from adapters.cli_command import (
+    ConfigOption,
+    JsonOption,
+    SchoolOption,
+    load_settings,
+    run_admin,
+    run_async,
+)
+from adapters.private_file import write_private
+from bot import invites, roster, roster_import
+from bot.config import Settings
+from bot.context import SystemClock
+from bot.errors import CommandError
+from storage.models import Role
+from storage.stores import Store
+
+
+def init(
+    school: Annotated[str | None, typer.Option("--school", help="School name.")] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help="e.g. America/Chicago")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Migrate, create the school, print a one-time admin invite."""
+    settings = load_settings(config, makes_codes=True)
+    name = school or settings.school.name
+    tz = timezone or settings.school.timezone
+    if tz not in available_timezones():
+        raise CommandError(f"--timezone: unknown timezone {tz!r} (use a name like America/Chicago)")
+
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.ensure_school(store, name, tz, settings.school.language)
+        new = await invites.create_invite(
+            store, settings, SystemClock().now(), found, None, Role.ADMIN, None
+        )
+        return {
+            "school": found.name,
+            "code": new.code,
+            "link": new.link,
+            "expires_at": new.invite.expires_at.isoformat(),
+        }
+
+    run_admin(
+        settings,
+        as_json,
+        work,
+        lambda r: (
+            f"School {r['school']} is ready.\nAdmin invite (works once): {r['code']}\n"
+            + (f"Open {r['link']}" if r["link"] else f"Send /start {r['code']} to the bot.")
+        ),
+        upgrade=True,
+        invites=True,
+    )
+
+
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Bring the database schema up to date (Alembic upgrade to head)."""
+    settings = load_settings(config)
+
+    async def main() -> None:
+        async with bootstrap(settings, upgrade=True):
+            pass
+
+    run_async(main)
+    typer.echo("The database is up to date.")
+
+
+def student_add(
+    name: Annotated[str, typer.Argument(help="The student's name as the team uses it.")],
+    school: SchoolOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a student to a school."""
+
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(store, settings, school)
+        student = await roster.add_student(store, found, name)
+        return {"id": student.id, "name": student.name}
+
+    run_admin(load_settings(config), as_json, work, lambda r: f"Added {r['name']} (id {r['id']}).")
+
+
+def roster_import_command(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: student, adult, role, contact (a header row is optional).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Where to write the invite codes (default: FILE-invites.csv beside FILE)."
+        ),
+    ] = None,
+    school: SchoolOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add the students on a roster and make an invite for each adult listed with them."""
+    settings = load_settings(config, makes_codes=True)
+    rows = _read_roster(file)
+    if out is not None and (out.exists() or out.is_symlink()):
+        raise CommandError(f"--out: {out} exists; invite codes are never written over another file")
+    target = out or roster_import.invites_path(file)
+
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(store, settings, school)
+        console = Console(stderr=True)
+        # The bar goes to standard error, and only on a terminal: stdout ends with the JSON.
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+            task = progress.add_task(f"Importing {file.name}", total=len(rows))
+            report = await roster_import.import_roster(
+                store,
+                settings,
+                SystemClock().now(),
+                found,
+                rows,
+                advance=lambda: progress.advance(task),
+            )
+        issued = report.issued or []
+        if issued:
+            # Before the commit: if the codes cannot be written, nothing is imported.
+            write_private(target, roster_import.invites_csv(issued), overwrite=False)
+        return {
+            "students": report.students,
+            "invites": len(issued),
+            "already_invited": report.already_invited,
+            "out": str(target) if issued else None,
+        }
+
+    run_admin(settings, as_json, work, _describe_import, invites=True)
+
+
+def _read_roster(file: Path) -> list[roster_import.RosterRow]:
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise CommandError(f"{file}: not UTF-8 text (save the roster as CSV UTF-8)") from None
+    except OSError as err:
+        raise CommandError(f"{file}: cannot read ({err.strerror or err})") from None
+    return roster_import.read_roster(text, file.name)
+
+
+def _describe_import(r: dict[str, Any]) -> str:
+    text = f"Added {r['students']} student(s) and {r['invites']} invite(s)."
+    if r["already_invited"]:
+        text += f" {r['already_invited']} adult(s) already had an invite."
+    if r["out"]:
+        text += f"\nInvite codes (hand them out, then delete the file): {r['out']}"
+    return text
