@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot import grammar, invites, roster
+from bot import grammar, invites, roster, spreadsheet
 from bot.config import Settings
 from bot.roster import RosterError
 from storage.models import Role, School, Student
@@ -203,24 +203,24 @@ def invites_path(source: Path) -> Path:
 
 
 def write_invites(path: Path, issued: Sequence[IssuedInvite]) -> None:
-    """The codes for the admin to hand out: owner-only, and never an existing file."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(INVITES_COLUMNS)
-    for invite in issued:
-        row = invite.row
-        writer.writerow(
-            [
-                row.line,
-                row.student,
-                row.adult,
-                row.role,
-                row.contact,
+    """The codes for the admin to hand out: owner-only, never an existing file, and no cell a
+    spreadsheet would run (a student named `=HYPERLINK(...)` stays text)."""
+    text = spreadsheet.csv_text(
+        INVITES_COLUMNS,
+        (
+            (
+                invite.row.line,
+                invite.row.student,
+                invite.row.adult,
+                invite.row.role,
+                invite.row.contact,
                 invite.code,
-                invite.link or "",
+                invite.link,
                 invite.expires_at.isoformat(),
-            ]
-        )
+            )
+            for invite in issued
+        ),
+    )
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-        handle.write(out.getvalue())
+        handle.write(text)

@@ -4,8 +4,6 @@ correction requests, the team and the access log. Shown in chat by /record and w
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections import defaultdict
@@ -15,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot import access, weekly
+from bot import access, spreadsheet, weekly
 from bot.i18n import Translator
 from storage.models import (
     AccessAction,
@@ -280,8 +278,6 @@ def _what_was_done(row: AccessLog, t: Translator) -> str:
 
 # --- export files ---------------------------------------------------------------------------
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "record",
     "id",
@@ -383,13 +379,6 @@ def as_json(record: StudentRecord, exported_at: datetime) -> dict[str, Any]:
     }
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 def as_csv(record: StudentRecord, exported_at: datetime) -> str:
     """One row per item, the first column saying which: team, entry (a check-in is an entry
     with a mood), revision, goal, amendment, access. Cells a spreadsheet would run as a
@@ -462,11 +451,9 @@ def as_csv(record: StudentRecord, exported_at: datetime) -> str:
         }
         for row in data["access_log"]
     ]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows([[_cell(row.get(column)) for column in CSV_COLUMNS] for row in rows])
-    return out.getvalue()
+    return spreadsheet.csv_text(
+        CSV_COLUMNS, ([row.get(column) for column in CSV_COLUMNS] for row in rows)
+    )
 
 
 def as_markdown(record: StudentRecord, t: Translator) -> str:
