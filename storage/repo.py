@@ -1707,3 +1707,19 @@ class Repo:
             "entries_this_week": await count(Entry, col(Entry.created_at) >= week_start),
             "outbox": {status: n for status, n in (await self.session.exec(by_status)).all()},
         }
+
+    # --- urgent notes ----------------------------------------------------------------------
+
+    async def urgent_count_since(self, author_id: int, since: datetime) -> int:
+        """How many urgent notes the person has written since `since`. Asked only when an
+        urgent note comes (they are rare), so no index is kept for it."""
+        statement = (
+            select(func.count())
+            .select_from(Entry)
+            .where(
+                Entry.author_id == author_id,
+                Entry.kind == "urgent",
+                col(Entry.created_at) >= since,
+            )
+        )
+        return int((await self.session.exec(statement)).one())
