@@ -10,6 +10,7 @@ from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.quiet_hours import next_allowed, person_quiet_hours
+from bot.quoting import quote
 from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role, Student
 from storage.repo import TeamShape
 
@@ -42,6 +43,7 @@ async def tell_team(
     assert entry.id is not None and student.id is not None
     school_timezone: str | None = None  # read only if someone is told
     author = ctx.me.display_name
+    text = quote(entry.text)
     queued = 0
     for person, membership in team if team is not None else await ctx.repo.team_of(student.id):
         if person.id is None or person.id == entry.author_id:
@@ -55,7 +57,7 @@ async def tell_team(
                 person.id, "seen", {"entry_id": entry.id}, ctx.clock.now() + SEEN_BUTTON_TTL
             )
             reply = Reply(
-                t("notify.urgent", author=author, student=student.name, text=entry.text)
+                t("notify.urgent", author=author, student=student.name, text=text)
             ).with_buttons(Button(t("button.seen"), token))
         elif entry.kind == EntryKind.QUESTION:
             reply = Reply(
@@ -63,7 +65,7 @@ async def tell_team(
                     "notify.question",
                     author=author,
                     student=student.name,
-                    text=entry.text,
+                    text=text,
                     number=entry.id,
                 )
             )
@@ -74,7 +76,7 @@ async def tell_team(
                     author=author,
                     student=student.name,
                     kind=t(f"kind.{entry.kind}"),
-                    text=entry.text,
+                    text=text,
                 )
             )
         # Urgent notes ignore quiet hours and delivery choices.
@@ -131,7 +133,7 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
                 author=ctx.me.display_name,
                 student=student.name,
                 kind=t(f"kind.{entry.kind}"),
-                text=entry.text,
+                text=quote(entry.text),
             )
         )
         queued += await enqueue(

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot import access, spreadsheet, weekly
 from bot.i18n import Translator
+from bot.quoting import quote
 from storage.models import (
     AccessAction,
     AccessLog,
@@ -111,16 +112,25 @@ class _Layout:
     item: Callable[[str], str]
     sub: Callable[[str], str]
     text: Callable[[str], str]  # how user-written text is shown
+    item_indent: str  # where quoted words start under an item, and under a sub-item
+    sub_indent: str
 
 
 CHAT = _Layout(
-    heading=lambda s: f"\n{s}", item=lambda s: f"• {s}", sub=lambda s: f"   ↳ {s}", text=lambda s: s
+    heading=lambda s: f"\n{s}",
+    item=lambda s: f"• {s}",
+    sub=lambda s: f"   ↳ {s}",
+    text=lambda s: s,
+    item_indent="  ",
+    sub_indent="     ",
 )
 MARKDOWN = _Layout(
     heading=lambda s: f"\n## {s}\n",
     item=lambda s: f"- {s}",
     sub=lambda s: f"  - {s}",
     text=escape_markdown,
+    item_indent="  ",
+    sub_indent="    ",
 )
 
 
@@ -150,7 +160,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
         lines.append(t("record.no_entries", student=name))
     for entry, author in record.entries:
         shown = entry.model_copy(update={"text": text(entry.text)})
-        line = weekly.entry_line(shown, text(author), timezone, t)
+        line = weekly.entry_line(shown, text(author), timezone, t, layout.item_indent)
         where = t(f"summary.setting.{entry.setting}")
         lines.append(layout.item(t("record.entry", number=entry.id, where=where, line=line)))
         lines += [
@@ -158,7 +168,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
                 t(
                     "record.revision",
                     until=t.moment(revision.edited_at, timezone),
-                    text=text(revision.text),
+                    text=quote(text(revision.text), layout.sub_indent),
                 )
             )
             for revision in record.revisions.get(entry.id or 0, [])
@@ -179,7 +189,10 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
                 )
             )
             lines += [
-                layout.sub(t("record.checkin_added", text=text(more.text))) for more, _ in added
+                layout.sub(
+                    t("record.checkin_added", text=quote(text(more.text), layout.sub_indent))
+                )
+                for more, _ in added
             ]
 
     lines.append(layout.heading(t("record.goals", count=len(record.goals))))
@@ -209,7 +222,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
                         entry=amendment.entry_id,
                         when=t.moment(amendment.requested_at, timezone),
                         who=text(record.name_of(amendment.requested_by)) or former,
-                        text=text(amendment.text),
+                        text=quote(text(amendment.text), layout.item_indent),
                     )
                 )
             )

@@ -298,6 +298,7 @@ async def _undo(ctx: Context, entry: Entry | None) -> Reply:
 
 
 def _preview(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())  # one line, inside the reply's quotation marks
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
