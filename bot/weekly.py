@@ -69,14 +69,14 @@ def week_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime]:
     return start, datetime(after.year, after.month, after.day, tzinfo=zone)
 
 
-# Where the words of a list item's author start: under the text after the bullet ("• ").
-BULLETED = "  "
-
-
 def iso_week(now: datetime, timezone: str) -> str:
     """`2026-W48`: the week a dedupe key or a check-in belongs to, in the school's timezone."""
     year, week, _ = now.astimezone(ZoneInfo(timezone)).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+# Where the words of a list item's author start: under the text after the bullet ("• ").
+BULLETED = "  "
 
 
 def entry_line(
