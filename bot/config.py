@@ -164,6 +164,10 @@ class SecurityConfig:
     invite_ttl_hours: int = 168
     retention_days: int = 730
     max_entry_chars: int = 2000
+    # Per person: beyond this many messages a minute, one "slow down" and nothing handled.
+    messages_per_minute: int = 20
+    # Per person: urgent notes that page the whole team in an hour; later ones are concerns.
+    urgent_per_hour: int = 5
 
 
 @dataclass(frozen=True)
@@ -552,6 +556,8 @@ def _security(s: _Section) -> SecurityConfig:
         invite_ttl_hours=s.positive("invite_ttl_hours", default.invite_ttl_hours),
         retention_days=s.positive("retention_days", default.retention_days),
         max_entry_chars=s.positive("max_entry_chars", default.max_entry_chars),
+        messages_per_minute=s.positive("messages_per_minute", default.messages_per_minute),
+        urgent_per_hour=s.positive("urgent_per_hour", default.urgent_per_hour),
     )
 
 

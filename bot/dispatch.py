@@ -10,6 +10,7 @@ from collections.abc import Callable
 from bot.config import Settings
 from bot.context import Clock, Context
 from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
+from bot.flood import FloodGuard, Verdict
 from bot.grammar import clean_text
 from bot.i18n import Translator, guess_language
 from bot.router import Router, split_command
@@ -39,6 +40,7 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.routes = routes
+        self.flood = FloodGuard(settings.security.messages_per_minute)
         # Called after an event's transaction that queued letters commits (the runner pokes
         # the sender with it; an event that queued nothing does not wake it).
         self.after_event: Callable[[], None] | None = None
@@ -70,7 +72,12 @@ class Dispatcher:
                 log.info("duplicate event %s ignored", event.event_id)
                 return [], 0
             ctx, awaits_follow_up = await self._context(store, event)
-            replies = await self._route(event, ctx, awaits_follow_up)
+            held_back = self._held_back(event, ctx)
+            replies = (
+                held_back
+                if held_back is not None
+                else await self._route(event, ctx, awaits_follow_up)
+            )
             log.info("event %s handled with %d replies", event.event_id, len(replies))
             return replies, store.outbox.letters_queued
 
@@ -103,6 +110,25 @@ class Dispatcher:
             account=account if person else None,
         )
         return context, found is not None and found.awaits_follow_up
+
+    def _held_back(self, event: Event, ctx: Context) -> list[Reply] | None:
+        """None if the event is handled; else what its sender hears instead: one "slow down"
+        per burst of messages over `security.messages_per_minute`, then nothing."""
+        if not isinstance(event, IncomingMessage):
+            return None
+        sender = event.sender
+        # A person is one window across their accounts; a stranger is known by their account.
+        who = (
+            ctx.person.id if ctx.person else (sender.platform, sender.workspace, sender.external_id)
+        )
+        verdict = self.flood.check(who, self.clock.now())
+        if verdict is Verdict.HANDLE:
+            return None
+        log.info("event %s not handled: its sender is over the message limit", event.event_id)
+        # A stranger hears the one onboarding line and nothing else, this included.
+        if verdict is Verdict.DROP or ctx.person is None:
+            return []
+        return [ctx.say("input.slow_down", count=self.flood.per_minute)]
 
     async def _route(self, event: Event, ctx: Context, awaits_follow_up: bool) -> list[Reply]:
         if not event.chat.private:

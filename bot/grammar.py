@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.quoting import without_blank_runs
 from storage.models import EntryKind
 
 PREFIXES: dict[str, EntryKind] = {
@@ -39,13 +40,19 @@ def entry_number(text: str) -> int | None:
 
 
 def clean_text(text: str) -> str:
-    """NFC, without invisible or control characters (newlines and tabs kept), trimmed."""
+    """NFC, without invisible or control characters (newlines and tabs kept), a run of blank
+    lines one blank line, trimmed."""
     text = _INVISIBLE.sub("", text)
     text = "".join(
         ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
     )
-    # Normalised last: removing a character can bring a letter and its accent together.
-    return unicodedata.normalize("NFC", text).strip()
+    # Normalised once they are gone: removing one can bring a letter and its accent together.
+    text = unicodedata.normalize("NFC", text)
+    if not text.isprintable():  # one line of plain text is printable: most notes
+        # A line or paragraph separator breaks the line too, on the screens that show it.
+        lines = text.replace("\u2028", "\n").replace("\u2029", "\n").split("\n")
+        text = "\n".join(without_blank_runs(lines))
+    return text.strip()
 
 
 def fold(text: str) -> str:

@@ -9,14 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot import spreadsheet
 from bot.config import Settings
 from storage.models import Delivery, Invite, Person, Platform, Role, School, Student
 from storage.stores import Store
 
 
 def new_code() -> str:
-    """128 random bits, URL-safe so the code fits a Telegram deep link."""
-    return secrets.token_urlsafe(16)
+    """More than 128 random bits, URL-safe so the code fits a Telegram deep link; never starting
+    with `-`, which the roster's codes file would have to escape as a would-be formula."""
+    while (code := secrets.token_urlsafe(17)).startswith(spreadsheet.FORMULA_START):
+        pass
+    return code
 
 
 def hash_code(code: str, secret_key: str) -> str:

@@ -249,8 +249,11 @@ async def run_purge(db: Database, settings: Settings, clock: Clock) -> dict[str,
     """Delete records past `retention_days` and the bot's expired bookkeeping."""
     async with db.session() as session:
         now = clock.now()
-        return await Store(session).records.purge(
+        purged = await Store(session).records.purge(
             entries_before=now - timedelta(days=settings.security.retention_days),
             events_before=now - timedelta(days=30),
             now=now,
         )
+    # Deleted rows are overwritten in the file (secure_delete), not in SQLite's log.
+    await db.checkpoint()
+    return purged

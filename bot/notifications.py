@@ -10,6 +10,7 @@ from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.quiet_hours import next_allowed, person_quiet_hours
+from bot.quoting import quote
 from storage import outbox_keys
 from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role, Student
 from storage.stores.students import TeamShape
@@ -43,6 +44,7 @@ async def tell_team(
     assert entry.id is not None and student.id is not None
     school_timezone: str | None = None  # read only if someone is told
     author = ctx.me.display_name
+    text = quote(entry.text)
     queued = 0
     for person, membership in (
         team if team is not None else await ctx.store.students.team_of(student.id)
@@ -58,7 +60,7 @@ async def tell_team(
                 person.id, "seen", {"entry_id": entry.id}, ctx.clock.now() + SEEN_BUTTON_TTL
             )
             reply = Reply(
-                t("notify.urgent", author=author, student=student.name, text=entry.text)
+                t("notify.urgent", author=author, student=student.name, text=text)
             ).with_buttons(Button(t("button.seen"), token))
         elif entry.kind == EntryKind.QUESTION:
             reply = Reply(
@@ -66,7 +68,7 @@ async def tell_team(
                     "notify.question",
                     author=author,
                     student=student.name,
-                    text=entry.text,
+                    text=text,
                     number=entry.id,
                 )
             )
@@ -77,7 +79,7 @@ async def tell_team(
                     author=author,
                     student=student.name,
                     kind=t(f"kind.{entry.kind}"),
-                    text=entry.text,
+                    text=text,
                 )
             )
         # Urgent notes ignore quiet hours and delivery choices.
@@ -134,7 +136,7 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
                 author=ctx.me.display_name,
                 student=student.name,
                 kind=t(f"kind.{entry.kind}"),
-                text=entry.text,
+                text=quote(entry.text),
             )
         )
         queued += await enqueue(

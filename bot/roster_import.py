@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot import grammar, invites, roster
+from bot import grammar, invites, roster, spreadsheet
 from bot.config import Settings
 from bot.roster import RosterError
 from storage.models import Role, School, Student
@@ -204,22 +204,21 @@ def invites_path(source: Path) -> Path:
 
 
 def invites_csv(issued: Sequence[IssuedInvite]) -> str:
-    """The codes for the admin to hand out, one row per adult (the CLI writes it owner-only)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(INVITES_COLUMNS)
-    for invite in issued:
-        row = invite.row
-        writer.writerow(
-            [
-                row.line,
-                row.student,
-                row.adult,
-                row.role,
-                row.contact,
+    """The codes for the admin to hand out, one row per adult (the CLI writes it owner-only);
+    no cell a spreadsheet would run (a student named `=HYPERLINK(...)` stays text)."""
+    return spreadsheet.csv_text(
+        INVITES_COLUMNS,
+        (
+            (
+                invite.row.line,
+                invite.row.student,
+                invite.row.adult,
+                invite.row.role,
+                invite.row.contact,
                 invite.code,
                 invite.link or "",
                 invite.expires_at.isoformat(),
-            ]
-        )
-    return out.getvalue()
+            )
+            for invite in issued
+        ),
+    )

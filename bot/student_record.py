@@ -4,8 +4,6 @@ correction requests, the team and the access log. Shown in chat by /record and w
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections import defaultdict
@@ -15,8 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot import access, weekly
+from bot import access, spreadsheet, weekly
 from bot.i18n import Translator
+from bot.quoting import quote
 from storage.models import (
     AccessAction,
     AccessLog,
@@ -113,16 +112,25 @@ class _Layout:
     item: Callable[[str], str]
     sub: Callable[[str], str]
     text: Callable[[str], str]  # how user-written text is shown
+    item_indent: str  # where quoted words start under an item, and under a sub-item
+    sub_indent: str
 
 
 CHAT = _Layout(
-    heading=lambda s: f"\n{s}", item=lambda s: f"• {s}", sub=lambda s: f"   ↳ {s}", text=lambda s: s
+    heading=lambda s: f"\n{s}",
+    item=lambda s: f"• {s}",
+    sub=lambda s: f"   ↳ {s}",
+    text=lambda s: s,
+    item_indent="  ",
+    sub_indent="     ",
 )
 MARKDOWN = _Layout(
     heading=lambda s: f"\n## {s}\n",
     item=lambda s: f"- {s}",
     sub=lambda s: f"  - {s}",
     text=escape_markdown,
+    item_indent="  ",
+    sub_indent="    ",
 )
 
 
@@ -152,7 +160,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
         lines.append(t("record.no_entries", student=name))
     for entry, author in record.entries:
         shown = entry.model_copy(update={"text": text(entry.text)})
-        line = weekly.entry_line(shown, text(author), timezone, t)
+        line = weekly.entry_line(shown, text(author), timezone, t, layout.item_indent)
         where = t(f"summary.setting.{entry.setting}")
         lines.append(layout.item(t("record.entry", number=entry.id, where=where, line=line)))
         lines += [
@@ -160,7 +168,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
                 t(
                     "record.revision",
                     until=t.moment(revision.edited_at, timezone),
-                    text=text(revision.text),
+                    text=quote(text(revision.text), layout.sub_indent),
                 )
             )
             for revision in record.revisions.get(entry.id or 0, [])
@@ -181,7 +189,10 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
                 )
             )
             lines += [
-                layout.sub(t("record.checkin_added", text=text(more.text))) for more, _ in added
+                layout.sub(
+                    t("record.checkin_added", text=quote(text(more.text), layout.sub_indent))
+                )
+                for more, _ in added
             ]
 
     lines.append(layout.heading(t("record.goals", count=len(record.goals))))
@@ -211,7 +222,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
                         entry=amendment.entry_id,
                         when=t.moment(amendment.requested_at, timezone),
                         who=text(record.name_of(amendment.requested_by)) or former,
-                        text=text(amendment.text),
+                        text=quote(text(amendment.text), layout.item_indent),
                     )
                 )
             )
@@ -280,8 +291,6 @@ def _what_was_done(row: AccessLog, t: Translator) -> str:
 
 # --- export files ---------------------------------------------------------------------------
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "record",
     "id",
@@ -383,13 +392,6 @@ def as_json(record: StudentRecord, exported_at: datetime) -> dict[str, Any]:
     }
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 def as_csv(record: StudentRecord, exported_at: datetime) -> str:
     """One row per item, the first column saying which: team, entry (a check-in is an entry
     with a mood), revision, goal, amendment, access. Cells a spreadsheet would run as a
@@ -462,11 +464,9 @@ def as_csv(record: StudentRecord, exported_at: datetime) -> str:
         }
         for row in data["access_log"]
     ]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows([[_cell(row.get(column)) for column in CSV_COLUMNS] for row in rows])
-    return out.getvalue()
+    return spreadsheet.csv_text(
+        CSV_COLUMNS, ([row.get(column) for column in CSV_COLUMNS] for row in rows)
+    )
 
 
 def as_markdown(record: StudentRecord, t: Translator) -> str:

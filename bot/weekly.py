@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from bot import glossary
 from bot.i18n import Translator, languages, translate
 from bot.i18n.dates import weekdays
+from bot.quoting import quote
 from storage.models import Entry, EntryKind, Setting, Student
 
 
@@ -74,14 +75,21 @@ def iso_week(now: datetime, timezone: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def entry_line(entry: Entry, author: str, timezone: str, t: Translator) -> str:
-    """`Tue, Nov 25, 2:05 PM · Win · Ms. Ortiz: read a whole page aloud`"""
+# Where the words of a list item's author start: under the text after the bullet ("• ").
+BULLETED = "  "
+
+
+def entry_line(
+    entry: Entry, author: str, timezone: str, t: Translator, indent: str = BULLETED
+) -> str:
+    """`Tue, Nov 25, 2:05 PM · Win · Ms. Ortiz:` and, quoted below, `read a whole page aloud`
+    (`indent`: the quote's, under a list's bullet)."""
     return t(
         "entry.line",
         when=t.moment(entry.created_at, timezone),
         kind=t(f"kind.{entry.kind}").capitalize(),
         author=author or t("entry.former_member"),
-        text=shown_text(entry, t),
+        text=quote(shown_text(entry, t), indent),
         marks=_marks(entry, t),
     )
 
@@ -113,8 +121,8 @@ def _marks(entry: EntryFacts, t: Translator) -> str:
 
 
 class _Lines:
-    """The summary's shorter line, `Mon · Dana (home): slept badly`, for the many lines of one
-    summary: what they share is looked up once."""
+    """The summary's shorter line, `Mon · Dana (home):` and, quoted below, `slept badly`, for the
+    many lines of one summary: what they share is looked up once."""
 
     def __init__(self, start: datetime, timezone: str, t: Translator) -> None:
         self.zone, self.t = ZoneInfo(timezone), t
@@ -143,7 +151,13 @@ class _Lines:
         text, marks = entry.text, ""
         if entry.mood or entry.attachment_ref or entry.edited_at:  # most lines are plain
             text, marks = shown_text(entry, self.t), _marks(entry, self.t)
-        return self.line(day=day, author=author or self.former, where=where, text=text, marks=marks)
+        return self.line(
+            day=day,
+            author=author or self.former,
+            where=where,
+            text=quote(text, BULLETED),
+            marks=marks,
+        )
 
 
 @dataclass(frozen=True)
@@ -212,7 +226,7 @@ def compose_summary(
                 "summary.question_line",
                 number=e.id,
                 author=a or t("entry.former_member"),
-                text=e.text,
+                text=quote(e.text, BULLETED),
             )
             for e, a in week.open_questions
         )

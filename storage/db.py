@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,8 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -182,18 +185,40 @@ class Database:
         """Rewrite a SQLite file so deleted rows leave no bytes behind (after `forget`).
 
         VACUUM rebuilds the file without free pages; the checkpoint then empties the WAL, which
-        would otherwise still hold the pages as they were. PostgreSQL: nothing to do here (see
-        docs/security.md: dumps no longer contain the rows; disk encryption covers the rest).
+        would otherwise still hold the pages as they were, and runs even when a busy bot keeps
+        VACUUM from running. PostgreSQL: nothing to do here (see docs/security.md: dumps no
+        longer contain the rows; disk encryption covers the rest).
         """
         if not is_sqlite(self.url):
             return
-        async with self.engine.connect() as connection:
+        try:
+            async with self.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.exec_driver_sql("VACUUM")
+        finally:
+            await self.checkpoint()
+
+    async def checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log into the file and truncate it (after a purge or a
+        `forget`): the log still holds deleted rows as they were written until it is reset,
+        which, while the bot keeps connections open, would be never. PostgreSQL: nothing."""
+        if not is_sqlite(self.url):
+            return
+        # In the writers' turn: a checkpoint waits for no writer of ours (see event_session).
+        async with self._writer_turn or _no_turn(), self.engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.exec_driver_sql("VACUUM")
-            await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            result = await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = result.scalar()
+        if busy:
+            log.warning("the SQLite write-ahead log could not be emptied: a reader held it")
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def _no_turn() -> AsyncIterator[None]:
+    yield
 
 
 def _upgrade_on(connection: Connection, url: str) -> None:

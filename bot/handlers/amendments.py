@@ -13,6 +13,7 @@ from bot.events import Button, ButtonPress, IncomingMessage, Reply
 from bot.i18n import Translator
 from bot.notifications import not_before
 from bot.outbox import Letter, enqueue
+from bot.quoting import quote
 from bot.router import Router
 from storage import outbox_keys
 from storage.models import (
@@ -132,8 +133,8 @@ async def _ask(
                     parent=ctx.me.display_name,
                     student=student.name,
                     number=entry.id,
-                    old=entry.text,
-                    new=amendment.text,
+                    old=quote(entry.text),
+                    new=quote(amendment.text),
                 )
             ).with_buttons(*buttons),
             not_before=not_before(ctx, person, school.timezone if school else "UTC"),
@@ -204,7 +205,7 @@ async def _tell_parent(
                     person=ctx.me.display_name,
                     student=student.name,
                     number=entry.id,
-                    text=amendment.text,
+                    text=quote(amendment.text),
                 )
             ),
             not_before=not_before(ctx, parent, school.timezone if school else "UTC"),

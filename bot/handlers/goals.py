@@ -48,9 +48,10 @@ async def set_goal(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]
     found = await access.find_student(ctx, " ".join(words[:-1]), Action.SET_GOAL, "goal")
     if found.student is None or found.student.id is None:
         return [not_found(ctx, found)]
-    goal, created = await ctx.store.entries.set_goal(
-        found.student.id, tag, description.strip()[:500]
-    )
+    # A goal is a one-line label: it is shown inside other lines, where a line break could pose
+    # as one of Tandem's own.
+    label = " ".join(description.split())[:500]
+    goal, created = await ctx.store.entries.set_goal(found.student.id, tag, label)
     key = "goal.created" if created else "goal.updated"
     return [ctx.say(key, tag=goal.tag, student=found.student.name)]
 

@@ -26,6 +26,7 @@ from storage.stores.students import StudentLink
 
 BUTTON_TTL = timedelta(days=2)
 UNDO_WINDOW = timedelta(hours=24)
+URGENT_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,14 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
     unknown = [tag for tag in tags if all(goal.tag != tag for goal in goals)]
     # Strip a lone trailing tag only when it is fully captured by the goal link.
     text = grammar.strip_trailing_tags(draft.text) if len(tags) == 1 and known else draft.text
+    # Past the hour's urgent notes, one more would page the whole team again: a concern instead.
+    paged_enough = draft.kind == EntryKind.URGENT and await _urgent_notes_used_up(ctx)
+    kind = EntryKind.CONCERN if paged_enough else draft.kind
     entry = await ctx.store.entries.add_detached(
         Entry(
             student_id=_id(student),
             author_id=ctx.my_id,
-            kind=draft.kind,
+            kind=kind,
             setting=setting,
             text=text,
             goal_id=known[0].id if known else None,
@@ -152,7 +156,10 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
             created_at=ctx.clock.now(),
         )
     )
-    line = ctx.t(f"entry.logged_{draft.kind}", student=student.name)
+    line = ctx.t(f"entry.logged_{kind}", student=student.name)
+    if paged_enough:
+        cap = ctx.settings.security.urgent_per_hour
+        line = f"{line} {ctx.t('entry.urgent_used_up', count=cap)}"
     if known:
         line = f"{line} {ctx.t('entry.goal_linked', tag=known[0].tag)}"
     if draft.ask_kind:
@@ -176,6 +183,12 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
 
 
 _CLASSIFY = (EntryKind.WIN, EntryKind.CONCERN, EntryKind.NOTE)
+
+
+async def _urgent_notes_used_up(ctx: Context) -> bool:
+    """Whether the sender has paged their teams `security.urgent_per_hour` times this hour."""
+    used = await ctx.store.entries.urgent_count_since(ctx.my_id, ctx.clock.now() - URGENT_WINDOW)
+    return used >= ctx.settings.security.urgent_per_hour
 
 
 async def _tell_team(ctx: Context, entry: Entry, student: Student, link: StudentLink) -> bool:
@@ -282,6 +295,7 @@ async def _undo(ctx: Context, entry: Entry | None) -> Reply:
 
 
 def _preview(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())  # one line, inside the reply's quotation marks
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 

@@ -11,6 +11,7 @@ from bot.events import IncomingMessage, Reply
 from bot.i18n import Translator
 from bot.notifications import not_before
 from bot.outbox import Letter, enqueue
+from bot.quoting import quote
 from bot.router import Router
 from storage import outbox_keys
 from storage.models import AccessAction, Entry, EntryKind, Role, Setting
@@ -37,7 +38,7 @@ async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[
             number=entry.id,
             student=names[entry.student_id],
             author=author or ctx.t("entry.former_member"),
-            text=entry.text,
+            text=quote(entry.text),
         )
         for entry, author in open_ones
     ]
@@ -108,8 +109,8 @@ async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> 
                         "notify.answer",
                         author=ctx.me.display_name,
                         student=student.name,
-                        question=question.text,
-                        text=text,
+                        question=quote(question.text),
+                        text=quote(text),
                     )
                 ),
                 not_before=not_before(ctx, asker, school.timezone if school else "UTC"),

@@ -49,6 +49,20 @@ class EntryStore(Queries):
         )
         return (await self.session.exec(statement)).first()
 
+    async def urgent_count_since(self, author_id: int, since: datetime) -> int:
+        """How many urgent notes the person has written since `since`. Asked only when an
+        urgent note comes (they are rare), so no index is kept for it."""
+        statement = (
+            select(func.count())
+            .select_from(Entry)
+            .where(
+                Entry.author_id == author_id,
+                Entry.kind == EntryKind.URGENT,
+                col(Entry.created_at) >= since,
+            )
+        )
+        return int((await self.session.exec(statement)).one())
+
     async def revise(self, entry: Entry, text: str, now: datetime) -> None:
         """Change an entry's text, keeping the old text as a revision."""
         assert entry.id is not None

@@ -86,7 +86,8 @@ async def test_markup_in_student_and_people_names_reaches_telegram_as_plain_text
     [record] = await telegram.say(sly, "/record")
 
     assert record["text"].startswith("<b>Bo</b> *Star* [x](tg://user?id=1) — the whole record")
-    assert "<i>Dana</i> _Sly_ &amp;: drew a <script>alert(1)</script> **robot**" in record["text"]
+    note = "<i>Dana</i> _Sly_ &amp;:\n  │ drew a <script>alert(1)</script> **robot**"
+    assert note in record["text"]
     assert all("parse_mode" not in call.params for call in telegram.fake.calls_of("sendMessage"))
     assert all("entities" not in call.params for call in telegram.fake.calls_of("sendMessage"))
 

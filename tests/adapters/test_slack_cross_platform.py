@@ -122,7 +122,7 @@ async def test_a_parent_on_telegram_reads_what_a_teacher_logged_on_slack(
 
     assert logged.replies[0].shown == t("entry.logged_win", student="Sam Rivera")
     assert read.startswith(t("log.title", student="Sam Rivera", count=1))
-    assert "Win · Ana Ortiz: Sam read a whole page aloud" in read
+    assert "Win · Ana Ortiz:\n  │ Sam read a whole page aloud" in read
 
 
 async def test_a_parent_on_telegram_and_a_teacher_on_slack_write_one_log(
@@ -134,7 +134,7 @@ async def test_a_parent_on_telegram_and_a_teacher_on_slack_write_one_log(
     await both.telegram.say(PARENT_ON_TELEGRAM, "+ Sam tied his shoes by himself")
     said = await both.slack.slash(TEACHER_ON_SLACK, "log Sam")
 
-    assert "Dana Rivera: Sam tied his shoes by himself" in said.text
+    assert "Dana Rivera:\n  │ Sam tied his shoes by himself" in said.text
     async with both.school.db.session() as session:
         [entry] = (await session.exec(select(Entry))).all()
     assert (entry.source_platform, entry.setting) == ("telegram", "home")

@@ -211,6 +211,8 @@ BAD_FILES = [
     ("[security]\ninvite_ttl_hours = 0\n", "security.invite_ttl_hours", "positive"),
     ("[security]\nretention_days = -1\n", "security.retention_days", "positive"),
     ("[security]\nretention_days = 1.5\n", "security.retention_days", "whole number"),
+    ("[security]\nmessages_per_minute = 0\n", "security.messages_per_minute", "positive"),
+    ("[security]\nurgent_per_hour = -5\n", "security.urgent_per_hour", "positive"),
     ('[database]\nurl = "mysql://db/tandem"\n', "database.url", "postgresql+asyncpg://"),
     ('[database]\nurl = "sqlite:///tandem.db"\n', "database.url", "sqlite+aiosqlite://"),
     (
@@ -251,6 +253,7 @@ BAD_ENVIRONMENT = [
     ({"TANDEM_TELEGRAM_ENABLED": "maybe"}, "telegram.enabled", "TANDEM_TELEGRAM_ENABLED"),
     ({"TANDEM_SECURITY_RETENTION_DAYS": "1y"}, "security.retention_days", "number in TANDEM_"),
     ({"TANDEM_SECURITY_INVITE_TTL_HOURS": "0"}, "security.invite_ttl_hours", "positive"),
+    ({"TANDEM_SECURITY_MESSAGES_PER_MINUTE": "0"}, "security.messages_per_minute", "positive"),
     ({"TANDEM_SCHEDULE_SKIP_DATES": "2026-11-26,xmas"}, "schedule.skip_dates", "item 2"),
     ({"TANDEM_SCHOOL_TIMEZONE": "Central"}, "school.timezone", "zoneinfo"),
     ({"TANDEM_DATABASE_URL": "postgres://db"}, "database.url", "supported"),

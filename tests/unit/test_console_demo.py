@@ -168,7 +168,7 @@ def test_typing_a_number_presses_that_button(walkthrough: Transcript) -> None:
 
     assert "[1] Win" in asked[-1]
     assert pressed[0] == "Logged a win for Sam Rivera."
-    assert any("Win" in line and "slept badly" in line for line in log), log
+    assert "· Win · Ms. Ortiz:\n  │ slept badly" in "\n".join(log), log
 
 
 def test_a_new_person_gets_only_the_onboarding_line(walkthrough: Transcript) -> None:
@@ -335,8 +335,8 @@ def test_the_demo_week_reaches_a_spanish_speaking_father_in_spanish(tmp_path: Pa
     hers = summaries.split(t("console.letter", name="Ms. Ortiz"))[1].split("→")[0]
     assert "Sam Rivera — la semana del " in his
     assert "Esta semana Sam Rivera tuvo un logro." in his
-    assert "Ms. Ortiz (escuela): Sam read a whole page aloud" in his
-    assert "Luis Rivera (casa): Comió bien y durmió toda la noche" in his
+    assert "Ms. Ortiz (escuela):\n  │ Sam read a whole page aloud" in his
+    assert "Luis Rivera (casa):\n  │ Comió bien y durmió toda la noche" in his
     assert "Sam Rivera had 1 win this week." in hers
-    assert "Luis Rivera (home): a good week at home" in hers
-    assert "Luis Rivera (home): Comió bien y durmió toda la noche" in hers
+    assert "Luis Rivera (home):\n  │ a good week at home" in hers
+    assert "Luis Rivera (home):\n  │ Comió bien y durmió toda la noche" in hers

@@ -140,22 +140,22 @@ async def test_a_spanish_speaking_parent_and_an_english_speaking_teacher_each_ge
     assert checkin.labels == ["Buena semana", "Regular", "Semana difícil"]
     dana = await mail.letter(school.parent, "checkin")
     assert dana.text == "How was Sam Rivera's week at home?"
-    his = (await mail.letter(luis, "summary")).text.splitlines()
-    teachers = (await mail.letters(school.teacher, "summary"))[0].text.splitlines()
-    assert his[:2] == [
+    his = (await mail.letter(luis, "summary")).text
+    teachers = (await mail.letters(school.teacher, "summary"))[0].text
+    assert his.splitlines()[:2] == [
         "Sam Rivera — la semana del 23 de noviembre",
         "Esta semana Sam Rivera tuvo un logro.",
     ]
-    assert "• mar · Ms. Ortiz (escuela): Sam read a whole page aloud" in his  # as written
-    assert "• jue · Luis Rivera (casa): una buena semana en casa" in his
-    assert teachers[:2] == [
+    assert "• mar · Ms. Ortiz (escuela):\n  │ Sam read a whole page aloud" in his  # as written
+    assert "• jue · Luis Rivera (casa):\n  │ una buena semana en casa" in his
+    assert teachers.splitlines()[:2] == [
         "Sam Rivera — the week of November 23",
         "Sam Rivera had 1 win this week.",
     ]
-    assert "• Tue · Ms. Ortiz (school): Sam read a whole page aloud" in teachers
+    assert "• Tue · Ms. Ortiz (school):\n  │ Sam read a whole page aloud" in teachers
     # His own words reach the teacher as written; the mood he tapped, in the teacher's words.
-    assert "• Thu · Luis Rivera (home): a good week at home" in teachers
-    assert "• Thu · Luis Rivera (home): Comió bien y durmió toda la noche" in teachers
+    assert "• Thu · Luis Rivera (home):\n  │ a good week at home" in teachers
+    assert "• Thu · Luis Rivera (home):\n  │ Comió bien y durmió toda la noche" in teachers
 
 
 async def test_a_teacher_nudge_and_a_parent_prompt_go_out_in_each_ones_language(
@@ -214,8 +214,9 @@ async def test_a_spanish_week_so_far_dates_its_lines_in_spanish(school: DemoScho
         "Esta semana hay una preocupación para trabajar con Sam Rivera. Todo el equipo trabaja "
         "en esto, juntos.",
     ]
-    assert "• jue · Ms. Ortiz (escuela): Sam hit a peer at recess" in week.text
-    assert "• jue, 26 nov, 10:00 · Preocupación · Ms. Ortiz: Sam hit a peer at recess" in log.text
+    assert "• jue · Ms. Ortiz (escuela):\n  │ Sam hit a peer at recess" in week.text
+    concern = "• jue, 26 nov, 10:00 · Preocupación · Ms. Ortiz:\n  │ Sam hit a peer at recess"
+    assert concern in log.text
 
 
 # --- nothing English reaches a Spanish reader -------------------------------------------------

@@ -475,7 +475,7 @@ async def test_a_photo_shows_in_the_log(school: DemoSchool) -> None:
 
     log = await school.say(school.teacher, "/log Sam")
 
-    assert f"Sam built this tower {en('entry.photo_mark')}" in log.text
+    assert f"Dana Rivera {en('entry.photo_mark')}:\n  │ Sam built this tower" in log.text
 
 
 async def test_a_message_delivered_twice_is_logged_once(school: DemoSchool, record: Record) -> None:

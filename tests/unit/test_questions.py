@@ -57,7 +57,7 @@ async def test_a_parents_question_goes_to_the_teacher_and_not_back_to_the_parent
         "notify.question",
         author="Dana Rivera",
         student="Sam Rivera",
-        text=HEADPHONES,
+        text=f"│ {HEADPHONES}",
         number=question.id,
     )
     assert letter.not_before == school.clock.now()
@@ -75,7 +75,7 @@ async def test_a_teachers_question_goes_to_the_family_whatever_their_delivery(
         "notify.question",
         author="Ms. Ortiz",
         student="Sam Rivera",
-        text="Does Sam nap at home after lunch?",
+        text="│ Does Sam nap at home after lunch?",
         number=question.id,
     )
 
@@ -93,7 +93,7 @@ async def test_questions_lists_the_open_ones(school: DemoSchool, record: Record)
                 number=question.id,
                 student="Sam Rivera",
                 author="Dana Rivera",
-                text=HEADPHONES,
+                text=f"│ {HEADPHONES}",
             ),
             en("questions.hint"),
         ]
@@ -134,8 +134,8 @@ async def test_answer_logs_the_answer_and_tells_the_asker(
         "notify.answer",
         author="Ms. Ortiz",
         student="Sam Rivera",
-        question=HEADPHONES,
-        text="Yes, the blue ones",
+        question=f"│ {HEADPHONES}",
+        text="│ Yes, the blue ones",
     )
 
 
@@ -176,8 +176,8 @@ async def test_replying_to_the_question_message_answers_it(
         "notify.answer",
         author="Ms. Ortiz",
         student="Sam Rivera",
-        question=HEADPHONES,
-        text="Yes, the blue ones",
+        question=f"│ {HEADPHONES}",
+        text="│ Yes, the blue ones",
     )
 
 

@@ -36,8 +36,11 @@ async def test_record_shows_every_entry_with_its_number_and_earlier_wording(
 
     assert said.text.startswith("Sam Rivera — the whole record (Maple Elementary (demo))")
     at = "Thu, Nov 26, 10:00\u202fAM"
-    assert f"#1 · school · {at} · Win · Ms. Ortiz: Sam read two pages aloud" in said.text
-    assert f"earlier wording, until {at}: Sam read a page aloud" in said.text
+    edited = en("entry.edited_mark")
+    assert (
+        f"#1 · school · {at} · Win · Ms. Ortiz {edited}:\n  │ Sam read two pages aloud" in said.text
+    )
+    assert f"earlier wording, until {at}:\n     │ Sam read a page aloud" in said.text
     assert "#2 · home · " in said.text and "slept badly" in said.text
     assert "#reading — Reads a page aloud to an adult (active, 1 note)" in said.text
     assert said.text.endswith(en("record.amend_hint"))
@@ -119,7 +122,7 @@ async def test_record_lists_check_ins_with_what_was_added(school: DemoSchool, ma
 
     checkins = said.text.split(en("record.checkins", count=1))[1]
     assert "Dana Rivera: a tough week at home" in checkins
-    assert "added: he missed his dog" in checkins
+    assert "added:\n     │ he missed his dog" in checkins
 
 
 async def test_markup_in_the_record_is_shown_as_written(school: DemoSchool) -> None:
@@ -150,8 +153,8 @@ async def test_a_correction_request_goes_to_the_author_with_accept_and_decline(
         parent="Dana Rivera",
         student="Sam Rivera",
         number=1,
-        old="Sam read one page",
-        new="Sam read two pages",
+        old="│ Sam read one page",
+        new="│ Sam read two pages",
     )
     assert letter.labels == ["Accept", "Decline"]
     [amendment] = await record.rows(Amendment)
@@ -179,7 +182,7 @@ async def test_accepting_revises_the_entry_keeps_the_old_text_and_tells_the_pare
         person="Ms. Ortiz",
         student="Sam Rivera",
         number=1,
-        text="Sam read two pages",
+        text="│ Sam read two pages",
     )
     [decided] = await record.access_log(school.teacher, AccessAction.AMEND)
     assert decided.detail == "correction #1 of entry #1 accepted"

@@ -69,6 +69,23 @@ def test_import_adds_students_and_writes_the_invites_beside_the_roster(tmp_path:
     assert tandem("status", "--json").json["students"] == 3
 
 
+def test_a_name_written_as_a_formula_reaches_the_codes_file_as_plain_text(
+    tmp_path: Path,
+) -> None:
+    hostile = (
+        "student,adult,role,contact\n"
+        '"=HYPERLINK(""http://x.invalid"",""Sam"")",@SUM(A1),parent,+1 555 0100\n'
+    )
+
+    tandem("roster", "import", str(roster(tmp_path, hostile)))
+
+    [row] = issued(tmp_path / "roster-invites.csv")
+    # A spreadsheet shows a cell that starts with an apostrophe as text: nothing runs.
+    assert row["student"] == '\'=HYPERLINK("http://x.invalid","Sam")'
+    assert (row["adult"], row["contact"]) == ("'@SUM(A1)", "'+1 555 0100")
+    assert not row["code"].startswith("'")
+
+
 def test_the_codes_go_only_to_the_file(tmp_path: Path) -> None:
     run = tandem("roster", "import", str(roster(tmp_path)), "--json")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.config import ScheduleConfig, SecurityConfig, Settings, WeeklyTime
 from bot.scheduler import build_scheduler, weekly_trigger
+from storage.db import is_sqlite, sqlite_path
 from storage.models import School
 from storage.stores import Store
 from tests.conftest import DemoSchool
@@ -167,3 +169,25 @@ async def test_purge_keeps_a_recent_answer_to_a_question_it_deletes(
 
     (answer,) = await record.entries()
     assert (answer.text, answer.reply_to_id) == ("Yes, the blue ones", None)
+
+
+def file_bytes(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
+
+
+async def test_purge_leaves_no_word_of_a_purged_note_in_sqlites_files_while_the_bot_runs(
+    school: DemoSchool, mail: Mail
+) -> None:
+    if not is_sqlite(school.db.url):
+        pytest.skip("SQLite's write-ahead log; PostgreSQL has none to read")
+    path = sqlite_path(school.db.url)
+    assert path is not None
+    await school.say(school.teacher, "+ Sam hummed the Quetzalcoatl song all morning")
+    school.clock.advance(days=731)
+
+    # A running bot keeps connections open, so SQLite never removes its -wal file.
+    async with school.db.engine.connect():
+        await mail.purge()
+
+        assert b"Quetzalcoatl" not in file_bytes(Path(f"{path}-wal"))
+        assert b"Quetzalcoatl" not in file_bytes(path)

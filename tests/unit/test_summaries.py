@@ -21,11 +21,19 @@ FRIDAY_15 = chicago(2026, 11, 27, 15)
 
 
 def bullets(summary: Queued) -> list[str]:
-    return [line.removeprefix("• ") for line in summary.text.splitlines() if line.startswith("• ")]
+    """Each item of the summary's lists: its bulleted line and the quoted lines under it."""
+    items: list[str] = []
+    for shown in summary.text.splitlines():
+        if shown.startswith("• "):
+            items.append(shown.removeprefix("• "))
+        elif shown.startswith("  ") and items:
+            items[-1] += f"\n{shown}"
+    return items
 
 
 def line(day: str, author: str, where: str, text: str, marks: str = "") -> str:
-    return en("summary.line", day=day, author=author, where=where, text=text, marks=marks)
+    """A summary's item: who wrote when and where, then their words quoted below."""
+    return en("summary.line", day=day, author=author, where=where, text=f"  │ {text}", marks=marks)
 
 
 def title(student: str, start: str = "November 23") -> str:
@@ -138,37 +146,39 @@ async def test_a_summary_tells_wins_first_then_concerns_home_questions_and_goals
 
     sam = await summary_for(mail, school, "Sam Rivera")
     question = next(q for q in await mail.record.entries() if q.kind == EntryKind.QUESTION)
-    assert sam.text.splitlines() == [
-        title("Sam Rivera"),
-        "Sam Rivera had 1 win this week, and 1 concern to work on.",
-        "",
-        en("summary.wins", count=1),
-        "• " + line("Thu", "Ms. Ortiz", "school", "Sam read a whole page aloud"),
-        "",
-        en("summary.concerns", count=1),
-        "• " + line("Thu", "Ms. Ortiz", "school", "Sam hit a peer at recess"),
-        "",
-        en("summary.from_home", count=1),
-        "• " + line("Thu", "Dana Rivera", "home", "tired after swimming"),
-        "",
-        en("summary.questions", count=1),
-        "• "
-        + en(
-            "summary.question_line",
-            number=question.id,
-            author="Dana Rivera",
-            text="Can Sam bring headphones on the bus?",
-        ),
-        "",
-        en("summary.goals"),
-        "• "
-        + en(
-            "summary.goal_line",
-            tag="reading",
-            description="Reads a page aloud to an adult",
-            count=1,
-        ),
-    ]
+    assert sam.text == "\n".join(
+        [
+            title("Sam Rivera"),
+            "Sam Rivera had 1 win this week, and 1 concern to work on.",
+            "",
+            en("summary.wins", count=1),
+            "• " + line("Thu", "Ms. Ortiz", "school", "Sam read a whole page aloud"),
+            "",
+            en("summary.concerns", count=1),
+            "• " + line("Thu", "Ms. Ortiz", "school", "Sam hit a peer at recess"),
+            "",
+            en("summary.from_home", count=1),
+            "• " + line("Thu", "Dana Rivera", "home", "tired after swimming"),
+            "",
+            en("summary.questions", count=1),
+            "• "
+            + en(
+                "summary.question_line",
+                number=question.id,
+                author="Dana Rivera",
+                text="  │ Can Sam bring headphones on the bus?",
+            ),
+            "",
+            en("summary.goals"),
+            "• "
+            + en(
+                "summary.goal_line",
+                tag="reading",
+                description="Reads a page aloud to an adult",
+                count=1,
+            ),
+        ]
+    )
 
 
 async def test_an_answered_question_is_no_longer_open_in_the_summary(

@@ -26,7 +26,9 @@ async def test_urgent_reaches_the_whole_team_at_once_even_in_quiet_hours(
     await school.say(school.parent, f"! {FELL}")
 
     urgent = await mail.letter(school.teacher, "urgent")
-    assert urgent.text == en("notify.urgent", author="Dana Rivera", student="Sam Rivera", text=FELL)
+    assert urgent.text == en(
+        "notify.urgent", author="Dana Rivera", student="Sam Rivera", text=f"│ {FELL}"
+    )
     assert urgent.labels == [en("button.seen")]
     assert urgent.not_before == school.clock.now()
     assert await mail.letters(school.parent) == []
@@ -84,7 +86,11 @@ async def test_an_instant_parent_gets_each_teacher_entry_as_it_comes(
     assert chosen.text == en("settings.delivery_set.instant")
     letter = await mail.letter(school.parent, "win")
     assert letter.text == en(
-        "notify.entry", author="Ms. Ortiz", student="Sam Rivera", kind=en("kind.win"), text=PAGE
+        "notify.entry",
+        author="Ms. Ortiz",
+        student="Sam Rivera",
+        kind=en("kind.win"),
+        text=f"│ {PAGE}",
     )
     assert letter.not_before == school.clock.now()
     assert [button.label for button in logged.buttons] == [en("button.undo")]
@@ -153,7 +159,11 @@ async def test_share_with_family_now_queues_the_entry_and_logs_the_share(
     assert shared.text == en("entry.shared", student="Sam Rivera")
     letter = await mail.letter(school.parent, "share")
     assert letter.text == en(
-        "notify.entry", author="Ms. Ortiz", student="Sam Rivera", kind=en("kind.win"), text=PAGE
+        "notify.entry",
+        author="Ms. Ortiz",
+        student="Sam Rivera",
+        kind=en("kind.win"),
+        text=f"│ {PAGE}",
     )
     assert letter.not_before == school.clock.now()
     assert len(await record.access_log(actor=school.teacher, action="share")) == 1
