@@ -555,8 +555,15 @@ class SlackAdapter:
 
     async def _on_http(self, request: web.Request) -> web.Response:
         """One request from Slack: bolt checks its signature and age, then routes it."""
-        response = await self.app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        try:
+            # bolt reads the body before it checks the signature, and fails on any but an object.
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, TypeError, AttributeError) as error:
+            log.warning(
+                "slack http: a body that is no Slack payload refused (%s)", type(error).__name__
+            )
+            return web.Response(status=400)
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     # --- requests in: ack, then work ---
 
