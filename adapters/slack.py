@@ -32,7 +32,8 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.config import ConfigError, SlackConfig
+from adapters.slack_config import SlackConfig
+from bot.config import ConfigError
 from bot.dispatch import Dispatcher
 from bot.events import (
     Button,
@@ -388,12 +389,7 @@ class SlackAdapter:
         db: Database,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        if config.mode == "http" and not config.signing_secret:
-            # Without the secret anyone could post events in any user's name.
-            raise ConfigError(
-                "slack.signing_secret",
-                'required when slack.mode is "http" (or set TANDEM_SLACK_SIGNING_SECRET)',
-            )
+        config.check()
         self.config = config
         self.dispatcher = dispatcher
         self.db = db

@@ -39,7 +39,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.config import ConfigError, TelegramConfig
+from adapters.telegram_config import TelegramConfig
 from bot.dispatch import Dispatcher
 from bot.events import (
     Button,
@@ -305,12 +305,7 @@ class TelegramAdapter:
         db: Database,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        if config.mode == "webhook" and not config.webhook_secret:
-            # Without the secret anyone could post updates in any user's name.
-            raise ConfigError(
-                "telegram.webhook_secret",
-                'required when telegram.mode is "webhook" (or set TANDEM_TELEGRAM_WEBHOOK_SECRET)',
-            )
+        config.check()
         self.config = config
         self.dispatcher = dispatcher
         self.db = db

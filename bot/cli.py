@@ -21,9 +21,10 @@ from rich.progress import Progress
 from sqlalchemy.exc import DBAPIError
 
 from adapters.console import ConsoleChat, run_console
+from adapters.platforms import PLATFORMS, load_settings
 from bot import access, forget, grammar, invites, jobs, roster, roster_import, student_record
 from bot.access import Action
-from bot.config import ConfigError, DatabaseConfig, Settings, load_config
+from bot.config import ConfigError, DatabaseConfig, Settings
 from bot.context import Context, SystemClock
 from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, seed_demo
 from bot.dispatch import Dispatcher
@@ -62,7 +63,7 @@ def fail(message: str) -> NoReturn:
 
 def settings_from(config: Path | None) -> Settings:
     try:
-        return load_config(config)
+        return load_settings(config)
     except ConfigError as err:
         fail(str(err))
 
@@ -248,8 +249,9 @@ def invite(
 def run(config: ConfigOption = None) -> None:
     """Run the enabled adapters, the weekly scheduler and the sender until SIGINT or SIGTERM."""
     settings = settings_from(config)
-    if not settings.telegram.enabled and not settings.slack.enabled:
-        fail("nothing to run: set telegram.enabled or slack.enabled to true in the config")
+    if not settings.enabled_platforms:
+        switches = " or ".join(f"{name}.enabled" for name in PLATFORMS)
+        fail(f"nothing to run: set {switches} to true in the config")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from adapters.platforms import defaults
 from bot.config import Settings
 from bot.demo import console_id, seed_demo
 from bot.dispatch import Dispatcher
@@ -128,7 +129,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings()
+    return defaults()
 
 
 @dataclass

@@ -25,8 +25,9 @@ from adapters.telegram import (
     SECRET_HEADER,
     TelegramAdapter,
 )
+from adapters.telegram_config import TelegramConfig
 from bot import invites, roster
-from bot.config import Settings, TelegramConfig
+from bot.config import Settings
 from bot.dispatch import Dispatcher
 from bot.events import Event, RecipientBlocked, Reply
 from bot.i18n import translate
