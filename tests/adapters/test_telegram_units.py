@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from telegram import Update
 
+from adapters.kit import ChatTurns
 from adapters.telegram import ChatOrderedUpdates, TelegramAdapter, keyboard, split_text, to_core
 from adapters.telegram_config import TelegramConfig
 from bot import invites, roster
@@ -135,7 +136,7 @@ def test_what_carries_nothing_to_log_is_not_an_event(fake: FakeTelegram) -> None
 
 
 async def test_one_chats_updates_run_in_turn_while_other_chats_go_ahead(fake: FakeTelegram) -> None:
-    processor = ChatOrderedUpdates(4)
+    processor = ChatOrderedUpdates(ChatTurns(4))
     first, second = (parsed(fake.message(DANA, text)) for text in ("one", "two"))
     elsewhere = parsed(fake.message(TgUser(5003, "Lee"), "other"))
     order: list[str] = []
