@@ -4,7 +4,8 @@ A platform is three functions and this kit: `to_core` (its payload -> a core eve
 (a core Reply -> its messages, each sent by a one-call `post` and shown in place by `update`) and
 `classify` (its errors -> a `Verdict`). `ChatAdapter` does the rest:
 
-- one chat's events in the order they came, chats side by side (`ChatTurns`);
+- one chat's events in the order they came, chats side by side, and a flooding chat kept to a
+  few events of its own, told once per burst (`ChatTurns`);
 - 429s waited out (or left to the outbox as RateLimited), a chat gone for good marked inactive
   (RecipientBlocked), a message refused as such a PermanentError (`call`, `deliver`);
 - a reply shown in place of the message whose button was pressed, or anew if that is gone
@@ -27,7 +28,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from bot.config import PlatformConfig
 from bot.dispatch import Dispatcher
-from bot.events import RecipientBlocked, Reply
+from bot.events import Event, RecipientBlocked, Reply
 from bot.outbox import PermanentError, RateLimited
 from storage.db import Database
 from storage.models import Account
@@ -36,6 +37,7 @@ from storage.repo import Repo
 __all__ = [
     "CONCURRENT_EVENTS",
     "MAX_SEND_ATTEMPTS",
+    "MAX_WAITING_PER_CHAT",
     "ChatAdapter",
     "ChatTurns",
     "Classify",
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 
 # Events handled at once by one adapter: the database pool and the platform set the pace anyway.
 CONCURRENT_EVENTS = 16
+# One chat's events taken and not yet handled, at most; the rest of a burst is refused.
+MAX_WAITING_PER_CHAT = 10
 # A call waits out at most this many 429s before giving the error to its caller.
 MAX_SEND_ATTEMPTS = 4
 
@@ -55,6 +59,7 @@ _T = TypeVar("_T")
 _Config = TypeVar("_Config", bound=PlatformConfig)
 _Message = TypeVar("_Message")
 Sleep = Callable[[float], Awaitable[Any]]
+Tell = Callable[[], Awaitable[None]]
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -128,27 +133,37 @@ Classify = Callable[[Exception], Verdict | None]
 class _Line:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     waiting: int = 0  # this chat's events running or waiting their turn
+    told: bool = False  # the chat heard it is going too fast, since its line last emptied
 
 
 class ChatTurns:
     """Each chat's events one at a time, in the order they came; chats side by side.
 
     A chat's event waits for its turn before it takes one of the `slots`, so one chat's backlog
-    holds up no other chat.
+    holds up no other chat; and at most `per_chat` of a chat's events wait at all: the rest of a
+    burst is refused, and the chat is told so once, until its line empties.
     """
 
-    def __init__(self, slots: int = CONCURRENT_EVENTS):
+    def __init__(self, slots: int = CONCURRENT_EVENTS, per_chat: int = MAX_WAITING_PER_CHAT):
+        self.per_chat = per_chat
         self._slots = asyncio.Semaphore(slots)
         self._lines: dict[str, _Line] = {}
 
-    async def run(self, chat: str | None, work: Awaitable[Any]) -> None:
-        """Await `work` in its chat's turn (an event of no chat needs only a slot)."""
+    async def run(self, chat: str | None, work: Awaitable[Any], tell: Tell | None = None) -> bool:
+        """Await `work` in its chat's turn (an event of no chat needs only a slot); False if the
+        chat's line was full and `work` never ran (the first such refusal of a burst awaits
+        `tell`)."""
         try:
             if chat is None:
                 async with self._slots:
                     await work
-                return
+                return True
             line = self._lines.setdefault(chat, _Line())
+            if line.waiting >= self.per_chat:
+                if tell is not None and not line.told:
+                    line.told = True
+                    await tell()
+                return False
             line.waiting += 1
             try:
                 async with line.lock, self._slots:
@@ -157,9 +172,10 @@ class ChatTurns:
                 line.waiting -= 1
                 if not line.waiting:
                     del self._lines[chat]
+            return True
         finally:
             if isinstance(work, Coroutine):
-                work.close()  # cancelled while waiting its turn: it never ran, and must not warn
+                work.close()  # refused, or cancelled while waiting: it never ran, and must not warn
 
 
 # --- the adapter -----------------------------------------------------------------------------
@@ -254,6 +270,10 @@ class ChatAdapter(ABC, Generic[_Config, _Message]):
                 pressed = None  # one message is replaced; later replies follow it
             else:
                 await self.send(chat, reply, thread=thread)
+
+    async def too_fast(self, event: Event) -> list[Reply]:
+        """What to tell a chat whose burst `event` belongs to, beyond what `turns` keeps."""
+        return await self.dispatcher.too_fast(event, self.turns.per_chat)
 
     async def call(
         self, chat: str | None, make: Callable[[], Awaitable[_T]], attempts: int = MAX_SEND_ATTEMPTS

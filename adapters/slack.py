@@ -30,7 +30,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.kit import ChatAdapter
+from adapters.kit import ChatAdapter, Tell
 from adapters.slack_config import NAME, SlackConfig
 from adapters.slack_payloads import (
     ACTION_PREFIX,
@@ -263,7 +263,8 @@ class SlackAdapter(ChatAdapter[SlackConfig, SlackMessage]):
             raw = body.get("event") or {}
             edited = raw.get("message") or {}
             thread = raw.get("thread_ts") or edited.get("thread_ts")
-            self._spawn(event.chat.id, self._handle_event(event, thread), event.event_id)
+            tell = partial(self._tell_too_fast, event, thread)
+            self._spawn(event.chat.id, self._handle_event(event, thread), event.event_id, tell)
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """`/tandem ...`: answered in the direct chat, or privately where it was typed."""
@@ -277,16 +278,20 @@ class SlackAdapter(ChatAdapter[SlackConfig, SlackMessage]):
         await ack()
         self._spawn(action_channel(body), self._handle_action(body, respond), "button press")
 
-    def _spawn(self, chat: str, work: Coroutine[Any, Any, None], what: str) -> None:
-        task = asyncio.create_task(self._guarded(chat, work, what))
+    def _spawn(
+        self, chat: str, work: Coroutine[Any, Any, None], what: str, tell: Tell | None = None
+    ) -> None:
+        task = asyncio.create_task(self._guarded(chat, work, what, tell))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, chat: str, work: Coroutine[Any, Any, None], what: str) -> None:
+    async def _guarded(
+        self, chat: str, work: Coroutine[Any, Any, None], what: str, tell: Tell | None
+    ) -> None:
         # One chat's events in the order they came (an edit after its message), chats side by
-        # side: the kit's turns.
+        # side, a flood kept to a few: the kit's turns.
         try:
-            await self.turns.run(chat, work)
+            await self.turns.run(chat, work, tell)
         except RecipientBlocked:
             log.info("slack %s: the chat no longer takes our messages", what)
         except Exception as error:
@@ -298,6 +303,10 @@ class SlackAdapter(ChatAdapter[SlackConfig, SlackMessage]):
         if isinstance(event, IncomingMessage) and event.chat.private:
             event = await self._introduced(event)
         await self._answer_event(event, await self.dispatcher.dispatch(event), thread_ts)
+
+    async def _tell_too_fast(self, event: Event, thread_ts: str | None) -> None:
+        """Tell a chat that floods us, once a burst, that we kept only its first events."""
+        await self._answer_event(event, await self.too_fast(event), thread_ts)
 
     async def _answer_event(
         self, event: Event, replies: Sequence[Reply], thread_ts: str | None

@@ -233,20 +233,24 @@ def _file_url(base_url: str) -> str:
 
 
 class ChatOrderedUpdates(BaseUpdateProcessor):
-    """Updates in the kit's chat turns: up to N at once, one at a time per chat.
+    """Updates in the kit's chat turns: up to N at once, one at a time per chat, a few waiting.
 
     Without it "+ Sam read aloud" and an "/undo" sent right after could be handled the wrong
     way round; and with PTB's own slots taken first, one chat's backlog could hold them all.
     """
 
-    def __init__(self, turns: ChatTurns) -> None:
+    def __init__(
+        self, turns: ChatTurns, tell: Callable[[Update], Awaitable[None]] | None = None
+    ) -> None:
         super().__init__(_PTB_SLOTS)
         self.turns = turns
+        self._tell = tell
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run the update's handlers in its chat's turn."""
+        """Run the update's handlers in its chat's turn, or refuse it if its chat has enough."""
         chat = update.effective_chat if isinstance(update, Update) else None
-        await self.turns.run(str(chat.id) if chat else None, coroutine)
+        tell = partial(self._tell, update) if self._tell and isinstance(update, Update) else None
+        await self.turns.run(str(chat.id) if chat else None, coroutine, tell)
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -300,7 +304,7 @@ class TelegramAdapter(ChatAdapter[TelegramConfig, TelegramMessage]):
             .base_file_url(_file_url(config.base_url))
             .job_queue(None)  # APScheduler runs the weekly jobs, not PTB
             .update_queue(HeldBackUpdates(MAX_UNHANDLED_UPDATES))
-            .concurrent_updates(ChatOrderedUpdates(self.turns))
+            .concurrent_updates(ChatOrderedUpdates(self.turns, self._tell_too_fast))
             .connection_pool_size(CONNECTION_POOL_SIZE)
             .pool_timeout(POOL_TIMEOUT)
             .build()
@@ -426,6 +430,15 @@ class TelegramAdapter(ChatAdapter[TelegramConfig, TelegramMessage]):
         replies = await self.dispatcher.dispatch(event)
         try:
             await self.answer(event.chat.id, replies, pressed)
+        except RecipientBlocked:
+            log.info("telegram update %s: the chat blocked the bot", update.update_id)
+
+    async def _tell_too_fast(self, update: Update) -> None:
+        """Tell a chat that floods us, once a burst, that we kept only its first updates."""
+        event = to_core(update)
+        try:
+            if event is not None:
+                await self.answer(event.chat.id, await self.too_fast(event))
         except RecipientBlocked:
             log.info("telegram update %s: the chat blocked the bot", update.update_id)
 

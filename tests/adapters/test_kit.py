@@ -1,4 +1,4 @@
-"""The adapter kit on its own: a chat's turns and its slots."""
+"""The adapter kit on its own: a chat's turns, its slots, and a flood kept to its own line."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class Work:
 
 
 async def test_a_chats_backlog_waits_for_its_turn_without_taking_a_slot() -> None:
-    turns = ChatTurns(slots=2)
+    turns = ChatTurns(slots=2, per_chat=10)
     work = Work()
     first = asyncio.create_task(turns.run("dana", work.event("dana 1", held=True)))
     await work.started.wait()
@@ -39,9 +39,39 @@ async def test_a_chats_backlog_waits_for_its_turn_without_taking_a_slot() -> Non
     assert work.done == ["maria 1", "dana 1", "dana 2", "dana 3", "dana 4"]
 
 
+async def test_beyond_its_line_a_chat_is_refused_and_told_once_a_burst() -> None:
+    turns = ChatTurns(slots=4, per_chat=3)
+    work = Work()
+    told: list[str] = []
+
+    async def tell() -> None:
+        told.append("too fast")
+
+    first = asyncio.create_task(turns.run("dana", work.event("1", held=True), tell))
+    await work.started.wait()
+    kept = [asyncio.create_task(turns.run("dana", work.event(n), tell)) for n in ("2", "3")]
+    await asyncio.sleep(0)  # they join her line
+    refused = [await turns.run("dana", work.event(n), tell) for n in ("4", "5", "6")]
+
+    assert refused == [False, False, False]
+    assert told == ["too fast"]
+    work.release.set()
+    assert await asyncio.gather(first, *kept) == [True, True, True]
+    assert work.done == ["1", "2", "3"]
+
+    # Her line emptied: the next burst is a new one, told again if it overflows.
+    work.release.clear()
+    again = [asyncio.create_task(turns.run("dana", work.event(n, held=True), tell)) for n in "789"]
+    await asyncio.sleep(0)  # they make a new line
+    assert not await turns.run("dana", work.event("10"), tell)
+    assert told == ["too fast", "too fast"]
+    work.release.set()
+    await asyncio.gather(*again)
+
+
 async def test_an_event_of_no_chat_needs_only_a_slot() -> None:
     turns = ChatTurns(slots=1)
     work = Work()
 
-    await turns.run(None, work.event("inline query"))
+    assert await turns.run(None, work.event("inline query"))
     assert work.done == ["inline query"]
