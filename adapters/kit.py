@@ -11,8 +11,9 @@ A platform is three functions and this kit: `to_core` (its payload -> a core eve
 - a reply shown in place of the message whose button was pressed, or anew if that is gone
   (`answer`); long text cut where a line or a word ends (`split_text`).
 
-Adding a platform (email is next) means writing those three functions, a `ChatAdapter` subclass
-that starts and stops its library, and its [section] in adapters/platforms.py; nothing else.
+Adding a platform (email is next) means writing those three functions, nothing else; the rest is
+wiring: a `ChatAdapter` subclass that starts and stops its library, and its [section] declared
+beside it and listed in adapters/platforms.py.
 """
 
 from __future__ import annotations
