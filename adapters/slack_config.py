@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Self
 
-from bot.config import ConfigError, PlatformConfig, Section, SendLimit, parse_listen
+from bot.config import PlatformConfig, Section, SendLimit, missing, parse_listen
 
 if TYPE_CHECKING:
     from adapters.platforms import Adapter
@@ -62,10 +62,7 @@ class SlackConfig(PlatformConfig):
         """Refuse what the loader lets through only for a disabled adapter."""
         if self.mode == "http" and not self.signing_secret:
             # Without the secret anyone could post events in any user's name.
-            raise ConfigError(
-                "slack.signing_secret",
-                'required when slack.mode is "http" (or set TANDEM_SLACK_SIGNING_SECRET)',
-            )
+            raise missing(NAME, "signing_secret", 'slack.mode is "http"')
 
 
 def build(config: SlackConfig, dispatcher: Dispatcher, db: Database) -> Adapter:

@@ -10,23 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
 from adapters import kit
 from adapters.kit import Failure, Verdict
-from bot.events import (
-    Button,
-    ButtonPress,
-    Chat,
-    Event,
-    IncomingMessage,
-    MessageEdited,
-    Reply,
-    Sender,
-)
+from bot.events import Button, ButtonPress, Chat, IncomingMessage, MessageEdited, Reply, Sender
 from storage.models import Platform
+
+if TYPE_CHECKING:
+    from bot.events import Event
 
 __all__ = [
     "ACTION_PREFIX",

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Self
 
-from bot.config import ConfigError, PlatformConfig, Section, SendLimit, parse_listen
+from bot.config import PlatformConfig, Section, SendLimit, missing, parse_listen
 
 if TYPE_CHECKING:
     from adapters.platforms import Adapter
@@ -69,10 +69,7 @@ class TelegramConfig(PlatformConfig):
         """Refuse what the loader lets through only for a disabled adapter."""
         if self.mode == "webhook" and not self.webhook_secret:
             # Without the secret anyone could post updates in any user's name.
-            raise ConfigError(
-                "telegram.webhook_secret",
-                'required when telegram.mode is "webhook" (or set TANDEM_TELEGRAM_WEBHOOK_SECRET)',
-            )
+            raise missing(NAME, "webhook_secret", 'telegram.mode is "webhook"')
 
     def invite_link(self, code: str, bot_username: str | None) -> str | None:
         """The deep link `https://t.me/<bot>?start=<code>`: telegram.bot_username wins over the

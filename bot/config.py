@@ -265,6 +265,13 @@ def env_name(section: str, key: str) -> str:
     return f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
 
 
+def missing(section: str, key: str, when: str) -> ConfigError:
+    """The error for ``section.key`` left empty though `when` needs it."""
+    return ConfigError(
+        f"{section}.{key}", f"required when {when} (or set {env_name(section, key)})"
+    )
+
+
 def parse_weekly_time(value: str, key: str) -> WeeklyTime:
     """Parse "thu 17:00" (or "Thursday 17:00")."""
     match = _WEEKLY_TIME_RE.fullmatch(value.strip())
