@@ -42,7 +42,7 @@ from sqlmodel import col, select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import fresh_postgres, load, markdown_table, pg_url, print_table
 
-from bot.config import SenderConfig
+from bot.config import PlatformLimits, SenderConfig
 from bot.context import SystemClock
 from bot.events import Reply
 from bot.outbox import OutboxSender, PermanentError, RateLimited, TransientError
@@ -208,10 +208,9 @@ class FakePlatformProcess:
 
 def sender_config(args: argparse.Namespace) -> SenderConfig:
     return SenderConfig(
-        telegram_per_second=args.rate,
-        telegram_per_chat_per_second=args.per_chat,
         claim_seconds=args.claim_seconds,
         concurrency=args.concurrency,
+        limits={Platform.TELEGRAM: PlatformLimits(args.rate, args.per_chat)},
     )
 
 

@@ -2,6 +2,10 @@
 
 Every key can be overridden by ``TANDEM_<SECTION>_<KEY>``; ``TANDEM_SECRET_KEY`` is an
 alias for ``security.secret_key``. A bad value raises ConfigError naming the key.
+
+The core's own sections are read here. A chat platform's section (``[telegram]``, ``[slack]``)
+and the ``[sender]`` keys that pace it are declared by its adapter, as a `PlatformSection` the
+composition root passes to `load_config`: the core knows platforms only as `PlatformConfig`.
 """
 
 from __future__ import annotations
@@ -11,24 +15,22 @@ import os
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 from bot.errors import CommandError
 from bot.i18n import languages
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 DEFAULT_PATH = Path("tandem.toml")
 ENV_PREFIX = "TANDEM_"
 SECRET_KEY_ALIAS = "TANDEM_SECRET_KEY"
 
 DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
-
-TelegramMode = Literal["polling", "webhook"]
-SlackMode = Literal["socket", "http"]
-TELEGRAM_MODES: tuple[TelegramMode, ...] = ("polling", "webhook")
-SLACK_MODES: tuple[SlackMode, ...] = ("socket", "http")
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WEEKDAY_NUMBERS = {name: n for n, day in enumerate(WEEKDAYS) for name in (day, day[:3])}
@@ -39,15 +41,13 @@ _QUIET_HOURS_RE = re.compile(rf"{_TIME}\s*-\s*{_TIME}", re.ASCII)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _LISTEN_RE = re.compile(r"(\[[^\]]*\]|[^\s\[\]]+):([0-9]+)", re.ASCII)
 _INTEGER_RE = re.compile(r"[+-]?[0-9]+", re.ASCII)
-# Telegram's own rule for setWebhook's secret_token.
-_WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
-_BOT_USERNAME_RE = re.compile(r"[A-Za-z0-9_]{5,32}", re.ASCII)
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
 _T = TypeVar("_T")
 _Choice = TypeVar("_Choice", bound=str)
+_Platform = TypeVar("_Platform", bound="PlatformConfig")
 
 
 class ConfigError(CommandError):
@@ -133,29 +133,64 @@ class ScheduleConfig:
         return any(dates.contains(d) for dates in self.skip_dates)
 
 
-# Secrets are repr=False so that logging a config object never prints them.
+# Secrets are repr=False so that logging a config object never prints them (adapters' too).
 @dataclass(frozen=True)
-class TelegramConfig:
+class PlatformConfig:
+    """A chat platform's [section]: its adapter subclasses this with its own keys."""
+
     enabled: bool = False
-    token: str = field(default="", repr=False)
-    mode: TelegramMode = "polling"
-    base_url: str = "https://api.telegram.org/bot"
-    webhook_url: str = ""
-    webhook_listen: tuple[str, int] = ("0.0.0.0", 8443)
-    webhook_secret: str = field(default="", repr=False)
-    bot_username: str = ""  # for invite deep links until getMe fills it
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        """The section's values, checked (a subclass reads its own keys)."""
+        return cls(enabled=section.flag("enabled", False))
+
+    def check(self) -> None:
+        """Refuse, as its adapter is built, a setting the adapter cannot start with (the loader
+        lets a disabled adapter's section be incomplete)."""
+
+    def invite_link(self, code: str, bot_username: str | None) -> str | None:
+        """A link that opens a chat with the bot and redeems `code`; None where there is none.
+
+        `bot_username` is the name the platform gave the bot when it last started, if any.
+        """
+        return None
 
 
 @dataclass(frozen=True)
-class SlackConfig:
-    enabled: bool = False
-    bot_token: str = field(default="", repr=False)
-    app_token: str = field(default="", repr=False)
-    signing_secret: str = field(default="", repr=False)
-    mode: SlackMode = "socket"
-    http_listen: tuple[str, int] = ("0.0.0.0", 3000)
-    base_url: str = "https://slack.com/api/"
-    team_id: str = ""  # the one workspace accepted; empty = take it from auth.test
+class PlatformLimits:
+    """Messages per second to a platform overall and to one chat on it; None = no limit."""
+
+    per_second: int | None
+    per_chat_per_second: int | None
+
+
+@dataclass(frozen=True)
+class SendLimit:
+    """A [sender] key that paces one platform, and its default."""
+
+    key: str
+    default: int
+
+
+class PlatformSection(Protocol):
+    """What the loader learns of a platform from its adapter: the section and its pace."""
+
+    @property
+    def name(self) -> str:
+        """The [section] and the platform's name in the database (`telegram`)."""
+
+    @property
+    def config(self) -> type[PlatformConfig]:
+        """The section's model; its fields are the section's keys."""
+
+    @property
+    def per_second(self) -> SendLimit | None:
+        """The [sender] key for messages per second to the whole platform, if it has one."""
+
+    @property
+    def per_chat_per_second(self) -> SendLimit | None:
+        """The [sender] key for messages per second to one chat, if it has one."""
 
 
 @dataclass(frozen=True)
@@ -174,12 +209,11 @@ class SecurityConfig:
 class SenderConfig:
     """How fast and how persistently the outbox sender delivers (per sender process)."""
 
-    telegram_per_second: int = 30
-    telegram_per_chat_per_second: int = 1
-    slack_per_channel_per_second: int = 1
     max_attempts: int = 8
     claim_seconds: int = 60
     concurrency: int = 16
+    # Per platform, from the [sender] keys its adapter declares; a platform not here is unpaced.
+    limits: Mapping[str, PlatformLimits] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,22 +221,60 @@ class Settings:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     school: SchoolConfig = field(default_factory=SchoolConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    telegram: TelegramConfig = field(default_factory=TelegramConfig)
-    slack: SlackConfig = field(default_factory=SlackConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
+    # Each platform's [section] by name, in the order the composition root declared them.
+    platforms: Mapping[str, PlatformConfig] = field(default_factory=dict)
+
+    def platform(self, kind: type[_Platform]) -> _Platform:
+        """The section read into `kind` (its adapter's model); its defaults if none was."""
+        for config in self.platforms.values():
+            if isinstance(config, kind):
+                return config
+        return kind()
+
+    @property
+    def enabled_platforms(self) -> list[str]:
+        return [name for name, config in self.platforms.items() if config.enabled]
 
 
-# Derived from the dataclasses so a new key is known to the file and environment at once.
-SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    section.name: tuple(key.name for key in fields(getattr(Settings(), section.name)))
-    for section in fields(Settings)
-}
+def section_keys(platforms: Iterable[PlatformSection] = ()) -> dict[str, tuple[str, ...]]:
+    """Every [section] and its keys, in the example file's order.
+
+    Derived from the models, so that a new key is known to the file and the environment at once.
+    """
+    platforms = list(platforms)
+    core = Settings()
+
+    def keys(model: DataclassInstance | type[DataclassInstance]) -> tuple[str, ...]:
+        return tuple(key.name for key in fields(model) if key.name != "limits")
+
+    paced = tuple(
+        limit.key
+        for platform in platforms
+        for limit in (platform.per_second, platform.per_chat_per_second)
+        if limit is not None
+    )
+    return {
+        "database": keys(core.database),
+        "school": keys(core.school),
+        "schedule": keys(core.schedule),
+        **{platform.name: keys(platform.config) for platform in platforms},
+        "security": keys(core.security),
+        "sender": paced + keys(core.sender),
+    }
 
 
 def env_name(section: str, key: str) -> str:
     """The environment variable that overrides ``section.key``."""
     return f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+
+
+def missing(section: str, key: str, when: str) -> ConfigError:
+    """The error for ``section.key`` left empty though `when` needs it."""
+    return ConfigError(
+        f"{section}.{key}", f"required when {when} (or set {env_name(section, key)})"
+    )
 
 
 def parse_weekly_time(value: str, key: str) -> WeeklyTime:
@@ -251,18 +323,40 @@ def parse_listen(value: str, key: str) -> tuple[str, int]:
     return match.group(1).removeprefix("[").removesuffix("]"), port
 
 
-def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the TOML file (or ./tandem.toml, or nothing), apply the environment, validate."""
+def load_config(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    platforms: Iterable[PlatformSection] = (),
+) -> Settings:
+    """Read the TOML file (or ./tandem.toml, or nothing), apply the environment, validate.
+
+    `platforms` are the chat platforms' sections, as their adapters declare them; a section
+    not declared is an unknown section.
+    """
+    platforms = list(platforms)
     data = _read_file(path)
-    sections = _sections(data, os.environ if environ is None else environ)
+    sections = _sections(data, os.environ if environ is None else environ, section_keys(platforms))
     return Settings(
         database=_database(sections["database"]),
         school=_school(sections["school"]),
         schedule=_schedule(sections["schedule"]),
-        telegram=_telegram(sections["telegram"]),
-        slack=_slack(sections["slack"]),
         security=_security(sections["security"]),
-        sender=_sender(sections["sender"]),
+        sender=_sender(sections["sender"], platforms),
+        platforms={
+            platform.name: platform.config.read(sections[platform.name]) for platform in platforms
+        },
+    )
+
+
+def default_settings(platforms: Iterable[PlatformSection] = ()) -> Settings:
+    """What `load_config` gives with no file and no environment."""
+    platforms = list(platforms)
+    nothing_set = Section("sender", {}, {})
+    sender = SenderConfig(
+        limits={platform.name: _limits(platform, nothing_set) for platform in platforms}
+    )
+    return Settings(
+        sender=sender, platforms={platform.name: platform.config() for platform in platforms}
     )
 
 
@@ -313,8 +407,11 @@ def _toml_where(err: tomllib.TOMLDecodeError) -> str:
     return f"line {match.group(2)}, column {match.group(3)}: {problem[:1].lower()}{problem[1:]}"
 
 
-class _Section:
-    """One [section]'s raw values, the environment on top, read back as typed values."""
+class Section:
+    """One [section]'s raw values, the environment on top, read back as typed values.
+
+    A bad value raises ConfigError naming ``section.key``, never repeating the value.
+    """
 
     def __init__(self, name: str, values: dict[str, object], from_env: dict[str, str]) -> None:
         self.name = name
@@ -430,18 +527,20 @@ def _toml_type(value: object) -> str:
     return type(value).__name__
 
 
-def _sections(data: dict[str, object], environ: Mapping[str, str]) -> dict[str, _Section]:
+def _sections(
+    data: dict[str, object], environ: Mapping[str, str], known: dict[str, tuple[str, ...]]
+) -> dict[str, Section]:
     for name, table in data.items():
-        if name not in SECTION_KEYS:
-            raise ConfigError(name, f"unknown section (expected {', '.join(SECTION_KEYS)})")
+        if name not in known:
+            raise ConfigError(name, f"unknown section (expected {', '.join(known)})")
         if not isinstance(table, dict):
             raise ConfigError(name, f"expected a [{name}] table, got {_toml_type(table)}")
         for key in table:
-            if key not in SECTION_KEYS[name]:
+            if key not in known[name]:
                 raise ConfigError(f"{name}.{key}", "unknown key")
 
-    sections: dict[str, _Section] = {}
-    for name, keys in SECTION_KEYS.items():
+    sections: dict[str, Section] = {}
+    for name, keys in known.items():
         table = data.get(name)
         values: dict[str, object] = dict(table) if isinstance(table, dict) else {}
         from_env: dict[str, str] = {}
@@ -455,11 +554,11 @@ def _sections(data: dict[str, object], environ: Mapping[str, str]) -> dict[str, 
                 if variable in environ:
                     values[key] = environ[variable]
                     from_env[key] = variable
-        sections[name] = _Section(name, values, from_env)
+        sections[name] = Section(name, values, from_env)
     return sections
 
 
-def _database(s: _Section) -> DatabaseConfig:
+def _database(s: Section) -> DatabaseConfig:
     url = s.text("url", DatabaseConfig().url)
     if not url.startswith(DATABASE_SCHEMES):
         # The URL itself is not repeated: it may hold a password.
@@ -468,7 +567,7 @@ def _database(s: _Section) -> DatabaseConfig:
     return DatabaseConfig(url=url)
 
 
-def _school(s: _Section) -> SchoolConfig:
+def _school(s: Section) -> SchoolConfig:
     default = SchoolConfig()
     name = s.text("name", default.name)
     if not name:
@@ -480,7 +579,7 @@ def _school(s: _Section) -> SchoolConfig:
     return SchoolConfig(name=name, timezone=timezone, language=language)
 
 
-def _schedule(s: _Section) -> ScheduleConfig:
+def _schedule(s: Section) -> ScheduleConfig:
     default = ScheduleConfig()
     skip_dates: list[DateRange] = []
     for n, item in enumerate(s.strings("skip_dates"), start=1):
@@ -496,60 +595,7 @@ def _schedule(s: _Section) -> ScheduleConfig:
     )
 
 
-def _telegram(s: _Section) -> TelegramConfig:
-    default = TelegramConfig()
-    config = TelegramConfig(
-        enabled=s.flag("enabled", default.enabled),
-        token=s.text("token", default.token),
-        mode=s.choice("mode", default.mode, TELEGRAM_MODES),
-        base_url=s.url("base_url", default.base_url),
-        webhook_url=s.url("webhook_url", default.webhook_url),
-        webhook_listen=s.parsed("webhook_listen", default.webhook_listen, parse_listen),
-        webhook_secret=s.text("webhook_secret", default.webhook_secret),
-        bot_username=s.text("bot_username", default.bot_username).removeprefix("@"),
-    )
-    if not config.base_url:
-        raise s.error("base_url", "must not be empty")
-    if config.webhook_secret and not _WEBHOOK_SECRET_RE.fullmatch(config.webhook_secret):
-        raise s.error("webhook_secret", "use 1-256 characters from A-Z, a-z, 0-9, _ and -")
-    if config.bot_username and not _BOT_USERNAME_RE.fullmatch(config.bot_username):
-        raise s.error("bot_username", "expected a Telegram username: 5-32 of A-Z, a-z, 0-9, _")
-    # A disabled adapter's settings may be incomplete: it will not start.
-    if config.enabled:
-        s.required("token", config.token, "telegram.enabled is true")
-        if config.mode == "webhook":
-            s.required("webhook_url", config.webhook_url, 'telegram.mode is "webhook"')
-            # Without the secret anyone could post updates in any user's name.
-            s.required("webhook_secret", config.webhook_secret, 'telegram.mode is "webhook"')
-    return config
-
-
-def _slack(s: _Section) -> SlackConfig:
-    default = SlackConfig()
-    base_url = s.url("base_url", default.base_url)
-    if not base_url:
-        raise s.error("base_url", "must not be empty")
-    config = SlackConfig(
-        enabled=s.flag("enabled", default.enabled),
-        bot_token=s.text("bot_token", default.bot_token),
-        app_token=s.text("app_token", default.app_token),
-        signing_secret=s.text("signing_secret", default.signing_secret),
-        mode=s.choice("mode", default.mode, SLACK_MODES),
-        http_listen=s.parsed("http_listen", default.http_listen, parse_listen),
-        # slack_sdk joins base_url + method name, so the slash must be there.
-        base_url=base_url if base_url.endswith("/") else f"{base_url}/",
-        team_id=s.text("team_id", default.team_id),
-    )
-    if config.enabled:
-        s.required("bot_token", config.bot_token, "slack.enabled is true")
-        if config.mode == "socket":
-            s.required("app_token", config.app_token, 'slack.mode is "socket"')
-        else:
-            s.required("signing_secret", config.signing_secret, 'slack.mode is "http"')
-    return config
-
-
-def _security(s: _Section) -> SecurityConfig:
+def _security(s: Section) -> SecurityConfig:
     default = SecurityConfig()
     return SecurityConfig(
         secret_key=s.text("secret_key", default.secret_key),
@@ -581,24 +627,26 @@ def check_secret_key(security: SecurityConfig) -> None:
     )
 
 
-def _sender(s: _Section) -> SenderConfig:
+def _sender(s: Section, platforms: list[PlatformSection]) -> SenderConfig:
     default = SenderConfig()
     config = SenderConfig(
-        telegram_per_second=s.positive("telegram_per_second", default.telegram_per_second),
-        telegram_per_chat_per_second=s.positive(
-            "telegram_per_chat_per_second", default.telegram_per_chat_per_second
-        ),
-        slack_per_channel_per_second=s.positive(
-            "slack_per_channel_per_second", default.slack_per_channel_per_second
-        ),
         max_attempts=s.positive("max_attempts", default.max_attempts),
         claim_seconds=s.positive("claim_seconds", default.claim_seconds),
         concurrency=s.positive("concurrency", default.concurrency),
+        limits={platform.name: _limits(platform, s) for platform in platforms},
     )
     # A claim must outlast a delivery started near its end (the sender stops starting new
     # ones in the last quarter of a claim), or another replica could send the same message.
     if config.claim_seconds < 10:
         raise s.error("claim_seconds", "must be at least 10 seconds")
-    if config.telegram_per_chat_per_second > config.telegram_per_second:
-        raise s.error("telegram_per_chat_per_second", "must not be more than telegram_per_second")
     return config
+
+
+def _limits(platform: PlatformSection, s: Section) -> PlatformLimits:
+    """The platform's pace: the [sender] keys its adapter declares, as set or by default."""
+    overall, per_chat = platform.per_second, platform.per_chat_per_second
+    most = s.positive(overall.key, overall.default) if overall else None
+    each = s.positive(per_chat.key, per_chat.default) if per_chat else None
+    if overall and per_chat and most is not None and each is not None and each > most:
+        raise s.error(per_chat.key, f"must not be more than {overall.key}")
+    return PlatformLimits(most, each)

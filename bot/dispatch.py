@@ -12,7 +12,7 @@ from bot.context import Clock, Context
 from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
 from bot.flood import FloodGuard, Verdict
 from bot.grammar import clean_text
-from bot.i18n import Translator, guess_language
+from bot.i18n import Translator, guess_language, translate
 from bot.router import Router, split_command
 from storage.db import Database, is_connection_lost
 from storage.stores import Store
@@ -60,6 +60,20 @@ class Dispatcher:
         if queued and self.after_event is not None:
             self.after_event()
         return replies
+
+    async def too_fast(self, event: Event, kept: int) -> list[Reply]:
+        """The one answer to a burst from a chat faster than its adapter keeps up with, of
+        which it kept the first `kept` events. A stranger hears nothing but the onboarding line."""
+        sender = event.sender
+        async with self.db.session() as session:
+            store = Store(session)
+            account = await store.people.account(
+                sender.platform, sender.workspace, sender.external_id
+            )
+            person = await store.people.get(account.person_id) if account else None
+        if person is None:
+            return []
+        return [Reply(translate(person.language, "input.too_fast", kept=kept))]
 
     async def _dispatch(self, event: Event) -> tuple[list[Reply], int]:
         """The replies, and how many letters the event queued."""

@@ -20,7 +20,7 @@ from bot.context import Clock
 from bot.events import Button, RecipientBlocked, Reply
 from bot.i18n import translate
 from bot.quiet_hours import next_allowed, person_quiet_hours
-from bot.ratelimit import RateLimiter, limits_from
+from bot.ratelimit import RateLimiter
 from storage import outbox_keys
 from storage.db import Database
 from storage.models import Account, Outbox, OutboxStatus, Platform
@@ -181,7 +181,7 @@ class OutboxSender:
         self._sleep = sleep
         self._jitter = jitter
         self._quiet_hours = quiet_hours  # the school default, for the notices to admins
-        self._limits = RateLimiter(limits_from(settings), clock, sleep)
+        self._limits = RateLimiter(settings.limits, clock, sleep)
         self._claim_for = timedelta(seconds=settings.claim_seconds)
         # No delivery starts in the last quarter of a claim, and none may take longer than that
         # quarter: so a claim never runs out while its letter is being delivered.

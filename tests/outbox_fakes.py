@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from adapters.platforms import defaults
 from bot import roster
 from bot.config import SenderConfig
 from bot.events import RecipientBlocked, Reply
@@ -24,7 +25,9 @@ from storage.models import Account, Outbox, Person, Platform
 from storage.stores import Store
 from tests.conftest import FakeClock
 
-FAST = SenderConfig(claim_seconds=60, concurrency=16)
+# The platforms' documented limits (Telegram 30/s and 1/s a chat, Slack 1/s a channel).
+LIMITS = defaults().sender.limits
+FAST = SenderConfig(claim_seconds=60, concurrency=16, limits=LIMITS)
 
 
 class Crash(BaseException):

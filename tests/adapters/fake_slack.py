@@ -33,7 +33,7 @@ import aiohttp
 from aiohttp import web
 
 from adapters.slack import EVENTS_PATH, SlackAdapter
-from bot.config import SlackConfig
+from adapters.slack_config import SlackConfig
 from bot.dispatch import Dispatcher
 from bot.events import Event, Reply
 from bot.i18n import languages, translate

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from adapters.slack import SECTION_LIMIT
+from adapters.slack_payloads import SECTION_LIMIT
 from bot.dispatch import Dispatcher
 from bot.events import Button, Event, IncomingMessage, RecipientBlocked, Reply
 from bot.i18n import translate

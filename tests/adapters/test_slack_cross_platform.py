@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import select
 
 from adapters.telegram import SECRET_HEADER, TelegramAdapter
-from bot.config import TelegramConfig
+from adapters.telegram_config import TelegramConfig
 from bot.i18n import translate
 from storage.models import Account, Entry
 from tests.adapters.fake_slack import SlackUser, SlackWorld, slack_world

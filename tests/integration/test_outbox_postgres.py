@@ -19,13 +19,13 @@ from storage.db import Database
 from storage.models import OutboxStatus
 from storage.stores import Store
 from tests.conftest import FakeClock
-from tests.outbox_fakes import FakePlatform, Household, VirtualTime, sender
+from tests.outbox_fakes import LIMITS, FakePlatform, Household, VirtualTime, sender
 
 pytestmark = pytest.mark.postgres
 
 LETTERS = 300
 # Small pools: three senders and the test share one server with other suites.
-SETTINGS = SenderConfig(concurrency=8)
+SETTINGS = SenderConfig(concurrency=8, limits=LIMITS)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from storage.stores import Store
 from tests.conftest import FakeClock
 from tests.outbox_fakes import (
     FAST,
+    LIMITS,
     Crash,
     FakePlatform,
     Household,
@@ -187,7 +188,7 @@ async def test_a_letter_that_always_fails_is_dead_after_max_attempts_and_status_
     [parent] = await home.people(["dana"])
     await home.letters([parent])
     platform.always["dana"] = TransientError("Bearer xoxb-secret Dear Dana, Sam had a good day")
-    outbox = sender(db, platform, clock, time, SenderConfig(max_attempts=4))
+    outbox = sender(db, platform, clock, time, SenderConfig(max_attempts=4, limits=LIMITS))
 
     dead = 0
     for _ in range(10):
@@ -319,7 +320,7 @@ async def test_a_crash_between_deliveries_loses_nothing_and_sends_nothing_twice(
     people = await home.people(chats(500))
     assert await home.letters(people) == 500
     one_at_a_time = SenderConfig(
-        claim_seconds=60, concurrency=1, telegram_per_second=1000, telegram_per_chat_per_second=1000
+        claim_seconds=60, concurrency=1, limits={"telegram": PlatformLimits(1000, 1000)}
     )
     platform.crash_at = 251
 
@@ -374,7 +375,7 @@ async def test_a_long_queue_to_one_chat_keeps_its_claims_and_its_order(
         store = Store(session)
         for n in range(30):
             await enqueue(store, Letter(f"note:{n}", dana, "note", Reply(f"note {n}"), clock.now()))
-    short = SenderConfig(claim_seconds=10)
+    short = SenderConfig(claim_seconds=10, limits=LIMITS)
     first = sender(db, platform, clock, time, short, worker="first")
     second = sender(db, platform, clock, time, short, worker="second")
 
