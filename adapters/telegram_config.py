@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Self
 
-from bot.config import PlatformConfig, Section, SendLimit, missing, parse_listen
+from bot.config import PlatformConfig, SendLimit
+from bot.config_values import Section, missing, parse_listen
 
 if TYPE_CHECKING:
     from adapters.platforms import Adapter

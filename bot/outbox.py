@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.config import QuietHours, SenderConfig
+from bot.config import SenderConfig
+from bot.config_values import QuietHours
 from bot.context import Clock
 from bot.events import Button, RecipientBlocked, Reply
 from bot.i18n import translate

@@ -10,7 +10,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot import jobs
-from bot.config import Settings, WeeklyTime
+from bot.config import Settings
+from bot.config_values import WeeklyTime
 from bot.context import Clock
 from storage.db import Database
 from storage.models import School

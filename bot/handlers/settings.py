@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import ConfigError, parse_quiet_hours
+from bot.config import ConfigError
+from bot.config_values import parse_quiet_hours
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.i18n import Translator, language_name, languages

@@ -13,24 +13,26 @@ import pytest
 from adapters.platforms import PLATFORMS, SlackConfig, TelegramConfig, defaults, load_settings
 from bot.config import (
     ConfigError,
-    DateRange,
     PlatformConfig,
     PlatformLimits,
-    QuietHours,
     ScheduleConfig,
-    Section,
     SenderConfig,
     SendLimit,
     Settings,
+    section_keys,
+)
+from bot.config import load_config as load_core_config
+from bot.config_values import (
+    DateRange,
+    QuietHours,
+    Section,
     WeeklyTime,
     env_name,
     parse_date_range,
     parse_listen,
     parse_quiet_hours,
     parse_weekly_time,
-    section_keys,
 )
-from bot.config import load_config as load_core_config
 
 # The config as `tandem` reads it: the core's sections and every platform's.
 load_config = load_settings
