@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import access, grammar
-from bot.access import Action
+from bot.access import Action, Amended, Denied
 from bot.buttons import AcceptCorrection, Checked, DeclineCorrection, OnAmendment, offer, withdraw
 from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, Reply
@@ -18,7 +18,6 @@ from bot.quoting import quote
 from bot.router import Router
 from storage import outbox_keys
 from storage.models import (
-    AccessAction,
     Amendment,
     AmendmentStatus,
     Entry,
@@ -52,7 +51,7 @@ async def request_amendment(msg: IncomingMessage, ctx: Context, args: str) -> li
         if entry is not None:
             # Another child's note looks like no note at all, but the attempt is logged.
             other = await ctx.store.students.get(entry.student_id)
-            await access.log(ctx, other, AccessAction.DENIED, f"amend: #{entry.id}")
+            await access.refuse(ctx, other, Action.AMEND)
         return [ctx.say("amend.not_found", number=word.lstrip("#")[:12])]
     student = link.student
     if entry.author_id == ctx.my_id:
@@ -68,12 +67,8 @@ async def request_amendment(msg: IncomingMessage, ctx: Context, args: str) -> li
             requested_at=ctx.clock.now(),
         )
     )
-    await access.log(
-        ctx,
-        student,
-        AccessAction.AMEND,
-        access.amended_detail(amendment.id, entry.id, "requested"),
-    )
+    assert amendment.id is not None and entry.id is not None
+    await access.log(ctx, student, Amended(amendment.id, entry.id, AmendmentStatus.PENDING))
     deciders = await _deciders(ctx, entry, student)
     for person in deciders:
         await _ask(ctx, person, amendment, entry, student)
@@ -170,19 +165,15 @@ async def _decide(
         return [ctx.say("entry.gone").replacing()]
     # The press was re-checked: the presser may have left the team since the button was sent.
     if not access.may_decide(link, entry, ctx.my_id):
-        await access.log(ctx, student, AccessAction.DENIED, f"decide_amend: #{amendment.id}")
+        await access.log(ctx, student, Denied(Action.DECIDE_AMEND))
         return [ctx.say("entry.gone").replacing()]
     now = ctx.clock.now()
     if not await ctx.store.records.decide_amendment(amendment, status, ctx.my_id, now):
         return [ctx.say("amend.already_decided", number=entry.id).replacing()]
     if status is AmendmentStatus.ACCEPTED:
         await ctx.store.entries.revise(entry, amendment.text, now)
-    await access.log(
-        ctx,
-        student,
-        AccessAction.AMEND,
-        access.amended_detail(amendment.id, entry.id, status),
-    )
+    assert amendment.id is not None and entry.id is not None
+    await access.log(ctx, student, Amended(amendment.id, entry.id, status))
     await _tell_parent(ctx, amendment, entry, student, status)
     return [ctx.say(_DONE[status], number=entry.id, student=student.name).replacing()]
 

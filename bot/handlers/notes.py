@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import partial
 
 from bot import access, grammar, notifications
-from bot.access import Action
+from bot.access import Action, Shared
 from bot.buttons import (
     Checked,
     Classify,
@@ -25,7 +25,6 @@ from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, MessageEdited, Reply
 from bot.router import Router
 from storage.models import (
-    AccessAction,
     Entry,
     EntryKind,
     Role,
@@ -234,7 +233,7 @@ async def share_now(press: ButtonPress, ctx: Context, button: Checked[Share]) ->
     if entry is None or student is None:
         return [ctx.say("entry.gone")]
     shared = await notifications.share_with_family(ctx, entry, student)
-    await access.log(ctx, student, AccessAction.SHARE, access.shared_detail(entry.id, shared))
+    await access.log(ctx, student, Shared(_entry_id(entry), shared))
     return [ctx.say("entry.shared", student=student.name)]
 
 
