@@ -138,7 +138,7 @@ async def test_the_markdown_export_reads_like_the_record(
     # Markup written by a person is escaped, so it shows as typed.
     assert 'Sam wrote =HYPERLINK\\("http://x\\.invalid"\\) on the wall' in text
     assert "declined by Ms\\. Ortiz" in text
-    assert "the school (an admin's export) · exported the record as Markdown" in text
+    assert "the school office · exported the record as Markdown" in text
 
 
 async def test_the_csv_export_has_one_row_per_item_and_no_formulas(
@@ -237,7 +237,7 @@ async def test_a_parent_sees_the_export_in_the_records_access_log(
 
     said = await school.say(school.parent, "/record Sam")
 
-    assert "the school (an admin's export) · exported the record as JSON" in said.text
+    assert "the school office · exported the record as JSON" in said.text
 
 
 async def test_exporting_an_unknown_student_is_one_line_and_logs_nothing(
@@ -382,6 +382,20 @@ async def test_forget_drops_a_refusal_logged_before_the_student_existed(
         (AccessAction.DELETE, None),
     ]
     assert all("Zara" not in str(row.model_dump()) for row in rows)
+
+
+async def test_what_an_outsider_typed_into_a_refusal_is_never_kept_not_even_until_forget(
+    school: DemoSchool, cli: Cli, record: Record
+) -> None:
+    await school.say(school.parent_of_maya, "/log Sam had a seizure at 10am")
+    await school.say(DemoSchool.stranger("Mallory"), "/log Sam had a seizure at 10am")
+
+    refused = await record.rows(AccessLog)
+    await cli("forget", "--student", "Sam Rivera", "--yes")
+
+    assert [(row.action, row.what) for row in refused] == [(AccessAction.DENIED, "read")]
+    assert all("seizure" not in str(row.model_dump()) for row in refused)
+    assert all("seizure" not in str(row.model_dump()) for row in await record.rows(AccessLog))
 
 
 async def test_forget_people_also_removes_those_with_no_other_team(
