@@ -281,22 +281,37 @@ class Checked(Generic[P]):
 
     payload: P
     pending: PendingAction
-    # The sender's tie to the student, if it allows the kind's `needs`; None when it does not,
-    # for a kind about no student, or when what it names (an entry, a request) is gone.
+    # The student it is about; None for a kind about no student, or when what it names (an
+    # entry, a request) is gone.
+    student_id: int | None
+    # The sender's tie to that student, if it allows the kind's `needs`.
     link: StudentLink | None
+
+    @property
+    def refused(self) -> bool:
+        """The sender may no longer do what the kind needs on its student (left the team)."""
+        needs = self.payload.needs is not None and self.student_id is not None
+        return needs and self.link is None
 
 
 async def check(ctx: Context, row: PendingAction) -> Checked[Payload] | None:
-    """The row's meaning with the sender's current tie to its student; None if the row does
-    not parse (no such button)."""
+    """The row's meaning with the sender's current tie to its student, re-read on every
+    press; None if the row does not parse (no such button)."""
     payload = decode(row.action, row.payload)
     if payload is None:
         return None
     student_id = await student_of(ctx, payload)
     if student_id is None or payload.needs is None:
-        return Checked(payload, row, None)
+        return Checked(payload, row, student_id, None)
     link = await access.my_link(ctx, student_id, payload.needs)
-    return Checked(payload, row, link)
+    return Checked(payload, row, student_id, link)
+
+
+async def log_refusal(ctx: Context, button: Checked[Payload]) -> None:
+    """A `denied` row, against the button's student, for a press that is `refused`."""
+    assert button.payload.needs is not None and button.student_id is not None
+    student = await ctx.store.students.get(button.student_id)
+    await access.log(ctx, student, access.Denied(button.payload.needs))
 
 
 async def student_of(ctx: Context, payload: Payload) -> int | None:

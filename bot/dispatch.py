@@ -159,7 +159,14 @@ class Dispatcher:
             return [ctx.say("button.expired")]
         button = await buttons.check(ctx, pending)
         handler = self.routes.buttons.get(type(button.payload)) if button else None
-        return await handler(press, ctx, button) if handler and button else []
+        if handler is None or button is None:
+            return []
+        if button.refused:
+            # Removed from the team since: nothing changes, and the button is retired.
+            await buttons.log_refusal(ctx, button)
+            await ctx.store.buttons.delete(pending)
+            return [ctx.say("button.expired")]
+        return await handler(press, ctx, button)
 
     async def _message(
         self, msg: IncomingMessage, ctx: Context, awaits_follow_up: bool
@@ -185,19 +192,28 @@ class Dispatcher:
         prefixed = self.routes.prefixes.get(text[:1])
         if prefixed is not None:
             return await prefixed(msg, ctx, text[1:].strip())
-        awaited = (
-            await ctx.store.buttons.follow_up(
-                ctx.my_id, self.routes.follow_up_actions, self.clock.now()
-            )
-            if awaits_follow_up
-            else None
-        )
-        if awaited is not None:
-            await ctx.store.buttons.delete(awaited)
-            answered = await buttons.check(ctx, awaited)
-            follow_up = self.routes.follow_ups.get(type(answered.payload)) if answered else None
-            if follow_up is not None and answered is not None:
-                return await follow_up(msg, ctx, text, answered)
+        followed = await self._follow_up(msg, ctx, text) if awaits_follow_up else None
+        if followed is not None:
+            return followed
         if self.routes.plain_text is None:
             return []
         return await self.routes.plain_text(msg, ctx, text)
+
+    async def _follow_up(self, msg: IncomingMessage, ctx: Context, text: str) -> list[Reply] | None:
+        """The answer to what the sender was asked (a check-in's "anything to add?"), or None
+        when nothing awaits it."""
+        awaited = await ctx.store.buttons.follow_up(
+            ctx.my_id, self.routes.follow_up_actions, self.clock.now()
+        )
+        if awaited is None:
+            return None
+        await ctx.store.buttons.delete(awaited)
+        answered = await buttons.check(ctx, awaited)
+        follow_up = self.routes.follow_ups.get(type(answered.payload)) if answered else None
+        if follow_up is None or answered is None:
+            return None
+        if answered.refused:
+            # Not kept, and not taken as a note about another of the sender's students.
+            await buttons.log_refusal(ctx, answered)
+            return [ctx.say("follow_up.closed")]
+        return await follow_up(msg, ctx, text, answered)

@@ -276,7 +276,7 @@ async def test_a_decider_who_left_the_team_can_no_longer_decide(
 
     said = await school.press(park, letter.button("Accept"))
 
-    assert said.text == en("entry.gone")
+    assert said.text == en("button.expired")
     assert (await record.entry()).text == "Sam read one page"
     assert await record.access_log(park, AccessAction.DENIED)
 
