@@ -21,7 +21,7 @@ from bot.context import Context, SystemClock
 from bot.errors import CommandError
 from bot.i18n import Translator
 from storage.db import Database
-from storage.models import Platform, School
+from storage.models import Platform, School, Via
 from storage.stores import Store
 
 ConfigOption = Annotated[
@@ -115,5 +115,9 @@ def operator(store: Store, settings: Settings, school: School) -> Context:
     """The CLI operator as the core sees them: no person in chat, the school's admin to
     access.py (`access.school_admin`); their access-log rows have no actor and say "cli"."""
     return Context(
-        store=store, clock=SystemClock(), settings=settings, t=Translator(school.language)
+        store=store,
+        clock=SystemClock(),
+        settings=settings,
+        t=Translator(school.language),
+        via=Via.CLI,
     )

@@ -49,7 +49,7 @@ def invite(
         # The same matrix as /invite in chat, with the operator as the school's admin.
         action = Action.INVITE_PARENT if role == Role.PARENT else Action.INVITE_TEACHER
         if pupil is not None and not await access.authorize(
-            operator(store, settings, found), access.school_admin(pupil), action, "cli"
+            operator(store, settings, found), access.school_admin(pupil), action
         ):
             raise CommandError("not allowed")  # the operator is the school's admin: not reached
         new = await invites.create_invite(
