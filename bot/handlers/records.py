@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import access, student_record, weekly
+from bot import access, record_view, student_record, weekly
 from bot.access import Action, Found, Viewed
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
@@ -106,7 +106,7 @@ async def show_record(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
     # A family is not told who outside the team was refused; the team's staff are.
     family = link is not None and link.role == Role.PARENT and not link.is_admin
     timezone = await _timezone(ctx, found.student)
-    text = student_record.compose(record, ctx.t, timezone, names_outsiders=not family)
+    text = record_view.compose(record, ctx.t, timezone, names_outsiders=not family)
     may_amend = access.permits(link, Action.AMEND)
     hint = f"\n\n{ctx.t('record.amend_hint')}" if may_amend and record.entries else ""
     return [Reply(text + hint)]
