@@ -15,6 +15,7 @@ from typing import Any
 
 from bot import access, spreadsheet, weekly
 from bot.i18n import Translator
+from bot.measure_words import measure_words
 from bot.quoting import quote
 from storage.models import (
     AccessAction,
@@ -23,6 +24,7 @@ from storage.models import (
     Entry,
     EntryRevision,
     Goal,
+    Measure,
     Membership,
     Person,
     School,
@@ -50,6 +52,7 @@ class StudentRecord:
     access: Sequence[AccessLog]
     team: Sequence[tuple[Person, Membership]]
     names: dict[int, str]  # person id -> display name, for the access log and amendments
+    measures: Sequence[Measure] = ()  # on the student's goals, oldest first
 
     def name_of(self, person_id: int | None) -> str:
         return self.names.get(person_id, "") if person_id is not None else ""
@@ -91,8 +94,9 @@ async def gather(store: Store, student: Student) -> StudentRecord:
     names = await store.people.names_of(sorted(p for p in people if p is not None))
     goals = await store.records.goals(student.id)
     team = await store.students.team_of(student.id)
+    measures = await store.records.measures(student.id)
     return StudentRecord(
-        school, student, entries, dict(revisions), goals, amendments, access, team, names
+        school, student, entries, dict(revisions), goals, amendments, access, team, names, measures
     )
 
 
@@ -155,6 +159,7 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
             )
         )
 
+    measured = _measure_lines(record, t)
     lines.append(layout.heading(t("record.entries", count=len(record.entries))))
     if not record.entries:
         lines.append(t("record.no_entries", student=name))
@@ -173,6 +178,8 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
             )
             for revision in record.revisions.get(entry.id or 0, [])
         ]
+        if entry.id in measured:
+            lines.append(layout.sub(measured[entry.id]))
 
     checkins = record.checkins()
     if checkins:
@@ -242,6 +249,17 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
     return "\n".join(lines).strip("\n")
 
 
+def _measure_lines(record: StudentRecord, t: Translator) -> dict[int, str]:
+    """Entry id -> `measure: #reading 60 % (6/10)`, for the entries that carry one."""
+    tags = {goal.id: goal.tag for goal in record.goals}
+    return {
+        measure.entry_id: t(
+            "record.measure", tag=tags.get(measure.goal_id, ""), value=measure_words(t, measure)
+        )
+        for measure in record.measures
+    }
+
+
 def _access_line(row: AccessLog, record: StudentRecord, t: Translator, timezone: str) -> str:
     if row.actor_id is not None:
         who = record.name_of(row.actor_id) or t("entry.former_member")
@@ -305,6 +323,11 @@ CSV_COLUMNS = (
     "edited_at",
     "status",
     "detail",
+    "measure_kind",
+    "value",
+    "correct",
+    "trials",
+    "prompt",
 )
 
 
@@ -366,6 +389,20 @@ def as_json(record: StudentRecord, exported_at: datetime) -> dict[str, Any]:
                 "entries": counts.get(goal.id or 0, 0),
             }
             for goal in record.goals
+        ],
+        "measures": [
+            {
+                "entry_id": measure.entry_id,
+                "goal": goals.get(measure.goal_id),
+                "at": _iso(measure.taken_at),
+                "setting": measure.setting,
+                "measure_kind": measure.kind,
+                "value": measure.value,
+                "correct": measure.correct,
+                "trials": measure.trials,
+                "prompt": measure.prompt,
+            }
+            for measure in record.measures
         ],
         "amendments": [
             {
@@ -440,6 +477,9 @@ def as_csv(record: StudentRecord, exported_at: datetime) -> str:
             "status": "active" if goal["active"] else "retired",
         }
         for goal in data["goals"]
+    ]
+    rows += [
+        {"record": "measure", "id": measure["entry_id"], **measure} for measure in data["measures"]
     ]
     rows += [
         {
