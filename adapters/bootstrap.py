@@ -27,6 +27,7 @@ from bot.handlers import (
     link,
     notes,
     onboarding,
+    progress,
     questions,
     records,
     settings,
@@ -51,6 +52,7 @@ HANDLERS: tuple[Mount, ...] = (
     amendments.register,  # /amend, [Accept] [Decline]
     records.register,  # /students /log /week /record
     goals.register,  # /goals /goal
+    progress.register,  # /progress
     invites.register,  # /invite
     settings.register,  # /settings /language /delivery /quiet /pause
 )
