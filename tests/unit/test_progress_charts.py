@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import stat
 import struct
+from pathlib import Path
 
+from adapters.console import ConsoleChat
 from bot.events import Reply
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Record, en
@@ -96,3 +100,20 @@ async def test_a_long_series_is_thinned_and_its_words_count_the_earlier_values(
 
     assert "(5 earlier values)" in said.text
     assert said.replies[0].attachment is not None
+
+
+async def test_the_console_writes_the_chart_and_prints_its_path_and_words(
+    school: DemoSchool, tmp_path: Path
+) -> None:
+    await measured(school)
+    out = io.StringIO()
+    chat = ConsoleChat(school.dispatcher, school.db, out, "Ms. Ortiz", files=tmp_path)
+
+    await chat.handle_line("/progress Sam")
+
+    [chart] = [path for path in tmp_path.iterdir() if path.suffix == ".png"]  # noqa: ASYNC240
+    assert png_size(chart.read_bytes())[0] >= 800
+    assert stat.S_IMODE(chart.stat().st_mode) == 0o600
+    printed = out.getvalue().splitlines()
+    assert printed[0] == en("console.file_saved", path=str(chart))
+    assert printed[1].startswith("#reading — Reads a short passage aloud: 60 % (6/10)")
