@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import re
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ class BotApiSpec:
             "String": lambda v: isinstance(v, str),
             "Boolean": lambda v: isinstance(v, bool),
             "True": lambda v: v is True,
-            # A file id or URL; uploads (multipart) are not something Tandem sends.
+            # A file id or URL, or an upload: `attach://field` for a multipart file part.
             "InputFile": lambda v: isinstance(v, str),
         }
         if kind in simple:
@@ -190,6 +191,7 @@ class FakeTelegram:
     token: str = TOKEN
     calls: list[Call] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)  # (form field, bytes)
     # Chats the bot knows of (a user must have written first), by id.
     chats: dict[int, JSON] = field(default_factory=dict)
     # Every message in every chat, the bot's own included, by (chat id, message id).
@@ -247,7 +249,14 @@ class FakeTelegram:
             body = await request.json()
             raw.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
         else:
-            raw.update({k: str(v) for k, v in (await request.post()).items()})
+            files: dict[str, bytes] = {}
+            for name, value in (await request.post()).items():
+                if isinstance(value, web.FileField):  # an upload, as multipart/form-data
+                    files[name] = value.file.read()
+                    raw[name] = f"attach://{name}"
+                else:
+                    raw[name] = str(value)
+            self.uploads.extend(files.items())
         call = Call(method, self.spec.decode(method, raw))
         self.calls.append(call)
         await self._notify()
@@ -371,6 +380,35 @@ class FakeTelegram:
         if "reply_markup" in p:
             message["reply_markup"] = p["reply_markup"]
         self.messages[(chat["id"], message["message_id"])] = message
+        return message
+
+    async def _api_sendPhoto(self, p: JSON) -> JSON:
+        """A photo as Telegram keeps it: one PhotoSize the size of the upload (a PNG's header)."""
+        width, height = png_size(self._upload(p["photo"]))
+        photo = {"file_id": f"photo-{len(self.uploads)}", "file_unique_id": f"u{len(self.uploads)}"}
+        return self._file_message(p, photo=[{**photo, "width": width, "height": height}])
+
+    async def _api_sendDocument(self, p: JSON) -> JSON:
+        size = len(self._upload(p["document"]))
+        document = {"file_id": f"doc-{size}", "file_unique_id": f"d{size}", "file_size": size}
+        return self._file_message(p, document=document)
+
+    def _upload(self, value: str) -> bytes:
+        name = value.removeprefix("attach://")
+        found = [data for field_name, data in self.uploads if field_name == name]
+        if not value.startswith("attach://") or not found:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        return found[-1]
+
+    def _file_message(self, p: JSON, **content: Any) -> JSON:
+        message: JSON = {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": self._chat(p["chat_id"]),
+            "from": self.bot_user,
+            **content,
+        }
+        self.messages[(message["chat"]["id"], message["message_id"])] = message
         return message
 
     async def _api_editMessageText(self, p: JSON) -> JSON:
@@ -561,3 +599,11 @@ def _error(error: ApiError) -> web.Response:
     if error.retry_after is not None:
         body["parameters"] = {"retry_after": error.retry_after}
     return web.json_response(body, status=error.code)
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """A PNG's width and height, from its header; ApiError if it is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)

@@ -825,3 +825,22 @@ async def test_a_parent_who_sends_too_fast_hears_it_once_in_her_language(
     assert [entry.text for entry in await telegram.entries()] == [
         f"Sam leyó la página {n}" for n in range(MAX_WAITING_PER_CHAT)
     ]
+
+
+async def test_progress_sends_the_chart_as_a_photo_then_its_numbers_in_words(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    await telegram.say(TEACHER, "/goal Sam reading: Reads aloud | target 80% | baseline 40%")
+    await telegram.say(TEACHER, "+ Sam read 6/10 words #reading")
+
+    mark = len(telegram.fake.calls)
+    [words] = await telegram.say(TEACHER, "/progress Sam")
+
+    [photo_call] = telegram.fake.calls_of("sendPhoto", mark)
+    [photo] = telegram.fake.messages[(TEACHER.id, photo_call.result["message_id"])]["photo"]
+    assert photo["width"] >= 800 and photo["height"] >= 500
+    [(field_name, png)] = telegram.fake.uploads
+    assert field_name == "photo" and png.startswith(b"\x89PNG")
+    assert words["text"] == ("#reading — Reads aloud: 60 % (6/10) · target 80 % · baseline 40 %")
+    assert photo_call.result["message_id"] < words["message_id"]
