@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot import charts
 from bot.i18n import Translator
-from bot.measures import MeasureKind, Problem, Reading, format_number, level_of_rank
+from bot.measures import (
+    PROMPT_LEVELS,
+    MeasureKind,
+    Problem,
+    Reading,
+    format_number,
+    level_of_rank,
+    prompt_rank,
+)
 from storage.models import Goal, Measure, Setting
 
 
@@ -107,3 +116,35 @@ def problem_words(t: Translator, problem: Problem, goals: Sequence[Goal] = ()) -
     listed = ", ".join(f"#{goal.tag}" for goal in goals) or t("goals.none_short")
     values = {key: str(value) for key, value in problem.values.items()}
     return t(PROBLEM_KEYS[problem.reason], goals=listed, **values)
+
+
+def chart_data(t: Translator, goal: Goal, series: Sequence[Measure]) -> charts.ChartData:
+    """The goal's measures and its lines, labelled in the reader's language."""
+    kind = goal.measure or series[-1].kind
+    ticks = None
+    if kind == MeasureKind.RATING:
+        ticks = {float(prompt_rank(level)): t(PROMPT_KEYS[level]) for level in PROMPT_LEVELS}
+    labels = charts.ChartLabels(
+        title=f"#{goal.tag} — {goal.description}"[:90],
+        value_axis=t(AXIS_KEYS[MeasureKind(kind)]),
+        school=t("progress.school"),
+        home=t("progress.home"),
+        target=t("progress.target"),
+        baseline=t("progress.baseline"),
+        ticks=ticks,
+    )
+    points = tuple(
+        charts.Point(measure.taken_at, measure.value, measure.setting == Setting.HOME)
+        for measure in series
+    )
+    return charts.ChartData(
+        points, labels, goal.target, goal.baseline, percent=kind == MeasureKind.PERCENT
+    )
+
+
+AXIS_KEYS = {
+    MeasureKind.PERCENT: "progress.axis_percent",
+    MeasureKind.COUNT: "progress.axis_count",
+    MeasureKind.MINUTES: "progress.axis_minutes",
+    MeasureKind.RATING: "progress.axis_rating",
+}

@@ -9,10 +9,9 @@ from bot.access import Action
 from bot.context import Context
 from bot.events import Attachment, IncomingMessage, Reply
 from bot.handlers.records import not_found
-from bot.measure_words import PROMPT_KEYS, goal_terms_words, measure_words
-from bot.measures import PROMPT_LEVELS, MeasureKind, prompt_rank
+from bot.measure_words import chart_data, goal_terms_words, measure_words
 from bot.router import Router
-from storage.models import Goal, Measure, Setting
+from storage.models import Goal, Measure
 
 SHOWN_IN_WORDS = 20  # the newest values a caption lists; older ones are counted
 
@@ -71,40 +70,8 @@ def goal_in_words(ctx: Context, goal: Goal, series: Sequence[Measure]) -> str:
 
 async def _chart_reply(ctx: Context, goal: Goal, series: Sequence[Measure]) -> Reply:
     words = goal_in_words(ctx, goal, series)
-    png = await charts.draw(chart_data(ctx, goal, series))
+    png = await charts.draw(chart_data(ctx.t, goal, series))
     return Reply(words, attachment=Attachment(png, f"{goal.tag}.png", words))
-
-
-def chart_data(ctx: Context, goal: Goal, series: Sequence[Measure]) -> charts.ChartData:
-    """The goal's measures and its lines, labelled in the reader's language."""
-    kind = goal.measure or series[-1].kind
-    ticks = None
-    if kind == MeasureKind.RATING:
-        ticks = {float(prompt_rank(level)): ctx.t(PROMPT_KEYS[level]) for level in PROMPT_LEVELS}
-    labels = charts.ChartLabels(
-        title=f"#{goal.tag} — {goal.description}"[:90],
-        value_axis=ctx.t(AXIS_KEYS[MeasureKind(kind)]),
-        school=ctx.t("progress.school"),
-        home=ctx.t("progress.home"),
-        target=ctx.t("progress.target"),
-        baseline=ctx.t("progress.baseline"),
-        ticks=ticks,
-    )
-    points = tuple(
-        charts.Point(measure.taken_at, measure.value, measure.setting == Setting.HOME)
-        for measure in series
-    )
-    return charts.ChartData(
-        points, labels, goal.target, goal.baseline, percent=kind == MeasureKind.PERCENT
-    )
-
-
-AXIS_KEYS = {
-    MeasureKind.PERCENT: "progress.axis_percent",
-    MeasureKind.COUNT: "progress.axis_count",
-    MeasureKind.MINUTES: "progress.axis_minutes",
-    MeasureKind.RATING: "progress.axis_rating",
-}
 
 
 def register(router: Router) -> None:

@@ -1,0 +1,110 @@
+"""`tandem report`: the IEP progress report as a PDF (text a reader can search) or Markdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from tests.conftest import DemoSchool
+from tests.unit.test_export_and_forget import Cli
+
+READING = "/goal Sam reading: Reads a short passage aloud | target 80% | baseline 40%"
+
+
+@pytest.fixture
+def cli(school: DemoSchool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """`tandem` against the demo school's database, in a folder of its own."""
+    for name in list(os.environ):
+        if name.startswith("TANDEM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TANDEM_DATABASE_URL", school.db.url)
+    return Cli(tmp_path)
+
+
+async def measured_term(school: DemoSchool) -> None:
+    await school.say(school.teacher, READING)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    school.clock.advance(days=3)
+    await school.say(school.teacher, "+ Sam read 80% of the page with a verbal prompt #reading")
+    school.clock.advance(days=3)
+    await school.say(school.parent, "+ Sam read 9/10 words at bedtime #reading")
+    await school.say(school.parent, "? Should we practise the IEP words at home?")
+
+
+def pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+async def test_the_pdf_report_holds_every_goal_measure_and_home_marker(
+    school: DemoSchool, cli: Cli, tmp_path: Path
+) -> None:
+    await measured_term(school)
+
+    run = await cli("report", "--student", "Sam", "--out", "sam.pdf", "--json")
+
+    assert run.json == {"out": "sam.pdf", "pages": run.json["pages"], "goals": 1}
+    assert run.json["pages"] >= 1
+    path = tmp_path / "sam.pdf"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = await asyncio.to_thread(pdf_text, path)
+    for seen in (
+        "Progress report: Sam Rivera",
+        "Maple Elementary",
+        "Goal #reading",
+        "Reads a short passage aloud",
+        "target 80 %",
+        "baseline 40 %",
+        "60 % (6/10)",
+        "80 %, verbal prompt",
+        "90 % (9/10) (home)",
+        "at home",
+        "#reading rose from 40 % to 90 %.",
+        "For the next meeting",
+        "IEP",
+    ):
+        assert seen in text, seen
+
+
+async def test_the_report_in_spanish_is_in_spanish(
+    school: DemoSchool, cli: Cli, tmp_path: Path
+) -> None:
+    await measured_term(school)
+
+    await cli("report", "--student", "Sam", "--language", "es", "--out", "sam.pdf")
+
+    text = await asyncio.to_thread(pdf_text, tmp_path / "sam.pdf")
+    assert "Informe de progreso: Sam Rivera" in text
+    assert "objetivo 80 %" in text and "punto de partida 40 %" in text
+    assert "90 % (9/10) (casa)" in text
+    assert "Para la próxima reunión" in text
+
+
+async def test_the_markdown_report_has_the_same_numbers(
+    school: DemoSchool, cli: Cli, tmp_path: Path
+) -> None:
+    await measured_term(school)
+
+    run = await cli("report", "--student", "Sam", "--format", "md", "--json")
+
+    text = (tmp_path / run.json["out"]).read_text(encoding="utf-8")
+    assert text.startswith("# Progress report: Sam Rivera")
+    assert "- 60 % (6/10)" not in text and "60 % (6/10) — Ms. Ortiz, at school" in text
+
+
+async def test_a_report_whose_from_is_after_its_to_is_refused(cli: Cli) -> None:
+    run = await cli("report", "--student", "Sam", "--from", "2026-10-02", "--to", "2026-10-01")
+
+    assert "--from is after --to" in run.error
+    assert run.exit_code == 2
+
+
+async def test_a_report_ending_in_the_future_is_refused(cli: Cli) -> None:
+    run = await cli("report", "--student", "Sam", "--to", "2099-01-01")
+
+    assert "in the future" in run.error
