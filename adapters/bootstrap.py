@@ -30,6 +30,7 @@ from bot.handlers import (
     progress,
     questions,
     records,
+    report,
     settings,
     urgent,
 )
@@ -53,6 +54,7 @@ HANDLERS: tuple[Mount, ...] = (
     records.register,  # /students /log /week /record
     goals.register,  # /goals /goal
     progress.register,  # /progress
+    report.register,  # /report
     invites.register,  # /invite
     settings.register,  # /settings /language /delivery /quiet /pause
 )

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 600, 100
 MAX_POINTS = 300
@@ -115,11 +116,18 @@ def draw_png(data: ChartData) -> bytes:
 
 
 _executor: ThreadPoolExecutor | None = None
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 
 async def draw(data: ChartData) -> bytes:
     """Draw in a small pool of threads, so a burst of charts never holds up the event loop."""
+    return await off_loop(draw_png, data)
+
+
+async def off_loop(work: Callable[[_In], _Out], argument: _In) -> _Out:
+    """Run CPU-bound drawing (a chart, a PDF) in the drawers' pool, a few at a time."""
     global _executor
     if _executor is None:  # made on first use: no threads at import time
         _executor = ThreadPoolExecutor(max_workers=DRAWERS, thread_name_prefix="chart")
-    return await asyncio.get_running_loop().run_in_executor(_executor, draw_png, data)
+    return await asyncio.get_running_loop().run_in_executor(_executor, work, argument)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import stat
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from pypdf import PdfReader
 
 from tests.conftest import DemoSchool
+from tests.unit.conftest import Record, en
 from tests.unit.test_export_and_forget import Cli
 
 READING = "/goal Sam reading: Reads a short passage aloud | target 80% | baseline 40%"
@@ -108,3 +110,58 @@ async def test_a_report_ending_in_the_future_is_refused(cli: Cli) -> None:
     run = await cli("report", "--student", "Sam", "--to", "2099-01-01")
 
     assert "in the future" in run.error
+
+
+# --- /report in chat ---------------------------------------------------------------------------
+
+
+async def test_report_in_chat_sends_the_pdf_to_whoever_asked(school: DemoSchool) -> None:
+    await measured_term(school)
+
+    said = await school.say(school.parent, "/report Sam")
+
+    [reply] = said.replies
+    assert reply.attachment is not None and reply.attachment.mime == "application/pdf"
+    reader = PdfReader(io.BytesIO(reply.attachment.data))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "90 % (9/10) (home)" in text and "Goal #reading" in text
+    assert reply.text.startswith("Sam Rivera's progress report")
+
+
+async def test_report_in_chat_is_in_the_readers_language(school: DemoSchool) -> None:
+    await measured_term(school)
+
+    said = await school.say(school.spanish_parent, "/report Sam")
+
+    assert said.replies[0].attachment is not None
+    text = PdfReader(io.BytesIO(said.replies[0].attachment.data)).pages[0].extract_text()
+    assert "Informe de progreso: Sam Rivera" in text
+
+
+async def test_an_outsider_asking_for_a_report_hears_what_an_unknown_name_gets(
+    school: DemoSchool, record: Record
+) -> None:
+    await measured_term(school)
+
+    other = await school.say(school.parent_of_maya, "/report Sam")
+    missing = await school.say(school.parent_of_maya, "/report Zed")
+
+    assert other.text == missing.text == en("students.not_found")
+    assert other.replies[0].attachment is None
+    assert await record.access_log(actor=school.parent_of_maya, action="denied")
+
+
+async def test_a_report_asked_with_its_days_the_wrong_way_round_is_refused(
+    school: DemoSchool,
+) -> None:
+    said = await school.say(school.teacher, "/report Sam 2026-11-20 2026-09-01")
+
+    assert said.text.startswith("The first day must come before the last")
+    assert said.replies[0].attachment is None
+
+
+async def test_a_report_is_access_logged(school: DemoSchool, record: Record) -> None:
+    await school.say(school.teacher, "/report Sam 2026-09-01 2026-11-20")
+
+    [row] = await record.access_log(actor=school.teacher, action="view")
+    assert row.detail.startswith("report")
