@@ -7,10 +7,12 @@ when TANDEM_TEST_DATABASE_URL is set). The fake checks every call against Slack'
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlmodel import select
 
 from adapters.slack_payloads import SECTION_LIMIT
@@ -583,3 +585,16 @@ async def test_progress_uploads_the_chart_in_two_steps_then_says_its_numbers(
         "files.getUploadURLExternal",
         "files.completeUploadExternal",
     ]
+
+
+async def test_report_uploads_the_pdf_in_two_steps(slack: SlackWorld) -> None:
+    await slack.join(TEACHER, "Sam", "teacher")
+    await slack.send(TEACHER, "+ Sam read 6/10 words #reading")
+
+    said = await slack.send(TEACHER, "/report Sam")
+
+    [report] = slack.fake.files.values()
+    assert report["channel"] == TEACHER.dm and report["filename"].endswith(".pdf")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(report["data"])).pages)
+    assert "Goal #reading" in text and "60 % (6/10)" in text
+    assert said.reply().text.startswith("Sam Rivera's progress report")
