@@ -13,7 +13,6 @@ import asyncio
 import itertools
 import json
 import re
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tests.adapters.fake_telegram_files import ApiError, FileMethods
 
 JSON = dict[str, Any]
 
@@ -149,14 +150,6 @@ class Call:
     result: Any = None
 
 
-class ApiError(Exception):
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True)
 class TgUser:
     """A Telegram user as the tests imagine them."""
@@ -184,7 +177,7 @@ class TgUser:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(FileMethods):
     """The Bot API at http://127.0.0.1:<random port>/bot<token>/<method>."""
 
     spec: BotApiSpec
@@ -382,35 +375,6 @@ class FakeTelegram:
         self.messages[(chat["id"], message["message_id"])] = message
         return message
 
-    async def _api_sendPhoto(self, p: JSON) -> JSON:
-        """A photo as Telegram keeps it: one PhotoSize the size of the upload (a PNG's header)."""
-        width, height = png_size(self._upload(p["photo"]))
-        photo = {"file_id": f"photo-{len(self.uploads)}", "file_unique_id": f"u{len(self.uploads)}"}
-        return self._file_message(p, photo=[{**photo, "width": width, "height": height}])
-
-    async def _api_sendDocument(self, p: JSON) -> JSON:
-        size = len(self._upload(p["document"]))
-        document = {"file_id": f"doc-{size}", "file_unique_id": f"d{size}", "file_size": size}
-        return self._file_message(p, document=document)
-
-    def _upload(self, value: str) -> bytes:
-        name = value.removeprefix("attach://")
-        found = [data for field_name, data in self.uploads if field_name == name]
-        if not value.startswith("attach://") or not found:
-            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
-        return found[-1]
-
-    def _file_message(self, p: JSON, **content: Any) -> JSON:
-        message: JSON = {
-            "message_id": next(self._ids),
-            "date": int(time.time()),
-            "chat": self._chat(p["chat_id"]),
-            "from": self.bot_user,
-            **content,
-        }
-        self.messages[(message["chat"]["id"], message["message_id"])] = message
-        return message
-
     async def _api_editMessageText(self, p: JSON) -> JSON:
         if "inline_message_id" in p:
             raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
@@ -599,11 +563,3 @@ def _error(error: ApiError) -> web.Response:
     if error.retry_after is not None:
         body["parameters"] = {"retry_after": error.retry_after}
     return web.json_response(body, status=error.code)
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    """A PNG's width and height, from its header; ApiError if it is not a PNG."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
-    width, height = struct.unpack(">II", data[16:24])
-    return int(width), int(height)

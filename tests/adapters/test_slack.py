@@ -36,7 +36,7 @@ from tests.adapters.fake_slack import (
     SlackWorld,
     slack_world,
 )
-from tests.adapters.fake_telegram import png_size
+from tests.adapters.fake_telegram_files import png_size
 from tests.conftest import DemoSchool
 
 TEACHER = SlackUser("U0ORTIZ001", "Ana Ortiz")
