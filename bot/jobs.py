@@ -23,7 +23,7 @@ from storage.db import Database
 from storage.models import PendingAction, Person, Role, School, Student
 from storage.stores import Store
 from storage.stores.outbox import outbox_values
-from storage.stores.weekly import WeekEntry, WeekGoal
+from storage.stores.weekly import WeekEntry, WeekGoal, WeekMeasure
 
 CHECKIN_TTL = timedelta(days=6)
 QUESTIONS_LOOKBACK = timedelta(days=60)
@@ -191,6 +191,9 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         goals: defaultdict[int, list[WeekGoal]] = defaultdict(list)
         for goal in await store.weekly.goals(school_id):
             goals[goal.student_id].append(goal)
+        measures: defaultdict[int, list[WeekMeasure]] = defaultdict(list)
+        for measure in await store.weekly.measures(school_id, start, end):
+            measures[measure.student_id].append(measure)
         readers = [r for r in await store.weekly.readers(school_id) if r.student_id in students]
         # One composition per student, language and timezone, shared by every reader of it.
         ways: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
@@ -200,7 +203,11 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
 
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
             story = StudentWeek(
-                students[student_id], entries, goals[student_id], questions[student_id]
+                students[student_id],
+                entries,
+                goals[student_id],
+                questions[student_id],
+                measures.get(student_id, ()),
             )
             for language, timezone in ways[student_id]:
                 texts[(student_id, language, timezone)] = to_payload(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from bot import charts
 from bot.i18n import Translator
@@ -90,7 +91,26 @@ def reading_words(t: Translator, reading: Reading) -> str:
     )
 
 
-def measure_words(t: Translator, measure: Measure) -> str:
+class MeasureFacts(Protocol):
+    """What words need of a measure: a stored `Measure`, or a lighter row."""
+
+    @property
+    def goal_id(self) -> int: ...
+    @property
+    def setting(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def correct(self) -> int | None: ...
+    @property
+    def trials(self) -> int | None: ...
+    @property
+    def prompt(self) -> str | None: ...
+
+
+def measure_words(t: Translator, measure: MeasureFacts) -> str:
     """A stored measure, marked `(home)` when it is home evidence."""
     words = value_words(
         t, measure.kind, measure.value, measure.correct, measure.trials, measure.prompt

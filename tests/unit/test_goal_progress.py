@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage.models import Goal, Measure, Setting
 from tests.conftest import DemoSchool
-from tests.unit.conftest import Record, en
+from tests.unit.conftest import Mail, Record, chicago, en
 
 READING = "/goal Sam reading: Reads a short passage aloud | target 80% | baseline 40%"
 
@@ -211,3 +211,35 @@ async def test_a_prompt_level_measures_a_goal_rated_in_prompt_levels(
     [measure] = await measures(record)
     assert (measure.kind, measure.prompt) == ("rating", "gestural")
     assert isinstance(await record.goal("Sam", "shoes"), Goal)
+
+
+# --- the weekly summary carries the numbers -----------------------------------------------------
+
+
+async def test_the_weekly_summary_gives_each_measured_goal_its_values_against_the_target(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.teacher, READING)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    await school.say(school.parent, "+ Sam read 9/10 words at bedtime #reading")
+    school.clock.set(chicago(2026, 11, 27, 15))
+
+    await mail.summary()
+
+    summary = await mail.letter(school.parent, "summary")
+    assert (
+        "• #reading — Reads a short passage aloud: 2 notes · 60 % (6/10), 90 % (9/10) (home)"
+        " · target 80 % — at target this week"
+    ) in summary.text
+
+
+async def test_a_week_below_target_says_so(school: DemoSchool, mail: Mail) -> None:
+    await school.say(school.teacher, READING)
+    await school.say(school.teacher, "+ Sam read 5/10 words #reading")
+    school.clock.set(chicago(2026, 11, 27, 15))
+
+    await mail.summary()
+
+    summary = await mail.letter(school.parent, "summary")
+    assert "60 %" not in summary.text
+    assert "50 % (5/10) · target 80 % — not at target yet" in summary.text
