@@ -18,6 +18,10 @@ from bot.measures import MeasureKind
 from storage.models import Entry, EntryKind, Goal, Measure, School, Setting, Student
 from storage.stores import Store
 
+ONE_PER_LINE = 40  # measures of a goal listed one per line; more go MANY_PER_LINE a line
+MANY_PER_LINE = 6
+QUOTED_NOTES = 60  # the newest notes quoted per section; older ones are counted
+
 
 @dataclass(frozen=True)
 class GoalProgress:
@@ -116,7 +120,9 @@ async def compose(report: ProgressReport, t: Translator, charts_too: bool = True
     for key, chosen in _NOTE_SECTIONS:
         picked = [(e, a) for e, a in report.entries if chosen(e)]
         if picked:
-            lines = [_note_line(t, entry, author) for entry, author in picked]
+            lines = [_note_line(t, entry, author) for entry, author in picked[-QUOTED_NOTES:]]
+            if len(picked) > QUOTED_NOTES:
+                lines.insert(0, t("report.earlier_notes", count=len(picked) - QUOTED_NOTES))
             blocks.append(Block(t(key), lines, quoted=True))
     terms = glossary.explain([entry.text for entry, _ in report.entries], t)
     terms += [t("glossary.iep")] if t("glossary.iep") not in terms else []
@@ -131,17 +137,25 @@ async def _goal_block(t: Translator, progress: GoalProgress, charts_too: bool) -
     if terms:
         lines.append(terms)
     lines.append(trend(t, progress))
-    for measure, author in progress.measures:
-        where = t("report.home" if measure.setting == Setting.HOME else "report.at_school")
-        lines.append(
+    if len(progress.measures) <= ONE_PER_LINE:
+        lines += [
             t(
                 "report.measure",
                 day=t.day(measure.taken_at.date()),
                 value=measure_words(t, measure),
                 who=author or t("entry.former_member"),
-                where=where,
+                where=t("report.home" if measure.setting == Setting.HOME else "report.at_school"),
             )
-        )
+            for measure, author in progress.measures
+        ]
+    else:  # a long series, several to a line (home still marked), so the report stays short
+        told = [
+            t("report.measure_short", day=t.day_month(m.taken_at.date()), value=measure_words(t, m))
+            for m, _ in progress.measures
+        ]
+        lines += [
+            " · ".join(told[at : at + MANY_PER_LINE]) for at in range(0, len(told), MANY_PER_LINE)
+        ]
     chart = None
     if charts_too and progress.measures:
         data = chart_data(t, goal, [measure for measure, _ in progress.measures])

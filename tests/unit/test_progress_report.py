@@ -6,11 +6,14 @@ import asyncio
 import io
 import os
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from sqlmodel import select
 
+from storage.models import Entry, Measure
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Record, en
 from tests.unit.test_export_and_forget import Cli
@@ -165,3 +168,27 @@ async def test_a_report_is_access_logged(school: DemoSchool, record: Record) -> 
 
     [row] = await record.access_log(actor=school.teacher, action="view")
     assert row.detail.startswith("report")
+
+
+async def test_a_goal_with_2000_measures_keeps_the_report_under_20_pages(
+    school: DemoSchool, cli: Cli, tmp_path: Path
+) -> None:
+    await school.say(school.teacher, READING)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    async with school.db.session() as session:
+        [first] = (await session.exec(select(Entry))).all()
+        [measure] = (await session.exec(select(Measure))).all()
+        for number in range(1999):
+            at = first.created_at - timedelta(hours=number + 1)
+            entry = Entry(**first.model_dump(exclude={"id", "created_at"}), created_at=at)
+            session.add(entry)
+            await session.flush()
+            fields = measure.model_dump(exclude={"id", "entry_id", "taken_at", "value"})
+            session.add(Measure(**fields, entry_id=entry.id, taken_at=at, value=number % 101))
+
+    run = await cli("report", "--student", "Sam", "--out", "sam.pdf", "--json")
+
+    assert run.json["pages"] < 20
+    text = await asyncio.to_thread(pdf_text, tmp_path / "sam.pdf")
+    assert "(1940 earlier notes are in the record: tandem export)" in text
+    assert text.count(" %") >= 2000  # every measure is still there, several to a line
