@@ -147,6 +147,13 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
         return JobReport(school.name, await letters.post())
 
 
+def _measures_by_student(rows: Sequence[WeekMeasure]) -> dict[int, list[WeekMeasure]]:
+    by_student: defaultdict[int, list[WeekMeasure]] = defaultdict(list)
+    for measure in rows:
+        by_student[measure.student_id].append(measure)
+    return by_student
+
+
 def _paused(person: Person, now: datetime) -> bool:
     return person.paused_until is not None and person.paused_until > now
 
@@ -191,9 +198,7 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         goals: defaultdict[int, list[WeekGoal]] = defaultdict(list)
         for goal in await store.weekly.goals(school_id):
             goals[goal.student_id].append(goal)
-        measures: defaultdict[int, list[WeekMeasure]] = defaultdict(list)
-        for measure in await store.weekly.measures(school_id, start, end):
-            measures[measure.student_id].append(measure)
+        measures = _measures_by_student(await store.weekly.measures(school_id, start, end))
         readers = [r for r in await store.weekly.readers(school_id) if r.student_id in students]
         # One composition per student, language and timezone, shared by every reader of it.
         ways: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
@@ -202,13 +207,8 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         texts: dict[tuple[int, str, str], dict[str, Any]] = {}
 
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
-            story = StudentWeek(
-                students[student_id],
-                entries,
-                goals[student_id],
-                questions[student_id],
-                measures.get(student_id, ()),
-            )
+            told = (goals[student_id], questions[student_id], measures.get(student_id, ()))
+            story = StudentWeek(students[student_id], entries, *told)
             for language, timezone in ways[student_id]:
                 texts[(student_id, language, timezone)] = to_payload(
                     Reply(compose_summary(story, start, timezone, Translator(language)))
