@@ -118,9 +118,13 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
         start, end = week_bounds(now, school.timezone)
         students = {s.id: s for s in await store.students.in_school(school_id)}
         noted = await store.weekly.students_noted(school_id, start, end)
+        stale = await _stale_goals(
+            store, school_id, now - timedelta(weeks=settings.progress.stale_weeks)
+        )
         letters = _Letters(store, settings, now, school)
         buttons: list[PendingAction] = []
         quiet_students: dict[int, list[str]] = defaultdict(list)
+        stale_goals: dict[int, list[tuple[str, str]]] = defaultdict(list)
         teachers: dict[int, Person] = {}
         for membership, person in await store.weekly.teams(school_id):
             student = students.get(membership.student_id)
@@ -130,21 +134,34 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
                 reply = _checkin_prompt(person, student, week, now, buttons)
                 key = outbox_keys.checkin_key(membership.student_id, person.id, week)
                 letters.add(key, person, "checkin", reply, student.id)
-            elif membership.role == Role.TEACHER and student.id not in noted:
-                quiet_students[person.id].append(student.name)
+            elif membership.role == Role.TEACHER:
+                if student.id not in noted:
+                    quiet_students[person.id].append(student.name)
+                if student.id in stale:  # only teachers hear it: it is for planning
+                    stale_goals[person.id].append((student.name, stale[student.id]))
                 teachers[person.id] = person
-        for person_id, names in quiet_students.items():
+        for person_id in quiet_students.keys() | stale_goals.keys():
             person = teachers[person_id]
             t = Translator(person.language)
-            letters.add(
-                outbox_keys.nudge_key(person_id, week),
-                person,
-                "nudge",
-                Reply(t("checkin.nudge", students=", ".join(names))),
-                None,
-            )
+            names = quiet_students.get(person_id)
+            lines = [t("checkin.nudge", students=", ".join(names))] if names else []
+            lines += [
+                t("progress.stale", student=name, tags=tags, count=settings.progress.stale_weeks)
+                for name, tags in stale_goals.get(person_id, ())
+            ]
+            key = outbox_keys.nudge_key(person_id, week)
+            letters.add(key, person, "nudge", Reply("\n".join(lines)), None)
         await store.buttons.add_rows(buttons)
         return JobReport(school.name, await letters.post())
+
+
+async def _stale_goals(store: Store, school_id: int, before: datetime) -> dict[int, str]:
+    """Student id -> `#reading, #calm`: measured goals with no measure since `before`."""
+    stale: defaultdict[int, list[str]] = defaultdict(list)
+    for student_id, tag, last in await store.weekly.last_measured(school_id):
+        if last < before:
+            stale[student_id].append(f"#{tag}")
+    return {student_id: ", ".join(tags) for student_id, tags in stale.items()}
 
 
 def _measures_by_student(rows: Sequence[WeekMeasure]) -> dict[int, list[WeekMeasure]]:

@@ -158,6 +158,19 @@ class WeeklyView(Queries):
         connection = await self.session.connection()
         return [WeekGoal._make(row) for row in (await connection.execute(statement)).all()]
 
+    async def last_measured(self, school_id: int) -> list[tuple[int, str, datetime]]:
+        """Each measured active goal of a school's students: student id, tag, last measure."""
+        statement = (
+            sa_select(col(Goal.student_id), col(Goal.tag), func.max(col(Measure.taken_at)))
+            .join(Measure, col(Measure.goal_id) == col(Goal.id))
+            .join(Student, col(Student.id) == col(Goal.student_id))
+            .where(col(Student.school_id) == school_id, col(Goal.active).is_(True))
+            .group_by(col(Goal.id), col(Goal.student_id), col(Goal.tag))
+            .order_by(col(Goal.tag))
+        )
+        connection = await self.session.connection()
+        return [(row[0], row[1], row[2]) for row in (await connection.execute(statement)).all()]
+
     async def measures(self, school_id: int, start: datetime, end: datetime) -> list[WeekMeasure]:
         """The measures a school's students had in [start, end), by student, oldest first."""
         statement = (

@@ -243,3 +243,32 @@ async def test_a_week_below_target_says_so(school: DemoSchool, mail: Mail) -> No
     summary = await mail.letter(school.parent, "summary")
     assert "60 %" not in summary.text
     assert "50 % (5/10) · target 80 % — not at target yet" in summary.text
+
+
+# --- early warning in the teacher's nudge --------------------------------------------------------
+
+
+async def test_a_goal_left_unmeasured_for_three_weeks_is_named_in_the_teachers_nudge(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.teacher, READING)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    school.clock.advance(days=22)
+
+    await mail.checkin()
+
+    [nudge] = await mail.letters(school.teacher, "nudge")
+    assert en("progress.stale", student="Sam Rivera", tags="#reading", count=3) in nudge.text
+    assert "#reading" not in (await mail.letter(school.parent, "checkin")).text
+
+
+async def test_a_goal_measured_lately_raises_no_warning(school: DemoSchool, mail: Mail) -> None:
+    await school.say(school.teacher, READING)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    school.clock.advance(days=8)
+
+    await mail.checkin()
+
+    assert all(
+        "#reading" not in nudge.text for nudge in await mail.letters(school.teacher, "nudge")
+    )
