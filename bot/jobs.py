@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.buttons import CheckinMood, as_row
 from bot.config import Settings
 from bot.context import Clock
+from bot.early_warning import Warning, early_warnings
 from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import to_payload
@@ -118,13 +119,11 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
         start, end = week_bounds(now, school.timezone)
         students = {s.id: s for s in await store.students.in_school(school_id)}
         noted = await store.weekly.students_noted(school_id, start, end)
-        stale = await _stale_goals(
-            store, school_id, now - timedelta(weeks=settings.progress.stale_weeks)
-        )
+        warnings = await early_warnings(store, settings, school_id, now)
         letters = _Letters(store, settings, now, school)
         buttons: list[PendingAction] = []
         quiet_students: dict[int, list[str]] = defaultdict(list)
-        stale_goals: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        warned: dict[int, list[tuple[str, list[Warning]]]] = defaultdict(list)
         teachers: dict[int, Person] = {}
         for membership, person in await store.weekly.teams(school_id):
             student = students.get(membership.student_id)
@@ -137,31 +136,23 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
             elif membership.role == Role.TEACHER:
                 if student.id not in noted:
                     quiet_students[person.id].append(student.name)
-                if student.id in stale:  # only teachers hear it: it is for planning
-                    stale_goals[person.id].append((student.name, stale[student.id]))
+                if student.id in warnings:  # only teachers hear them: they are for planning
+                    warned[person.id].append((student.name, warnings[student.id]))
                 teachers[person.id] = person
-        for person_id in quiet_students.keys() | stale_goals.keys():
+        for person_id in quiet_students.keys() | warned.keys():
             person = teachers[person_id]
             t = Translator(person.language)
             names = quiet_students.get(person_id)
             lines = [t("checkin.nudge", students=", ".join(names))] if names else []
             lines += [
-                t("progress.stale", student=name, tags=tags, count=settings.progress.stale_weeks)
-                for name, tags in stale_goals.get(person_id, ())
+                t(key, student=name, **values)
+                for name, found in warned.get(person_id, ())
+                for key, values in found
             ]
             key = outbox_keys.nudge_key(person_id, week)
             letters.add(key, person, "nudge", Reply("\n".join(lines)), None)
         await store.buttons.add_rows(buttons)
         return JobReport(school.name, await letters.post())
-
-
-async def _stale_goals(store: Store, school_id: int, before: datetime) -> dict[int, str]:
-    """Student id -> `#reading, #calm`: measured goals with no measure since `before`."""
-    stale: defaultdict[int, list[str]] = defaultdict(list)
-    for student_id, tag, last in await store.weekly.last_measured(school_id):
-        if last < before:
-            stale[student_id].append(f"#{tag}")
-    return {student_id: ", ".join(tags) for student_id, tags in stale.items()}
 
 
 def _measures_by_student(rows: Sequence[WeekMeasure]) -> dict[int, list[WeekMeasure]]:

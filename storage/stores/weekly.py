@@ -171,6 +171,45 @@ class WeeklyView(Queries):
         connection = await self.session.connection()
         return [(row[0], row[1], row[2]) for row in (await connection.execute(statement)).all()]
 
+    async def recent_measures(
+        self, school_id: int, since: datetime
+    ) -> list[tuple[int, int, str, float, float]]:
+        """Measures since `since` on goals with a target: student, goal, tag, target, value."""
+        statement = (
+            sa_select(
+                col(Goal.student_id),
+                col(Goal.id),
+                col(Goal.tag),
+                col(Goal.target),
+                col(Measure.value),
+            )
+            .join(Measure, col(Measure.goal_id) == col(Goal.id))
+            .join(Student, col(Student.id) == col(Goal.student_id))
+            .where(
+                col(Student.school_id) == school_id,
+                col(Goal.active).is_(True),
+                col(Goal.target).is_not(None),
+                col(Measure.taken_at) >= since,
+            )
+            .order_by(col(Goal.id), col(Measure.taken_at), col(Measure.id))
+        )
+        connection = await self.session.connection()
+        return [tuple(row) for row in (await connection.execute(statement)).all()]  # type: ignore[misc]
+
+    async def kind_counts(self, school_id: int, since: datetime) -> dict[int, dict[str, int]]:
+        """Per student of the school: how many entries of each kind since `since`."""
+        statement = (
+            sa_select(col(Entry.student_id), col(Entry.kind), func.count())
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .where(col(Student.school_id) == school_id, col(Entry.created_at) >= since)
+            .group_by(col(Entry.student_id), col(Entry.kind))
+        )
+        counts: dict[int, dict[str, int]] = {}
+        connection = await self.session.connection()
+        for student_id, kind, count in (await connection.execute(statement)).all():
+            counts.setdefault(student_id, {})[kind] = count
+        return counts
+
     async def measures(self, school_id: int, start: datetime, end: datetime) -> list[WeekMeasure]:
         """The measures a school's students had in [start, end), by student, oldest first."""
         statement = (

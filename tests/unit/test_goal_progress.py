@@ -272,3 +272,30 @@ async def test_a_goal_measured_lately_raises_no_warning(school: DemoSchool, mail
     assert all(
         "#reading" not in nudge.text for nudge in await mail.letters(school.teacher, "nudge")
     )
+
+
+async def test_three_measures_moving_away_from_the_target_warn_the_teacher(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.teacher, READING)
+    for value in ("7/10", "6/10", "5/10"):
+        await school.say(school.teacher, f"+ Sam read {value} words #reading")
+        school.clock.advance(hours=2)
+
+    await mail.checkin()
+
+    [nudge] = await mail.letters(school.teacher, "nudge")
+    assert en("progress.drifting", student="Sam Rivera", tag="reading") in nudge.text
+
+
+async def test_concerns_outnumbering_wins_three_to_one_reach_only_the_teacher(
+    school: DemoSchool, mail: Mail
+) -> None:
+    for text in ("- Sam hit a peer", "- Sam threw a chair", "- Sam left the room", "+ Sam read"):
+        await school.say(school.teacher, text)
+
+    await mail.checkin()
+
+    [nudge] = await mail.letters(school.teacher, "nudge")
+    assert en("progress.balance", student="Sam Rivera", concerns=3, count=1) in nudge.text
+    assert "concerns" not in (await mail.letter(school.parent, "checkin")).text
