@@ -117,3 +117,17 @@ async def test_the_console_writes_the_chart_and_prints_its_path_and_words(
     printed = out.getvalue().splitlines()
     assert printed[0] == en("console.file_saved", path=str(chart))
     assert printed[1].startswith("#reading — Reads a short passage aloud: 60 % (6/10)")
+
+
+async def test_a_goal_rated_in_prompt_levels_is_charted_with_the_levels_in_words(
+    school: DemoSchool,
+) -> None:
+    await school.say(school.teacher, "/goal Sam shoes: ties his shoes | measure rating")
+    await school.say(school.teacher, "+ Sam tied his shoes p:verbal #shoes")
+    await school.say(school.parent, "+ Sam tied his shoes independent #shoes")
+
+    said = await school.say(school.teacher, "/progress Sam shoes")
+
+    [reply] = said.replies
+    assert reply.text == "#shoes — ties his shoes: verbal prompt, independent (home)"
+    assert reply.attachment is not None and png_size(reply.attachment.data)[0] >= 800
