@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from babel.dates import get_month_names
+
 from bot import charts
 from bot.i18n import Translator
 from bot.measures import (
@@ -152,6 +154,7 @@ def chart_data(t: Translator, goal: Goal, series: Sequence[Measure]) -> charts.C
         target=t("progress.target"),
         baseline=t("progress.baseline"),
         ticks=ticks,
+        months=tuple(get_month_names("abbreviated", locale=t.language).values()),
     )
     points = tuple(
         charts.Point(measure.taken_at, measure.value, measure.setting == Setting.HOME)
