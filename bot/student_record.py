@@ -277,6 +277,8 @@ _SEEN = {
     "week": "record.seen.week",
     "record": "record.seen.record",
     "goals": "record.seen.goals",
+    "progress": "record.seen.progress",
+    "report": "record.seen.report",
     "questions": "record.seen.questions",
 }
 _FORMATS = {"md": "Markdown", "csv": "CSV", "json": "JSON"}

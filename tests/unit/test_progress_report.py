@@ -194,3 +194,13 @@ async def test_a_goal_with_2000_measures_keeps_the_report_under_20_pages(
     assert "(1940 earlier notes are in the record: tandem export)" in text
     # Every measure is still there, several to a line (a line may break inside "60 %").
     assert len(re.findall(r"\d\s+%", text)) >= 2000
+
+
+async def test_the_record_tells_the_family_who_made_a_report(school: DemoSchool) -> None:
+    await school.say(school.teacher, "/report Sam")
+    await school.say(school.teacher, "/progress Sam")
+
+    record = await school.say(school.parent, "/record Sam")
+
+    assert "made a progress report" in record.text
+    assert "looked at the progress charts" in record.text
