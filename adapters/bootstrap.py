@@ -27,8 +27,10 @@ from bot.handlers import (
     link,
     notes,
     onboarding,
+    progress,
     questions,
     records,
+    report,
     settings,
     urgent,
 )
@@ -51,6 +53,8 @@ HANDLERS: tuple[Mount, ...] = (
     amendments.register,  # /amend, [Accept] [Decline]
     records.register,  # /students /log /week /record
     goals.register,  # /goals /goal
+    progress.register,  # /progress
+    report.register,  # /report
     invites.register,  # /invite
     settings.register,  # /settings /language /delivery /quiet /pause
 )

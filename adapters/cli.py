@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from adapters import cli_records, cli_run, cli_school, cli_team
+from adapters import cli_records, cli_report, cli_run, cli_school, cli_team
 from bot.errors import CommandError
 
 app = typer.Typer(
@@ -51,6 +51,7 @@ mount(roster_app, cli_school.roster_import_command, "import")
 mount(app, cli_team.invite)
 mount(app, cli_records.export)
 mount(app, cli_records.forget_command, "forget")
+mount(app, cli_report.report)
 mount(app, cli_run.run)
 mount(app, cli_run.run_job, "jobs")
 mount(app, cli_run.status)

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from bot.config import PlatformConfig
 from bot.dispatch import Dispatcher
-from bot.events import Event, RecipientBlocked, Reply
+from bot.events import Attachment, Event, RecipientBlocked, Reply
 from bot.outbox import PermanentError, RateLimited
 from storage.db import Database
 from storage.models import Account
@@ -225,6 +225,10 @@ class ChatAdapter(ABC, Generic[_Config, _Message]):
     async def update(self, chat: str, message_id: str, message: _Message) -> None:
         """Show `message` in place of one already sent, in one API call."""
 
+    async def post_file(self, chat: str, attachment: Attachment, thread: str | None) -> str:
+        """Send a file (a chart, a report) to the chat; its ref. A platform that cannot says so."""
+        raise NotImplementedError(f"{self.platform} cannot send files yet")
+
     # --- the outbox's way out ---
 
     async def deliver(self, account: Account, reply: Reply) -> str:
@@ -252,6 +256,11 @@ class ChatAdapter(ABC, Generic[_Config, _Message]):
         buttons. 429s are waited out up to MAX_SEND_ATTEMPTS, then the platform's error is
         raised (at once, for the first message, if not `patient`); a chat gone for good marks
         its accounts inactive and raises RecipientBlocked."""
+        if reply.attachment is not None:  # the file first, then its words
+            attempts = MAX_SEND_ATTEMPTS if patient else 1
+            post = partial(self.post_file, chat_id, reply.attachment, thread)
+            await self.call(chat_id, post, attempts)
+            patient = True  # the file is out: a retry of the whole reply would send it twice
         return await self._post_all(chat_id, self.render(reply), thread, patient)
 
     # --- answering an event ---

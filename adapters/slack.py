@@ -50,7 +50,7 @@ from adapters.slack_payloads import (
     render,
 )
 from bot.config import ConfigError
-from bot.events import Event, IncomingMessage, RecipientBlocked, Reply
+from bot.events import Attachment, Event, IncomingMessage, RecipientBlocked, Reply
 
 __all__ = [
     "ACTION_PREFIX",
@@ -76,6 +76,7 @@ HELLO_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 # Remembered Slack users (name, locale, direct chat): one lookup each per run.
 USER_CACHE_SIZE = 10_000
+MAX_ALT_TEXT = 1000  # files.getUploadURLExternal refuses longer alt_txt
 
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -406,6 +407,21 @@ class SlackAdapter(ChatAdapter[SlackConfig, SlackMessage]):
             unfurl_media=False,
         )
         return message_ref(str(posted.get("channel") or chat), str(posted.get("ts") or ""))
+
+    async def post_file(self, chat: str, attachment: Attachment, thread: str | None) -> str:
+        """The two-step upload (files.getUploadURLExternal, the bytes, files.completeUploadExternal;
+        files.upload is retired), shared in the chat with its words as the screen reader's alt
+        text. The words also follow as a message of their own."""
+        done = await self.client.files_upload_v2(
+            channel=chat,
+            content=attachment.data,
+            filename=attachment.filename,
+            title=attachment.filename,
+            alt_txt=attachment.alt[:MAX_ALT_TEXT] if attachment.is_image else None,
+            thread_ts=thread,
+        )
+        files = done.get("files") or [{}]
+        return message_ref(chat, str(files[0].get("id", "")))
 
     async def update(self, chat: str, message_id: str, message: SlackMessage) -> None:
         """One chat.update of the message sent at `message_id` (its ts)."""

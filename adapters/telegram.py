@@ -25,6 +25,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Message,
     Update,
@@ -45,6 +46,7 @@ from adapters import kit
 from adapters.kit import CONCURRENT_EVENTS, ChatAdapter, ChatTurns, Failure, Verdict
 from adapters.telegram_config import NAME, TelegramConfig
 from bot.events import (
+    Attachment,
     Button,
     ButtonPress,
     Chat,
@@ -466,6 +468,17 @@ class TelegramAdapter(ChatAdapter[TelegramConfig, TelegramMessage]):
         sent = await self.application.bot.send_message(
             chat, message.text, reply_markup=message.markup, link_preview_options=_NO_PREVIEW
         )
+        return _ref(sent.chat_id, sent.message_id)
+
+    async def post_file(self, chat: str, attachment: Attachment, thread: str | None) -> str:
+        """One sendPhoto for an image, else one sendDocument. No caption: the words follow at
+        once as a message of their own (Telegram has no alt text), so they are not said twice."""
+        upload = InputFile(attachment.data, filename=attachment.filename)
+        bot = self.application.bot
+        if attachment.is_image:
+            sent = await bot.send_photo(chat, upload)
+        else:
+            sent = await bot.send_document(chat, upload)
         return _ref(sent.chat_id, sent.message_id)
 
     async def update(self, chat: str, message_id: str, message: TelegramMessage) -> None:

@@ -142,6 +142,12 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class ProgressConfig:
+    # A measured goal with no new measure this many weeks is named in its teachers' nudge.
+    stale_weeks: int = 3
+
+
+@dataclass(frozen=True)
 class SenderConfig:
     """How fast and how persistently the outbox sender delivers (per sender process)."""
 
@@ -158,6 +164,7 @@ class Settings:
     school: SchoolConfig = field(default_factory=SchoolConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    progress: ProgressConfig = field(default_factory=ProgressConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
     # Each platform's [section] by name, in the order the composition root declared them.
     platforms: Mapping[str, PlatformConfig] = field(default_factory=dict)
@@ -197,6 +204,7 @@ def section_keys(platforms: Iterable[PlatformSection] = ()) -> dict[str, tuple[s
         "schedule": keys(core.schedule),
         **{platform.name: keys(platform.config) for platform in platforms},
         "security": keys(core.security),
+        "progress": keys(core.progress),
         "sender": paced + keys(core.sender),
     }
 
@@ -219,6 +227,9 @@ def load_config(
         school=_school(sections["school"]),
         schedule=_schedule(sections["schedule"]),
         security=_security(sections["security"]),
+        progress=ProgressConfig(
+            stale_weeks=sections["progress"].positive("stale_weeks", ProgressConfig.stale_weeks)
+        ),
         sender=_sender(sections["sender"], platforms),
         platforms={
             platform.name: platform.config.read(sections[platform.name]) for platform in platforms

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.buttons import CheckinMood, as_row
 from bot.config import Settings
 from bot.context import Clock
+from bot.early_warning import Warning, early_warnings
 from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import to_payload
@@ -23,7 +24,7 @@ from storage.db import Database
 from storage.models import PendingAction, Person, Role, School, Student
 from storage.stores import Store
 from storage.stores.outbox import outbox_values
-from storage.stores.weekly import WeekEntry, WeekGoal
+from storage.stores.weekly import WeekEntry, WeekGoal, WeekMeasure
 
 CHECKIN_TTL = timedelta(days=6)
 QUESTIONS_LOOKBACK = timedelta(days=60)
@@ -118,9 +119,11 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
         start, end = week_bounds(now, school.timezone)
         students = {s.id: s for s in await store.students.in_school(school_id)}
         noted = await store.weekly.students_noted(school_id, start, end)
+        warnings = await early_warnings(store, settings, school_id, now)
         letters = _Letters(store, settings, now, school)
         buttons: list[PendingAction] = []
         quiet_students: dict[int, list[str]] = defaultdict(list)
+        warned: dict[int, list[tuple[str, list[Warning]]]] = defaultdict(list)
         teachers: dict[int, Person] = {}
         for membership, person in await store.weekly.teams(school_id):
             student = students.get(membership.student_id)
@@ -130,21 +133,33 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
                 reply = _checkin_prompt(person, student, week, now, buttons)
                 key = outbox_keys.checkin_key(membership.student_id, person.id, week)
                 letters.add(key, person, "checkin", reply, student.id)
-            elif membership.role == Role.TEACHER and student.id not in noted:
-                quiet_students[person.id].append(student.name)
+            elif membership.role == Role.TEACHER:
+                if student.id not in noted:
+                    quiet_students[person.id].append(student.name)
+                if student.id in warnings:  # only teachers hear them: they are for planning
+                    warned[person.id].append((student.name, warnings[student.id]))
                 teachers[person.id] = person
-        for person_id, names in quiet_students.items():
+        for person_id in quiet_students.keys() | warned.keys():
             person = teachers[person_id]
             t = Translator(person.language)
-            letters.add(
-                outbox_keys.nudge_key(person_id, week),
-                person,
-                "nudge",
-                Reply(t("checkin.nudge", students=", ".join(names))),
-                None,
-            )
+            names = quiet_students.get(person_id)
+            lines = [t("checkin.nudge", students=", ".join(names))] if names else []
+            lines += [
+                t(key, student=name, **values)
+                for name, found in warned.get(person_id, ())
+                for key, values in found
+            ]
+            key = outbox_keys.nudge_key(person_id, week)
+            letters.add(key, person, "nudge", Reply("\n".join(lines)), None)
         await store.buttons.add_rows(buttons)
         return JobReport(school.name, await letters.post())
+
+
+def _measures_by_student(rows: Sequence[WeekMeasure]) -> dict[int, list[WeekMeasure]]:
+    by_student: defaultdict[int, list[WeekMeasure]] = defaultdict(list)
+    for measure in rows:
+        by_student[measure.student_id].append(measure)
+    return by_student
 
 
 def _paused(person: Person, now: datetime) -> bool:
@@ -191,6 +206,7 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         goals: defaultdict[int, list[WeekGoal]] = defaultdict(list)
         for goal in await store.weekly.goals(school_id):
             goals[goal.student_id].append(goal)
+        measures = _measures_by_student(await store.weekly.measures(school_id, start, end))
         readers = [r for r in await store.weekly.readers(school_id) if r.student_id in students]
         # One composition per student, language and timezone, shared by every reader of it.
         ways: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
@@ -199,9 +215,8 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         texts: dict[tuple[int, str, str], dict[str, Any]] = {}
 
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
-            story = StudentWeek(
-                students[student_id], entries, goals[student_id], questions[student_id]
-            )
+            told = (goals[student_id], questions[student_id], measures.get(student_id, ()))
+            story = StudentWeek(students[student_id], entries, *told)
             for language, timezone in ways[student_id]:
                 texts[(student_id, language, timezone)] = to_payload(
                     Reply(compose_summary(story, start, timezone, Translator(language)))

@@ -27,6 +27,11 @@ CSV_COLUMNS = (
     "edited_at",
     "status",
     "detail",
+    "measure_kind",
+    "value",
+    "correct",
+    "trials",
+    "prompt",
 )
 
 
@@ -60,6 +65,7 @@ def as_json(record: StudentRecord, exported_at: datetime) -> dict[str, Any]:
             for entry, author, added in record.checkins()
         ],
         "goals": _goals_json(record),
+        "measures": _measures_json(record),
         "amendments": _amendments_json(record),
         "access_log": [_access_json(row, record) for row in record.access],
     }
@@ -99,6 +105,24 @@ def _goals_json(record: StudentRecord) -> list[dict[str, Any]]:
             "entries": counts.get(goal.id or 0, 0),
         }
         for goal in record.goals
+    ]
+
+
+def _measures_json(record: StudentRecord) -> list[dict[str, Any]]:
+    goals = {goal.id: goal.tag for goal in record.goals}
+    return [
+        {
+            "entry_id": measure.entry_id,
+            "goal": goals.get(measure.goal_id),
+            "at": _iso(measure.taken_at),
+            "setting": measure.setting,
+            "measure_kind": measure.kind,
+            "value": measure.value,
+            "correct": measure.correct,
+            "trials": measure.trials,
+            "prompt": measure.prompt,
+        }
+        for measure in record.measures
     ]
 
 
@@ -166,6 +190,9 @@ def as_csv(record: StudentRecord, exported_at: datetime, t: Translator | None = 
             "status": "active" if goal["active"] else "retired",
         }
         for goal in data["goals"]
+    ]
+    rows += [
+        {"record": "measure", "id": measure["entry_id"], **measure} for measure in data["measures"]
     ]
     rows += [_amendment_row(amendment) for amendment in data["amendments"]]
     rows += [

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot import access, weekly
 from bot.i18n import Translator
+from bot.measure_words import measure_words
 from bot.quoting import quote
 from bot.student_record import StudentRecord
 from storage.models import (
@@ -102,6 +103,7 @@ class _Page:
     def entries(self) -> list[str]:
         t, text, layout, entries = self.t, self.layout.text, self.layout, self.record.entries
         lines = [layout.heading(t("record.entries", count=len(entries)))]
+        measured = _measure_lines(self.record, t)
         if not entries:
             lines.append(t("record.no_entries", student=text(self.record.student.name)))
         for entry, author in entries:
@@ -119,6 +121,8 @@ class _Page:
                 )
                 for revision in self.record.revisions.get(entry.id or 0, [])
             ]
+            if entry.id in measured:
+                lines.append(layout.sub(measured[entry.id]))
         return lines
 
     def checkins(self) -> list[str]:
@@ -181,6 +185,17 @@ class _Page:
         return lines
 
 
+def _measure_lines(record: StudentRecord, t: Translator) -> dict[int, str]:
+    """Entry id -> `measure: #reading 60 % (6/10)`, for the entries that carry one."""
+    tags = {goal.id: goal.tag for goal in record.goals}
+    return {
+        measure.entry_id: t(
+            "record.measure", tag=tags.get(measure.goal_id, ""), value=measure_words(t, measure)
+        )
+        for measure in record.measures
+    }
+
+
 def _access_line(
     row: AccessLog, record: StudentRecord, t: Translator, timezone: str, names_outsiders: bool
 ) -> str:
@@ -210,6 +225,8 @@ _SEEN = {
     Read.WEEK: "record.seen.week",
     Read.RECORD: "record.seen.record",
     Read.GOALS: "record.seen.goals",
+    Read.PROGRESS: "record.seen.progress",
+    Read.REPORT: "record.seen.report",
     Read.QUESTIONS: "record.seen.questions",
 }
 _FORMATS = {ExportFormat.MD: "Markdown", ExportFormat.CSV: "CSV", ExportFormat.JSON: "JSON"}

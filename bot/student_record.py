@@ -17,6 +17,7 @@ from storage.models import (
     Entry,
     EntryRevision,
     Goal,
+    Measure,
     Membership,
     Person,
     School,
@@ -39,6 +40,7 @@ class StudentRecord:
     team: Sequence[tuple[Person, Membership]]
     names: dict[int, str]  # person id -> display name, for the access log and amendments
     admins: frozenset[int]  # the school's admins, who see every record of it
+    measures: Sequence[Measure] = ()  # on the student's goals, oldest first
 
     def name_of(self, person_id: int | None) -> str:
         return self.names.get(person_id, "") if person_id is not None else ""
@@ -87,6 +89,17 @@ async def gather(store: Store, student: Student) -> StudentRecord:
     goals = await store.records.goals(student.id)
     team = await store.students.team_of(student.id)
     admins = frozenset(p.id for p in await store.students.admins_of(school.id or 0) if p.id)
+    measures = await store.records.measures(student.id)
     return StudentRecord(
-        school, student, entries, dict(revisions), goals, amendments, access, team, names, admins
+        school,
+        student,
+        entries,
+        dict(revisions),
+        goals,
+        amendments,
+        access,
+        team,
+        names,
+        admins,
+        measures,
     )

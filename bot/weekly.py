@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from bot import glossary
 from bot.i18n import Translator, languages, translate
 from bot.i18n.dates import weekdays
+from bot.measure_words import MeasureFacts, measure_words, value_words
+from bot.measures import MeasureKind
 from bot.quoting import quote
 from storage.models import Entry, EntryKind, Setting, Student
 
@@ -50,6 +52,12 @@ class GoalFacts(Protocol):
     def tag(self) -> str: ...
     @property
     def description(self) -> str: ...
+    @property
+    def measure(self) -> str | None: ...
+    @property
+    def target(self) -> float | None: ...
+    @property
+    def baseline(self) -> float | None: ...
 
 
 class Mood(StrEnum):
@@ -168,6 +176,7 @@ class StudentWeek:
     entries: Sequence[tuple[EntryFacts, str]]
     goals: Sequence[GoalFacts] = ()
     open_questions: Sequence[tuple[EntryFacts, str]] = ()
+    measures: Sequence[MeasureFacts] = ()  # this week's, oldest first
 
 
 # The order a week is told in: strengths first, then what needs care, then home and school.
@@ -242,6 +251,7 @@ def compose_summary(
                 description=goal.description,
                 count=counts[goal.id],
             )
+            + week_numbers(t, goal, [m for m in week.measures if m.goal_id == goal.id])
             for goal in goals
         )
     written = (
@@ -254,6 +264,21 @@ def compose_summary(
         parts.append(f"\n{t('summary.glossary')}")
         parts.extend(f"• {line}" for line in explained)
     return "\n".join(parts)
+
+
+def week_numbers(t: Translator, goal: GoalFacts, measures: Sequence[MeasureFacts]) -> str:
+    """` · 60 %, 80 % · target 80 % — at target this week`, or '' for a week with no measure."""
+    if not measures:
+        return ""
+    line = " · " + ", ".join(measure_words(t, measure) for measure in measures)
+    if goal.target is None or goal.measure == MeasureKind.RATING:
+        return line
+    kind = goal.measure or measures[-1].kind
+    lower_is_better = goal.baseline is not None and goal.target < goal.baseline
+    last = measures[-1].value
+    reached = last <= goal.target if lower_is_better else last >= goal.target
+    key = "summary.at_target" if reached else "summary.below_target"
+    return f"{line} · {t(key, target=value_words(t, kind, goal.target))}"
 
 
 def _balance(wins: int, concerns: int, notes: int, name: str, t: Translator) -> str:

@@ -23,6 +23,7 @@ from storage.models import (
     EntryRevision,
     Goal,
     Invite,
+    Measure,
     Membership,
     Outbox,
     OutboxStatus,
@@ -126,6 +127,15 @@ class RecordStore(Queries):
         )
         return (await self.session.exec(statement)).all()
 
+    async def measures(self, student_id: int) -> Sequence[Measure]:
+        """Every measure taken on the student's goals, oldest first."""
+        statement = (
+            select(Measure)
+            .where(Measure.student_id == student_id)
+            .order_by(col(Measure.taken_at), col(Measure.id))
+        )
+        return (await self.session.exec(statement)).all()
+
     async def goals(self, student_id: int) -> Sequence[Goal]:
         """Every goal a student has had, retired ones too."""
         statement = select(Goal).where(Goal.student_id == student_id).order_by(col(Goal.tag))
@@ -217,6 +227,7 @@ class RecordStore(Queries):
             ),
             ("amendments", delete(Amendment).where(col(Amendment.student_id) == student_id)),
             ("revisions", delete(EntryRevision).where(col(EntryRevision.entry_id).in_(entry_ids))),
+            ("measures", delete(Measure).where(col(Measure.student_id) == student_id)),
             ("entries", delete(Entry).where(col(Entry.student_id) == student_id)),
             ("goals", delete(Goal).where(col(Goal.student_id) == student_id)),
             ("invites", delete(Invite).where(col(Invite.student_id) == student_id)),
@@ -260,6 +271,7 @@ class RecordStore(Queries):
                 "revisions",
                 delete(EntryRevision).where(col(EntryRevision.entry_id).in_(old_entries)),
             ),
+            ("measures", delete(Measure).where(col(Measure.entry_id).in_(old_entries))),
             ("entries", delete(Entry).where(col(Entry.created_at) < entries_before)),
             ("access_log", delete(AccessLog).where(col(AccessLog.at) < entries_before)),
             ("seen_events", delete(SeenEvent).where(col(SeenEvent.seen_at) < events_before)),

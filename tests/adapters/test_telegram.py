@@ -7,6 +7,7 @@ TANDEM_TEST_DATABASE_URL is set). The fake checks every call against the Bot API
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
+from pypdf import PdfReader
 from sqlmodel import col, func, select
 from telegram.error import RetryAfter
 
@@ -825,3 +827,41 @@ async def test_a_parent_who_sends_too_fast_hears_it_once_in_her_language(
     assert [entry.text for entry in await telegram.entries()] == [
         f"Sam leyó la página {n}" for n in range(MAX_WAITING_PER_CHAT)
     ]
+
+
+async def test_progress_sends_the_chart_as_a_photo_then_its_numbers_in_words(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    await telegram.say(TEACHER, "/goal Sam reading: Reads aloud | target 80% | baseline 40%")
+    await telegram.say(TEACHER, "+ Sam read 6/10 words #reading")
+
+    mark = len(telegram.fake.calls)
+    [words] = await telegram.say(TEACHER, "/progress Sam")
+
+    [photo_call] = telegram.fake.calls_of("sendPhoto", mark)
+    [photo] = telegram.fake.messages[(TEACHER.id, photo_call.result["message_id"])]["photo"]
+    assert photo["width"] >= 800 and photo["height"] >= 500
+    [(field_name, png)] = telegram.fake.uploads
+    assert field_name == "photo" and png.startswith(b"\x89PNG")
+    assert words["text"] == ("#reading — Reads aloud: 60 % (6/10) · target 80 % · baseline 40 %")
+    assert photo_call.result["message_id"] < words["message_id"]
+
+
+async def test_report_sends_a_pdf_document_whose_text_holds_the_measures(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(PARENT, "Sam Rivera", Role.PARENT)
+    await telegram.say(PARENT, "+ Sam read 9/10 words at bedtime #reading")
+
+    mark = len(telegram.fake.calls)
+    [words] = await telegram.say(PARENT, "/report Sam")
+
+    [document_call] = telegram.fake.calls_of("sendDocument", mark)
+    assert document_call.status == 200
+    [(field_name, pdf)] = telegram.fake.uploads
+    assert field_name == "document"
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Progress report: Sam Rivera" in text
+    assert "Goal #reading" in text and "90 % (9/10) (home)" in text
+    assert words["text"].startswith("Sam Rivera's progress report")
