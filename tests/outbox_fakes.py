@@ -18,7 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import roster
 from bot.config import SenderConfig
 from bot.events import RecipientBlocked, Reply
-from bot.outbox import Letter, OutboxSender, Transport, enqueue
+from bot.outbox import Letter, Transport, enqueue
+from bot.sender import OutboxSender
 from storage.db import Database
 from storage.models import Account, Outbox, Person, Platform
 from storage.stores import Store

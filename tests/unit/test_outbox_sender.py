@@ -18,16 +18,9 @@ from adapters.cli import app
 from bot.config import SenderConfig
 from bot.events import Reply
 from bot.i18n import translate
-from bot.outbox import (
-    BACKOFF_BASE_SECONDS,
-    Letter,
-    OutboxSender,
-    PermanentError,
-    RateLimited,
-    TransientError,
-    enqueue,
-)
+from bot.outbox import Letter, PermanentError, RateLimited, TransientError, enqueue
 from bot.ratelimit import WINDOW_SECONDS, PlatformLimits, RateLimiter, Window
+from bot.sender import BACKOFF_BASE_SECONDS, OutboxSender
 from storage.db import Database
 from storage.models import OutboxStatus, Platform
 from storage.stores import Store
