@@ -128,6 +128,7 @@ async def seed(url: str, n: int) -> None:
                         person_id=a.person_id,
                         account_id=a.id or 0,
                         student_id=student.id,
+                        school_id=school.id,
                         kind="checkin",
                         payload={"text": key(i), "buttons": []},
                         not_before=now,

@@ -46,5 +46,6 @@ async def tell_admins(
                 kind="blocked",
                 reply=Reply(text),
                 not_before=due,
+                school_id=school.id,
             ),
         )

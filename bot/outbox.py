@@ -38,6 +38,7 @@ class Letter:
     not_before: datetime
     student_id: int | None = None
     extra: dict[str, Any] | None = None
+    school_id: int | None = None  # the student's, unless the letter is about no student
 
 
 async def enqueue(store: Store, letter: Letter) -> bool:
@@ -51,6 +52,7 @@ async def enqueue(store: Store, letter: Letter) -> bool:
             person_id=letter.person_id,
             account_id=account.id,
             student_id=letter.student_id,
+            school_id=letter.school_id,
             kind=letter.kind,
             payload=to_payload(letter.reply, **(letter.extra or {})),
             not_before=letter.not_before,

@@ -176,11 +176,12 @@ class Household:
     clock: FakeClock
     school_id: int = 0
     student_id: int = 0
+    school_name: str = "Oak Hill"
 
     async def setup(self) -> Household:
         async with self.db.session() as session:
             store = Store(session)
-            school = await store.students.add_school("Oak Hill", "America/Chicago", "en")
+            school = await store.students.add_school(self.school_name, "America/Chicago", "en")
             student = await roster.add_student(store, school, "Sam Rivera")
             assert school.id is not None and student.id is not None
             self.school_id, self.student_id = school.id, student.id
@@ -228,6 +229,7 @@ class Household:
         *,
         prefix: str = "letter",
         not_before: datetime | None = None,
+        kind: str = "checkin",
     ) -> int:
         """One letter to each person, due at `not_before` (now); its text is its dedupe key."""
         due = not_before or self.clock.now()
@@ -241,7 +243,7 @@ class Household:
                     Letter(
                         key=key,
                         person_id=person_id,
-                        kind="checkin",
+                        kind=kind,
                         reply=Reply(key),
                         not_before=due,
                         student_id=self.student_id,

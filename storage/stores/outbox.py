@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Account, Entry, Outbox, OutboxStatus, UTCDateTime
+from storage.models import Account, Entry, EntryKind, Outbox, OutboxStatus, Student, UTCDateTime
 from storage.outbox_keys import entry_letter_prefixes
 from storage.stores._sql import Queries
 
@@ -66,7 +66,12 @@ class OutboxStore(Queries):
         """Insert unless a row with the same dedupe key exists; True if inserted."""
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        values = row.model_dump(exclude={"id"})
+        values: dict[str, Any] = row.model_dump(exclude={"id"})
+        if row.school_id is None and row.student_id is not None:
+            # The student's school, read by the same statement.
+            values["school_id"] = (
+                select(Student.school_id).where(Student.id == row.student_id).scalar_subquery()
+            )
         statement = (
             insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
@@ -227,7 +232,9 @@ class OutboxStore(Queries):
     async def claim(
         self, worker: str, now: datetime, until: datetime, limit: int, platforms: Sequence[str]
     ) -> list[tuple[Outbox, Account]]:
-        """Reserve up to `limit` due letters for `worker` until `until`, oldest due first.
+        """Reserve up to `limit` due letters for `worker` until `until`, taking turns between
+        schools: each school's oldest due letter first (its urgent notes before the rest), then
+        each school's second, and so on. One school's flood never holds up another's letters.
 
         Due: pending, `not_before` reached, and unclaimed or claimed by a worker whose claim has
         run out (it crashed). On PostgreSQL concurrent claimers skip each other's locked rows
@@ -236,16 +243,36 @@ class OutboxStore(Queries):
         if limit <= 0 or not platforms:
             return []
         unclaimed = or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) <= now)
-        due = (
-            select(Outbox.id)
+        pending = col(Outbox.status) == OutboxStatus.PENDING
+        turns = (
+            sa_select(
+                col(Outbox.id).label("id"),
+                func.row_number()
+                .over(
+                    partition_by=col(Outbox.school_id),
+                    order_by=(
+                        case((col(Outbox.kind) == EntryKind.URGENT, 0), else_=1),
+                        col(Outbox.not_before),
+                        col(Outbox.id),
+                    ),
+                )
+                .label("turn"),
+            )
             .join(Account, col(Account.id) == col(Outbox.account_id))
             .where(
-                col(Outbox.status) == OutboxStatus.PENDING,
+                pending,
                 col(Outbox.not_before) <= now,
                 unclaimed,
                 col(Account.platform).in_(platforms),
             )
-            .order_by(col(Outbox.not_before), col(Outbox.id))
+            .subquery("turns")
+        )
+        # The window is ranked in a subquery: PostgreSQL locks rows only where none is ranked.
+        due = (
+            select(Outbox.id)
+            .join(turns, turns.c.id == col(Outbox.id))
+            .where(pending, unclaimed)
+            .order_by(turns.c.turn, col(Outbox.not_before), col(Outbox.id))
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
@@ -255,7 +282,7 @@ class OutboxStore(Queries):
             return []
         await self.session.exec(
             update(Outbox)
-            .where(col(Outbox.id).in_(ids), col(Outbox.status) == OutboxStatus.PENDING, unclaimed)
+            .where(col(Outbox.id).in_(ids), pending, unclaimed)
             .values(claimed_by=worker, claimed_until=until)
             .execution_options(synchronize_session=False)
         )
