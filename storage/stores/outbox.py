@@ -323,9 +323,10 @@ class OutboxStore(Queries):
                 col(Outbox.claimed_by) == worker,
                 col(Outbox.claimed_until) == until,
             )
-            .order_by(col(Outbox.not_before), col(Outbox.id))
         )
-        return list((await self.session.exec(claimed)).all())
+        # In turn, as chosen: the sender queues each chat's letters in this order.
+        turn: dict[int | None, int] = {row_id: n for n, row_id in enumerate(ids)}
+        return sorted((await self.session.exec(claimed)).all(), key=lambda got: turn[got[0].id])
 
     async def _settle(self, row_id: int, worker: str, *, where: Any = None, **values: Any) -> bool:
         statement = (
