@@ -34,9 +34,10 @@ from bot.handlers import (
     settings,
     urgent,
 )
-from bot.outbox import OutboxSender, Transport
+from bot.outbox import Transport
 from bot.router import Router
 from bot.scheduler import build_scheduler
+from bot.sender import OutboxSender
 from storage.db import Database
 from storage.models import School
 

@@ -19,7 +19,7 @@ from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, console_id, seed_demo
 from bot.dispatch import Dispatcher
 from bot.events import Attachment, Button, ButtonPress, Chat, IncomingMessage, Reply, Sender
 from bot.i18n import Translator, translate
-from bot.outbox import OutboxSender
+from bot.sender import OutboxSender
 from storage.db import Database
 from storage.models import Account, Platform
 from storage.stores import Store

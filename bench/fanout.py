@@ -45,7 +45,8 @@ from _common import fresh_postgres, load, markdown_table, pg_url, print_table
 from bot.config import PlatformLimits, SenderConfig
 from bot.context import SystemClock
 from bot.events import Reply
-from bot.outbox import OutboxSender, PermanentError, RateLimited, TransientError
+from bot.outbox import PermanentError, RateLimited, TransientError
+from bot.sender import OutboxSender
 from storage.db import Database
 from storage.models import Account, Outbox, OutboxStatus, Person, Platform, School, Student
 
@@ -127,6 +128,7 @@ async def seed(url: str, n: int) -> None:
                         person_id=a.person_id,
                         account_id=a.id or 0,
                         student_id=student.id,
+                        school_id=school.id,
                         kind="checkin",
                         payload={"text": key(i), "buttons": []},
                         not_before=now,

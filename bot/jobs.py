@@ -85,6 +85,7 @@ class _Letters:
                 person_id=person_id,
                 account_id=0,
                 student_id=student_id,
+                school_id=self.school.id,
                 kind=kind,
                 payload=payload,
                 not_before=due,

@@ -44,8 +44,8 @@ async def tell_team(
     """
     assert entry.id is not None and student.id is not None
     school_timezone: str | None = None  # read only if someone is told
-    author = ctx.me.display_name
     text = quote(entry.text)
+    urgent = entry.kind == EntryKind.URGENT
     queued = 0
     for person, membership in (
         team if team is not None else await ctx.store.students.team_of(student.id)
@@ -54,33 +54,7 @@ async def tell_team(
             continue
         if entry.kind not in _TOLD_AT_ONCE and membership.delivery != Delivery.INSTANT:
             continue  # they read it in the weekly summary
-        t = Translator(person.language)
-        urgent = entry.kind == EntryKind.URGENT
-        if urgent:
-            token = await offer(ctx, Seen(entry.id), SEEN_BUTTON_TTL, person_id=person.id)
-            reply = Reply(
-                t("notify.urgent", author=author, student=student.name, text=text)
-            ).with_buttons(Button(t("button.seen"), token))
-        elif entry.kind == EntryKind.QUESTION:
-            reply = Reply(
-                t(
-                    "notify.question",
-                    author=author,
-                    student=student.name,
-                    text=text,
-                    number=entry.id,
-                )
-            )
-        else:
-            reply = Reply(
-                t(
-                    "notify.entry",
-                    author=author,
-                    student=student.name,
-                    kind=t(f"kind.{entry.kind}"),
-                    text=text,
-                )
-            )
+        reply = await _news_for(ctx, person, entry, student, text)
         # Urgent notes ignore quiet hours and delivery choices.
         if not urgent and school_timezone is None:
             school_timezone = await _timezone(ctx, student)
@@ -98,6 +72,40 @@ async def tell_team(
             ),
         )
     return queued
+
+
+async def _news_for(
+    ctx: Context, person: Person, entry: Entry, student: Student, text: str
+) -> Reply:
+    """What one teammate reads about a new entry (`text`: its words, quoted), in their language;
+    an urgent note asks them to tap [Seen]."""
+    assert person.id is not None and entry.id is not None
+    t = Translator(person.language)
+    author = ctx.me.display_name
+    if entry.kind == EntryKind.URGENT:
+        token = await offer(ctx, Seen(entry.id), SEEN_BUTTON_TTL, person_id=person.id)
+        return Reply(
+            t("notify.urgent", author=author, student=student.name, text=text)
+        ).with_buttons(Button(t("button.seen"), token))
+    if entry.kind == EntryKind.QUESTION:
+        return Reply(
+            t(
+                "notify.question",
+                author=author,
+                student=student.name,
+                text=text,
+                number=entry.id,
+            )
+        )
+    return Reply(
+        t(
+            "notify.entry",
+            author=author,
+            student=student.name,
+            kind=t(f"kind.{entry.kind}"),
+            text=text,
+        )
+    )
 
 
 def may_tell(kind: str, team: TeamShape) -> bool:

@@ -207,12 +207,7 @@ def compose_summary(
     """The week as a story: wins first, then concerns, home, open questions, goals."""
     name = week.student.name
     title = t(title_key, student=name, start=t.day_month(start.date()))  # the week's own zone
-    sections: dict[str, list[tuple[EntryFacts, str]]] = {key: [] for key in _SECTIONS}
-    section_of = _SECTION_OF.get
-    for told in week.entries:
-        section = section_of((told[0].kind, told[0].setting))
-        if section is not None:
-            sections[section].append(told)
+    sections = _by_section(week.entries)
     entries = [told for key in _SECTIONS for told in sections[key]]
     if not entries and not week.open_questions:
         return f"{title}\n{t('summary.empty', student=name)}"
@@ -227,9 +222,39 @@ def compose_summary(
         if sections[key]:
             parts.append(f"\n{t(key, count=len(sections[key]))}")
             parts.extend(f"• {short_line(e, a)}" for e, a in sections[key])
-    if week.open_questions:
-        parts.append(f"\n{t('summary.questions', count=len(week.open_questions))}")
-        parts.extend(
+    parts.extend(_open_question_lines(week.open_questions, t))
+    goals = _goals_worked_on(week.goals, entries)
+    parts.extend(_goal_lines(goals, week.measures, t))
+    written = (
+        [e.text for e, _ in entries]
+        + [e.text for e, _ in week.open_questions]
+        + [goal.description for goal, _ in goals]
+    )
+    parts.extend(_glossary_lines(written, t))
+    return "\n".join(parts)
+
+
+def _by_section(
+    entries: Sequence[tuple[EntryFacts, str]],
+) -> dict[str, list[tuple[EntryFacts, str]]]:
+    """The week's entries (with their authors) sorted into the summary's sections, in order;
+    questions and answers are in none."""
+    sections: dict[str, list[tuple[EntryFacts, str]]] = {key: [] for key in _SECTIONS}
+    section_of = _SECTION_OF.get
+    for told in entries:
+        section = section_of((told[0].kind, told[0].setting))
+        if section is not None:
+            sections[section].append(told)
+    return sections
+
+
+def _open_question_lines(questions: Sequence[tuple[EntryFacts, str]], t: Translator) -> list[str]:
+    """The questions still waiting for an answer, numbered for `/answer N`."""
+    if not questions:
+        return []
+    return [
+        f"\n{t('summary.questions', count=len(questions))}",
+        *(
             "• "
             + t(
                 "summary.question_line",
@@ -237,33 +262,34 @@ def compose_summary(
                 author=a or t("entry.former_member"),
                 text=quote(e.text, BULLETED),
             )
-            for e, a in week.open_questions
-        )
-    counts = {goal.id: sum(1 for e, _ in entries if e.goal_id == goal.id) for goal in week.goals}
-    goals = [goal for goal in week.goals if counts[goal.id]]
-    if goals:
-        parts.append(f"\n{t('summary.goals')}")
-        parts.extend(
+            for e, a in questions
+        ),
+    ]
+
+
+def _goals_worked_on(
+    goals: Sequence[GoalFacts], entries: Sequence[tuple[EntryFacts, str]]
+) -> list[tuple[GoalFacts, int]]:
+    """The goals this week's entries were linked to, each with how many."""
+    counts = {goal.id: sum(1 for e, _ in entries if e.goal_id == goal.id) for goal in goals}
+    return [(goal, counts[goal.id]) for goal in goals if counts[goal.id]]
+
+
+def _goal_lines(
+    goals: Sequence[tuple[GoalFacts, int]], measures: Sequence[MeasureFacts], t: Translator
+) -> list[str]:
+    """Each goal worked on, with its count of entries and the week's measures of it."""
+    if not goals:
+        return []
+    return [
+        f"\n{t('summary.goals')}",
+        *(
             "• "
-            + t(
-                "summary.goal_line",
-                tag=goal.tag,
-                description=goal.description,
-                count=counts[goal.id],
-            )
-            + week_numbers(t, goal, [m for m in week.measures if m.goal_id == goal.id])
-            for goal in goals
-        )
-    written = (
-        [e.text for e, _ in entries]
-        + [e.text for e, _ in week.open_questions]
-        + [goal.description for goal in goals]
-    )
-    explained = glossary.explain(written, t)
-    if explained:
-        parts.append(f"\n{t('summary.glossary')}")
-        parts.extend(f"• {line}" for line in explained)
-    return "\n".join(parts)
+            + t("summary.goal_line", tag=goal.tag, description=goal.description, count=count)
+            + week_numbers(t, goal, [m for m in measures if m.goal_id == goal.id])
+            for goal, count in goals
+        ),
+    ]
 
 
 def week_numbers(t: Translator, goal: GoalFacts, measures: Sequence[MeasureFacts]) -> str:
@@ -279,6 +305,14 @@ def week_numbers(t: Translator, goal: GoalFacts, measures: Sequence[MeasureFacts
     reached = last <= goal.target if lower_is_better else last >= goal.target
     key = "summary.at_target" if reached else "summary.below_target"
     return f"{line} · {t(key, target=value_words(t, kind, goal.target))}"
+
+
+def _glossary_lines(written: Sequence[str], t: Translator) -> list[str]:
+    """What the week's words mean, for the terms of the trade among them."""
+    explained = glossary.explain(written, t)
+    if not explained:
+        return []
+    return [f"\n{t('summary.glossary')}", *(f"• {line}" for line in explained)]
 
 
 def _balance(wins: int, concerns: int, notes: int, name: str, t: Translator) -> str:

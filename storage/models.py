@@ -304,6 +304,9 @@ class Outbox(SQLModel, table=True):
     student_id: int | None = Field(
         default=None, foreign_key="student.id", index=True, ondelete="CASCADE"
     )
+    # The school it comes from, so the sender can take turns between schools: one school's
+    # flood never holds up another's letters. None only for rows queued before it was kept.
+    school_id: int | None = Field(default=None, foreign_key="school.id", ondelete="CASCADE")
     kind: str = Field(sa_type=String(32))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     not_before: datetime = utc_field()

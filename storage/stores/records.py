@@ -35,6 +35,25 @@ from storage.models import (
 from storage.stores._sql import Queries
 
 
+def _student_rows(student_id: int, entry_ids: Sequence[int | None]) -> list[tuple[str, Any]]:
+    """What else forgetting a student deletes, each with its name in the counts: rows that
+    point at the student or its entries, children before parents, the student last."""
+    return [
+        (
+            "acknowledgements",
+            delete(Acknowledgement).where(col(Acknowledgement.entry_id).in_(entry_ids)),
+        ),
+        ("amendments", delete(Amendment).where(col(Amendment.student_id) == student_id)),
+        ("revisions", delete(EntryRevision).where(col(EntryRevision.entry_id).in_(entry_ids))),
+        ("measures", delete(Measure).where(col(Measure.student_id) == student_id)),
+        ("entries", delete(Entry).where(col(Entry.student_id) == student_id)),
+        ("goals", delete(Goal).where(col(Goal.student_id) == student_id)),
+        ("invites", delete(Invite).where(col(Invite.student_id) == student_id)),
+        ("memberships", delete(Membership).where(col(Membership.student_id) == student_id)),
+        ("students", delete(Student).where(col(Student.id) == student_id)),
+    ]
+
+
 class RecordStore(Queries):
     """The access log, amendments, exports, forgetting and retention."""
 
@@ -184,57 +203,10 @@ class RecordStore(Queries):
                 or mentions(json.dumps(payload, ensure_ascii=False))
             )
 
-        pending = [
-            row
-            for row in (await self.session.exec(select(PendingAction))).all()
-            if payload_names_it(row.payload)
-        ]
-        for row in pending:
-            await self.session.delete(row)
-        counts["pending_actions"] = len(pending)
-        unaddressed = select(Outbox).where(col(Outbox.student_id).is_(None))
-        mentioned = [
-            row.id
-            for row in (await self.session.exec(unaddressed)).all()
-            if payload_names_it(row.payload)
-        ]
-        counts["outbox"] = int(
-            (
-                await self.session.exec(
-                    delete(Outbox).where(
-                        or_(col(Outbox.student_id) == student_id, col(Outbox.id).in_(mentioned))
-                    )
-                )
-            ).rowcount
-        )
-        unfiled = select(AccessLog).where(col(AccessLog.student_id).is_(None))
-        named = [
-            row.id for row in (await self.session.exec(unfiled)).all() if meant(row.legacy_detail)
-        ]
-        counts["access_log"] = int(
-            (
-                await self.session.exec(
-                    delete(AccessLog).where(
-                        or_(col(AccessLog.student_id) == student_id, col(AccessLog.id).in_(named))
-                    )
-                )
-            ).rowcount
-        )
-        steps: list[tuple[str, Any]] = [
-            (
-                "acknowledgements",
-                delete(Acknowledgement).where(col(Acknowledgement.entry_id).in_(entry_ids)),
-            ),
-            ("amendments", delete(Amendment).where(col(Amendment.student_id) == student_id)),
-            ("revisions", delete(EntryRevision).where(col(EntryRevision.entry_id).in_(entry_ids))),
-            ("measures", delete(Measure).where(col(Measure.student_id) == student_id)),
-            ("entries", delete(Entry).where(col(Entry.student_id) == student_id)),
-            ("goals", delete(Goal).where(col(Goal.student_id) == student_id)),
-            ("invites", delete(Invite).where(col(Invite.student_id) == student_id)),
-            ("memberships", delete(Membership).where(col(Membership.student_id) == student_id)),
-            ("students", delete(Student).where(col(Student.id) == student_id)),
-        ]
-        for name, statement in steps:
+        counts["pending_actions"] = await self._forget_buttons(payload_names_it)
+        counts["outbox"] = await self._forget_letters(student_id, payload_names_it)
+        counts["access_log"] = await self._forget_access_log(student_id, meant)
+        for name, statement in _student_rows(student_id, entry_ids):
             counts[name] = int(
                 (
                     await self.session.exec(statement.execution_options(synchronize_session=False))
@@ -243,6 +215,53 @@ class RecordStore(Queries):
         await self.session.flush()
         self.session.expunge_all()
         return counts
+
+    async def _forget_buttons(self, names_it: Callable[[dict[str, Any]], bool]) -> int:
+        """Delete the pending buttons whose payload `names_it`; how many."""
+        pending = [
+            row
+            for row in (await self.session.exec(select(PendingAction))).all()
+            if names_it(row.payload)
+        ]
+        for row in pending:
+            await self.session.delete(row)
+        return len(pending)
+
+    async def _forget_letters(
+        self, student_id: int, names_it: Callable[[dict[str, Any]], bool]
+    ) -> int:
+        """Delete the letters about the student, and those about no student whose payload
+        `names_it` (a teacher's nudge); how many."""
+        unaddressed = select(Outbox).where(col(Outbox.student_id).is_(None))
+        mentioned = [
+            row.id for row in (await self.session.exec(unaddressed)).all() if names_it(row.payload)
+        ]
+        return int(
+            (
+                await self.session.exec(
+                    delete(Outbox).where(
+                        or_(col(Outbox.student_id) == student_id, col(Outbox.id).in_(mentioned))
+                    )
+                )
+            ).rowcount
+        )
+
+    async def _forget_access_log(self, student_id: int, meant: Callable[[str], bool]) -> int:
+        """Delete the student's access-log rows, and the unfiled ones whose detail `meant` them;
+        how many."""
+        unfiled = select(AccessLog).where(col(AccessLog.student_id).is_(None))
+        named = [
+            row.id for row in (await self.session.exec(unfiled)).all() if meant(row.legacy_detail)
+        ]
+        return int(
+            (
+                await self.session.exec(
+                    delete(AccessLog).where(
+                        or_(col(AccessLog.student_id) == student_id, col(AccessLog.id).in_(named))
+                    )
+                )
+            ).rowcount
+        )
 
     async def entries_in_school_mentioning(
         self, school_id: int, word: str, names_it: Callable[[str], bool]
