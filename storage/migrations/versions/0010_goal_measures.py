@@ -1,7 +1,7 @@
 """goal measures: a goal's measure kind, target, baseline and date; the measure table
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-03 09:30:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 # revision identifiers, used by Alembic.
 revision: str = '0010'
 # 0006-0009 are written alongside this one; the chain is set in order when they are merged.
-down_revision: Union[str, Sequence[str], None] = '0006'
+down_revision: Union[str, Sequence[str], None] = '0009'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
