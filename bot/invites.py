@@ -97,6 +97,6 @@ async def accept_invite(store: Store, now: datetime, invite: Invite, person: Per
         await store.students.add_admin(person.id, invite.school_id)
     elif invite.student_id is not None:
         await store.students.add_membership(
-            person.id, invite.student_id, invite.role, Delivery.WEEKLY
+            person.id, invite.student_id, invite.role, Delivery.WEEKLY, joined_at=now
         )
     return True

@@ -151,6 +151,9 @@ class Membership(SQLModel, table=True):
     student_id: int = Field(foreign_key="student.id", index=True, ondelete="CASCADE")
     role: str = Field(sa_type=String(16))
     delivery: str = Field(default=Delivery.WEEKLY, sa_type=String(16))
+    # When they joined the team; None for memberships older than the column that no invite
+    # dates (migration 0007 fills in the rest from the invite they joined with).
+    joined_at: datetime | None = utc_field(nullable=True)
 
 
 class Admin(SQLModel, table=True):

@@ -54,6 +54,7 @@ EXPECTED: dict[Action, dict[str, str]] = {
     Action.INVITE_TEACHER: {"parent": "no", "teacher": "yes", "admin": "yes"},
     Action.AMEND: {"parent": "yes", "teacher": "no", "admin": "no"},
     Action.DECIDE_AMEND: {"parent": "own", "teacher": "own", "admin": "yes"},
+    Action.TEAM: {"parent": "no", "teacher": "yes", "admin": "yes"},
     Action.EXPORT: {"parent": "no", "teacher": "no", "admin": "yes"},
     Action.FORGET: {"parent": "no", "teacher": "no", "admin": "yes"},
 }

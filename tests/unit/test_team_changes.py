@@ -1,0 +1,124 @@
+"""Teams change: what a removal, an archived student and the nightly purge leave behind, seen
+through chat and the record (the CLI side is tests/unit/test_team_cli.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot import invites, roster, team
+from bot.config import Settings, TelegramConfig
+from bot.context import Context
+from bot.demo import DEMO_SCHOOL
+from bot.i18n import Translator
+from storage.models import Account, Invite, Outbox, Person, Platform, Role
+from storage.stores import Store
+from tests.conftest import DemoSchool
+from tests.unit.conftest import Mail, Record, en
+
+
+async def remove(school: DemoSchool, student: str, person_id: int) -> team.Removed:
+    """The office takes someone off a student's team (what `tandem team remove` runs)."""
+    async with school.db.session() as session:
+        store = Store(session)
+        found = await store.students.school_named(DEMO_SCHOOL)
+        assert found is not None
+        pupil = await roster.student_named(store, found, student)
+        ctx = Context(store, school.clock, Settings(), Translator("en"))
+        return await team.remove_member(ctx, pupil, person_id)
+
+
+# --- the nightly purge ----------------------------------------------------------------------------
+
+
+async def make_invite(school: DemoSchool, hours: float) -> Invite:
+    async with school.db.session() as session:
+        store = Store(session)
+        found = await store.students.school_named(DEMO_SCHOOL)
+        assert found is not None
+        settings = Settings()
+        new = await invites.create_invite(
+            store,
+            settings,
+            school.clock.now() - timedelta(hours=168) + timedelta(hours=hours),
+            found,
+            None,
+            Role.TEACHER,
+            None,
+        )
+        return new.invite
+
+
+async def test_purge_deletes_invites_unused_a_month_past_their_expiry(
+    school: DemoSchool, mail: Mail, record: Record
+) -> None:
+    long_gone = await make_invite(school, -31 * 24)
+    just_expired = await make_invite(school, -24)
+    open_ = await make_invite(school, 24)
+
+    purged = await mail.purge()
+
+    assert purged["invites"] == 1
+    kept = {invite.id for invite in await record.rows(Invite)}
+    assert kept == {just_expired.id, open_.id} and long_gone.id not in kept
+
+
+async def test_purge_deletes_people_left_with_no_team_and_no_school(
+    school: DemoSchool, mail: Mail, record: Record
+) -> None:
+    await school.say(school.parent_of_maya, "+ Maya drew a cat")
+    lee = await record.person_id(school.parent_of_maya)
+    await remove(school, "Maya", lee)
+
+    purged = await mail.purge()
+
+    assert purged["people"] == 1
+    assert await record.people() == ["Dana Rivera", "Luis Rivera", "Ms. Ortiz"]
+    assert [entry.author_id for entry in await record.entries("Maya")] == [None]
+    said = await school.say(school.parent_of_maya, "/log Maya")
+    assert said.text == en("onboarding.stranger")
+
+
+async def test_purge_keeps_admins_with_no_team(
+    school: DemoSchool, mail: Mail, record: Record
+) -> None:
+    ortiz = await record.person_id(school.teacher)
+    await remove(school, "Sam", ortiz)
+    await remove(school, "Maya", ortiz)
+
+    await mail.purge()
+
+    assert "Ms. Ortiz" in await record.people()
+
+
+async def test_purge_deletes_letters_to_a_platform_no_longer_enabled(
+    school: DemoSchool, mail: Mail, record: Record
+) -> None:
+    dana = await record.person_id(school.parent)
+    async with school.db.session() as session:
+        store = Store(session)
+        person = await store.people.get(dana)
+        assert person is not None
+        telegram = await store.people.add_account(person, Platform.TELEGRAM, "", "5001", "5001")
+        console = await store.people.account(Platform.CONSOLE, "", school.parent.external_id)
+        assert console is not None
+        for n, account in enumerate([telegram, console]):
+            assert account.id is not None
+            session.add(
+                Outbox(
+                    dedupe_key=f"test:{n}",
+                    person_id=dana,
+                    account_id=account.id,
+                    kind="summary",
+                    not_before=school.clock.now(),
+                )
+            )
+
+    with_telegram = Settings(telegram=TelegramConfig(enabled=True, token="1:x"))
+    assert (await mail.purge(with_telegram))["undeliverable"] == 0
+    purged = await mail.purge()
+
+    assert purged["undeliverable"] == 1
+    [left] = await record.rows(Outbox)
+    [account] = await record.rows(Account, Account.id == left.account_id)
+    assert account.platform == Platform.CONSOLE
+    assert await record.rows(Person, Person.id == dana)
