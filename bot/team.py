@@ -98,12 +98,14 @@ async def remove_member(ctx: Context, student: Student, person_id: int) -> Remov
 
 
 async def set_archived(ctx: Context, student: Student, archived: bool) -> bool:
-    """Archive a student (no check-ins, summaries or new notes; the record stays readable and
-    exportable) or bring them back; False if they already were so."""
+    """Archive a student (no check-ins, summaries, new notes or new members; the record stays
+    readable and exportable) or bring them back; False if they already were so."""
     if student.archived == archived:
         return False
     await ctx.store.students.set_archived(student, archived)
     if archived:
+        # Nobody joins the team of a student who has left: the unused invites stop working.
+        await ctx.store.invites.delete_unused_of(_id(student))
         await ctx.store.outbox.cancel_about(
             _id(student), WEEKLY_LETTERS, forget.mentions(student.name)
         )

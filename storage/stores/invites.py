@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 
 from storage.models import CodeGuess, Invite, Student
@@ -55,6 +55,13 @@ class InviteStore(Queries):
     async def delete(self, invite: Invite) -> None:
         await self.session.delete(invite)
         await self.session.flush()
+
+    async def delete_unused_of(self, student_id: int) -> int:
+        """Delete the invites to a student's team nobody has used (the student was archived)."""
+        statement = delete(Invite).where(
+            col(Invite.student_id) == student_id, col(Invite.used_at).is_(None)
+        )
+        return int((await self.session.exec(statement)).rowcount)
 
     async def from_roster(self, student_id: int, role: str, label: str) -> Sequence[Invite]:
         """Invites a roster import made for this adult on this student's team."""

@@ -122,3 +122,81 @@ async def test_purge_deletes_letters_to_a_platform_no_longer_enabled(
     [account] = await record.rows(Account, Account.id == left.account_id)
     assert account.platform == Platform.CONSOLE
     assert await record.rows(Person, Person.id == dana)
+
+
+# --- after a removal --------------------------------------------------------------------------
+
+
+async def test_a_removed_parent_can_no_longer_undo_or_edit_their_note(
+    school: DemoSchool, record: Record
+) -> None:
+    await school.say(school.parent, "+ Sam tied his shoes", message_ref="m-1")
+    await remove(school, "Sam", await record.person_id(school.parent))
+
+    edited = await school.say(school.parent, "/undo")
+    await school.edit(school.parent, "m-1", "+ Sam never tied his shoes")
+
+    assert edited.text == en("entry.nothing_to_undo")
+    assert [entry.text for entry in await record.entries("Sam")] == ["Sam tied his shoes"]
+
+
+async def test_a_removed_parent_writes_nothing_more_about_the_student(
+    school: DemoSchool, record: Record
+) -> None:
+    await remove(school, "Sam", await record.person_id(school.parent))
+
+    said = await school.say(school.parent, "+ Sam read a page")
+
+    assert said.text == en("students.none")
+    assert await record.entries("Sam") == []
+
+
+async def test_removal_keeps_what_they_wrote_in_the_record(
+    school: DemoSchool, record: Record
+) -> None:
+    await school.say(school.parent, "+ Sam tied his shoes")
+    await remove(school, "Sam", await record.person_id(school.parent))
+
+    log = await school.say(school.teacher, "/log Sam")
+
+    assert "tied his shoes" in log.text and "Dana Rivera" in log.text
+
+
+async def test_an_archived_student_is_listed_as_archived(school: DemoSchool) -> None:
+    await archive(school, "Sam")
+
+    said = await school.say(school.parent, "/students")
+
+    assert en("students.line_archived", student="Sam Rivera", role="parent") in said.text
+
+
+async def test_a_parent_whose_only_student_is_archived_is_told_so_kindly(
+    school: DemoSchool,
+) -> None:
+    await archive(school, "Sam")
+
+    said = await school.say(school.parent, "slept badly last night")
+
+    assert said.text == en("student.archived", student="Sam Rivera")
+
+
+async def test_an_archived_students_goals_cannot_be_set_and_invites_cannot_be_made(
+    school: DemoSchool, record: Record
+) -> None:
+    await archive(school, "Sam")
+
+    goal = await school.say(school.teacher, "/goal Sam calm: breathes")
+    invite = await school.say(school.teacher, "/invite Sam parent")
+
+    assert goal.text == invite.text == en("student.archived", student="Sam Rivera")
+    assert await record.goal("Sam", "calm") is None
+
+
+async def archive(school: DemoSchool, student: str) -> None:
+    async with school.db.session() as session:
+        store = Store(session)
+        found = await store.students.school_named(DEMO_SCHOOL)
+        assert found is not None
+        pupil = await roster.student_named(store, found, student)
+        ctx = Context(store, school.clock, Settings(), Translator("en"))
+        await team.set_archived(ctx, pupil, True)

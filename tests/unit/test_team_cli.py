@@ -394,3 +394,12 @@ def test_the_secret_key_is_not_needed_to_list_invites(
     monkeypatch.delenv("TANDEM_SECRET_KEY")
 
     assert "invites" in tandem("invite", "list", "--json").json
+
+
+def test_archiving_withdraws_the_students_unused_invites(oak: str) -> None:
+    code = tandem("invite", "--student", "Sam", "--role", "parent", "--json").json["code"]
+
+    tandem("student", "archive", "Sam")
+
+    assert Bot(oak, KEYED).say(UNCLE, f"/start {code}") == t("onboarding.code_unknown")
+    assert "archived" in tandem("invite", "--student", "Sam", "--role", "parent").error
