@@ -19,7 +19,7 @@ from bot.context import Context, SystemClock
 from bot.errors import CommandError
 from bot.i18n import Translator
 from storage.db import Database
-from storage.models import Platform, School
+from storage.models import Platform, School, Via
 from storage.stores import Store
 
 ConfigOption = Annotated[
@@ -124,4 +124,10 @@ def operator(store: Store, settings: Settings, school: School | None) -> Context
     """The CLI operator as the core sees them: no person in chat, the school's admin to
     access.py (`access.school_admin`); their access-log rows have no actor and say "cli"."""
     language = school.language if school is not None else settings.school.language
-    return Context(store=store, clock=SystemClock(), settings=settings, t=Translator(language))
+    return Context(
+        store=store,
+        clock=SystemClock(),
+        settings=settings,
+        t=Translator(language),
+        via=Via.CLI,
+    )

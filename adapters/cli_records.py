@@ -22,8 +22,9 @@ from bot import access, forget, grammar, roster, student_record
 from bot.access import Action
 from bot.config import Settings
 from bot.errors import CommandError
-from bot.student_record import ExportFormat, StudentRecord
+from bot.student_record import StudentRecord
 from storage.db import Database
+from storage.models import ExportFormat
 from storage.stores import Store
 
 
@@ -50,7 +51,7 @@ def export(
         pupil = await roster.student_named(store, found, student)
         ctx = operator(store, settings, found)
         if not await access.authorize(
-            ctx, access.school_admin(pupil), Action.EXPORT, f"cli {form}"
+            ctx, access.school_admin(pupil), Action.EXPORT, access.Exported(form)
         ):
             raise CommandError("not allowed")  # the operator is the school's admin: not reached
         record = await student_record.gather(store, pupil)

@@ -36,7 +36,7 @@ async def _student(store: Store, settings: Settings, school: str | None, name: s
     found = await roster.pick_school(store, settings, school)
     pupil = await roster.student_named(store, found, name)
     ctx = operator(store, settings, found)
-    if not await access.authorize(ctx, access.school_admin(pupil), Action.TEAM, "cli"):
+    if not await access.authorize(ctx, access.school_admin(pupil), Action.TEAM):
         raise CommandError("not allowed")  # the operator is the school's admin: not reached
     return pupil
 
@@ -81,7 +81,7 @@ def invite(
         # The same matrix as /invite in chat, with the operator as the school's admin.
         action = Action.INVITE_PARENT if role == Role.PARENT else Action.INVITE_TEACHER
         if pupil is not None and not await access.authorize(
-            operator(store, settings, found), access.school_admin(pupil), action, "cli"
+            operator(store, settings, found), access.school_admin(pupil), action
         ):
             raise CommandError(f"--student: {pupil.name}'s record is archived: it takes no invites")
         new = await invites.create_invite(

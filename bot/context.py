@@ -9,7 +9,7 @@ from typing import Protocol
 from bot.config import Settings
 from bot.events import Reply
 from bot.i18n import Translator
-from storage.models import Account, Person
+from storage.models import Account, Person, Via
 from storage.stores import Store
 
 
@@ -30,6 +30,8 @@ class Context:
     t: Translator
     person: Person | None = None
     account: Account | None = None
+    # In chat, or the school's operator at the CLI (no person): what the access log records.
+    via: Via = Via.CHAT
 
     def say(self, key: str, **values: object) -> Reply:
         """A reply to the sender from the catalog, in their language."""

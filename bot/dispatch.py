@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from bot import buttons
 from bot.config import Settings
 from bot.context import Clock, Context
 from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
@@ -88,7 +89,7 @@ class Dispatcher:
             sender.platform,
             sender.workspace,
             sender.external_id,
-            tuple(self.routes.follow_ups),
+            self.routes.follow_up_actions,
             self.clock.now(),
         )
         account, person = (found.account, found.person) if found else (None, None)
@@ -156,8 +157,16 @@ class Dispatcher:
         if pending.expires_at <= self.clock.now():
             await ctx.store.buttons.delete(pending)
             return [ctx.say("button.expired")]
-        handler = self.routes.buttons.get(pending.action)
-        return await handler(press, ctx, pending) if handler else []
+        button = await buttons.check(ctx, pending)
+        handler = self.routes.buttons.get(type(button.payload)) if button else None
+        if handler is None or button is None:
+            return []
+        if button.refused:
+            # Removed from the team since: nothing changes, and the button is retired.
+            await buttons.log_refusal(ctx, button)
+            await ctx.store.buttons.delete(pending)
+            return [ctx.say("button.expired")]
+        return await handler(press, ctx, button)
 
     async def _message(
         self, msg: IncomingMessage, ctx: Context, awaits_follow_up: bool
@@ -183,16 +192,28 @@ class Dispatcher:
         prefixed = self.routes.prefixes.get(text[:1])
         if prefixed is not None:
             return await prefixed(msg, ctx, text[1:].strip())
-        awaited = (
-            await ctx.store.buttons.follow_up(
-                ctx.my_id, tuple(self.routes.follow_ups), self.clock.now()
-            )
-            if awaits_follow_up
-            else None
-        )
-        if awaited is not None:
-            await ctx.store.buttons.delete(awaited)
-            return await self.routes.follow_ups[awaited.action](msg, ctx, text, awaited)
+        followed = await self._follow_up(msg, ctx, text) if awaits_follow_up else None
+        if followed is not None:
+            return followed
         if self.routes.plain_text is None:
             return []
         return await self.routes.plain_text(msg, ctx, text)
+
+    async def _follow_up(self, msg: IncomingMessage, ctx: Context, text: str) -> list[Reply] | None:
+        """The answer to what the sender was asked (a check-in's "anything to add?"), or None
+        when nothing awaits it."""
+        awaited = await ctx.store.buttons.follow_up(
+            ctx.my_id, self.routes.follow_up_actions, self.clock.now()
+        )
+        if awaited is None:
+            return None
+        await ctx.store.buttons.delete(awaited)
+        answered = await buttons.check(ctx, awaited)
+        follow_up = self.routes.follow_ups.get(type(answered.payload)) if answered else None
+        if follow_up is None or answered is None:
+            return None
+        if answered.refused:
+            # Not kept, and not taken as a note about another of the sender's students.
+            await buttons.log_refusal(ctx, answered)
+            return [ctx.say("follow_up.closed")]
+        return await follow_up(msg, ctx, text, answered)

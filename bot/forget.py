@@ -15,7 +15,7 @@ from bot import access, grammar
 from bot.access import Action
 from bot.context import Context
 from bot.errors import CommandError
-from storage.models import AccessAction, Student
+from storage.models import Student
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ async def forget_student(ctx: Context, student: Student, *, people: bool = False
     """Delete the student from every table; with `people`, also the people whose only tie to
     the school was this student's team. The caller compacts the database after commit."""
     assert student.id is not None
-    if not await access.authorize(ctx, access.school_admin(student), Action.FORGET, "cli"):
+    if not await access.authorize(ctx, access.school_admin(student), Action.FORGET):
         raise CommandError("not allowed")  # the CLI operator is the school's admin: not reached
     lone = await ctx.store.records.lone_team_members(student.id) if people else []
     deleted = await ctx.store.records.forget_student(
@@ -63,5 +63,5 @@ async def forget_student(ctx: Context, student: Student, *, people: bool = False
         student.school_id, grammar.fold(student.name).split()[0], _by_first_name(student.name)
     )
     # The deletion is audited without the name: the row must not be a trace of its own.
-    await access.log(ctx, None, AccessAction.DELETE, f"student #{student.id} forgotten by cli")
+    await access.log(ctx, None, access.Forgotten(student.id))
     return Forgotten(student.id, deleted, elsewhere)

@@ -9,9 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot import spreadsheet
+from bot import access, spreadsheet
 from bot.config import Settings
-from storage.models import Delivery, Invite, Person, Platform, Role, School, Student
+from storage.models import (
+    Delivery,
+    Invite,
+    Person,
+    Platform,
+    Role,
+    School,
+    Student,
+    TeamChange,
+    Via,
+)
 from storage.stores import Store
 
 
@@ -63,6 +73,10 @@ async def create_invite(
             label=label,
         )
     )
+    # Who may come to see the record is the record's business: the invite is in its log.
+    via = Via.CHAT if created_by is not None else Via.CLI
+    made = access.TeamChanged(TeamChange.INVITED, role=role)
+    await store.records.add_access_log(access.to_row(made, now, created_by, via, student or school))
     # The Telegram adapter stores the bot's username at start, so the CLI can link too.
     username = await store.bot_profile.username(Platform.TELEGRAM)
     return NewInvite(code, invite, invite_link(settings, code, username))
@@ -93,10 +107,17 @@ async def accept_invite(store: Store, now: datetime, invite: Invite, person: Per
     assert person.id is not None
     if not await store.invites.use(invite, person.id, now):
         return False
+    about: Student | School | None
     if invite.role == Role.ADMIN:
         await store.students.add_admin(person.id, invite.school_id)
+        about = await store.students.school(invite.school_id)
     elif invite.student_id is not None:
         await store.students.add_membership(
             person.id, invite.student_id, invite.role, Delivery.WEEKLY, joined_at=now
         )
+        about = await store.students.get(invite.student_id)
+    else:
+        return True
+    joined = access.TeamChanged(TeamChange.JOINED, person.id, Role(invite.role))
+    await store.records.add_access_log(access.to_row(joined, now, person.id, Via.CHAT, about))
     return True

@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from bot import access, spreadsheet, weekly
@@ -20,21 +19,20 @@ from storage.models import (
     AccessAction,
     AccessLog,
     Amendment,
+    AmendmentStatus,
     Entry,
     EntryRevision,
+    ExportFormat,
     Goal,
     Membership,
     Person,
+    Read,
+    Role,
     School,
     Student,
+    Via,
 )
 from storage.stores import Store
-
-
-class ExportFormat(StrEnum):
-    MD = "md"
-    CSV = "csv"
-    JSON = "json"
 
 
 @dataclass(frozen=True)
@@ -50,9 +48,15 @@ class StudentRecord:
     access: Sequence[AccessLog]
     team: Sequence[tuple[Person, Membership]]
     names: dict[int, str]  # person id -> display name, for the access log and amendments
+    admins: frozenset[int]  # the school's admins, who see every record of it
 
     def name_of(self, person_id: int | None) -> str:
         return self.names.get(person_id, "") if person_id is not None else ""
+
+    def is_insider(self, person_id: int | None) -> bool:
+        """Whether the person is on the student's team now, or an admin of the school."""
+        team = {person.id for person, _ in self.team}
+        return person_id is not None and (person_id in team or person_id in self.admins)
 
     def checkins(self) -> list[tuple[Entry, str, list[tuple[Entry, str]]]]:
         """Each check-in answer (a home note with a mood) with the lines added to it."""
@@ -82,17 +86,19 @@ async def gather(store: Store, student: Student) -> StudentRecord:
     for revision in await store.records.revisions([e.id for e, _ in entries if e.id is not None]):
         revisions[revision.entry_id].append(revision)
     amendments = await store.records.amendments(student.id)
-    access = await store.records.access_log(student_id=student.id)
+    access = await store.records.record_log(student.id, student.school_id)
     people = (
         {row.actor_id for row in access}
+        | {row.subject_id for row in access}
         | {a.requested_by for a in amendments}
         | {a.decided_by for a in amendments}
     )
     names = await store.people.names_of(sorted(p for p in people if p is not None))
     goals = await store.records.goals(student.id)
     team = await store.students.team_of(student.id)
+    admins = frozenset(p.id for p in await store.students.admins_of(school.id or 0) if p.id)
     return StudentRecord(
-        school, student, entries, dict(revisions), goals, amendments, access, team, names
+        school, student, entries, dict(revisions), goals, amendments, access, team, names, admins
     )
 
 
@@ -134,8 +140,15 @@ MARKDOWN = _Layout(
 )
 
 
-def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout = CHAT) -> str:
-    """The record as a person reads it: notes, check-ins, goals, corrections, who has read it."""
+def compose(
+    record: StudentRecord,
+    t: Translator,
+    timezone: str,
+    layout: _Layout = CHAT,
+    names_outsiders: bool = True,
+) -> str:
+    """The record as a person reads it: notes, check-ins, goals, corrections, who has read it
+    (for a family, without naming people outside the team: `names_outsiders`)."""
     text = layout.text
     name = text(record.student.name)
     former = t("entry.former_member")
@@ -238,55 +251,71 @@ def compose(record: StudentRecord, t: Translator, timezone: str, layout: _Layout
             )
 
     lines.append(layout.heading(t("record.access", count=len(record.access))))
-    lines += [layout.item(_access_line(row, record, t, timezone)) for row in record.access]
+    lines += [
+        layout.item(_access_line(row, record, t, timezone, names_outsiders))
+        for row in record.access
+    ]
     return "\n".join(lines).strip("\n")
 
 
-def _access_line(row: AccessLog, record: StudentRecord, t: Translator, timezone: str) -> str:
-    if row.actor_id is not None:
-        who = record.name_of(row.actor_id) or t("entry.former_member")
-    elif row.detail.startswith("cli"):
-        who = t("record.the_school")
-    else:
-        who = t("record.someone_else")
+def _access_line(
+    row: AccessLog, record: StudentRecord, t: Translator, timezone: str, names_outsiders: bool
+) -> str:
     return t(
-        "record.access_line", when=t.moment(row.at, timezone), who=who, what=_what_was_done(row, t)
+        "record.access_line",
+        when=t.moment(row.at, timezone),
+        who=_who(row, record, t, names_outsiders),
+        what=what_was_done(row, record, t),
     )
 
 
+def _who(row: AccessLog, record: StudentRecord, t: Translator, names_outsiders: bool) -> str:
+    """Who acted. A refused outsider is named only to the team's staff (`names_outsiders`):
+    to a family, "someone outside the team"."""
+    refused_outsider = row.action == AccessAction.DENIED and not record.is_insider(row.actor_id)
+    if refused_outsider and (row.actor_id is None or not names_outsiders):
+        return t("record.outsider")
+    if row.actor_id is not None:
+        return record.name_of(row.actor_id) or t("entry.former_member")
+    if row.via == Via.CLI:
+        return t("record.the_school")
+    return t("entry.former_member")  # their person has been deleted since
+
+
 _SEEN = {
-    "log": "record.seen.log",
-    "week": "record.seen.week",
-    "record": "record.seen.record",
-    "goals": "record.seen.goals",
-    "questions": "record.seen.questions",
+    Read.LOG: "record.seen.log",
+    Read.WEEK: "record.seen.week",
+    Read.RECORD: "record.seen.record",
+    Read.GOALS: "record.seen.goals",
+    Read.QUESTIONS: "record.seen.questions",
 }
-_FORMATS = {"md": "Markdown", "csv": "CSV", "json": "JSON"}
+_FORMATS = {ExportFormat.MD: "Markdown", ExportFormat.CSV: "CSV", ExportFormat.JSON: "JSON"}
 _AMEND_KEYS = {
-    "requested": "record.amend_requested",
-    "accepted": "record.amend_accepted",
-    "declined": "record.amend_declined",
+    AmendmentStatus.PENDING: "record.amend_requested",
+    AmendmentStatus.ACCEPTED: "record.amend_accepted",
+    AmendmentStatus.DECLINED: "record.amend_declined",
 }
 
 
-def _what_was_done(row: AccessLog, t: Translator) -> str:
-    """The row in the reader's words; its `detail` is written for auditors, in English.
-
-    A refusal's detail is what someone typed: never shown, only that it was refused.
-    """
-    words = row.detail.split()
-    if row.action == AccessAction.VIEW and words and words[0] in _SEEN:
-        count = int(words[1]) if len(words) > 1 and words[1].isdecimal() else 0
-        return t(_SEEN[words[0]], count=count)
-    if row.action == AccessAction.EXPORT and words[-1:] and words[-1] in _FORMATS:
-        return t("record.exported_as", format=_FORMATS[words[-1]])
-    shared = access.SHARED_DETAIL.match(row.detail) if row.action == AccessAction.SHARE else None
-    if shared:
-        return t("record.shared", number=int(shared[1]), count=int(shared[2]))
-    amended = access.AMENDED_DETAIL.match(row.detail) if row.action == AccessAction.AMEND else None
-    if amended:
-        return t(_AMEND_KEYS[amended[3]], number=int(amended[1]), entry=int(amended[2]))
+def what_was_done(row: AccessLog, record: StudentRecord, t: Translator) -> str:
+    """The row in the reader's words. A refusal says only that it was refused."""
+    match access.from_row(row):
+        case access.Viewed(read, count):
+            return t(_SEEN[read], count=count or 0)
+        case access.Exported(form):
+            return t("record.exported_as", format=_FORMATS[form])
+        case access.Shared(entry_id, parents):
+            return t("record.shared", number=entry_id, count=parents)
+        case access.Amended(amendment_id, entry_id, status):
+            return t(_AMEND_KEYS[status], number=amendment_id, entry=entry_id)
+        case access.TeamChanged(change, person_id, role):
+            person = record.name_of(person_id) or t("entry.former_member")
+            return t(f"record.team_change.{change}", person=person, role=_role(t, role))
     return t(f"record.action.{row.action}")
+
+
+def _role(t: Translator, role: Role | None) -> str:
+    return t(f"role.{role}") if role else ""
 
 
 # --- export files ---------------------------------------------------------------------------
@@ -380,22 +409,34 @@ def as_json(record: StudentRecord, exported_at: datetime) -> dict[str, Any]:
             }
             for amendment in record.amendments
         ],
-        "access_log": [
-            {
-                "at": _iso(row.at),
-                "actor": record.name_of(row.actor_id) or None,
-                "action": row.action,
-                "detail": row.detail,
-            }
-            for row in record.access
-        ],
+        "access_log": [_access_json(row, record) for row in record.access],
     }
 
 
-def as_csv(record: StudentRecord, exported_at: datetime) -> str:
+def _access_json(row: AccessLog, record: StudentRecord) -> dict[str, Any]:
+    """One access-log row, every column (names for people), for the school's own copy."""
+    return {
+        "at": _iso(row.at),
+        "actor": record.name_of(row.actor_id) or None,
+        "via": row.via,
+        "action": row.action,
+        "what": row.what or None,
+        "entry_id": row.entry_id,
+        "amendment_id": row.amendment_id,
+        "count": row.count,
+        "person": record.name_of(row.subject_id) or None,
+        "role": row.role,
+        "forgotten_id": row.forgotten_id,
+        "legacy_detail": row.legacy_detail or None,
+    }
+
+
+def as_csv(record: StudentRecord, exported_at: datetime, t: Translator | None = None) -> str:
     """One row per item, the first column saying which: team, entry (a check-in is an entry
     with a mood), revision, goal, amendment, access. Cells a spreadsheet would run as a
-    formula get a leading apostrophe (the JSON export keeps every text exactly)."""
+    formula get a leading apostrophe (the JSON export keeps every text exactly). An access
+    row's detail says what was done, in the school's language (`t`)."""
+    t = t or Translator(record.school.language)
     data = as_json(record, exported_at)
     rows: list[dict[str, object]] = []
     rows += [
@@ -460,9 +501,11 @@ def as_csv(record: StudentRecord, exported_at: datetime) -> str:
             "at": row["at"],
             "author": row["actor"],
             "kind": row["action"],
-            "detail": row["detail"],
+            "status": row["what"],
+            "reply_to": row["entry_id"],
+            "detail": what_was_done(log, record, t),
         }
-        for row in data["access_log"]
+        for log, row in zip(record.access, data["access_log"], strict=True)
     ]
     return spreadsheet.csv_text(
         CSV_COLUMNS, ([row.get(column) for column in CSV_COLUMNS] for row in rows)
@@ -471,7 +514,7 @@ def as_csv(record: StudentRecord, exported_at: datetime) -> str:
 
 def as_markdown(record: StudentRecord, t: Translator) -> str:
     """The record for a parent to read, in the school's language and time zone."""
-    return compose(record, t, record.school.timezone, MARKDOWN) + "\n"
+    return compose(record, t, record.school.timezone, MARKDOWN, names_outsiders=False) + "\n"
 
 
 def render(record: StudentRecord, form: ExportFormat, exported_at: datetime) -> str:

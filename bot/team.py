@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot import forget
+from bot import access, forget
 from bot.context import Context
 from bot.errors import CommandError
-from storage.models import Invite, Person, School, Student
+from storage.models import Invite, Person, Role, School, Student, TeamChange
 from storage.stores import Store
 from storage.stores.people import MergedPeople
 
@@ -91,6 +91,7 @@ async def remove_member(ctx: Context, student: Student, person_id: int) -> Remov
     names_it = forget.mentions(student.name)
     buttons = await ctx.store.buttons.delete_about_student(person_id, _id(student), names_it)
     letters = await ctx.store.outbox.cancel_for(person_id, _id(student), names_it)
+    await access.log_team_change(ctx, TeamChange.REMOVED, student, person_id, Role(membership.role))
     return Removed(person_id, person.display_name, membership.role, buttons, letters)
 
 
@@ -109,6 +110,8 @@ async def set_archived(ctx: Context, student: Student, archived: bool) -> bool:
         await ctx.store.outbox.cancel_about(
             _id(student), WEEKLY_LETTERS, forget.mentions(student.name)
         )
+    change = TeamChange.ARCHIVED if archived else TeamChange.UNARCHIVED
+    await access.log_team_change(ctx, change, student)
     return True
 
 
@@ -120,6 +123,8 @@ async def add_admin(ctx: Context, school: School, person: Person) -> bool:
     if await ctx.store.students.is_admin(_id(person), _id(school)):
         return False
     await ctx.store.students.add_admin(_id(person), _id(school))
+    # About the school: an admin may see every record of it.
+    await access.log_team_change(ctx, TeamChange.ADMIN_ADDED, school, _id(person), Role.ADMIN)
     return True
 
 
@@ -134,7 +139,9 @@ async def remove_admin(ctx: Context, school: School, person: Person) -> bool:
             f"{person.display_name} is the last admin of {school.name}: make someone else an "
             "admin first (tandem admin add --person ID)"
         )
-    return await ctx.store.students.delete_admin(_id(person), _id(school))
+    await ctx.store.students.delete_admin(_id(person), _id(school))
+    await access.log_team_change(ctx, TeamChange.ADMIN_REMOVED, school, _id(person), Role.ADMIN)
+    return True
 
 
 # --- invites nobody has used --------------------------------------------------------------------
@@ -178,6 +185,16 @@ async def revoke_invite(ctx: Context, invite: Invite) -> None:
             "that invite was already used: remove the person with tandem team remove"
         )
     await ctx.store.invites.delete(invite)
+    about = await _invited_to(ctx.store, invite)
+    if about is not None:
+        await access.log_team_change(ctx, TeamChange.REVOKED, about, role=Role(invite.role))
+
+
+async def _invited_to(store: Store, invite: Invite) -> Student | School | None:
+    """The team an invite was to (a student's), or the school it would have made an admin of."""
+    if invite.student_id is not None:
+        return await store.students.get(invite.student_id)
+    return await store.students.school(invite.school_id)
 
 
 # --- whom the office should call -----------------------------------------------------------------
@@ -273,4 +290,13 @@ async def merge_people(ctx: Context, keep: Person, drop: Person) -> MergedPeople
     """Join person `drop` into `keep`: accounts, teams, admin rights, notes and access-log rows
     move, and `drop` is deleted. Refused while they are on one team in different roles."""
     await refuse_conflicts(ctx.store, keep, drop)
-    return await ctx.store.people.merge(_id(keep), _id(drop))
+    # Every record either of them may see: each of those records' log says who became one.
+    links = [
+        *await ctx.store.students.links_of(_id(keep)),
+        *await ctx.store.students.links_of(_id(drop)),
+    ]
+    merged = await ctx.store.people.merge(_id(keep), _id(drop))
+    affected = {_id(link.student): link.student for link in links}
+    for student in sorted(affected.values(), key=_id):
+        await access.log_team_change(ctx, TeamChange.MERGED, student, _id(keep))
+    return merged

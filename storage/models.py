@@ -97,6 +97,44 @@ class AccessAction(StrEnum):
     DENIED = "denied"
     DELETE = "delete"
     AMEND = "amend"
+    TEAM = "team"  # who may see the record changed: an invite, a join, a removal...
+
+
+class Via(StrEnum):
+    """How an access-log row's actor acted: in chat, or as the school's operator at the CLI."""
+
+    CHAT = "chat"
+    CLI = "cli"
+
+
+class Read(StrEnum):
+    """What a `view` row read."""
+
+    LOG = "log"
+    WEEK = "week"
+    RECORD = "record"
+    GOALS = "goals"
+    QUESTIONS = "questions"
+
+
+class ExportFormat(StrEnum):
+    MD = "md"
+    CSV = "csv"
+    JSON = "json"
+
+
+class TeamChange(StrEnum):
+    """What a `team` row says changed about who may see a student's record."""
+
+    INVITED = "invited"  # an invite was made (subject: none yet; role: the invite's)
+    REVOKED = "revoked"  # an unused invite was withdrawn (role: the invite's)
+    JOINED = "joined"  # an invite was redeemed (subject: who joined)
+    REMOVED = "removed"
+    ARCHIVED = "archived"
+    UNARCHIVED = "unarchived"
+    MERGED = "merged"  # two people became one (subject: the one kept)
+    ADMIN_ADDED = "admin_added"
+    ADMIN_REMOVED = "admin_removed"
 
 
 def utc_field(*, nullable: bool = False, index: bool = False) -> Any:
@@ -257,15 +295,33 @@ class Outbox(SQLModel, table=True):
 
 
 class AccessLog(SQLModel, table=True):
+    """Who did what to a student's record, as columns (bot/access.py writes and reads them)."""
+
     __table_args__ = (Index("ix_accesslog_student_at", "student_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = utc_field()
     actor_id: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
-    # Kept without a foreign key: a denial may name a student that never existed.
+    via: str = Field(default=Via.CHAT, sa_type=String(8))
+    # Kept without a foreign key: the row outlives the student's deletion (see forgotten_id).
     student_id: int | None = Field(default=None, index=True)
-    action: str = Field(sa_type=String(16))
-    detail: str = Field(default="", sa_type=String(200))
+    # The student's school; on a `team` row with no student, the whole school (admin rights).
+    school_id: int | None = Field(default=None, index=True)
+    action: str = Field(sa_type=String(16))  # AccessAction
+    # Which of the action's kinds: a Read (view), an ExportFormat (export), the refused
+    # access.Action (denied), an AmendmentStatus (amend), a TeamChange (team); "" for others.
+    what: str = Field(default="", sa_type=String(32))
+    entry_id: int | None = None
+    amendment_id: int | None = None
+    count: int | None = None  # notes read (/log N), parents a note was shared with
+    # Whom a team change was about, and in which role.
+    subject_id: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    role: str | None = Field(default=None, sa_type=String(16))
+    # A `delete` row's student, by number only; student_id stays empty so that a later student
+    # given the same number (SQLite may reuse it) does not inherit the row.
+    forgotten_id: int | None = None
+    # Written before migration 0006 in English words that did not parse into the columns.
+    legacy_detail: str = Field(default="", sa_type=String(200))
 
 
 class SeenEvent(SQLModel, table=True):

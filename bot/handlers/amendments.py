@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import access, grammar
-from bot.access import Action
+from bot.access import Action, Amended, Denied
+from bot.buttons import AcceptCorrection, Checked, DeclineCorrection, OnAmendment, offer, withdraw
 from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, Reply
 from bot.i18n import Translator
@@ -17,19 +18,16 @@ from bot.quoting import quote
 from bot.router import Router
 from storage import outbox_keys
 from storage.models import (
-    AccessAction,
     Amendment,
     AmendmentStatus,
     Entry,
-    PendingAction,
     Person,
     Student,
 )
+from storage.stores.students import StudentLink
 
 # A request waits a school term for its decision; the buttons stop working after that.
 DECISION_TTL = timedelta(days=60)
-ACCEPT, DECLINE = "amend_accept", "amend_decline"
-_OUTCOME = {ACCEPT: AmendmentStatus.ACCEPTED, DECLINE: AmendmentStatus.DECLINED}
 _DONE = {
     AmendmentStatus.ACCEPTED: "amend.accepted_done",
     AmendmentStatus.DECLINED: "amend.declined_done",
@@ -53,7 +51,7 @@ async def request_amendment(msg: IncomingMessage, ctx: Context, args: str) -> li
         if entry is not None:
             # Another child's note looks like no note at all, but the attempt is logged.
             other = await ctx.store.students.get(entry.student_id)
-            await access.log(ctx, other, AccessAction.DENIED, f"amend: #{entry.id}")
+            await access.refuse(ctx, other, Action.AMEND)
         return [ctx.say("amend.not_found", number=word.lstrip("#")[:12])]
     student = link.student
     if entry.author_id == ctx.my_id:
@@ -69,12 +67,8 @@ async def request_amendment(msg: IncomingMessage, ctx: Context, args: str) -> li
             requested_at=ctx.clock.now(),
         )
     )
-    await access.log(
-        ctx,
-        student,
-        AccessAction.AMEND,
-        access.amended_detail(amendment.id, entry.id, "requested"),
-    )
+    assert amendment.id is not None and entry.id is not None
+    await access.log(ctx, student, Amended(amendment.id, entry.id, AmendmentStatus.PENDING))
     deciders = await _deciders(ctx, entry, student)
     for person in deciders:
         await _ask(ctx, person, amendment, entry, student)
@@ -112,13 +106,15 @@ async def _ask(
 ) -> None:
     assert person.id is not None and amendment.id is not None
     t = Translator(person.language)
-    expires = ctx.clock.now() + DECISION_TTL
     buttons = [
         Button(
             t(label),
-            await ctx.store.buttons.add(person.id, action, {"amendment_id": amendment.id}, expires),
+            await offer(ctx, kind(amendment.id), DECISION_TTL, person_id=person.id),
         )
-        for action, label in ((ACCEPT, "button.accept"), (DECLINE, "button.decline"))
+        for kind, label in (
+            (AcceptCorrection, "button.accept"),
+            (DeclineCorrection, "button.decline"),
+        )
     ]
     school = await ctx.store.students.school(student.school_id)
     await enqueue(
@@ -143,43 +139,41 @@ async def _ask(
     )
 
 
-async def accept(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+async def accept(
+    press: ButtonPress, ctx: Context, button: Checked[AcceptCorrection]
+) -> list[Reply]:
     """Revise the entry as the parent asked; the old wording stays in its history."""
-    return await _decide(ctx, pending, _OUTCOME[ACCEPT])
+    return await _decide(ctx, button.payload, button.link, AmendmentStatus.ACCEPTED)
 
 
-async def decline(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+async def decline(
+    press: ButtonPress, ctx: Context, button: Checked[DeclineCorrection]
+) -> list[Reply]:
     """Keep the entry as it is; the request stays in the record."""
-    return await _decide(ctx, pending, _OUTCOME[DECLINE])
+    return await _decide(ctx, button.payload, button.link, AmendmentStatus.DECLINED)
 
 
-async def _decide(ctx: Context, pending: PendingAction, status: AmendmentStatus) -> list[Reply]:
-    amendment_id = pending.payload.get("amendment_id")
-    for action in (ACCEPT, DECLINE):
-        await ctx.store.buttons.delete_about(ctx.my_id, action, "amendment_id", amendment_id)
-    amendment = (
-        await ctx.store.records.amendment(amendment_id) if isinstance(amendment_id, int) else None
-    )
+async def _decide(
+    ctx: Context, asked: OnAmendment, link: StudentLink | None, status: AmendmentStatus
+) -> list[Reply]:
+    amendment_id = asked.amendment_id
+    await withdraw(ctx, AcceptCorrection, DeclineCorrection, amendment_id=amendment_id)
+    amendment = await ctx.store.records.amendment(amendment_id)
     entry = await ctx.store.entries.get(amendment.entry_id) if amendment else None
     student = await ctx.store.students.get(entry.student_id) if entry else None
     if amendment is None or entry is None or student is None or student.id is None:
         return [ctx.say("entry.gone").replacing()]
-    # Re-checked on the press: the presser may have left the team since the button was sent.
-    link = await access.my_link(ctx, student.id, Action.DECIDE_AMEND)
+    # The press was re-checked: the presser may have left the team since the button was sent.
     if not access.may_decide(link, entry, ctx.my_id):
-        await access.log(ctx, student, AccessAction.DENIED, f"decide_amend: #{amendment.id}")
+        await access.log(ctx, student, Denied(Action.DECIDE_AMEND))
         return [ctx.say("entry.gone").replacing()]
     now = ctx.clock.now()
     if not await ctx.store.records.decide_amendment(amendment, status, ctx.my_id, now):
         return [ctx.say("amend.already_decided", number=entry.id).replacing()]
     if status is AmendmentStatus.ACCEPTED:
         await ctx.store.entries.revise(entry, amendment.text, now)
-    await access.log(
-        ctx,
-        student,
-        AccessAction.AMEND,
-        access.amended_detail(amendment.id, entry.id, status),
-    )
+    assert amendment.id is not None and entry.id is not None
+    await access.log(ctx, student, Amended(amendment.id, entry.id, status))
     await _tell_parent(ctx, amendment, entry, student, status)
     return [ctx.say(_DONE[status], number=entry.id, student=student.name).replacing()]
 
@@ -217,5 +211,5 @@ async def _tell_parent(
 def register(router: Router) -> None:
     """/amend, and the [Accept] [Decline] buttons its request sends."""
     router.command("amend", request_amendment)
-    router.button(ACCEPT, accept)
-    router.button(DECLINE, decline)
+    router.button(AcceptCorrection, accept)
+    router.button(DeclineCorrection, decline)

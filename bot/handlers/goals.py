@@ -5,18 +5,19 @@ from __future__ import annotations
 import re
 
 from bot import access
-from bot.access import Action
+from bot.access import Action, Viewed
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.handlers.records import not_found
 from bot.router import Router
+from storage.models import Read
 
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
 async def list_goals(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """A student's active goals with how many entries each has."""
-    found = await access.find_student(ctx, args, Action.GOALS, "goals")
+    found = await access.find_student(ctx, args, Action.GOALS, Viewed(Read.GOALS))
     if found.student is None or found.student.id is None:
         return [not_found(ctx, found, args)]
     student = found.student
@@ -45,7 +46,7 @@ async def set_goal(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]
     tag = words[-1].lstrip("#").casefold()
     if not _TAG.match(tag):
         return [ctx.say("goal.bad_tag", tag=tag[:40])]
-    found = await access.find_student(ctx, " ".join(words[:-1]), Action.SET_GOAL, "goal")
+    found = await access.find_student(ctx, " ".join(words[:-1]), Action.SET_GOAL)
     if found.student is None or found.student.id is None:
         return [not_found(ctx, found)]
     # A goal is a one-line label: it is shown inside other lines, where a line break could pose

@@ -22,7 +22,7 @@ async def invite(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     if len(words) < 2 or words[-1].casefold() not in _ROLES:
         return [ctx.say("invite.usage")]
     role, action = _ROLES[words[-1].casefold()]
-    found = await access.find_student(ctx, " ".join(words[:-1]), action, f"invite {role}")
+    found = await access.find_student(ctx, " ".join(words[:-1]), action)
     if found.student is None:
         return [not_found(ctx, found)]
     school = await ctx.store.students.school(found.student.school_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import access, grammar
-from bot.access import Action
+from bot.access import Action, Viewed
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.i18n import Translator
@@ -14,7 +14,7 @@ from bot.outbox import Letter, enqueue
 from bot.quoting import quote
 from bot.router import Router
 from storage import outbox_keys
-from storage.models import AccessAction, Entry, EntryKind, Role, Setting
+from storage.models import Entry, EntryKind, Read, Role, Setting
 
 OPEN_FOR = timedelta(days=60)
 
@@ -31,7 +31,7 @@ async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[
     # Question texts are part of each student's record: reading them is logged like /log.
     students = {link.student.id: link.student for link in links}
     for student_id in dict.fromkeys(entry.student_id for entry, _ in open_ones):
-        await access.log(ctx, students[student_id], AccessAction.VIEW, "questions")
+        await access.log(ctx, students[student_id], Viewed(Read.QUESTIONS))
     lines = [
         ctx.t(
             "questions.line",
@@ -75,8 +75,7 @@ async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> 
         # A question about someone else's child looks like no question at all, but is logged.
         if question is not None and question.student_id not in links:
             other = await ctx.store.students.get(question.student_id)
-            if other is not None:
-                await access.log(ctx, other, AccessAction.DENIED, f"answer: #{number}")
+            await access.refuse(ctx, other, Action.ANSWER)
         return [ctx.say("answer.not_found", number=number)]
     link = links[question.student_id]
     student = link.student

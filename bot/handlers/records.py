@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import access, student_record, weekly
-from bot.access import Action, Found
+from bot.access import Action, Found, Viewed
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.router import Router
-from storage.models import Student
+from storage.models import Read, Role, Student
 
 OPEN_QUESTIONS = timedelta(days=60)
 DEFAULT_LOG_LENGTH = 10
@@ -48,7 +48,7 @@ def not_found(ctx: Context, found: Found, name: str = "") -> Reply:
 async def show_log(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """The newest entries about a student."""
     name, count = _name_and_count(args)
-    found = await access.find_student(ctx, name, Action.READ, f"log {count}")
+    found = await access.find_student(ctx, name, Action.READ, Viewed(Read.LOG, count))
     if found.student is None:
         return [not_found(ctx, found, name)]
     student = found.student
@@ -82,7 +82,7 @@ async def _timezone(ctx: Context, student: Student) -> str:
 
 async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """This week so far for a student, grouped with wins first."""
-    found = await access.find_student(ctx, args, Action.READ, "week")
+    found = await access.find_student(ctx, args, Action.READ, Viewed(Read.WEEK))
     if found.student is None:
         return [not_found(ctx, found, args)]
     student = found.student
@@ -101,13 +101,17 @@ async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
 
 async def show_record(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """The whole record of a student, with who has read it: a parent's right to inspect."""
-    found = await access.find_student(ctx, args, Action.RECORD, "record")
+    found = await access.find_student(ctx, args, Action.RECORD, Viewed(Read.RECORD))
     if found.student is None:
         return [not_found(ctx, found, args)]
     # Gathered after the view is logged, so the access log shown includes this reading.
     record = await student_record.gather(ctx.store, found.student)
-    text = student_record.compose(record, ctx.t, await _timezone(ctx, found.student))
-    may_amend = await access.my_link(ctx, _id(found.student), Action.AMEND) is not None
+    link = await access.my_link(ctx, _id(found.student), Action.RECORD)
+    # A family is not told who outside the team was refused; the team's staff are.
+    family = link is not None and link.role == Role.PARENT and not link.is_admin
+    timezone = await _timezone(ctx, found.student)
+    text = student_record.compose(record, ctx.t, timezone, names_outsiders=not family)
+    may_amend = access.permits(link, Action.AMEND)
     hint = f"\n\n{ctx.t('record.amend_hint')}" if may_amend and record.entries else ""
     return [Reply(text + hint)]
 

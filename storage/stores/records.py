@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import col, select
 
 from storage.models import (
+    AccessAction,
     AccessLog,
     Account,
     Acknowledgement,
@@ -39,15 +40,9 @@ class RecordStore(Queries):
 
     # --- access log -------------------------------------------------------------------------------
 
-    async def add_access_log(
-        self, at: datetime, actor_id: int | None, student_id: int | None, action: str, detail: str
-    ) -> None:
-        self.session.add(
-            AccessLog(
-                at=at, actor_id=actor_id, student_id=student_id, action=action, detail=detail[:200]
-            )
-        )
-        await self.session.flush()
+    async def add_access_log(self, row: AccessLog) -> None:
+        """Written with the transaction (a query that reads the log flushes it first)."""
+        self.session.add(row)
 
     async def access_log(
         self, student_id: int | None = None, actor_id: int | None = None, action: str | None = None
@@ -59,6 +54,21 @@ class RecordStore(Queries):
             statement = statement.where(AccessLog.actor_id == actor_id)
         if action is not None:
             statement = statement.where(AccessLog.action == action)
+        return (await self.session.exec(statement)).all()
+
+    async def record_log(self, student_id: int, school_id: int) -> Sequence[AccessLog]:
+        """A student's access log, with the changes of the school's admins (who see every
+        record of the school), oldest first."""
+        school_wide = and_(
+            col(AccessLog.student_id).is_(None),
+            col(AccessLog.school_id) == school_id,
+            col(AccessLog.action) == AccessAction.TEAM,
+        )
+        statement = (
+            select(AccessLog)
+            .where(or_(col(AccessLog.student_id) == student_id, school_wide))
+            .order_by(col(AccessLog.at), col(AccessLog.id))
+        )
         return (await self.session.exec(statement)).all()
 
     # --- amendments (a parent asks for a correction) ----------------------------------------------
@@ -189,7 +199,9 @@ class RecordStore(Queries):
             ).rowcount
         )
         unfiled = select(AccessLog).where(col(AccessLog.student_id).is_(None))
-        named = [row.id for row in (await self.session.exec(unfiled)).all() if meant(row.detail)]
+        named = [
+            row.id for row in (await self.session.exec(unfiled)).all() if meant(row.legacy_detail)
+        ]
         counts["access_log"] = int(
             (
                 await self.session.exec(

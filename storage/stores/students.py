@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, func, or_, true, update
 from sqlmodel import col, select
 
 from storage.models import Admin, Membership, Person, School, Student
@@ -66,16 +66,18 @@ class StudentStore(Queries):
         student.archived = archived
         return await self._add(student)
 
-    async def keyed(self, key: str) -> Sequence[Student]:
-        """Students anywhere whose folded name is `key` or starts with it as whole words."""
+    async def keyed(self, key: str, schools: Collection[int] | None = None) -> Sequence[Student]:
+        """Students (anywhere, or of `schools`) whose folded name is `key` or starts with it as
+        whole words."""
         statement = (
             select(Student)
             .where(
+                col(Student.school_id).in_(schools) if schools is not None else true(),
                 # Escaped: a `%` or `_` typed as a name must not match every student as a wildcard.
                 or_(
                     col(Student.name_key) == key,
                     col(Student.name_key).startswith(key + " ", autoescape=True),
-                )
+                ),
             )
             .limit(20)
         )

@@ -17,7 +17,15 @@ from bot.i18n import Translator, catalog, languages, messages, translate
 from bot.i18n.compile import check_all, problems, read_source
 from bot.invites import Redemption
 from bot.weekly import Mood
-from storage.models import AccessAction, AmendmentStatus, Delivery, EntryKind, Role, Setting
+from storage.models import (
+    AccessAction,
+    AmendmentStatus,
+    Delivery,
+    EntryKind,
+    Role,
+    Setting,
+    TeamChange,
+)
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
 CATALOG = catalog("en")
@@ -40,6 +48,7 @@ EXPANSIONS: dict[str, type[StrEnum]] = {
     "membership.role": Role,
     "amendment.status": AmendmentStatus,
     "row.action": AccessAction,
+    "change": TeamChange,
 }
 # Call sites that only ever see some members of the enum.
 NARROWER: dict[str, list[str]] = {

@@ -15,6 +15,7 @@ from storage.models import (
     Membership,
     PendingAction,
     Platform,
+    Read,
 )
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Mail, Record, en, invite_code
@@ -54,7 +55,9 @@ async def test_record_includes_who_has_read_it_this_reading_included(school: Dem
 
     access = said.text.split(en("record.access", count=3))[1]
     assert "Ms. Ortiz · looked at the latest 10 notes" in access
-    assert "Lee Chen · was refused access" in access
+    # Lee Chen, a parent outside Sam's team, is not named to Sam's family.
+    assert "someone outside the team · was refused access" in access
+    assert "Lee Chen" not in access
     assert "Dana Rivera · looked at the whole record" in access
     # What the refused person typed is not repeated to the family.
     assert "week: Sam" not in access
@@ -64,7 +67,7 @@ async def test_record_writes_a_view_row(school: DemoSchool, record: Record) -> N
     await school.say(school.parent, "/record Sam")
 
     [view] = await record.access_log(school.parent, AccessAction.VIEW)
-    assert (view.student_id, view.detail) == (await record.student_id("Sam"), "record")
+    assert (view.student_id, view.what) == (await record.student_id("Sam"), Read.RECORD)
 
 
 async def test_reading_open_questions_is_logged_for_each_student_shown(
@@ -76,10 +79,10 @@ async def test_reading_open_questions_is_logged_for_each_student_shown(
     await school.say(school.teacher, "/questions")
 
     views = await record.access_log(school.teacher, AccessAction.VIEW)
-    assert sorted((row.student_id, row.detail) for row in views) == sorted(
+    assert sorted((row.student_id, row.what) for row in views) == sorted(
         [
-            (await record.student_id("Sam"), "questions"),
-            (await record.student_id("Maya"), "questions"),
+            (await record.student_id("Sam"), Read.QUESTIONS),
+            (await record.student_id("Maya"), Read.QUESTIONS),
         ]
     )
 
@@ -160,7 +163,7 @@ async def test_a_correction_request_goes_to_the_author_with_accept_and_decline(
     [amendment] = await record.rows(Amendment)
     assert amendment.status == AmendmentStatus.PENDING
     [logged] = await record.access_log(school.parent, AccessAction.AMEND)
-    assert logged.detail == "correction #1 of entry #1 requested"
+    assert (logged.amendment_id, logged.entry_id, logged.what) == (1, 1, AmendmentStatus.PENDING)
 
 
 async def test_accepting_revises_the_entry_keeps_the_old_text_and_tells_the_parent(
@@ -185,7 +188,11 @@ async def test_accepting_revises_the_entry_keeps_the_old_text_and_tells_the_pare
         text="│ Sam read two pages",
     )
     [decided] = await record.access_log(school.teacher, AccessAction.AMEND)
-    assert decided.detail == "correction #1 of entry #1 accepted"
+    assert (decided.amendment_id, decided.entry_id, decided.what) == (
+        1,
+        1,
+        AmendmentStatus.ACCEPTED,
+    )
 
 
 async def test_declining_keeps_the_entry_and_tells_the_parent(
@@ -269,7 +276,7 @@ async def test_a_decider_who_left_the_team_can_no_longer_decide(
 
     said = await school.press(park, letter.button("Accept"))
 
-    assert said.text == en("entry.gone")
+    assert said.text == en("button.expired")
     assert (await record.entry()).text == "Sam read one page"
     assert await record.access_log(park, AccessAction.DENIED)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from storage.models import AccessAction, Goal
+from storage.models import AccessAction, Goal, Read
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Record, en
 
@@ -282,22 +282,22 @@ async def test_a_refusal_names_no_student_when_the_name_fits_none(
 
 
 @pytest.mark.parametrize(
-    ("command", "detail"),
+    ("command", "read", "count"),
     [
-        ("/log Sam", "log 10"),
-        ("/log Sam 3", "log 3"),
-        ("/week Sam", "week"),
-        ("/goals Sam", "goals"),
+        ("/log Sam", Read.LOG, 10),
+        ("/log Sam 3", Read.LOG, 3),
+        ("/week Sam", Read.WEEK, None),
+        ("/goals Sam", Read.GOALS, None),
     ],
 )
 async def test_every_read_of_a_record_is_logged_as_a_view(
-    school: DemoSchool, record: Record, command: str, detail: str
+    school: DemoSchool, record: Record, command: str, read: Read, count: int | None
 ) -> None:
     await school.say(school.parent, command)
 
     views = await record.access_log(school.parent, AccessAction.VIEW)
-    assert [(row.student_id, row.detail, row.at) for row in views] == [
-        (await record.student_id("Sam"), detail, school.clock.now())
+    assert [(row.student_id, row.what, row.count, row.at) for row in views] == [
+        (await record.student_id("Sam"), read, count, school.clock.now())
     ]
 
 
