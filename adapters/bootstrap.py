@@ -43,7 +43,7 @@ Mount = Callable[[Router], None]
 # Every conversation Tandem holds; each module's `register` names its commands and buttons.
 HANDLERS: tuple[Mount, ...] = (
     onboarding.register,  # /start /join /help
-    link.register,  # /link
+    link.register,  # /link, [Join] [Cancel]
     notes.register,  # + - ? ! /win /concern /note /ask /urgent, plain text, /undo, edits
     urgent.register,  # [Seen]
     questions.register,  # /questions /answer, replies to a question

@@ -16,6 +16,8 @@ from bot.buttons import (
     CheckinMore,
     Classify,
     DeclineCorrection,
+    JoinProfile,
+    KeepApart,
     Language,
     LinkCode,
     Payload,
@@ -43,6 +45,8 @@ EXAMPLES: list[Payload] = [
     AcceptCorrection(4),
     DeclineCorrection(4),
     LinkCode(),
+    JoinProfile("telegram", "", "5001", "ab" * 32, "5001"),
+    KeepApart("slack", "T0SCHOOL", "U0DANA", "ab" * 32),
 ]
 
 
@@ -70,6 +74,8 @@ def test_the_stored_names_are_the_ones_buttons_already_sent_carry() -> None:
         "amend_accept",
         "amend_decline",
         "link",
+        "link_join",
+        "link_cancel",
     }
     assert encode(Classify(7, EntryKind.WIN)) == ("classify", {"entry_id": 7, "kind": "win"})
     assert encode(CheckinMood(3, Mood.GOOD, "3:2026-W48")) == (
