@@ -30,6 +30,7 @@ from bot.handlers import (
     questions,
     records,
     settings,
+    team,
     urgent,
 )
 from bot.outbox import OutboxSender, Transport
@@ -52,6 +53,7 @@ HANDLERS: tuple[Mount, ...] = (
     records.register,  # /students /log /week /record
     goals.register,  # /goals /goal
     invites.register,  # /invite
+    team.register,  # /team, [Remove] [Yes, remove] [Cancel]
     settings.register,  # /settings /language /delivery /quiet /pause
 )
 

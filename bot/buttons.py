@@ -189,6 +189,27 @@ class KeepApart(ForAccount, action="link_cancel"):
     code: str
 
 
+@dataclass(frozen=True)
+class RemoveMember(OnStudent, action="team_remove", needs=Action.TEAM):
+    """[Remove NAME] under /team: asks to confirm taking `person_id` off the team."""
+
+    person_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmRemoval(OnStudent, action="team_remove_yes", needs=Action.TEAM):
+    """[Yes, remove] under the question [Remove NAME] asked."""
+
+    person_id: int
+
+
+@dataclass(frozen=True)
+class KeepMember(OnStudent, action="team_remove_no", needs=Action.TEAM):
+    """[Cancel] beside [Yes, remove]: nobody is removed."""
+
+    person_id: int
+
+
 # --- stored form --------------------------------------------------------------------------------
 
 

@@ -10,7 +10,18 @@ from bot.config import Settings, TelegramConfig
 from bot.context import Context
 from bot.demo import DEMO_SCHOOL
 from bot.i18n import Translator
-from storage.models import Account, Invite, Outbox, Person, Platform, Role
+from storage.models import (
+    AccessAction,
+    AccessLog,
+    Account,
+    Invite,
+    Outbox,
+    Person,
+    Platform,
+    Role,
+    TeamChange,
+    Via,
+)
 from storage.stores import Store
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Mail, Record, en
@@ -23,7 +34,7 @@ async def remove(school: DemoSchool, student: str, person_id: int) -> team.Remov
         found = await store.students.school_named(DEMO_SCHOOL)
         assert found is not None
         pupil = await roster.student_named(store, found, student)
-        ctx = Context(store, school.clock, Settings(), Translator("en"))
+        ctx = Context(store, school.clock, Settings(), Translator("en"), via=Via.CLI)
         return await team.remove_member(ctx, pupil, person_id)
 
 
@@ -192,11 +203,129 @@ async def test_an_archived_students_goals_cannot_be_set_and_invites_cannot_be_ma
     assert await record.goal("Sam", "calm") is None
 
 
-async def archive(school: DemoSchool, student: str) -> None:
+async def archive(school: DemoSchool, student: str, archived: bool = True) -> None:
     async with school.db.session() as session:
         store = Store(session)
         found = await store.students.school_named(DEMO_SCHOOL)
         assert found is not None
         pupil = await roster.student_named(store, found, student)
-        ctx = Context(store, school.clock, Settings(), Translator("en"))
-        await team.set_archived(ctx, pupil, True)
+        ctx = Context(store, school.clock, Settings(), Translator("en"), via=Via.CLI)
+        await team.set_archived(ctx, pupil, archived)
+
+
+# --- team changes in the access log, as the family reads them ---------------------------------
+
+
+async def team_rows(record: Record) -> list[tuple[int | None, str, int | None, str | None]]:
+    rows = await record.rows(AccessLog, AccessLog.action == AccessAction.TEAM)
+    return [(row.student_id, row.what, row.subject_id, row.role) for row in rows]
+
+
+async def test_a_removal_is_in_the_record_saying_who_was_removed_by_whom(
+    school: DemoSchool, record: Record
+) -> None:
+    luis = await record.person_id(school.spanish_parent)
+    await remove(school, "Sam", luis)
+
+    said = await school.say(school.parent, "/record Sam")
+
+    removed = en("record.team_change.removed", person="Luis Rivera", role=en("role.parent"))
+    assert f"{en('record.the_school')} · {removed}" in said.text
+    sam = await record.student_id("Sam")
+    assert await team_rows(record) == [(sam, TeamChange.REMOVED, luis, Role.PARENT)]
+
+
+async def test_archiving_and_bringing_back_are_in_the_record(
+    school: DemoSchool, record: Record
+) -> None:
+    await archive(school, "Sam")
+    await archive(school, "Sam", archived=False)
+
+    sam = await record.student_id("Sam")
+    assert await team_rows(record) == [
+        (sam, TeamChange.ARCHIVED, None, None),
+        (sam, TeamChange.UNARCHIVED, None, None),
+    ]
+
+
+# --- /team in chat ------------------------------------------------------------------------------
+
+
+async def test_team_lists_the_members_with_remove_under_each_other_one(
+    school: DemoSchool,
+) -> None:
+    said = await school.say(school.teacher, "/team Sam")
+
+    console = en("platform.console")
+    assert said.text.splitlines() == [
+        en("team.title", student="Sam Rivera"),
+        en("team.line", name="Ms. Ortiz", role=en("role.teacher"), platforms=console),
+        en("team.line", name="Dana Rivera", role=en("role.parent"), platforms=console),
+        en("team.line", name="Luis Rivera", role=en("role.parent"), platforms=console),
+    ]
+    assert [button.label for button in said.buttons] == ["Remove Dana Rivera", "Remove Luis Rivera"]
+
+
+async def test_a_parent_gets_no_team_list(school: DemoSchool) -> None:
+    said = await school.say(school.parent, "/team Sam")
+
+    assert said.text == en("students.not_found")
+    assert said.buttons == []
+
+
+async def test_remove_asks_once_more_and_changes_nothing_until_yes(
+    school: DemoSchool,
+) -> None:
+    listed = await school.say(school.teacher, "/team Sam")
+
+    asked = await school.press(school.teacher, listed.button("Remove Dana Rivera"))
+
+    assert asked.text == en("team.confirm_remove", name="Dana Rivera", student="Sam Rivera")
+    assert [button.label for button in asked.buttons] == ["Yes, remove", "Cancel"]
+    assert (await school.say(school.parent, "/log Sam")).text == en(
+        "log.empty", student="Sam Rivera"
+    )
+
+
+async def test_yes_takes_them_off_the_team_and_the_record_says_who_did(
+    school: DemoSchool, record: Record
+) -> None:
+    listed = await school.say(school.teacher, "/team Sam")
+    asked = await school.press(school.teacher, listed.button("Remove Dana Rivera"))
+
+    done = await school.press(school.teacher, asked.button("Yes, remove"))
+
+    assert done.text == en("team.removed", name="Dana Rivera", student="Sam Rivera")
+    assert (await school.say(school.parent, "/log Sam")).text == en("students.not_found")
+    [row] = await record.rows(AccessLog, AccessLog.what == TeamChange.REMOVED)
+    assert (row.actor_id, row.subject_id, row.via) == (
+        await record.person_id(school.teacher),
+        await record.person_id(school.parent),
+        Via.CHAT,
+    )
+    again = await school.press(school.teacher, listed.button("Remove Dana Rivera"))
+    assert again.replies == []  # that button was retired with the removal
+
+
+async def test_cancel_removes_nobody(school: DemoSchool) -> None:
+    listed = await school.say(school.teacher, "/team Sam")
+    asked = await school.press(school.teacher, listed.button("Remove Dana Rivera"))
+
+    kept = await school.press(school.teacher, asked.button("Cancel"))
+    late_yes = await school.press(school.teacher, asked.button("Yes, remove"))
+
+    assert kept.text == en("team.kept", name="Dana Rivera", student="Sam Rivera")
+    assert late_yes.replies == []
+    assert (await school.say(school.parent, "/log Sam")).text == en(
+        "log.empty", student="Sam Rivera"
+    )
+
+
+async def test_the_team_of_an_archived_student_can_still_change(school: DemoSchool) -> None:
+    await archive(school, "Sam")
+    listed = await school.say(school.teacher, "/team Sam")
+    asked = await school.press(school.teacher, listed.button("Remove Luis Rivera"))
+
+    done = await school.press(school.teacher, asked.button("Yes, remove"))
+
+    assert done.text == en("team.removed", name="Luis Rivera", student="Sam Rivera")

@@ -15,7 +15,18 @@ from typer.testing import CliRunner
 from adapters.cli import app
 from bot.events import Sender
 from storage.db import Database
-from storage.models import Account, Outbox, PendingAction, Platform
+from storage.models import (
+    AccessAction,
+    AccessLog,
+    Account,
+    Outbox,
+    PendingAction,
+    Platform,
+    Role,
+    Student,
+    TeamChange,
+    Via,
+)
 from storage.stores import Store
 from tests.unit.test_cli import (  # noqa: F401  (db_url: the autouse fixture, a fresh file)
     AUNT,
@@ -403,3 +414,54 @@ def test_archiving_withdraws_the_students_unused_invites(oak: str) -> None:
 
     assert Bot(oak, KEYED).say(UNCLE, f"/start {code}") == t("onboarding.code_unknown")
     assert "archived" in tandem("invite", "--student", "Sam", "--role", "parent").error
+
+
+# --- what the office changed is in the access log ---------------------------------------------
+
+
+def team_log(url: str) -> list[tuple[str, int | None, int | None, str | None, str]]:
+    found = rows(url, AccessLog, AccessLog.action == AccessAction.TEAM)
+    return [(row.what, row.student_id, row.subject_id, row.role, row.via) for row in found]
+
+
+def test_each_change_the_office_makes_is_logged_by_the_school_office(oak: str) -> None:
+    sam_id = tandem("student", "archive", "Sam", "--json").json["id"]
+    tandem("student", "unarchive", "Sam")
+    code = tandem("invite", "--student", "Sam", "--role", "parent", "--json").json["code"]
+    tandem("invite", "revoke", code)
+    park = person_of(oak, TEACHER)
+    tandem("admin", "add", "--person", str(park))
+    aunt = person_of(oak, AUNT)
+    tandem("team", "remove", "--student", "Sam", "--person", str(aunt))
+
+    logged = team_log(oak)
+
+    assert logged[-6:] == [
+        (TeamChange.ARCHIVED, sam_id, None, None, Via.CLI),
+        (TeamChange.UNARCHIVED, sam_id, None, None, Via.CLI),
+        (TeamChange.INVITED, sam_id, None, Role.PARENT, Via.CLI),
+        (TeamChange.REVOKED, sam_id, None, Role.PARENT, Via.CLI),
+        (TeamChange.ADMIN_ADDED, None, park, Role.ADMIN, Via.CLI),
+        (TeamChange.REMOVED, sam_id, aunt, Role.PARENT, Via.CLI),
+    ]
+
+
+def test_a_merge_is_logged_on_every_student_either_person_could_see(oak: str) -> None:
+    join(oak, DANA, "parent", "Maya")
+    keep, drop = person_of(oak, AUNT), person_of(oak, DANA)
+
+    tandem("people", "merge", "--keep", str(keep), "--drop", str(drop), "--yes")
+
+    merged = [row for row in team_log(oak) if row[0] == TeamChange.MERGED]
+    sam, maya = (student_id(oak, name) for name in ("Sam", "Maya"))
+    assert sorted(merged) == sorted(
+        [
+            (TeamChange.MERGED, sam, keep, None, Via.CLI),
+            (TeamChange.MERGED, maya, keep, None, Via.CLI),
+        ]
+    )
+
+
+def student_id(url: str, name: str) -> int:
+    [student] = rows(url, Student, Student.name == name)
+    return int(student.id)
