@@ -32,6 +32,7 @@ from bot.handlers import (
     records,
     report,
     settings,
+    team,
     urgent,
 )
 from bot.outbox import Transport
@@ -46,7 +47,7 @@ Mount = Callable[[Router], None]
 # Every conversation Tandem holds; each module's `register` names its commands and buttons.
 HANDLERS: tuple[Mount, ...] = (
     onboarding.register,  # /start /join /help
-    link.register,  # /link
+    link.register,  # /link, [Join] [Cancel]
     notes.register,  # + - ? ! /win /concern /note /ask /urgent, plain text, /undo, edits
     urgent.register,  # [Seen]
     questions.register,  # /questions /answer, replies to a question
@@ -57,6 +58,7 @@ HANDLERS: tuple[Mount, ...] = (
     progress.register,  # /progress
     report.register,  # /report
     invites.register,  # /invite
+    team.register,  # /team, [Remove] [Yes, remove] [Cancel]
     settings.register,  # /settings /language /delivery /quiet /pause
 )
 

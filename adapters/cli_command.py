@@ -91,6 +91,17 @@ def run_admin(
     print_result(run_async(main), as_json, show)
 
 
+def run_in_store(settings: Settings, work: Work) -> dict[str, Any]:
+    """Run `work` in one transaction and return its result, printing nothing (a command that
+    asks before it changes anything reads first with this)."""
+
+    async def main() -> dict[str, Any]:
+        async with bootstrap(settings) as tandem, tandem.db.session() as session:
+            return await work(Store(session), settings)
+
+    return run_async(main)
+
+
 async def learn_bot_username(tandem: Tandem) -> None:
     """Before the first `tandem run`, ask Telegram (getMe) the bot's name for invite links;
     without it the code still works, and one line on stderr says why there is no link."""
@@ -111,13 +122,14 @@ async def learn_bot_username(tandem: Tandem) -> None:
         )
 
 
-def operator(store: Store, settings: Settings, school: School) -> Context:
+def operator(store: Store, settings: Settings, school: School | None) -> Context:
     """The CLI operator as the core sees them: no person in chat, the school's admin to
     access.py (`access.school_admin`); their access-log rows have no actor and say "cli"."""
+    language = school.language if school is not None else settings.school.language
     return Context(
         store=store,
         clock=SystemClock(),
         settings=settings,
-        t=Translator(school.language),
+        t=Translator(language),
         via=Via.CLI,
     )

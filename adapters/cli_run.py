@@ -25,7 +25,7 @@ from adapters.cli_command import (
 from adapters.console import run_demo
 from adapters.platforms import PLATFORMS
 from adapters.runtime import drain_outbox, serve
-from bot import jobs, roster
+from bot import jobs, roster, team
 from bot.config import ConfigError, DatabaseConfig, Settings, check_secret_key
 from bot.context import SystemClock
 from bot.errors import CommandError
@@ -108,18 +108,35 @@ def _describe_job(result: dict[str, Any]) -> str:
 
 
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Counts: schools, people, students, entries this week, outbox by status."""
+    """Counts: schools, people, students, entries this week, outbox by status; and, per
+    school, whom the bot cannot reach: people who blocked it, people invited who never joined."""
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
-        start, _ = week_bounds(SystemClock().now(), settings.school.timezone)
-        return await store.status.counts(start)
+        now = SystemClock().now()
+        start, _ = week_bounds(now, settings.school.timezone)
+        counts = await store.status.counts(start)
+        return {**counts, "unreachable": await team.unreachable(store, now)}
 
     def show(r: dict[str, Any]) -> str:
         outbox = ", ".join(f"{k} {v}" for k, v in sorted(r["outbox"].items())) or "empty"
-        return (
+        lines = [
             f"schools {r['schools']} · people {r['people']} · students {r['students']} · "
-            f"entries this week {r['entries_this_week']}\noutbox: {outbox}"
-        )
+            f"entries this week {r['entries_this_week']}",
+            f"outbox: {outbox}",
+        ]
+        for school, whom in r["unreachable"].items():
+            lines += [f"{school}, unreachable:"] if whom["blocked"] or whom["never_joined"] else []
+            lines += [
+                f"  #{p['person_id']} {p['name']} blocked the bot ({', '.join(p['students'])})"
+                for p in whom["blocked"]
+            ]
+            lines += [
+                f"  {i['label'] or 'someone'} invited as {i['role']} for "
+                f"{i['student'] or 'the school'} never joined "
+                f"({'expired' if i['expired'] else 'open until'} {i['expires_at'][:10]})"
+                for i in whom["never_joined"]
+            ]
+        return "\n".join(lines)
 
     run_admin(load_settings(config), as_json, work, show)
 

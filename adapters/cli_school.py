@@ -17,11 +17,12 @@ from adapters.cli_command import (
     JsonOption,
     SchoolOption,
     load_settings,
+    operator,
     run_admin,
     run_async,
 )
 from adapters.private_file import write_private
-from bot import invites, roster, roster_import
+from bot import invites, roster, roster_import, team
 from bot.config import Settings
 from bot.context import SystemClock
 from bot.errors import CommandError
@@ -93,6 +94,44 @@ def student_add(
         return {"id": student.id, "name": student.name}
 
     run_admin(load_settings(config), as_json, work, lambda r: f"Added {r['name']} (id {r['id']}).")
+
+
+def student_archive(
+    name: Annotated[str, typer.Argument(help="The student's name.")],
+    school: SchoolOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Archive a student (moved away, left the program): no more check-ins, summaries or new
+    notes; the team can still read the record, and `tandem export` still exports it."""
+    _set_archived(name, True, school, config, as_json)
+
+
+def student_unarchive(
+    name: Annotated[str, typer.Argument(help="The student's name.")],
+    school: SchoolOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Bring an archived student back: check-ins, summaries and notes resume."""
+    _set_archived(name, False, school, config, as_json)
+
+
+def _set_archived(
+    name: str, archived: bool, school: str | None, config: Path | None, as_json: bool
+) -> None:
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(store, settings, school)
+        pupil = await roster.student_named(store, found, name)
+        await team.set_archived(operator(store, settings, found), pupil, archived)
+        return {"id": pupil.id, "name": pupil.name, "archived": archived}
+
+    run_admin(
+        load_settings(config),
+        as_json,
+        work,
+        lambda r: f"{r['name']} is {'archived' if r['archived'] else 'active again'}.",
+    )
 
 
 def roster_import_command(

@@ -1,4 +1,5 @@
-"""Who is on a student's team: `tandem invite`."""
+"""Who is on a student's team, and taking access away: `tandem invite` (make, list, revoke),
+`tandem team list|remove`, `tandem admin add|remove`, `tandem people merge`."""
 
 from __future__ import annotations
 
@@ -13,18 +14,46 @@ from adapters.cli_command import (
     load_settings,
     operator,
     run_admin,
+    run_in_store,
 )
-from bot import access, invites, roster
+from bot import access, invites, roster, team
 from bot.access import Action
 from bot.config import Settings
 from bot.context import SystemClock
 from bot.errors import CommandError
-from storage.models import Role
+from storage.models import Person, Role, School, Student
 from storage.stores import Store
+
+StudentOption = Annotated[str, typer.Option("--student", help="The student's name.")]
+PersonOption = Annotated[
+    int, typer.Option("--person", help="The person's id (`tandem team list` shows it).")
+]
+
+
+async def _student(store: Store, settings: Settings, school: str | None, name: str) -> Student:
+    """The named student (archived ones too), after the matrix has let the operator, as the
+    school's admin, change the team."""
+    found = await roster.pick_school(store, settings, school)
+    pupil = await roster.student_named(store, found, name)
+    ctx = operator(store, settings, found)
+    if not await access.authorize(ctx, access.school_admin(pupil), Action.TEAM):
+        raise CommandError("not allowed")  # the operator is the school's admin: not reached
+    return pupil
+
+
+async def _person(store: Store, person_id: int, option: str = "--person") -> Person:
+    person = await store.people.get(person_id)
+    if person is None:
+        raise CommandError(f"{option}: no person with id {person_id} (tandem team list shows ids)")
+    return person
+
+
+# --- tandem invite ------------------------------------------------------------------------------
 
 
 def invite(
-    role: Annotated[str, typer.Option("--role", help="parent, teacher or admin")],
+    context: typer.Context,
+    role: Annotated[str | None, typer.Option("--role", help="parent, teacher or admin")] = None,
     student: Annotated[
         str | None, typer.Option("--student", help="Required for parent and teacher.")
     ] = None,
@@ -32,7 +61,10 @@ def invite(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Make a one-time invite code (and Telegram link) for a student's team or a school admin."""
+    """Make a one-time invite code (and Telegram link) for a student's team or a school admin;
+    `tandem invite list` and `tandem invite revoke` see to the unused ones."""
+    if context.invoked_subcommand is not None:
+        return
     if role not in (Role.PARENT, Role.TEACHER, Role.ADMIN):
         raise CommandError(f"--role: must be parent, teacher or admin, not {role!r}")
     if role != Role.ADMIN and not student:
@@ -51,7 +83,7 @@ def invite(
         if pupil is not None and not await access.authorize(
             operator(store, settings, found), access.school_admin(pupil), action
         ):
-            raise CommandError("not allowed")  # the operator is the school's admin: not reached
+            raise CommandError(f"--student: {pupil.name}'s record is archived: it takes no invites")
         new = await invites.create_invite(
             store, settings, SystemClock().now(), found, pupil, Role(role), None
         )
@@ -67,3 +99,227 @@ def invite(
         ),
         invites=True,
     )
+
+
+def invite_list(
+    student: Annotated[str | None, typer.Option("--student", help="Only this student's.")] = None,
+    school: SchoolOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The invites nobody has used yet that still work: for whom, which role, until when (never
+    the codes: Tandem keeps only their hashes)."""
+
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = await roster.pick_school(store, settings, school)
+        pupil = await _student(store, settings, school, student) if student else None
+        unused = await team.open_invites(store, found, pupil, SystemClock().now())
+        return {"invites": [each.as_json() for each in unused]}
+
+    def show(r: dict[str, Any]) -> str:
+        lines = [
+            f"#{i['id']} {i['role']} for {i['student'] or 'the school'}"
+            + (f" ({i['label']})" if i["label"] else "")
+            + f", until {i['expires_at']}"
+            for i in r["invites"]
+        ]
+        return "\n".join(lines) or "No unused invites."
+
+    run_admin(load_settings(config), as_json, work, show)
+
+
+def invite_revoke(
+    code: Annotated[str | None, typer.Argument(help="The invite code, as handed out.")] = None,
+    invite_id: Annotated[
+        int | None, typer.Option("--id", help="Or the invite's id, from `tandem invite list`.")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make an unused invite stop working (a code sent to the wrong address)."""
+    if (code is None) == (invite_id is None):
+        raise CommandError("give the invite's CODE or its --id (one of the two)")
+    settings = load_settings(config, makes_codes=code is not None)
+
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found = (
+            await store.invites.by_hash(invites.hash_code(code, settings.security.secret_key))
+            if code is not None
+            else await store.invites.get(invite_id or 0)
+        )
+        if found is None:
+            raise CommandError("no invite with that code or id: it may have expired and gone")
+        school = await store.students.school(found.school_id)
+        assert school is not None
+        await team.revoke_invite(operator(store, settings, school), found)
+        return {"revoked": True}
+
+    run_admin(settings, as_json, work, lambda r: "Revoked: the code no longer works.")
+
+
+# --- tandem team --------------------------------------------------------------------------------
+
+
+def team_list(
+    student: StudentOption,
+    school: SchoolOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Who is on a student's team: each person's id, name, role, platforms, and when they
+    joined."""
+
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        pupil = await _student(store, settings, school, student)
+        found = await team.members(store, pupil)
+        return {"student": pupil.name, "members": [member.as_json() for member in found]}
+
+    def show(r: dict[str, Any]) -> str:
+        lines = [
+            f"#{m['person_id']} {m['name']} · {m['role']} · "
+            + (", ".join(m["platforms"]) or "no account")
+            + (f" · joined {m['joined_at'][:10]}" if m["joined_at"] else "")
+            for m in r["members"]
+        ]
+        return "\n".join([f"{r['student']}'s team:", *lines] if lines else ["Nobody yet."])
+
+    run_admin(load_settings(config), as_json, work, show)
+
+
+def team_remove(
+    student: StudentOption,
+    person: PersonOption,
+    school: SchoolOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Take a person off a student's team: they no longer read or write about the student, and
+    their buttons and unsent letters about the student are cancelled."""
+    said: dict[str, str] = {}
+
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        pupil = await _student(store, settings, school, student)
+        school_row = await store.students.school(pupil.school_id)
+        assert school_row is not None
+        removed = await team.remove_member(operator(store, settings, school_row), pupil, person)
+        said.update(name=removed.name, student=pupil.name)
+        return {"removed": {"person_id": removed.person_id, "role": removed.role}}
+
+    def show(r: dict[str, Any]) -> str:
+        return f"Removed {said['name']} ({r['removed']['role']}) from {said['student']}'s team."
+
+    run_admin(load_settings(config), as_json, work, show)
+
+
+# --- tandem admin -------------------------------------------------------------------------------
+
+
+def _admin_change(add: bool, person: int, school: str | None, config: Any, as_json: bool) -> None:
+    said: dict[str, str] = {}
+
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        found: School = await roster.pick_school(store, settings, school)
+        who = await _person(store, person)
+        ctx = operator(store, settings, found)
+        await (team.add_admin if add else team.remove_admin)(ctx, found, who)
+        said.update(name=who.display_name, school=found.name)
+        return {"person_id": person, "admin": add}
+
+    def show(r: dict[str, Any]) -> str:
+        if r["admin"]:
+            return f"{said['name']} is an admin of {said['school']}."
+        return f"{said['name']} is no longer an admin of {said['school']}."
+
+    run_admin(load_settings(config), as_json, work, show)
+
+
+def admin_add(
+    person: PersonOption,
+    school: SchoolOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a person an admin of the school: they may read and act on every student's record."""
+    _admin_change(True, person, school, config, as_json)
+
+
+def admin_remove(
+    person: PersonOption,
+    school: SchoolOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Take a school's admin rights from a person (never from its last admin)."""
+    _admin_change(False, person, school, config, as_json)
+
+
+# --- tandem people merge ------------------------------------------------------------------------
+
+
+def people_merge(
+    keep: Annotated[int, typer.Option("--keep", help="The person who stays (their id).")],
+    drop: Annotated[int, typer.Option("--drop", help="The person joined into them (their id).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Merge without asking.")] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Join two people who are one human (say, a Telegram and a Slack profile): DROP's accounts,
+    teams, admin rights, notes and access-log rows move to KEEP. Shows both sides first."""
+    if keep == drop:
+        raise CommandError("--keep and --drop are the same person")
+    settings = load_settings(config)
+
+    async def sides(store: Store, settings: Settings) -> dict[str, Any]:
+        kept, dropped = await _person(store, keep, "--keep"), await _person(store, drop, "--drop")
+        await team.refuse_conflicts(store, kept, dropped)
+        return {
+            "keep": (await team.side_of(store, kept)).as_json(),
+            "drop": (await team.side_of(store, dropped)).as_json(),
+        }
+
+    both = run_in_store(settings, sides)
+    typer.echo(_describe_side("Keep", both["keep"]), err=True)
+    typer.echo(_describe_side("Drop", both["drop"]), err=True)
+    if not yes and not _confirmed(both):
+        raise CommandError("nothing changed (not confirmed; --yes merges without asking)")
+
+    async def work(store: Store, settings: Settings) -> dict[str, Any]:
+        kept, dropped = await _person(store, keep, "--keep"), await _person(store, drop, "--drop")
+        merged = await team.merge_people(operator(store, settings, None), kept, dropped)
+        return {
+            "kept": keep,
+            "dropped": drop,
+            "students": merged.students,
+            "entries": merged.entries,
+        }
+
+    run_admin(
+        settings,
+        as_json,
+        work,
+        lambda r: (
+            f"Merged person {r['dropped']} into {r['kept']}: {r['students']} more team(s), "
+            f"{r['entries']} note(s) moved."
+        ),
+    )
+
+
+def _describe_side(which: str, side: dict[str, Any]) -> str:
+    teams = ", ".join(f"{t['student']} ({t['role']})" for t in side["teams"]) or "no team"
+    admin = f"; admin of {', '.join(side['admin_of'])}" if side["admin_of"] else ""
+    platforms = ", ".join(side["platforms"]) or "no account"
+    return (
+        f"{which}: #{side['person_id']} {side['name']} · {platforms} · {teams}{admin} · "
+        f"{side['entries']} note(s)"
+    )
+
+
+def _confirmed(both: dict[str, Any]) -> bool:
+    question = (
+        f"Join {both['drop']['name']} (#{both['drop']['person_id']}) into "
+        f"{both['keep']['name']} (#{both['keep']['person_id']})? Both will be one person"
+    )
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:  # no answer (standard input closed)
+        return False

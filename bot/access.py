@@ -41,6 +41,7 @@ class Action(StrEnum):
     INVITE_TEACHER = "invite_teacher"
     AMEND = "amend"  # ask for a correction of an entry (/amend N text)
     DECIDE_AMEND = "decide_amend"  # accept or decline one: the entry's author, or an admin
+    TEAM = "team"  # /team: see who is on the team, and take someone off it
     EXPORT = "export"  # `tandem export`
     FORGET = "forget"  # `tandem forget`
 
@@ -71,6 +72,7 @@ MATRIX: dict[str, frozenset[Action]] = {
             Action.INVITE_PARENT,
             Action.INVITE_TEACHER,
             Action.DECIDE_AMEND,
+            Action.TEAM,
         }
     ),
     # An admin of the student's school may do everything except ask for a correction: an admin
@@ -82,9 +84,25 @@ MATRIX: dict[str, frozenset[Action]] = {
 _LOGGED: frozenset[Action] = frozenset({Action.READ, Action.RECORD, Action.GOALS, Action.EXPORT})
 
 
+# An archived student's record stays readable, correctable and exportable by the team, and the
+# team can still change; nothing new is written into it (notes, answers, goals, invites).
+ON_ARCHIVED = frozenset(
+    {
+        Action.READ,
+        Action.RECORD,
+        Action.GOALS,
+        Action.AMEND,
+        Action.DECIDE_AMEND,
+        Action.TEAM,
+        Action.EXPORT,
+        Action.FORGET,
+    }
+)
+
+
 def permits(link: StudentLink | None, action: Action) -> bool:
     """The access matrix: a role on the student's team, or admin of the student's school."""
-    if link is None:
+    if link is None or (link.student.archived and action not in ON_ARCHIVED):
         return False
     if link.is_admin and action in MATRIX[Role.ADMIN]:
         return True
@@ -125,19 +143,47 @@ class Found:
 
     student: Student | None
     choices: tuple[Student, ...] = ()
+    # A student of the sender's whose record is archived, named for something that would add
+    # to it: the team is told so, not refused as if the student did not exist.
+    archived: Student | None = None
+
+
+async def my_students_and_archived(
+    ctx: Context, action: Action
+) -> tuple[list[StudentLink], list[StudentLink]]:
+    """The sender's students on which they may do `action`, and those of their students whose
+    archived record refuses it (but which they may still read), from one read of their ties."""
+    if ctx.person is None:
+        return [], []
+    return _allowed_and_archived(await ctx.store.students.links_of(ctx.my_id), action)
+
+
+def _allowed_and_archived(
+    links: Sequence[StudentLink], action: Action
+) -> tuple[list[StudentLink], list[StudentLink]]:
+    allowed = [link for link in links if permits(link, action)]
+    archived = [
+        link
+        for link in links
+        if link.student.archived and not permits(link, action) and permits(link, Action.READ)
+    ]
+    return allowed, archived
 
 
 async def find_student(
     ctx: Context, name: str, action: Action, seen: Viewed | None = None
 ) -> Found:
     """Resolve NAME among the students the sender may `action` on; log the view (`seen`, for a
-    read) or the refusal."""
+    read) or the refusal. An archived student of theirs, named for what would add to the
+    record, is no refusal: `Found.archived` says so."""
     every = await ctx.store.students.links_of(ctx.my_id) if ctx.person is not None else []
-    links = [link for link in every if permits(link, action)]
+    links, archived = _allowed_and_archived(every, action)
     if not name.strip():
         students = [link.student for link in links]
         if len(students) == 1:
             return await _granted(ctx, students[0], action, seen)
+        if not students and len(archived) == 1:
+            return Found(None, archived=archived[0].student)
         return Found(None, tuple(students))
     by_id = {link.student.id: link.student for link in links}
     ids = grammar.match_name(name, [(sid, s.name) for sid, s in by_id.items() if sid is not None])
@@ -145,6 +191,10 @@ async def find_student(
         return await _granted(ctx, by_id[ids[0]], action, seen)
     if ids:
         return Found(None, tuple(by_id[i] for i in ids))
+    kept = {link.student.id: link.student for link in archived}
+    named = grammar.match_name(name, [(sid, s.name) for sid, s in kept.items() if sid is not None])
+    if len(named) == 1:
+        return Found(None, archived=kept[named[0]])
     await _deny_named(ctx, name, action, _schools(every))
     return Found(None)
 

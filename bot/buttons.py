@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin,
 from bot import access
 from bot.access import Action
 from bot.context import Context
+from bot.events import Sender
 from bot.weekly import Mood
 from storage.models import EntryKind, PendingAction
 from storage.stores.students import StudentLink
@@ -153,6 +154,60 @@ class DeclineCorrection(OnAmendment, action="amend_decline", needs=Action.DECIDE
 class LinkCode(Payload, action="link"):
     """Not a button: a `/link` code (its keyed hash is the token), for the person's other
     account to send."""
+
+
+@dataclass(frozen=True)
+class ForAccount(Payload):
+    """A kind offered to one platform account, which may be nobody's yet (a stranger sending
+    a `/link` code): that account presses it, whoever the row's person is."""
+
+    platform: str
+    workspace: str
+    external_id: str
+
+    def pressed_by(self, sender: Sender) -> bool:
+        return (self.platform, self.workspace, self.external_id) == (
+            sender.platform,
+            sender.workspace,
+            sender.external_id,
+        )
+
+
+@dataclass(frozen=True)
+class JoinProfile(ForAccount, action="link_join"):
+    """[Join] under what a `/link` code would do: the account joins the code's person. The
+    row's person is that person; `code` is the code's token, checked again on the press."""
+
+    code: str
+    chat_id: str  # where the joining account is reached
+
+
+@dataclass(frozen=True)
+class KeepApart(ForAccount, action="link_cancel"):
+    """[Cancel] beside [Join]: nothing is joined, and the code stops working."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class RemoveMember(OnStudent, action="team_remove", needs=Action.TEAM):
+    """[Remove NAME] under /team: asks to confirm taking `person_id` off the team."""
+
+    person_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmRemoval(OnStudent, action="team_remove_yes", needs=Action.TEAM):
+    """[Yes, remove] under the question [Remove NAME] asked."""
+
+    person_id: int
+
+
+@dataclass(frozen=True)
+class KeepMember(OnStudent, action="team_remove_no", needs=Action.TEAM):
+    """[Cancel] beside [Yes, remove]: nobody is removed."""
+
+    person_id: int
 
 
 # --- stored form --------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from bot.grammar import clean_text
 from bot.i18n import Translator, guess_language, translate
 from bot.router import Router, split_command
 from storage.db import Database, is_connection_lost
+from storage.models import PendingAction
 from storage.stores import Store
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,15 @@ def _short_id(event_id: str) -> str:
     if len(event_id) <= 128 and event_id.isprintable():
         return event_id
     return "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()
+
+
+def _pressed_by_its_owner(pending: PendingAction, ctx: Context, press: ButtonPress) -> bool:
+    """A button is pressed only by whom it was made for: its person, or, for one offered to a
+    platform account (`buttons.ForAccount`: [Join] for a `/link` code), that account."""
+    offered = buttons.decode(pending.action, pending.payload)
+    if isinstance(offered, buttons.ForAccount):
+        return offered.pressed_by(press.sender)
+    return ctx.person is not None and pending.person_id == ctx.person.id
 
 
 class Dispatcher:
@@ -165,7 +175,7 @@ class Dispatcher:
         pending = (
             await ctx.store.buttons.get(press.token) if _TOKEN.fullmatch(press.token) else None
         )
-        if pending is None or ctx.person is None or pending.person_id != ctx.person.id:
+        if pending is None or not _pressed_by_its_owner(pending, ctx, press):
             # Someone else's button, or forged data: nothing happens and nothing is revealed.
             return []
         if pending.expires_at <= self.clock.now():

@@ -115,7 +115,7 @@ async def accept_invite(store: Store, now: datetime, invite: Invite, person: Per
         about = await store.students.school(invite.school_id)
     elif invite.student_id is not None:
         await store.students.add_membership(
-            person.id, invite.student_id, invite.role, Delivery.WEEKLY
+            person.id, invite.student_id, invite.role, Delivery.WEEKLY, joined_at=now
         )
         about = await store.students.get(invite.student_id)
     else:

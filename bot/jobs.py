@@ -21,7 +21,7 @@ from bot.quiet_hours import next_allowed, person_quiet_hours
 from bot.weekly import EntryFacts, Mood, StudentWeek, compose_summary, iso_week, week_bounds
 from storage import outbox_keys
 from storage.db import Database
-from storage.models import PendingAction, Person, Role, School, Student
+from storage.models import PendingAction, Person, Platform, Role, School, Student
 from storage.stores import Store
 from storage.stores.outbox import outbox_values
 from storage.stores.weekly import WeekEntry, WeekGoal, WeekMeasure
@@ -258,14 +258,22 @@ def _by_student(
     return grouped
 
 
+def enabled_platforms(settings: Settings) -> list[str]:
+    """The platforms letters can still go out on: the enabled ones, and the demo's console."""
+    return [Platform.CONSOLE.value, *settings.enabled_platforms]
+
+
 async def run_purge(db: Database, settings: Settings, clock: Clock) -> dict[str, int]:
-    """Delete records past `retention_days` and the bot's expired bookkeeping."""
+    """Delete records past `retention_days`, the bot's expired bookkeeping (invites unused a
+    month past their expiry included), people on no team who run no school, and letters to a
+    platform no longer enabled."""
     async with db.session() as session:
         now = clock.now()
         purged = await Store(session).records.purge(
             entries_before=now - timedelta(days=settings.security.retention_days),
             events_before=now - timedelta(days=30),
             now=now,
+            platforms=enabled_platforms(settings),
         )
     # Deleted rows are overwritten in the file (secure_delete), not in SQLite's log.
     await db.checkpoint()

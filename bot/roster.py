@@ -55,15 +55,20 @@ async def add_student(store: Store, school: School, name: str) -> Student:
     clean = clean_student_name(name)
     assert school.id is not None
     key = grammar.fold(clean)
-    if any(student.name_key == key for student in await store.students.in_school(school.id)):
-        raise RosterError(f"{clean!r} is already a student at {school.name}")
+    for student in await store.students.in_school(school.id, archived=True):
+        if student.name_key == key:
+            archived = " (archived: `tandem student unarchive` brings them back)"
+            raise RosterError(
+                f"{clean!r} is already a student at {school.name}"
+                + (archived if student.archived else "")
+            )
     return await store.students.add(school, clean, key)
 
 
 async def student_named(store: Store, school: School, name: str) -> Student:
-    """One student of the school by name (exact, else unique prefix)."""
+    """One student of the school by name (exact, else unique prefix), archived ones too."""
     assert school.id is not None
-    students: Sequence[Student] = await store.students.in_school(school.id)
+    students: Sequence[Student] = await store.students.in_school(school.id, archived=True)
     ids = grammar.match_name(name, [(s.id, s.name) for s in students if s.id is not None])
     if len(ids) != 1:
         names = ", ".join(s.name for s in students if s.id in ids)

@@ -169,7 +169,9 @@ async def import_roster(
     report = ImportReport(issued=[])
     assert report.issued is not None
     students: dict[str, Student] = {
-        s.name_key: s for s in await store.students.in_school(school.id)
+        # Archived students too: a roster that still lists one does not add them again.
+        s.name_key: s
+        for s in await store.students.in_school(school.id, archived=True)
     }
     for row in rows:
         key = grammar.fold(row.student)
@@ -178,7 +180,7 @@ async def import_roster(
             student = await roster.add_student(store, school, row.student)
             students[key] = student
             report.students += 1
-        if row.adult and row.role is not None and student.id is not None:
+        if row.adult and row.role is not None and student.id is not None and not student.archived:
             earlier = await store.invites.from_roster(student.id, row.role, row.adult)
             # A used invite, or one still working, means this adult was invited already; an
             # expired unused one is replaced, which is what re-importing after expiry is for.

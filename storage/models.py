@@ -129,6 +129,7 @@ class TeamChange(StrEnum):
     """What a `team` row says changed about who may see a student's record."""
 
     INVITED = "invited"  # an invite was made (subject: none yet; role: the invite's)
+    REVOKED = "revoked"  # an unused invite was withdrawn (role: the invite's)
     JOINED = "joined"  # an invite was redeemed (subject: who joined)
     REMOVED = "removed"
     ARCHIVED = "archived"
@@ -190,6 +191,9 @@ class Membership(SQLModel, table=True):
     student_id: int = Field(foreign_key="student.id", index=True, ondelete="CASCADE")
     role: str = Field(sa_type=String(16))
     delivery: str = Field(default=Delivery.WEEKLY, sa_type=String(16))
+    # When they joined the team; None for memberships older than the column that no invite
+    # dates (migration 0007 fills in the rest from the invite they joined with).
+    joined_at: datetime | None = utc_field(nullable=True)
 
 
 class Admin(SQLModel, table=True):

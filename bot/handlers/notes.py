@@ -60,15 +60,22 @@ async def log_note(
     """Log a note about one of the sender's students, asking which one when it is unclear."""
     if not text and msg.attachment_ref is None:
         return [ctx.say("note.empty", kind=ctx.t(f"kind.{kind}"))]
-    links = await access.my_students(ctx, Action.LOG)
-    if not links:
+    links, archived = await access.my_students_and_archived(ctx, Action.LOG)
+    if not links and not archived:
         return [ctx.say("students.none")]
-    match = grammar.match_student(text, [(_id(link.student), link.student.name) for link in links])
+    # Archived students are matched too, so that a note about one gets a kind "archived".
+    every = [*links, *archived]
+    match = grammar.match_student(text, [(_id(link.student), link.student.name) for link in every])
     draft = Draft(kind, match.body, msg.message_ref, msg.attachment_ref, ask_kind)
     if len(match.student_ids) == 1:
-        link = next(link for link in links if link.student.id == match.student_ids[0])
+        link = next(link for link in every if link.student.id == match.student_ids[0])
+        if link.student.archived:
+            return [ctx.say("student.archived", student=link.student.name)]
     elif len(links) == 1 and not match.student_ids:
         link = links[0]
+    elif not links:
+        names = ", ".join(link.student.name for link in archived)
+        return [ctx.say("student.archived", student=names)]
     else:
         choices = [link for link in links if link.student.id in match.student_ids] or links
         return [
@@ -284,7 +291,8 @@ async def undo_command(msg: IncomingMessage, ctx: Context, args: str) -> list[Re
 
 
 async def _undo(ctx: Context, entry: Entry | None) -> Reply:
-    if entry is None:
+    # Only while the author may still write about the student (not after removal or archiving).
+    if entry is None or await access.my_link(ctx, entry.student_id, Action.LOG) is None:
         return ctx.say("entry.nothing_to_undo")
     student = await ctx.store.students.get(entry.student_id)
     await withdraw(ctx, Undo, Classify, entry_id=entry.id)
@@ -308,7 +316,8 @@ async def edit_entry(event: MessageEdited, ctx: Context) -> list[Reply]:
     if ctx.account is None:
         return []
     entry = await ctx.store.entries.from_message(ctx.account.platform, event.message_ref, ctx.my_id)
-    if entry is None:
+    # An edit writes into the record: not once the author is off the team or it is archived.
+    if entry is None or await access.my_link(ctx, entry.student_id, Action.LOG) is None:
         return []
     text = grammar.clean_text(event.text)
     _, text = grammar.split_prefix(text)

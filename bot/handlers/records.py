@@ -23,7 +23,9 @@ async def list_students(msg: IncomingMessage, ctx: Context, args: str) -> list[R
         return [ctx.say("students.none")]
     lines = [
         ctx.t(
-            "students.line", student=link.student.name, role=ctx.t(f"role.{link.role or 'admin'}")
+            "students.line_archived" if link.student.archived else "students.line",
+            student=link.student.name,
+            role=ctx.t(f"role.{link.role or 'admin'}"),
         )
         for link in links
     ]
@@ -32,6 +34,8 @@ async def list_students(msg: IncomingMessage, ctx: Context, args: str) -> list[R
 
 def not_found(ctx: Context, found: Found, name: str = "") -> Reply:
     """The same answer for a student who does not exist and one the sender may not see."""
+    if found.archived is not None:
+        return ctx.say("student.archived", student=found.archived.name)
     if found.choices and not name.strip():
         names = ", ".join(student.name for student in found.choices)
         return ctx.say("students.name_needed", names=names)

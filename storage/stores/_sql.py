@@ -84,7 +84,8 @@ SENDER = (
 
 def _links_statement() -> Select[Student, Any, Any, Any]:
     """A person's students in one query: each team they are on (with its role, and the shape of
-    the team), then each student of each school they run (no role: that is how they differ)."""
+    the team), then each student of each school they run (no role: that is how they differ).
+    Archived students too: their record stays readable; access.py refuses what would add to it."""
     student_columns = _table(Student).columns
     weekly, instant = aliased(Membership), aliased(Membership)
     weekly_parents = (
@@ -115,9 +116,7 @@ def _links_statement() -> Select[Student, Any, Any, Any]:
             instant_others.label("instant_others"),
         )
         .join(Membership, col(Membership.student_id) == col(Student.id))
-        .where(
-            col(Membership.person_id) == bindparam("person_id"), col(Student.archived).is_(False)
-        )
+        .where(col(Membership.person_id) == bindparam("person_id"))
     )
     administered = sa_select(
         *student_columns,
@@ -127,8 +126,7 @@ def _links_statement() -> Select[Student, Any, Any, Any]:
     ).where(
         col(Student.school_id).in_(
             select(Admin.school_id).where(col(Admin.person_id) == bindparam("person_id"))
-        ),
-        col(Student.archived).is_(False),
+        )
     )
     linked = union_all(on_team, administered).subquery("linked")
     return select(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
 from sqlmodel import col, select
 
-from storage.models import PendingAction
+from storage.models import Amendment, Entry, PendingAction
 from storage.stores._sql import FOLLOW_UP, NEW_BUTTONS, Queries
 
 
@@ -101,3 +102,27 @@ class ButtonStore(Queries):
                 col(PendingAction.person_id) == person_id, col(PendingAction.action) == action
             )
         )
+
+    async def delete_about_student(
+        self, person_id: int, student_id: int, mentions: Callable[[str], bool]
+    ) -> int:
+        """Forget a person's buttons and follow-ups about one student (they left the team):
+        those pointing at the student, one of its entries or correction requests, or whose
+        payload names them (`mentions`: a welcome's [language] button repeats the name)."""
+        entries = select(Entry.id).where(Entry.student_id == student_id)
+        amendments = select(Amendment.id).where(Amendment.student_id == student_id)
+        entry_ids = set((await self.session.exec(entries)).all())
+        amendment_ids = set((await self.session.exec(amendments)).all())
+        statement = select(PendingAction).where(PendingAction.person_id == person_id)
+        gone = [
+            row
+            for row in (await self.session.exec(statement)).all()
+            if row.payload.get("student_id") == student_id
+            or row.payload.get("entry_id") in entry_ids
+            or row.payload.get("amendment_id") in amendment_ids
+            or mentions(json.dumps(row.payload, ensure_ascii=False))
+        ]
+        for row in gone:
+            await self.session.delete(row)
+        await self.session.flush()
+        return len(gone)

@@ -270,6 +270,50 @@ class OutboxStore(Queries):
         )
         return int((await self.session.exec(statement)).rowcount)
 
+    async def cancel_for(
+        self, person_id: int, student_id: int, mentions: Callable[[str], bool]
+    ) -> int:
+        """Delete a person's unsent letters about a student: those filed under the student, and
+        those filed under none that name them (a teacher's weekly nudge lists names)."""
+        unfiled = select(Outbox).where(
+            col(Outbox.person_id) == person_id,
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.student_id).is_(None),
+        )
+        naming = [
+            row.id
+            for row in (await self.session.exec(unfiled)).all()
+            if mentions(json.dumps(row.payload, ensure_ascii=False))
+        ]
+        statement = delete(Outbox).where(
+            col(Outbox.person_id) == person_id,
+            col(Outbox.status) == OutboxStatus.PENDING,
+            or_(col(Outbox.student_id) == student_id, col(Outbox.id).in_(naming)),
+        )
+        return int((await self.session.exec(statement)).rowcount)
+
+    async def cancel_about(
+        self, student_id: int, kinds: Sequence[str], mentions: Callable[[str], bool]
+    ) -> int:
+        """Delete the unsent letters of these kinds about a student (archived: its check-ins,
+        summaries, and the teachers' nudges that name them)."""
+        unfiled = select(Outbox).where(
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.student_id).is_(None),
+            col(Outbox.kind).in_(kinds),
+        )
+        naming = [
+            row.id
+            for row in (await self.session.exec(unfiled)).all()
+            if mentions(json.dumps(row.payload, ensure_ascii=False))
+        ]
+        statement = delete(Outbox).where(
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.kind).in_(kinds),
+            or_(col(Outbox.student_id) == student_id, col(Outbox.id).in_(naming)),
+        )
+        return int((await self.session.exec(statement)).rowcount)
+
     async def sent_as(self, account_id: int, sent_ref: str) -> Outbox | None:
         """The letter delivered to this account as that platform message."""
         statement = select(Outbox).where(

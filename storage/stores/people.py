@@ -176,6 +176,26 @@ class PeopleStore(Queries):
             if person.id is not None
         }
 
+    async def platforms_of(self, person_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The platforms each of these people has an account on, each once, by name."""
+        if not person_ids:
+            return {}
+        statement = (
+            select(Account.person_id, Account.platform)
+            .distinct()
+            .where(col(Account.person_id).in_(person_ids))
+            .order_by(col(Account.person_id), col(Account.platform))
+        )
+        found: dict[int, list[str]] = {person_id: [] for person_id in person_ids}
+        for person_id, platform in (await self.session.exec(statement)).all():
+            found[person_id].append(platform)
+        return found
+
+    async def authored(self, person_id: int) -> int:
+        """How many entries a person wrote."""
+        statement = select(func.count()).select_from(Entry).where(Entry.author_id == person_id)
+        return int((await self.session.exec(statement)).one())
+
     async def role_conflicts(self, person_id: int, other_id: int) -> list[str]:
         """Students both people are on the team of, with different roles (they cannot merge)."""
         mine = (

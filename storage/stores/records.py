@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from storage.models import (
     AccessAction,
     AccessLog,
+    Account,
     Acknowledgement,
     Admin,
     Amendment,
@@ -280,11 +281,18 @@ class RecordStore(Queries):
     # --- retention --------------------------------------------------------------------------------
 
     async def purge(
-        self, entries_before: datetime, events_before: datetime, now: datetime
+        self,
+        entries_before: datetime,
+        events_before: datetime,
+        now: datetime,
+        platforms: Sequence[str],
     ) -> dict[str, int]:
-        """Delete what retention no longer allows, and the bot's own expired bookkeeping."""
+        """Delete what retention no longer allows, the bot's own expired bookkeeping, the people
+        left with no team and no school to run, and the letters no enabled `platforms` can take."""
         counts: dict[str, int] = {}
         old_entries = select(Entry.id).where(col(Entry.created_at) < entries_before)
+        unreachable = select(Account.id).where(col(Account.platform).not_in(platforms))
+        tied = select(Membership.person_id).union(select(Admin.person_id))
         steps: list[tuple[str, Any]] = [
             (
                 "revisions",
@@ -305,7 +313,27 @@ class RecordStore(Queries):
                     col(Outbox.not_before) < events_before,
                 ),
             ),
+            (
+                "undeliverable",
+                delete(Outbox).where(
+                    col(Outbox.status).in_([OutboxStatus.PENDING, OutboxStatus.FAILED]),
+                    col(Outbox.account_id).in_(unreachable),
+                ),
+            ),
+            # Unused invites are kept a while after they expire, for `tandem status` to list.
+            (
+                "invites",
+                delete(Invite).where(
+                    col(Invite.used_at).is_(None), col(Invite.expires_at) < events_before
+                ),
+            ),
+            # Their accounts, buttons and letters go with them; their notes stay, unsigned.
+            ("people", delete(Person).where(col(Person.id).not_in(tied))),
         ]
         for name, statement in steps:
-            counts[name] = int((await self.session.exec(statement)).rowcount)
+            counts[name] = int(
+                (
+                    await self.session.exec(statement.execution_options(synchronize_session=False))
+                ).rowcount
+            )
         return counts

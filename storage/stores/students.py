@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, or_, true, update
+from sqlalchemy import delete, func, or_, true, update
 from sqlmodel import col, select
 
 from storage.models import Admin, Membership, Person, School, Student
@@ -54,13 +55,16 @@ class StudentStore(Queries):
         assert school.id is not None
         return await self._add(Student(school_id=school.id, name=name, name_key=name_key))
 
-    async def in_school(self, school_id: int) -> Sequence[Student]:
-        statement = (
-            select(Student)
-            .where(Student.school_id == school_id, col(Student.archived).is_(False))
-            .order_by(col(Student.name))
-        )
-        return (await self.session.exec(statement)).all()
+    async def in_school(self, school_id: int, *, archived: bool = False) -> Sequence[Student]:
+        """The school's students by name: the active ones, or (`archived`) every one."""
+        statement = select(Student).where(Student.school_id == school_id)
+        if not archived:
+            statement = statement.where(col(Student.archived).is_(False))
+        return (await self.session.exec(statement.order_by(col(Student.name)))).all()
+
+    async def set_archived(self, student: Student, archived: bool) -> Student:
+        student.archived = archived
+        return await self._add(student)
 
     async def keyed(self, key: str, schools: Collection[int] | None = None) -> Sequence[Student]:
         """Students (anywhere, or of `schools`) whose folded name is `key` or starts with it as
@@ -105,14 +109,29 @@ class StudentStore(Queries):
         return (await self.session.exec(statement)).first()
 
     async def add_membership(
-        self, person_id: int, student_id: int, role: str, delivery: str
+        self,
+        person_id: int,
+        student_id: int,
+        role: str,
+        delivery: str,
+        joined_at: datetime | None = None,
     ) -> Membership:
         existing = await self.membership(person_id, student_id)
         if existing is not None:
             return existing
         return await self._add(
-            Membership(person_id=person_id, student_id=student_id, role=role, delivery=delivery)
+            Membership(
+                person_id=person_id,
+                student_id=student_id,
+                role=role,
+                delivery=delivery,
+                joined_at=joined_at,
+            )
         )
+
+    async def delete_membership(self, membership: Membership) -> None:
+        await self.session.delete(membership)
+        await self.session.flush()
 
     async def memberships_of(self, person_id: int) -> Sequence[Membership]:
         statement = select(Membership).where(Membership.person_id == person_id)
@@ -136,6 +155,23 @@ class StudentStore(Queries):
     async def add_admin(self, person_id: int, school_id: int) -> None:
         if not await self.is_admin(person_id, school_id):
             await self._add(Admin(person_id=person_id, school_id=school_id))
+
+    async def delete_admin(self, person_id: int, school_id: int) -> bool:
+        """Take a school's admin rights from a person; False if they had none."""
+        statement = delete(Admin).where(
+            col(Admin.person_id) == person_id, col(Admin.school_id) == school_id
+        )
+        return bool((await self.session.exec(statement)).rowcount)
+
+    async def administered_by(self, person_id: int) -> Sequence[School]:
+        """The schools a person is an admin of."""
+        statement = (
+            select(School)
+            .join(Admin, col(Admin.school_id) == col(School.id))
+            .where(Admin.person_id == person_id)
+            .order_by(col(School.name))
+        )
+        return (await self.session.exec(statement)).all()
 
     async def admins_of(self, school_id: int) -> Sequence[Person]:
         statement = (

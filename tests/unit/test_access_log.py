@@ -22,7 +22,7 @@ from storage.models import (
 from storage.stores import Store
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Record, en, invite_code
-from tests.unit.test_access_matrix import NG, add_outsiders
+from tests.unit.test_access_in_chat import NG, add_outsiders
 
 HARBOR = "Harbor School"
 

@@ -23,7 +23,7 @@ from storage.models import (
 )
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Mail, Record, en, invite_code
-from tests.unit.test_access_matrix import PARK
+from tests.unit.test_access_in_chat import PARK
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,16 @@ from bot.buttons import (
     CheckinMood,
     CheckinMore,
     Classify,
+    ConfirmRemoval,
     DeclineCorrection,
+    JoinProfile,
+    KeepApart,
+    KeepMember,
     Language,
     LinkCode,
     Payload,
     PickStudent,
+    RemoveMember,
     Seen,
     Share,
     Undo,
@@ -43,6 +48,11 @@ EXAMPLES: list[Payload] = [
     AcceptCorrection(4),
     DeclineCorrection(4),
     LinkCode(),
+    JoinProfile("telegram", "", "5001", "ab" * 32, "5001"),
+    KeepApart("slack", "T0SCHOOL", "U0DANA", "ab" * 32),
+    RemoveMember(3, 9),
+    ConfirmRemoval(3, 9),
+    KeepMember(3, 9),
 ]
 
 
@@ -70,6 +80,11 @@ def test_the_stored_names_are_the_ones_buttons_already_sent_carry() -> None:
         "amend_accept",
         "amend_decline",
         "link",
+        "link_join",
+        "link_cancel",
+        "team_remove",
+        "team_remove_yes",
+        "team_remove_no",
     }
     assert encode(Classify(7, EntryKind.WIN)) == ("classify", {"entry_id": 7, "kind": "win"})
     assert encode(CheckinMood(3, Mood.GOOD, "3:2026-W48")) == (

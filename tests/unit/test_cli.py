@@ -306,6 +306,7 @@ def test_status_counts_people_students_entries_this_week_and_outbox(oak: str) ->
         "students": 2,
         "entries_this_week": 1,
         "outbox": {"pending": 2, "sent": 1},
+        "unreachable": status["unreachable"],  # tests/unit/test_team_cli.py
     }
 
 
@@ -347,7 +348,16 @@ def test_status_of_an_empty_school_is_all_zero(oak: str) -> None:
         "students": 1,
         "entries_this_week": 0,
         "outbox": {},
+        "unreachable": {"Oak School": {"blocked": [], "never_joined": [status_admin_invite()]}},
     }
+
+
+def status_admin_invite() -> dict[str, object]:
+    """The admin invite `init` made, as `status` lists it until someone uses it."""
+    [invite] = tandem("status", "--json").json["unreachable"]["Oak School"]["never_joined"]
+    assert near(invite["expires_at"], datetime.now(UTC) + timedelta(hours=168))
+    assert invite["expired"] is False
+    return {**invite, "label": None, "student": None, "role": "admin"}
 
 
 # --- tandem db upgrade -----------------------------------------------------------------------

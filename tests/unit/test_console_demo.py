@@ -203,6 +203,7 @@ def test_running_the_demo_twice_seeds_once_and_keeps_entries(
         "students": 2,
         "entries_this_week": 1,
         "outbox": {},
+        "unreachable": {"Maple Elementary (demo)": {"blocked": [], "never_joined": []}},
     }
 
 

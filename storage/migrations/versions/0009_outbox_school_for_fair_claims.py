@@ -1,7 +1,7 @@
 """outbox school: the school each letter comes from, so the sender claims fairly across schools
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-03 10:00:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 # revision identifiers, used by Alembic.
 revision: str = '0009'
 # 0006-0008 are being written beside this one: the chain is joined when they are merged.
-down_revision: Union[str, Sequence[str], None] = '0006'
+down_revision: Union[str, Sequence[str], None] = '0007'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
