@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
 from sqlmodel import col, select
 
@@ -243,14 +243,8 @@ class WeeklyView(Queries):
         entries never sits in memory at once; nothing else may use the session meanwhile.
         """
         statement = (
-            sa_select(
-                *(col(column) for column in _WEEK_ENTRY_COLUMNS),
-                func.coalesce(Person.display_name, ""),
-            )
-            .join(Student, col(Student.id) == col(Entry.student_id))
-            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            _school_entries(school_id)
             .where(
-                col(Student.school_id) == school_id,
                 col(Entry.created_at) >= start,
                 col(Entry.created_at) < end,
             )
@@ -280,14 +274,8 @@ class WeeklyView(Queries):
             Entry.kind == EntryKind.ANSWER, col(Entry.reply_to_id).is_not(None)
         )
         statement = (
-            sa_select(
-                *(col(column) for column in _WEEK_ENTRY_COLUMNS),
-                func.coalesce(Person.display_name, ""),
-            )
-            .join(Student, col(Student.id) == col(Entry.student_id))
-            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            _school_entries(school_id)
             .where(
-                col(Student.school_id) == school_id,
                 col(Entry.kind) == EntryKind.QUESTION,
                 col(Entry.created_at) >= since,
                 col(Entry.id).not_in(answered),
@@ -299,3 +287,16 @@ class WeeklyView(Queries):
             (WeekEntry._make(row[:10]), row[10])
             for row in (await connection.execute(statement)).all()
         ]
+
+
+def _school_entries(school_id: int) -> Select[*tuple[Any, ...]]:
+    """A school's entries as light rows (WeekEntry's columns, then the author's name)."""
+    return (
+        sa_select(
+            *(col(column) for column in _WEEK_ENTRY_COLUMNS),
+            func.coalesce(Person.display_name, ""),
+        )
+        .join(Student, col(Student.id) == col(Entry.student_id))
+        .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+        .where(col(Student.school_id) == school_id)
+    )
