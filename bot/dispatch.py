@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from bot import buttons
 from bot.config import Settings
 from bot.context import Clock, Context
 from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
@@ -102,7 +103,7 @@ class Dispatcher:
             sender.platform,
             sender.workspace,
             sender.external_id,
-            tuple(self.routes.follow_ups),
+            self.routes.follow_up_actions,
             self.clock.now(),
         )
         account, person = (found.account, found.person) if found else (None, None)
@@ -170,8 +171,9 @@ class Dispatcher:
         if pending.expires_at <= self.clock.now():
             await ctx.store.buttons.delete(pending)
             return [ctx.say("button.expired")]
-        handler = self.routes.buttons.get(pending.action)
-        return await handler(press, ctx, pending) if handler else []
+        button = await buttons.check(ctx, pending)
+        handler = self.routes.buttons.get(type(button.payload)) if button else None
+        return await handler(press, ctx, button) if handler and button else []
 
     async def _message(
         self, msg: IncomingMessage, ctx: Context, awaits_follow_up: bool
@@ -199,14 +201,17 @@ class Dispatcher:
             return await prefixed(msg, ctx, text[1:].strip())
         awaited = (
             await ctx.store.buttons.follow_up(
-                ctx.my_id, tuple(self.routes.follow_ups), self.clock.now()
+                ctx.my_id, self.routes.follow_up_actions, self.clock.now()
             )
             if awaits_follow_up
             else None
         )
         if awaited is not None:
             await ctx.store.buttons.delete(awaited)
-            return await self.routes.follow_ups[awaited.action](msg, ctx, text, awaited)
+            answered = await buttons.check(ctx, awaited)
+            follow_up = self.routes.follow_ups.get(type(answered.payload)) if answered else None
+            if follow_up is not None and answered is not None:
+                return await follow_up(msg, ctx, text, answered)
         if self.routes.plain_text is None:
             return []
         return await self.routes.plain_text(msg, ctx, text)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.buttons import CheckinMood, as_row
 from bot.config import Settings
 from bot.context import Clock
 from bot.events import Button, Reply
@@ -156,14 +157,10 @@ def _checkin_prompt(
     assert person.id is not None
     t = Translator(person.language)
     prompt = Reply(t("checkin.prompt", student=student.name))
+    assert student.id is not None
     for mood in Mood:
-        pending = PendingAction(
-            token=_token(),
-            person_id=person.id,
-            action="checkin",
-            payload={"student_id": student.id, "mood": mood, "group": f"{student.id}:{week}"},
-            expires_at=now + CHECKIN_TTL,
-        )
+        answer = CheckinMood(student_id=student.id, mood=mood, group=f"{student.id}:{week}")
+        pending = as_row(person.id, answer, _token(), now + CHECKIN_TTL)
         buttons.append(pending)
         prompt = prompt.with_buttons(Button(t(f"checkin.button.{mood}"), pending.token))
     return prompt

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from bot.buttons import Seen, offer
 from bot.context import Context
 from bot.events import Button, Reply
 from bot.i18n import Translator
@@ -56,9 +57,7 @@ async def tell_team(
         t = Translator(person.language)
         urgent = entry.kind == EntryKind.URGENT
         if urgent:
-            token = await ctx.store.buttons.add(
-                person.id, "seen", {"entry_id": entry.id}, ctx.clock.now() + SEEN_BUTTON_TTL
-            )
+            token = await offer(ctx, Seen(entry.id), SEEN_BUTTON_TTL, person_id=person.id)
             reply = Reply(
                 t("notify.urgent", author=author, student=student.name, text=text)
             ).with_buttons(Button(t("button.seen"), token))

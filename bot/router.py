@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from bot.buttons import Checked, Payload
 from bot.context import Context
 from bot.events import ButtonPress, IncomingMessage, MessageEdited, Reply
-from storage.models import PendingAction
+
+P = TypeVar("P", bound=Payload)
 
 # A command or prefix handler gets the text after the command word or prefix character.
 MessageHandler = Callable[[IncomingMessage, Context, str], Awaitable[list[Reply]]]
-ButtonHandler = Callable[[ButtonPress, Context, PendingAction], Awaitable[list[Reply]]]
+# A button handler gets the press and what the button means (bot.buttons), re-checked.
+ButtonHandler = Callable[[ButtonPress, Context, Checked[P]], Awaitable[list[Reply]]]
 EditHandler = Callable[[MessageEdited, Context], Awaitable[list[Reply]]]
 # A reply to one of our messages; None when that message means nothing to it.
 ThreadHandler = Callable[[IncomingMessage, Context, str], Awaitable[list[Reply] | None]]
 # Free text that answers something we asked (a check-in's "anything to add?").
-FollowUpHandler = Callable[[IncomingMessage, Context, str, PendingAction], Awaitable[list[Reply]]]
+FollowUpHandler = Callable[[IncomingMessage, Context, str, Checked[P]], Awaitable[list[Reply]]]
 
 
 @dataclass
@@ -26,11 +30,12 @@ class Router:
 
     commands: dict[str, MessageHandler] = field(default_factory=dict)
     prefixes: dict[str, MessageHandler] = field(default_factory=dict)
-    buttons: dict[str, ButtonHandler] = field(default_factory=dict)
+    # Keyed by button kind; each handler takes that kind's payload.
+    buttons: dict[type[Payload], ButtonHandler[Any]] = field(default_factory=dict)
     plain_text: MessageHandler | None = None
     edit: EditHandler | None = None
     thread: ThreadHandler | None = None
-    follow_ups: dict[str, FollowUpHandler] = field(default_factory=dict)
+    follow_ups: dict[type[Payload], FollowUpHandler[Any]] = field(default_factory=dict)
     # Commands an unknown (not yet joined) sender may use.
     open_commands: set[str] = field(default_factory=set)
 
@@ -49,15 +54,21 @@ class Router:
         self._claim(self.prefixes, char, f"the prefix {char!r}")
         self.prefixes[char] = handler
 
-    def button(self, action: str, handler: ButtonHandler) -> None:
-        """A press of a button whose pending action is `action`."""
-        self._claim(self.buttons, action, f"the button {action!r}")
-        self.buttons[action] = handler
+    def button(self, kind: type[P], handler: ButtonHandler[P]) -> None:
+        """A press of a button of this kind (a bot.buttons dataclass)."""
+        self._claim(self.buttons, kind, f"the button {kind.action!r}")
+        self.buttons[kind] = handler
 
-    def follow_up(self, action: str, handler: FollowUpHandler) -> None:
-        """The free text that answers a pending `action` (a check-in's "anything to add?")."""
-        self._claim(self.follow_ups, action, f"the follow-up {action!r}")
-        self.follow_ups[action] = handler
+    def follow_up(self, kind: type[P], handler: FollowUpHandler[P]) -> None:
+        """The free text that answers a pending action of this kind (a check-in's "anything
+        to add?")."""
+        self._claim(self.follow_ups, kind, f"the follow-up {kind.action!r}")
+        self.follow_ups[kind] = handler
+
+    @property
+    def follow_up_actions(self) -> tuple[str, ...]:
+        """The stored names of the kinds a person's next free text may answer."""
+        return tuple(kind.action for kind in self.follow_ups)
 
     def text(self, handler: MessageHandler) -> None:
         """Plain text that is no command, prefix, thread reply or awaited follow-up."""
@@ -77,7 +88,7 @@ class Router:
     # Two modules answering the same thing would be decided by the order of the list in the
     # composition root: refuse it when the router is built instead.
     @staticmethod
-    def _claim(taken: Mapping[str, object], key: str, what: str) -> None:
+    def _claim(taken: Mapping[Any, object], key: object, what: str) -> None:
         if key in taken:
             raise ValueError(f"{what} is registered twice")
 

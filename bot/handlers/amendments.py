@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot import access, grammar
 from bot.access import Action
+from bot.buttons import AcceptCorrection, Checked, DeclineCorrection, OnAmendment, offer, withdraw
 from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, Reply
 from bot.i18n import Translator
@@ -21,15 +22,13 @@ from storage.models import (
     Amendment,
     AmendmentStatus,
     Entry,
-    PendingAction,
     Person,
     Student,
 )
+from storage.stores.students import StudentLink
 
 # A request waits a school term for its decision; the buttons stop working after that.
 DECISION_TTL = timedelta(days=60)
-ACCEPT, DECLINE = "amend_accept", "amend_decline"
-_OUTCOME = {ACCEPT: AmendmentStatus.ACCEPTED, DECLINE: AmendmentStatus.DECLINED}
 _DONE = {
     AmendmentStatus.ACCEPTED: "amend.accepted_done",
     AmendmentStatus.DECLINED: "amend.declined_done",
@@ -112,13 +111,15 @@ async def _ask(
 ) -> None:
     assert person.id is not None and amendment.id is not None
     t = Translator(person.language)
-    expires = ctx.clock.now() + DECISION_TTL
     buttons = [
         Button(
             t(label),
-            await ctx.store.buttons.add(person.id, action, {"amendment_id": amendment.id}, expires),
+            await offer(ctx, kind(amendment.id), DECISION_TTL, person_id=person.id),
         )
-        for action, label in ((ACCEPT, "button.accept"), (DECLINE, "button.decline"))
+        for kind, label in (
+            (AcceptCorrection, "button.accept"),
+            (DeclineCorrection, "button.decline"),
+        )
     ]
     school = await ctx.store.students.school(student.school_id)
     await enqueue(
@@ -143,29 +144,31 @@ async def _ask(
     )
 
 
-async def accept(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+async def accept(
+    press: ButtonPress, ctx: Context, button: Checked[AcceptCorrection]
+) -> list[Reply]:
     """Revise the entry as the parent asked; the old wording stays in its history."""
-    return await _decide(ctx, pending, _OUTCOME[ACCEPT])
+    return await _decide(ctx, button.payload, button.link, AmendmentStatus.ACCEPTED)
 
 
-async def decline(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+async def decline(
+    press: ButtonPress, ctx: Context, button: Checked[DeclineCorrection]
+) -> list[Reply]:
     """Keep the entry as it is; the request stays in the record."""
-    return await _decide(ctx, pending, _OUTCOME[DECLINE])
+    return await _decide(ctx, button.payload, button.link, AmendmentStatus.DECLINED)
 
 
-async def _decide(ctx: Context, pending: PendingAction, status: AmendmentStatus) -> list[Reply]:
-    amendment_id = pending.payload.get("amendment_id")
-    for action in (ACCEPT, DECLINE):
-        await ctx.store.buttons.delete_about(ctx.my_id, action, "amendment_id", amendment_id)
-    amendment = (
-        await ctx.store.records.amendment(amendment_id) if isinstance(amendment_id, int) else None
-    )
+async def _decide(
+    ctx: Context, asked: OnAmendment, link: StudentLink | None, status: AmendmentStatus
+) -> list[Reply]:
+    amendment_id = asked.amendment_id
+    await withdraw(ctx, AcceptCorrection, DeclineCorrection, amendment_id=amendment_id)
+    amendment = await ctx.store.records.amendment(amendment_id)
     entry = await ctx.store.entries.get(amendment.entry_id) if amendment else None
     student = await ctx.store.students.get(entry.student_id) if entry else None
     if amendment is None or entry is None or student is None or student.id is None:
         return [ctx.say("entry.gone").replacing()]
-    # Re-checked on the press: the presser may have left the team since the button was sent.
-    link = await access.my_link(ctx, student.id, Action.DECIDE_AMEND)
+    # The press was re-checked: the presser may have left the team since the button was sent.
     if not access.may_decide(link, entry, ctx.my_id):
         await access.log(ctx, student, AccessAction.DENIED, f"decide_amend: #{amendment.id}")
         return [ctx.say("entry.gone").replacing()]
@@ -217,5 +220,5 @@ async def _tell_parent(
 def register(router: Router) -> None:
     """/amend, and the [Accept] [Decline] buttons its request sends."""
     router.command("amend", request_amendment)
-    router.button(ACCEPT, accept)
-    router.button(DECLINE, decline)
+    router.button(AcceptCorrection, accept)
+    router.button(DeclineCorrection, decline)

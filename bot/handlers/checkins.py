@@ -4,29 +4,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import access
-from bot.access import Action
+from bot.buttons import Checked, CheckinMood, CheckinMore, offer, withdraw
 from bot.context import Context
 from bot.events import ButtonPress, IncomingMessage, Reply
 from bot.router import Router
-from bot.weekly import Mood
-from storage.models import Entry, EntryKind, PendingAction, Setting
+from storage.models import Entry, EntryKind, Setting
 
 FOLLOW_UP_TTL = timedelta(hours=24)
 
 
-async def answer_checkin(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+async def answer_checkin(
+    press: ButtonPress, ctx: Context, button: Checked[CheckinMood]
+) -> list[Reply]:
     """Log the tapped mood as a home note; the parent's next free text adds to it."""
-    payload = pending.payload
-    mood = Mood(payload["mood"]) if payload.get("mood") in tuple(Mood) else Mood.MIXED
-    links = await access.my_students(ctx, Action.LOG)
-    student = next(
-        (link.student for link in links if link.student.id == payload["student_id"]), None
-    )
+    mood = button.payload.mood
+    student = button.link.student if button.link else None
     if student is None or student.id is None:
         return [ctx.say("students.not_found").replacing()]
     # One answer per check-in: the other mood buttons stop working.
-    await ctx.store.buttons.delete_about(ctx.my_id, "checkin", "group", payload["group"])
+    await withdraw(ctx, CheckinMood, group=button.payload.group)
     entry = await ctx.store.entries.add(
         Entry(
             student_id=student.id,
@@ -40,17 +36,16 @@ async def answer_checkin(press: ButtonPress, ctx: Context, pending: PendingActio
             created_at=ctx.clock.now(),
         )
     )
-    await ctx.store.buttons.add(
-        ctx.my_id, "checkin_more", {"entry_id": entry.id}, ctx.clock.now() + FOLLOW_UP_TTL
-    )
+    assert entry.id is not None
+    await offer(ctx, CheckinMore(entry.id), FOLLOW_UP_TTL)
     return [ctx.say("checkin.thanks", student=student.name).replacing()]
 
 
 async def add_to_checkin(
-    msg: IncomingMessage, ctx: Context, text: str, pending: PendingAction
+    msg: IncomingMessage, ctx: Context, text: str, answered: Checked[CheckinMore]
 ) -> list[Reply]:
     """The line a parent writes after a check-in tap, linked to that check-in."""
-    checkin = await ctx.store.entries.get(pending.payload["entry_id"])
+    checkin = await ctx.store.entries.get(answered.payload.entry_id)
     if checkin is None or not text:
         return [ctx.say("input.empty")]
     entry = await ctx.store.entries.add(
@@ -73,5 +68,5 @@ async def add_to_checkin(
 
 def register(router: Router) -> None:
     """The check-in's mood buttons, and the line a parent may add after one."""
-    router.button("checkin", answer_checkin)
-    router.follow_up("checkin_more", add_to_checkin)
+    router.button(CheckinMood, answer_checkin)
+    router.follow_up(CheckinMore, add_to_checkin)

@@ -8,6 +8,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
+from bot.buttons import LinkCode, decode, offer, withdraw
 from bot.code_guesses import GuessLimit
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
@@ -20,7 +21,6 @@ MAX_WRONG_CODES = 5
 GUESS_WINDOW = timedelta(hours=1)
 GUESS_KIND = "link"
 GUESSES = GuessLimit(GUESS_KIND, MAX_WRONG_CODES, GUESS_WINDOW)
-ACTION = "link"
 
 # Typed on a phone, maybe read aloud: no 0/O or 1/I to confuse. 8 of 32 letters = 40 bits,
 # enough for a code that lives 15 minutes behind a guess limit.
@@ -57,15 +57,9 @@ async def link(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
 
 async def _offer_code(ctx: Context) -> Reply:
     # One live code per person: a new /link retires the one shown before.
-    await ctx.store.buttons.delete_kind(ctx.my_id, ACTION)
+    await withdraw(ctx, LinkCode)
     code = new_code()
-    await ctx.store.buttons.add(
-        ctx.my_id,
-        ACTION,
-        {},
-        ctx.clock.now() + LINK_TTL,
-        token=code_token(code, ctx.settings.security.secret_key),
-    )
+    await offer(ctx, LinkCode(), LINK_TTL, token=code_token(code, ctx.settings.security.secret_key))
     return ctx.say("link.code", code=code, minutes=int(LINK_TTL.total_seconds() // 60))
 
 
@@ -74,10 +68,12 @@ async def _redeem(msg: IncomingMessage, ctx: Context, code: str) -> Reply:
     now = ctx.clock.now()
     if await GUESSES.exhausted(ctx.store, sender, now):
         return ctx.say("link.too_many")
-    pending = await ctx.store.buttons.get(code_token(code, ctx.settings.security.secret_key))
+    found = await ctx.store.buttons.get(code_token(code, ctx.settings.security.secret_key))
+    # Only a link code: a button's token sent as a code is no code at all.
+    pending = found if found and isinstance(decode(found.action, found.payload), LinkCode) else None
     target = await ctx.store.people.get(pending.person_id) if pending is not None else None
-    if pending is None or pending.action != ACTION or target is None or pending.expires_at <= now:
-        if pending is not None and pending.action == ACTION:
+    if pending is None or target is None or pending.expires_at <= now:
+        if pending is not None:
             await ctx.store.buttons.delete(pending)
         await GUESSES.wrong(ctx.store, sender, now)
         return ctx.say("link.bad_code")

@@ -10,6 +10,17 @@ from functools import partial
 
 from bot import access, grammar, notifications
 from bot.access import Action
+from bot.buttons import (
+    Checked,
+    Classify,
+    Payload,
+    PickStudent,
+    Share,
+    Undo,
+    offer,
+    offer_many,
+    withdraw,
+)
 from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, MessageEdited, Reply
 from bot.router import Router
@@ -17,7 +28,6 @@ from storage.models import (
     AccessAction,
     Entry,
     EntryKind,
-    PendingAction,
     Role,
     Setting,
     Student,
@@ -83,23 +93,22 @@ async def _ask_which_student(
     ctx: Context, draft: Draft, choices: list[StudentLink], match: grammar.NameMatch
 ) -> Reply:
     group = secrets.token_hex(4)
-    buttons = []
-    for link in choices:
-        token = await ctx.store.buttons.add(
-            ctx.my_id,
-            "pick_student",
-            {
-                "group": group,
-                "student_id": link.student.id,
-                "kind": draft.kind,
-                "text": draft.text,
-                "source_ref": draft.source_ref,
-                "attachment_ref": draft.attachment_ref,
-                "ask_kind": draft.ask_kind,
-            },
-            ctx.clock.now() + BUTTON_TTL,
+    picks = [
+        PickStudent(
+            student_id=_id(link.student),
+            group=group,
+            kind=draft.kind,
+            text=draft.text,
+            source_ref=draft.source_ref,
+            attachment_ref=draft.attachment_ref,
+            ask_kind=draft.ask_kind,
         )
-        buttons.append(Button(link.student.name, token))
+        for link in choices
+    ]
+    buttons = [
+        Button(link.student.name, await offer(ctx, pick, BUTTON_TTL))
+        for link, pick in zip(choices, picks, strict=True)
+    ]
     key = (
         "note.which_student_unknown"
         if match.named and not match.student_ids
@@ -108,24 +117,17 @@ async def _ask_which_student(
     return ctx.say(key, name=match.name).with_buttons(*buttons)
 
 
-async def pick_student(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+async def pick_student(
+    press: ButtonPress, ctx: Context, button: Checked[PickStudent]
+) -> list[Reply]:
     """The sender chose which student a note is about."""
-    payload = pending.payload
-    await ctx.store.buttons.delete_about(ctx.my_id, "pick_student", "group", payload["group"])
-    links = await access.my_students(ctx, Action.LOG)
-    link = next((link for link in links if link.student.id == payload["student_id"]), None)
+    pick = button.payload
+    await withdraw(ctx, PickStudent, group=pick.group)
+    link = button.link
     if link is None:
         return [ctx.say("students.not_found").replacing()]
-    student = link.student
-    kind = EntryKind(payload["kind"])
-    draft = Draft(
-        kind,
-        payload["text"],
-        payload["source_ref"],
-        payload["attachment_ref"],
-        payload.get("ask_kind", kind == EntryKind.NOTE),
-    )
-    replies = await _save(ctx, student, draft, link)
+    draft = Draft(pick.kind, pick.text, pick.source_ref, pick.attachment_ref, pick.ask_kind)
+    replies = await _save(ctx, link.student, draft, link)
     return [replies[0].replacing(), *replies[1:]]
 
 
@@ -208,25 +210,26 @@ async def _entry_buttons(
 ) -> list[Button]:
     """A new entry's buttons: one per kind in `kinds`, [Undo], and [Share with family now] if
     `share`. What they mean is written in one statement."""
-    labelled: list[tuple[str, str, dict[str, object]]] = [
-        (ctx.t(f"button.{kind}"), "classify", {"entry_id": entry.id, "kind": kind})
-        for kind in kinds
+    entry_id = _entry_id(entry)
+    labelled: list[tuple[str, Payload]] = [
+        (ctx.t(f"button.{kind}"), Classify(entry_id, kind)) for kind in kinds
     ]
-    labelled.append((ctx.t("button.undo"), "undo", {"entry_id": entry.id}))
+    labelled.append((ctx.t("button.undo"), Undo(entry_id)))
     if share:
-        labelled.append((ctx.t("button.share"), "share", {"entry_id": entry.id}))
-    tokens = await ctx.store.buttons.add_many(
-        ctx.my_id,
-        [(action, payload) for _, action, payload in labelled],
-        ctx.clock.now() + BUTTON_TTL,
-    )
-    return [Button(label, token) for (label, _, _), token in zip(labelled, tokens, strict=True)]
+        labelled.append((ctx.t("button.share"), Share(entry_id)))
+    tokens = await offer_many(ctx, [payload for _, payload in labelled], BUTTON_TTL)
+    return [Button(label, token) for (label, _), token in zip(labelled, tokens, strict=True)]
 
 
-async def share_now(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+def _entry_id(entry: Entry) -> int:
+    assert entry.id is not None
+    return entry.id
+
+
+async def share_now(press: ButtonPress, ctx: Context, button: Checked[Share]) -> list[Reply]:
     """Send this entry to the student's weekly-digest parents now."""
-    entry = await _my_entry(ctx, pending.payload["entry_id"])
-    await ctx.store.buttons.delete(pending)
+    entry = await _my_entry(ctx, button.payload.entry_id)
+    await ctx.store.buttons.delete(button.pending)
     student = await ctx.store.students.get(entry.student_id) if entry else None
     if entry is None or student is None:
         return [ctx.say("entry.gone")]
@@ -236,21 +239,17 @@ async def share_now(press: ButtonPress, ctx: Context, pending: PendingAction) ->
 
 
 async def _undo_button(ctx: Context, entry: Entry) -> Button:
-    token = await ctx.store.buttons.add(
-        ctx.my_id, "undo", {"entry_id": entry.id}, ctx.clock.now() + BUTTON_TTL
-    )
+    token = await offer(ctx, Undo(_entry_id(entry)), BUTTON_TTL)
     return Button(ctx.t("button.undo"), token)
 
 
-async def classify(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+async def classify(press: ButtonPress, ctx: Context, button: Checked[Classify]) -> list[Reply]:
     """Turn a plain note into a win or a concern (or keep it a note)."""
-    entry = await _my_entry(ctx, pending.payload["entry_id"])
-    await ctx.store.buttons.delete_about(
-        ctx.my_id, "classify", "entry_id", pending.payload["entry_id"]
-    )
+    entry = await _my_entry(ctx, button.payload.entry_id)
+    await withdraw(ctx, Classify, entry_id=button.payload.entry_id)
     if entry is None:
         return [ctx.say("entry.gone").replacing()]
-    entry.kind = EntryKind(pending.payload["kind"])
+    entry.kind = button.payload.kind
     await ctx.store.entries.add(entry)
     student = await ctx.store.students.get(entry.student_id)
     name = student.name if student else ""
@@ -266,9 +265,9 @@ async def _my_entry(ctx: Context, entry_id: int) -> Entry | None:
     return entry if entry is not None and entry.author_id == ctx.my_id else None
 
 
-async def undo_button(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+async def undo_button(press: ButtonPress, ctx: Context, button: Checked[Undo]) -> list[Reply]:
     """Remove the entry this button was sent with."""
-    entry = await _my_entry(ctx, pending.payload["entry_id"])
+    entry = await _my_entry(ctx, button.payload.entry_id)
     return [(await _undo(ctx, entry)).replacing()]
 
 
@@ -282,8 +281,7 @@ async def _undo(ctx: Context, entry: Entry | None) -> Reply:
     if entry is None:
         return ctx.say("entry.nothing_to_undo")
     student = await ctx.store.students.get(entry.student_id)
-    for action in ("undo", "classify"):
-        await ctx.store.buttons.delete_about(ctx.my_id, action, "entry_id", entry.id)
+    await withdraw(ctx, Undo, Classify, entry_id=entry.id)
     await ctx.store.outbox.delete_about_entry(entry)
     await ctx.store.entries.delete(entry)
     return ctx.say(
@@ -342,7 +340,7 @@ def register(router: Router) -> None:
     router.text(partial(log_note, kind=EntryKind.NOTE, ask_kind=True))
     router.command("undo", undo_command)
     router.edited(edit_entry)
-    router.button("pick_student", pick_student)
-    router.button("share", share_now)
-    router.button("classify", classify)
-    router.button("undo", undo_button)
+    router.button(PickStudent, pick_student)
+    router.button(Share, share_now)
+    router.button(Classify, classify)
+    router.button(Undo, undo_button)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import grammar, invites
+from bot.buttons import Checked, Language, offer, withdraw
 from bot.code_guesses import GuessLimit
 from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, Reply
@@ -12,7 +13,7 @@ from bot.handlers.settings import choose_language
 from bot.i18n import Translator, guess_language, language_name, languages
 from bot.invites import Redemption
 from bot.router import Router
-from storage.models import PendingAction, Role
+from storage.models import Role
 
 # Invite codes carry 128 random bits; the limit also keeps a guesser from hammering the database.
 MAX_WRONG_INVITES = 5
@@ -75,26 +76,24 @@ async def _welcome(ctx: Context, key: str, **values: str) -> Reply:
     """The welcome, in the first guess at the newcomer's language, with a button per language."""
     if len(languages()) < 2:
         return ctx.say(key, **values)
-    buttons = []
-    for language in languages():
-        token = await ctx.store.buttons.add(
-            ctx.my_id,
-            "language",
-            {"language": language, "welcome": key, "values": values},
-            ctx.clock.now() + LANGUAGE_CHOICE_TTL,
+    buttons = [
+        Button(
+            language_name(language),
+            await offer(ctx, Language(language, key, values), LANGUAGE_CHOICE_TTL),
         )
-        buttons.append(Button(language_name(language), token))
+        for language in languages()
+    ]
     return Reply(f"{ctx.t(key, **values)}\n\n{ctx.t('onboarding.language_hint')}", tuple(buttons))
 
 
 async def choose_welcome_language(
-    press: ButtonPress, ctx: Context, pending: PendingAction
+    press: ButtonPress, ctx: Context, button: Checked[Language]
 ) -> list[Reply]:
     """A newcomer chose a language under the welcome: the welcome again, now in it."""
-    await ctx.store.buttons.delete_kind(ctx.my_id, "language")
-    payload = pending.payload
-    await choose_language(ctx, payload["language"])
-    welcome = ctx.t(payload["welcome"], **payload["values"])
+    await withdraw(ctx, Language)
+    chosen = button.payload
+    await choose_language(ctx, chosen.language)
+    welcome = ctx.t(chosen.welcome, **chosen.values)
     return [Reply(f"{welcome}\n\n{ctx.t('settings.language_set')}").replacing()]
 
 
@@ -107,5 +106,5 @@ def register(router: Router) -> None:
     """/start and /join (open to strangers), /help, and the welcome's language buttons."""
     router.command("start", join, open_to_strangers=True)
     router.command("join", join, open_to_strangers=True)
-    router.button("language", choose_welcome_language)
+    router.button(Language, choose_welcome_language)
     router.command("help", show_help)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from bot.buttons import Checked, Seen
 from bot.context import Context
 from bot.events import ButtonPress, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.router import Router
 from storage import outbox_keys
-from storage.models import PendingAction
 
 
-async def mark_seen(press: ButtonPress, ctx: Context, pending: PendingAction) -> list[Reply]:
+async def mark_seen(press: ButtonPress, ctx: Context, button: Checked[Seen]) -> list[Reply]:
     """Record that this teammate has seen the urgent note, and tell its author at once."""
-    entry = await ctx.store.entries.get(pending.payload["entry_id"])
-    await ctx.store.buttons.delete(pending)
+    entry = await ctx.store.entries.get(button.payload.entry_id)
+    await ctx.store.buttons.delete(button.pending)
     if entry is None:
         return [ctx.say("entry.gone").replacing()]
     first_time = await ctx.store.entries.add_acknowledgement(
@@ -42,4 +42,4 @@ async def mark_seen(press: ButtonPress, ctx: Context, pending: PendingAction) ->
 
 def register(router: Router) -> None:
     """The [Seen] button under an urgent note."""
-    router.button("seen", mark_seen)
+    router.button(Seen, mark_seen)
