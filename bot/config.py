@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 from bot.errors import CommandError
 from bot.i18n import languages
+from bot.translation_config import TranslationConfig, read_translation
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -223,6 +224,7 @@ class Settings:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
+    translation: TranslationConfig = field(default_factory=TranslationConfig)
     # Each platform's [section] by name, in the order the composition root declared them.
     platforms: Mapping[str, PlatformConfig] = field(default_factory=dict)
 
@@ -262,6 +264,7 @@ def section_keys(platforms: Iterable[PlatformSection] = ()) -> dict[str, tuple[s
         **{platform.name: keys(platform.config) for platform in platforms},
         "security": keys(core.security),
         "sender": paced + keys(core.sender),
+        "translation": keys(core.translation),
     }
 
 
@@ -342,6 +345,7 @@ def load_config(
         schedule=_schedule(sections["schedule"]),
         security=_security(sections["security"]),
         sender=_sender(sections["sender"], platforms),
+        translation=read_translation(sections["translation"]),
         platforms={
             platform.name: platform.config.read(sections[platform.name]) for platform in platforms
         },

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.config import Settings
 from bot.events import Reply
 from bot.i18n import Translator
 from storage.models import Account, Person
 from storage.stores import Store
+
+if TYPE_CHECKING:
+    from bot.translation import NoteTranslator
 
 
 class Clock(Protocol):
@@ -30,6 +33,8 @@ class Context:
     t: Translator
     person: Person | None = None
     account: Account | None = None
+    # Other people's words in the sender's language; None: shown as written.
+    notes: NoteTranslator | None = None
 
     def say(self, key: str, **values: object) -> Reply:
         """A reply to the sender from the catalog, in their language."""

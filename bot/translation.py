@@ -1,0 +1,233 @@
+"""Translating other people's words into the reader's language: the port, and what the core
+does around it (names masked, language detected on the server, failures shown as the original).
+
+The providers (LibreTranslate, DeepL) are driven adapters in `adapters/translation_*.py`; the
+composition root hands one in. `bot.i18n.Translator` is a different thing: Tandem's own
+catalog strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
+
+from lingua import IsoCode639_1, LanguageDetector, LanguageDetectorBuilder
+
+from bot.context import Clock
+from bot.translation_config import TranslationConfig
+
+log = logging.getLogger(__name__)
+
+# Below this confidence the detector is unsure, and the author's language is taken instead.
+SURE_ENOUGH = 0.7
+# Texts in one provider request (LibreTranslate's `q` and DeepL's `text` take lists).
+BATCH = 25
+# A placeholder the engines copy through untouched; restored after, spacing tolerated.
+_PLACEHOLDER = "⟦{}⟧"
+_PLACEHOLDER_RE = re.compile(r"⟦\s*(\d+)\s*⟧")
+
+
+class Failure(enum.StrEnum):
+    ERROR = "error"  # the provider answered with an error, or not as expected
+    TIMEOUT = "timeout"
+    REFUSED = "refused"  # the key was refused
+    LIMIT = "limit"  # over translation.monthly_char_limit
+
+
+class TranslationFailed(Exception):
+    def __init__(self, failure: Failure, why: str = "") -> None:
+        super().__init__(f"{failure}: {why}" if why else str(failure))
+        self.failure = failure
+
+
+class TranslationProvider(Protocol):
+    """A machine translation service: `texts` from `source` into `target` (catalog codes),
+    in order, or TranslationFailed."""
+
+    async def translate(self, texts: Sequence[str], source: str, target: str) -> list[str]: ...
+
+
+class Shown(enum.StrEnum):
+    ORIGINAL = "original"  # same language, or nothing to translate with
+    TRANSLATED = "translated"
+    FAILED = "failed"  # the original, because the provider failed
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """What a reader is shown of someone's words."""
+
+    text: str
+    shown: Shown
+    source: str  # the language the words were detected in
+
+
+@dataclass(frozen=True)
+class Words:
+    """Someone's words, and the language their author reads Tandem in (the fallback guess)."""
+
+    text: str
+    author_language: str
+
+
+class LanguageGuesser:
+    """Which of the languages in play a text is in, on this machine, never asking a provider."""
+
+    def __init__(self, languages: Collection[str]) -> None:
+        self.languages = sorted(languages)
+
+    @cached_property
+    def _detector(self) -> LanguageDetector | None:
+        codes = {_iso(language) for language in self.languages} - {None}
+        if len(codes) < 2:
+            return None
+        return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()  # type: ignore[arg-type]
+
+    def guess(self, text: str, fallback: str) -> str:
+        if self._detector is None:
+            return fallback
+        values = self._detector.compute_language_confidence_values(text)
+        if not values or values[0].value < SURE_ENOUGH:
+            return fallback
+        code = values[0].language.iso_code_639_1.name.lower()
+        return next((lang for lang in self.languages if _base(lang) == code), fallback)
+
+
+def _base(language: str) -> str:
+    return re.split(r"[_-]", language)[0].lower()
+
+
+def _iso(language: str) -> IsoCode639_1 | None:
+    return getattr(IsoCode639_1, _base(language).upper(), None)
+
+
+@dataclass(frozen=True)
+class Masked:
+    text: str
+    names: tuple[str, ...]  # placeholder n stands for names[n]
+
+    def restore(self, translated: str) -> str:
+        def name(match: re.Match[str]) -> str:
+            n = int(match.group(1))
+            return self.names[n] if n < len(self.names) else match.group(0)
+
+        return _PLACEHOLDER_RE.sub(name, translated)
+
+
+def name_words(names: Collection[str]) -> list[str]:
+    """Each full name and each of its words that could stand alone ("Ortiz" of "Ms. Ortiz"),
+    longest first, so that a full name is replaced whole."""
+    words = {name.strip() for name in names if name.strip()}
+    for name in list(words):
+        words.update(w for w in name.split() if len(w) > 1 and not w.endswith("."))
+    return sorted(words, key=lambda w: (-len(w), w))
+
+
+def mask_names(text: str, words: Sequence[str]) -> Masked:
+    """`text` with every name in `words` replaced by a numbered placeholder."""
+    if not words:
+        return Masked(text, ())
+    found: list[str] = []
+    pattern = re.compile(
+        r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.IGNORECASE
+    )
+
+    def placeholder(match: re.Match[str]) -> str:
+        found.append(match.group(0))
+        return _PLACEHOLDER.format(len(found) - 1)
+
+    return Masked(pattern.sub(placeholder, text), tuple(found))
+
+
+class NoteTranslator:
+    """Other people's words in a reader's language: masked, detected, batched, bounded in time.
+
+    Without a provider (`provider = "none"`) every text is shown as written and nothing runs.
+    """
+
+    def __init__(
+        self,
+        provider: TranslationProvider | None,
+        config: TranslationConfig,
+        clock: Clock,
+        languages: Collection[str],
+    ) -> None:
+        self.provider = provider
+        self.config = config
+        self.clock = clock
+        self.guesser = LanguageGuesser(languages)
+        self._month = ""
+        self._chars_this_month = 0  # in this process; a restart starts the count again
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider is not None
+
+    def source_language(self, words: Words) -> str:
+        return self.guesser.guess(words.text, words.author_language)
+
+    async def translate(
+        self, items: Sequence[Words], target: str, names: Collection[str] = ()
+    ) -> list[Rendering]:
+        """Each of `items` as `target`'s reader should see it, in order."""
+        sources = [self.source_language(words) for words in items]
+        shown = [Rendering(w.text, Shown.ORIGINAL, s) for w, s in zip(items, sources, strict=True)]
+        if self.provider is None:
+            return shown
+        words = name_words(names)
+        by_source: dict[str, list[int]] = {}
+        for n, (item, source) in enumerate(zip(items, sources, strict=True)):
+            if source != target and item.text.strip():
+                by_source.setdefault(source, []).append(n)
+        for source, indexes in by_source.items():
+            for start in range(0, len(indexes), BATCH):
+                batch = indexes[start : start + BATCH]
+                masked = [mask_names(items[n].text, words) for n in batch]
+                out = await self._call([m.text for m in masked], source, target)
+                texts: Sequence[str | None] = out or [None] * len(batch)
+                for n, m, text in zip(batch, masked, texts, strict=True):
+                    shown[n] = (
+                        Rendering(m.restore(text), Shown.TRANSLATED, source)
+                        if text is not None
+                        else Rendering(items[n].text, Shown.FAILED, source)
+                    )
+        return shown
+
+    async def _call(self, texts: list[str], source: str, target: str) -> list[str] | None:
+        """The provider's translations, or None (and one log line) when it failed."""
+        assert self.provider is not None
+        try:
+            self._count(sum(len(text) for text in texts))
+            async with asyncio.timeout(self.config.timeout_seconds):
+                out = await self.provider.translate(texts, source, target)
+            if len(out) != len(texts):
+                raise TranslationFailed(Failure.ERROR, "a different number of texts came back")
+            return out
+        except TimeoutError:
+            failure = Failure.TIMEOUT
+        except TranslationFailed as error:
+            failure = error.failure
+        log.warning(
+            "translation %s->%s failed (%s): %d texts shown as written",
+            source,
+            target,
+            failure,
+            len(texts),
+        )
+        return None
+
+    def _count(self, chars: int) -> None:
+        """Refuse a request that would go past the month's character limit."""
+        month = self.clock.now().strftime("%Y-%m")
+        if month != self._month:
+            self._month, self._chars_this_month = month, 0
+        limit = self.config.monthly_char_limit
+        if limit and self._chars_this_month + chars > limit:
+            raise TranslationFailed(Failure.LIMIT)
+        self._chars_this_month += chars
