@@ -15,6 +15,7 @@ from bot import glossary
 from bot.i18n import Translator, languages, translate
 from bot.i18n.dates import weekdays
 from bot.quoting import quote
+from bot.translation import Rendering, Shown
 from storage.models import Entry, EntryKind, Setting, Student
 
 
@@ -80,18 +81,33 @@ BULLETED = "  "
 
 
 def entry_line(
-    entry: Entry, author: str, timezone: str, t: Translator, indent: str = BULLETED
+    entry: Entry,
+    author: str,
+    timezone: str,
+    t: Translator,
+    indent: str = BULLETED,
+    translated: Rendering | None = None,
 ) -> str:
     """`Tue, Nov 25, 2:05 PM · Win · Ms. Ortiz:` and, quoted below, `read a whole page aloud`
-    (`indent`: the quote's, under a list's bullet)."""
+    (`indent`: the quote's, under a list's bullet; `translated`: as the reader sees it)."""
+    shown = translated.text if translated else shown_text(entry, t)
     return t(
         "entry.line",
         when=t.moment(entry.created_at, timezone),
         kind=t(f"kind.{entry.kind}").capitalize(),
         author=author or t("entry.former_member"),
-        text=quote(shown_text(entry, t), indent),
-        marks=_marks(entry, t),
+        text=quote(shown, indent),
+        marks=_marks(entry, t) + translation_mark(translated, entry.id, t),
     )
+
+
+def translation_mark(rendering: Rendering | None, entry_id: int | None, t: Translator) -> str:
+    """What follows the author's name: machine-made, or not translated after all."""
+    if rendering is None or rendering.shown is Shown.ORIGINAL:
+        return ""
+    if rendering.shown is Shown.TRANSLATED:
+        return " " + t("entry.translated_mark", number=entry_id)
+    return " " + t("entry.untranslated_mark")
 
 
 @cache

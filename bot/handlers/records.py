@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import access, student_record, weekly
+from bot import access, student_record, translated_notes, weekly
 from bot.access import Action, Found
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
+from bot.quoting import quote
 from bot.router import Router
-from storage.models import Student
+from storage.models import AccessAction, Student
 
 OPEN_QUESTIONS = timedelta(days=60)
 DEFAULT_LOG_LENGTH = 10
@@ -52,7 +53,11 @@ async def show_log(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]
     if not entries:
         return [ctx.say("log.empty", student=student.name)]
     timezone = await _timezone(ctx, student)
-    lines = [weekly.entry_line(entry, author, timezone, ctx.t) for entry, author in entries]
+    shown = await translated_notes.for_reader(ctx, [e for e, _ in entries], student.school_id)
+    lines = [
+        weekly.entry_line(entry, author, timezone, ctx.t, translated=shown.get(entry.id or 0))
+        for entry, author in entries
+    ]
     title = ctx.t("log.title", student=student.name, count=len(entries))
     return [Reply("\n".join([title, *(f"• {line}" for line in lines)]))]
 
@@ -108,9 +113,33 @@ async def show_record(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
     return [Reply(text + hint)]
 
 
+async def show_original(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """Note N exactly as its author wrote it, for a reader who was shown a translation."""
+    number = args.strip().removeprefix("#")
+    if not number.isdecimal():
+        return [ctx.say("original.usage")]
+    entry = await ctx.store.entries.get(int(number)) if len(number) < 10 else None
+    link = await access.my_link(ctx, entry.student_id, Action.READ) if entry else None
+    if entry is None or link is None:
+        # The same answer for a note that does not exist and one the sender may not read.
+        await access.log(ctx, None, AccessAction.DENIED, f"{Action.READ}: original {number}")
+        return [ctx.say("original.not_found", number=number)]
+    await access.authorize(ctx, link, Action.READ, f"original {number}")
+    author = await ctx.store.people.get(entry.author_id) if entry.author_id else None
+    return [
+        ctx.say(
+            "original.shown",
+            number=entry.id,
+            author=author.display_name if author else ctx.t("entry.former_member"),
+            text=quote(entry.text),
+        )
+    ]
+
+
 def register(router: Router) -> None:
-    """/students, /log, /week, /record."""
+    """/students, /log, /week, /record, /original."""
     router.command("students", list_students)
     router.command("log", show_log)
+    router.command("original", show_original)
     router.command("week", show_week)
     router.command("record", show_record)

@@ -19,6 +19,7 @@ from storage.stores.people import PeopleStore
 from storage.stores.records import RecordStore
 from storage.stores.status import StatusView
 from storage.stores.students import StudentStore
+from storage.stores.translations import TranslationStore
 from storage.stores.weekly import WeeklyView
 
 
@@ -36,6 +37,7 @@ class Store:
         self.outbox = OutboxStore(session)  # counts the letters this transaction queued
         self.weekly = WeeklyView(session)
         self.records = RecordStore(session)
+        self.translations = TranslationStore(session)
         self.bot_profile = BotProfileStore(session)
         self.status = StatusView(session)
 

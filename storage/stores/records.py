@@ -29,6 +29,7 @@ from storage.models import (
     Person,
     SeenEvent,
     Student,
+    Translation,
 )
 from storage.stores._sql import Queries
 
@@ -205,6 +206,7 @@ class RecordStore(Queries):
             ),
             ("amendments", delete(Amendment).where(col(Amendment.student_id) == student_id)),
             ("revisions", delete(EntryRevision).where(col(EntryRevision.entry_id).in_(entry_ids))),
+            ("translations", delete(Translation).where(col(Translation.entry_id).in_(entry_ids))),
             ("entries", delete(Entry).where(col(Entry.student_id) == student_id)),
             ("goals", delete(Goal).where(col(Goal.student_id) == student_id)),
             ("invites", delete(Invite).where(col(Invite.student_id) == student_id)),
@@ -248,6 +250,7 @@ class RecordStore(Queries):
                 "revisions",
                 delete(EntryRevision).where(col(EntryRevision.entry_id).in_(old_entries)),
             ),
+            ("translations", delete(Translation).where(col(Translation.entry_id).in_(old_entries))),
             ("entries", delete(Entry).where(col(Entry.created_at) < entries_before)),
             ("access_log", delete(AccessLog).where(col(AccessLog.at) < entries_before)),
             ("seen_events", delete(SeenEvent).where(col(SeenEvent.seen_at) < events_before)),
