@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from bot.context import Context
 from bot.translation import Rendering, Shown, Words
+from bot.weekly import mood_only
 from storage.models import Entry, Translation
 
 
@@ -28,7 +29,11 @@ async def for_reader(
     if notes is None or not notes.enabled or ctx.person is None:
         return {}
     reader = ctx.person.language
-    theirs = [e for e in entries if e.id is not None and e.author_id != ctx.person.id and e.text]
+    theirs = [
+        e
+        for e in entries
+        if e.id is not None and e.author_id != ctx.person.id and e.text and not mood_only(e)
+    ]
     if not theirs:
         return {}
     authors = await ctx.store.translations.languages(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -118,6 +118,11 @@ def _mood_words() -> frozenset[str]:
     )
 
 
+def mood_only(entry: EntryFacts) -> bool:
+    """A check-in tap's words, which every reader reads in their own language already."""
+    return bool(entry.mood) and entry.text in _mood_words()
+
+
 def shown_text(entry: EntryFacts, t: Translator) -> str:
     """The entry as written; a check-in tap wrote no words of its own, so it reads in `t`'s."""
     if entry.mood and entry.text in _mood_words():
@@ -155,7 +160,7 @@ class _Lines:
         ]
         self.day_names = [self.days[d.weekday()] for d in days]
 
-    def __call__(self, entry: EntryFacts, author: str) -> str:
+    def __call__(self, entry: EntryFacts, author: str, translated: Rendering | None = None) -> str:
         where = self.where.get(entry.setting)
         if where is None:
             where = self.where[entry.setting] = self.t(f"summary.setting.{entry.setting}")
@@ -167,6 +172,8 @@ class _Lines:
         text, marks = entry.text, ""
         if entry.mood or entry.attachment_ref or entry.edited_at:  # most lines are plain
             text, marks = shown_text(entry, self.t), _marks(entry, self.t)
+        if translated is not None:
+            text, marks = translated.text, marks + translation_mark(translated, entry.id, self.t)
         return self.line(
             day=day,
             author=author or self.former,
@@ -184,6 +191,8 @@ class StudentWeek:
     entries: Sequence[tuple[EntryFacts, str]]
     goals: Sequence[GoalFacts] = ()
     open_questions: Sequence[tuple[EntryFacts, str]] = ()
+    # Other people's words in the reader's language, by entry id (none: all as written).
+    translated: Mapping[int, Rendering] = field(default_factory=dict)
 
 
 # The order a week is told in: strengths first, then what needs care, then home and school.
@@ -229,11 +238,13 @@ def compose_summary(
             len(sections["summary.wins"]), len(sections["summary.concerns"]), len(entries), name, t
         ),
     ]
-    short_line = _Lines(start, timezone, t)
+    short_line, translated = _Lines(start, timezone, t), week.translated
     for key in _SECTIONS:
         if sections[key]:
             parts.append(f"\n{t(key, count=len(sections[key]))}")
-            parts.extend(f"• {short_line(e, a)}" for e, a in sections[key])
+            parts.extend(
+                f"• {short_line(e, a, translated.get(e.id or 0))}" for e, a in sections[key]
+            )
     if week.open_questions:
         parts.append(f"\n{t('summary.questions', count=len(week.open_questions))}")
         parts.extend(
@@ -242,7 +253,7 @@ def compose_summary(
                 "summary.question_line",
                 number=e.id,
                 author=a or t("entry.former_member"),
-                text=quote(e.text, BULLETED),
+                text=quote(_question_text(e, translated.get(e.id or 0), t), BULLETED),
             )
             for e, a in week.open_questions
         )
@@ -270,6 +281,12 @@ def compose_summary(
         parts.append(f"\n{t('summary.glossary')}")
         parts.extend(f"• {line}" for line in explained)
     return "\n".join(parts)
+
+
+def _question_text(entry: EntryFacts, translated: Rendering | None, t: Translator) -> str:
+    if translated is None:
+        return entry.text
+    return f"{translated.text}\n{translation_mark(translated, entry.id, t).strip()}"
 
 
 def _balance(wins: int, concerns: int, notes: int, name: str, t: Translator) -> str:

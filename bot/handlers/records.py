@@ -89,12 +89,15 @@ async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
     student = found.student
     timezone = await _timezone(ctx, student)
     start, end = weekly.week_bounds(ctx.clock.now(), timezone)
+    entries = await ctx.store.entries.between(_id(student), start, end)
+    questions = await ctx.store.entries.open_questions([_id(student)], start - OPEN_QUESTIONS)
     week = weekly.StudentWeek(
         student,
-        entries=await ctx.store.entries.between(_id(student), start, end),
+        entries=entries,
         goals=await ctx.store.entries.goals(_id(student)),
-        open_questions=await ctx.store.entries.open_questions(
-            [_id(student)], start - OPEN_QUESTIONS
+        open_questions=questions,
+        translated=await translated_notes.for_reader(
+            ctx, [e for e, _ in [*entries, *questions]], student.school_id
         ),
     )
     return [Reply(weekly.compose_summary(week, start, timezone, ctx.t, "summary.title_so_far"))]

@@ -76,6 +76,19 @@ async def test_the_parents_spanish_note_reaches_the_teacher_in_english(
     assert "translated automatically" in log.text
 
 
+async def test_week_tells_the_spanish_reading_parent_the_teachers_win_translated(
+    school: DemoSchool,
+) -> None:
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+    await school.say(school.teacher, "? Can Sam bring headphones on the bus?")
+
+    week = await school.say(school.spanish_parent, "/week Sam")
+
+    assert "Sam leyó una página entera en voz alta" in week.text
+    assert "<es> Can Sam bring headphones on the bus?" in week.text
+    assert week.text.count("traducido automáticamente") == 2
+
+
 async def test_the_author_and_a_reader_of_the_same_language_see_the_words_as_written(
     school: DemoSchool, fake: FakeTranslation
 ) -> None:
