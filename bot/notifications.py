@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from bot import translated_notes
 from bot.buttons import Seen, offer
 from bot.context import Context
 from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.quiet_hours import next_allowed, person_quiet_hours
-from bot.quoting import quote
 from storage import outbox_keys
 from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role, Student
 from storage.stores.students import TeamShape
@@ -45,16 +45,23 @@ async def tell_team(
     assert entry.id is not None and student.id is not None
     school_timezone: str | None = None  # read only if someone is told
     author = ctx.me.display_name
-    text = quote(entry.text)
+    team = team if team is not None else await ctx.store.students.team_of(student.id)
+    told = [
+        (person, membership)
+        for person, membership in team
+        if person.id is not None
+        and person.id != entry.author_id
+        # The others read it in the weekly summary.
+        and (entry.kind in _TOLD_AT_ONCE or membership.delivery == Delivery.INSTANT)
+    ]
+    translated = await translated_notes.for_team(
+        ctx, entry, student.school_id, [person.language for person, _ in told]
+    )
     queued = 0
-    for person, membership in (
-        team if team is not None else await ctx.store.students.team_of(student.id)
-    ):
-        if person.id is None or person.id == entry.author_id:
-            continue
-        if entry.kind not in _TOLD_AT_ONCE and membership.delivery != Delivery.INSTANT:
-            continue  # they read it in the weekly summary
+    for person, _ in told:
+        assert person.id is not None
         t = Translator(person.language)
+        text = translated_notes.quoted(entry.text, translated.get(person.language), entry.id, t)
         urgent = entry.kind == EntryKind.URGENT
         if urgent:
             token = await offer(ctx, Seen(entry.id), SEEN_BUTTON_TTL, person_id=person.id)
@@ -125,8 +132,12 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
     """Send one entry to the weekly-digest parents now (quiet hours still apply)."""
     assert entry.id is not None
     school_timezone = await _timezone(ctx, student)
+    families = await weekly_families(ctx, student)
+    translated = await translated_notes.for_team(
+        ctx, entry, student.school_id, [person.language for person in families]
+    )
     queued = 0
-    for person in await weekly_families(ctx, student):
+    for person in families:
         assert person.id is not None
         t = Translator(person.language)
         reply = Reply(
@@ -135,7 +146,9 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
                 author=ctx.me.display_name,
                 student=student.name,
                 kind=t(f"kind.{entry.kind}"),
-                text=quote(entry.text),
+                text=translated_notes.quoted(
+                    entry.text, translated.get(person.language), entry.id, t
+                ),
             )
         )
         queued += await enqueue(

@@ -7,11 +7,13 @@ With `provider = "none"` nothing here runs a statement: the hot path stays as it
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bot.context import Context
+from bot.i18n import Translator
+from bot.quoting import quote
 from bot.translation import Rendering, Shown, Words
-from bot.weekly import mood_only
+from bot.weekly import mood_only, translation_mark
 from storage.models import Entry, Translation
 
 
@@ -20,19 +22,52 @@ def wording_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def is_translating(ctx: Context) -> bool:
+    """Whether a provider is configured (with `none`, no statement and no request is made)."""
+    return ctx.notes is not None and ctx.notes.enabled
+
+
 async def for_reader(
     ctx: Context, entries: Sequence[Entry], school_id: int
 ) -> dict[int, Rendering]:
     """How the sender should see each entry another person wrote in another language, by entry
     id; entries shown as written are left out."""
-    notes = ctx.notes
-    if notes is None or not notes.enabled or ctx.person is None:
+    if not is_translating(ctx) or ctx.person is None:
         return {}
-    reader = ctx.person.language
+    return await _into(ctx, entries, school_id, ctx.person.language, ctx.person.id)
+
+
+async def for_team(
+    ctx: Context, entry: Entry, school_id: int, languages: Collection[str]
+) -> dict[str, Rendering]:
+    """How readers of each of `languages` should see a new entry, by language; languages that
+    read it as written are left out."""
+    if not is_translating(ctx):
+        return {}
+    shown: dict[str, Rendering] = {}
+    for language in sorted(set(languages)):
+        rendering = (await _into(ctx, [entry], school_id, language, None)).get(entry.id or 0)
+        if rendering is not None:
+            shown[language] = rendering
+    return shown
+
+
+def quoted(text: str, rendering: Rendering | None, entry_id: int | None, t: Translator) -> str:
+    """Someone's words quoted for a letter: translated and marked, or as written."""
+    if rendering is None:
+        return quote(text)
+    return f"{quote(rendering.text)}\n{translation_mark(rendering, entry_id, t).strip()}"
+
+
+async def _into(
+    ctx: Context, entries: Sequence[Entry], school_id: int, reader: str, reader_id: int | None
+) -> dict[int, Rendering]:
+    notes = ctx.notes
+    assert notes is not None
     theirs = [
         e
         for e in entries
-        if e.id is not None and e.author_id != ctx.person.id and e.text and not mood_only(e)
+        if e.id is not None and e.author_id != reader_id and e.text and not mood_only(e)
     ]
     if not theirs:
         return {}

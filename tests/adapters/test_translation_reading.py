@@ -21,6 +21,7 @@ from storage.models import Translation
 from storage.stores import Store
 from tests.adapters.fake_translation import FakeTranslation
 from tests.conftest import DemoSchool, FakeClock
+from tests.unit.conftest import Mail, Record
 
 NAMES = ("sam", "rivera", "ortiz", "dana", "luis", "maya", "lee", "chen")
 
@@ -51,6 +52,38 @@ async def school(
     notes = NoteTranslator(provider, config, clock, ("en", "es"))
     yield DemoSchool(Dispatcher(db, settings, clock, build_router(), notes), db, clock)
     await provider.close()
+
+
+@pytest.fixture
+def mail(school: DemoSchool) -> Mail:
+    return Mail(school, Record(school))
+
+
+async def test_an_instant_delivery_reaches_the_spanish_reading_parent_translated(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.spanish_parent, "/delivery instant")
+
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+
+    letter = await mail.letter(school.spanish_parent, "win")
+    assert "Sam leyó una página entera en voz alta" in letter.text
+    assert "traducido automáticamente" in letter.text
+
+
+async def test_an_urgent_note_in_spanish_reaches_the_teacher_in_english_at_once(
+    school: DemoSchool, mail: Mail, fake: FakeTranslation
+) -> None:
+    fake.phrasebook["⟦0⟧ se cayó en el patio y la enfermera lo vio"] = (
+        "⟦0⟧ fell in the yard and the nurse saw him"
+    )
+
+    await school.say(school.spanish_parent, "! Sam se cayó en el patio y la enfermera lo vio")
+
+    letter = await mail.letter(school.teacher, "urgent")
+    assert "Sam fell in the yard and the nurse saw him" in letter.text
+    assert "translated automatically" in letter.text
+    assert letter.labels == ["Seen"]
 
 
 async def test_a_teachers_english_win_reaches_a_spanish_reading_parent_translated(
