@@ -112,7 +112,7 @@ class Tandem:
 
     def scheduler(self, schools: Sequence[School]) -> AsyncIOScheduler:
         """The weekly jobs of these schools; `start()` it inside the running event loop."""
-        return build_scheduler(self.db, self.settings, self.clock, schools)
+        return build_scheduler(self.db, self.settings, self.clock, schools, self.notes)
 
 
 @asynccontextmanager

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,8 @@ from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import to_payload
 from bot.quiet_hours import next_allowed, person_quiet_hours
+from bot.summary_translation import translate_week
+from bot.translation import NoteTranslator, Rendering
 from bot.weekly import EntryFacts, Mood, StudentWeek, compose_summary, iso_week, week_bounds
 from storage import outbox_keys
 from storage.db import Database
@@ -170,11 +172,18 @@ def _token() -> str:
     return secrets.token_urlsafe(16)
 
 
-async def run_summary(db: Database, settings: Settings, clock: Clock, school_id: int) -> JobReport:
+async def run_summary(
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    school_id: int,
+    notes: NoteTranslator | None = None,
+) -> JobReport:
     """Send each member of each student's team the story of the week, in their language.
 
     A constant number of queries per school, whatever the number of students. The week's
-    entries are streamed a student at a time: only the composed texts stay in memory.
+    entries are streamed a student at a time: only the composed texts stay in memory (with a
+    translation provider, the week is read whole first, and translated before composing).
     """
     async with db.session() as session:
         store = Store(session)
@@ -197,17 +206,25 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         for reader in readers:
             ways[reader.student_id].add(_way_of_reading(reader.language, reader.timezone, school))
         texts: dict[tuple[int, str, str], dict[str, Any]] = {}
+        translated: dict[str, dict[int, Rendering]] = {}
 
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
             story = StudentWeek(
                 students[student_id], entries, goals[student_id], questions[student_id]
             )
             for language, timezone in ways[student_id]:
+                told = replace(story, translated=translated[language]) if translated else story
                 texts[(student_id, language, timezone)] = to_payload(
-                    Reply(compose_summary(story, start, timezone, Translator(language)))
+                    Reply(compose_summary(told, start, timezone, Translator(language)))
                 )
 
-        async for student_id, entries in store.weekly.entries(school_id, start, end):
+        weeks: AsyncIterator[tuple[int, Sequence[tuple[EntryFacts, str]]]]
+        weeks = store.weekly.entries(school_id, start, end)
+        if notes is not None and notes.enabled:
+            read = [(sid, week) async for sid, week in weeks if sid in ways]
+            translated = await _translations(notes, store, clock, school, read, questions, ways)
+            weeks = _replayed(read)
+        async for student_id, entries in weeks:
             if student_id in ways:
                 compose(student_id, entries)
         letters = _Letters(store, settings, now, school)
@@ -226,6 +243,32 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
                 reader.student_id,
             )
         return JobReport(school.name, await letters.post())
+
+
+async def _translations(
+    notes: NoteTranslator,
+    store: Store,
+    clock: Clock,
+    school: School,
+    weeks: Sequence[tuple[int, Sequence[tuple[EntryFacts, str]]]],
+    questions: Mapping[int, Sequence[tuple[WeekEntry, str]]],
+    ways: Mapping[int, set[tuple[str, str]]],
+) -> dict[str, dict[int, Rendering]]:
+    """The week's words in each reader language, with an empty map for every language read."""
+    languages = {sid: {language for language, _ in way} for sid, way in ways.items()}
+    told = [(sid, e) for sid, week in weeks for e, _ in week]
+    told += [(sid, e) for sid, asked in questions.items() for e, _ in asked]
+    assert school.id is not None
+    shown = await translate_week(notes, store, clock, school.id, school.language, told, languages)
+    every = {language for way in languages.values() for language in way}
+    return {language: shown.get(language, {}) for language in every}
+
+
+async def _replayed(
+    weeks: Sequence[tuple[int, Sequence[tuple[EntryFacts, str]]]],
+) -> AsyncIterator[tuple[int, Sequence[tuple[EntryFacts, str]]]]:
+    for week in weeks:
+        yield week
 
 
 def _way_of_reading(language: str, timezone: str | None, school: School) -> tuple[str, str]:

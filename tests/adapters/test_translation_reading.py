@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from adapters.bootstrap import build_router
 from adapters.translation_libre import LibreTranslate
+from bot import jobs
 from bot.config import Settings
 from bot.demo import seed_demo
 from bot.dispatch import Dispatcher
@@ -223,3 +224,54 @@ async def test_forgetting_the_student_deletes_the_translations(school: DemoSchoo
 
     async with school.db.session() as session:
         assert (await session.exec(select(Translation))).all() == []
+
+
+async def summary(school: DemoSchool, mail: Mail) -> jobs.JobReport:
+    settings, notes = school.dispatcher.settings, school.dispatcher.notes
+    return await jobs.run_summary(school.db, settings, school.clock, await mail.school_id(), notes)
+
+
+async def test_the_weekly_summary_tells_the_spanish_reading_parent_the_win_translated(
+    school: DemoSchool, mail: Mail, fake: FakeTranslation
+) -> None:
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+    await school.say(school.spanish_parent, "Sam: durmió mal y estaba muy ansioso esta mañana")
+
+    await summary(school, mail)
+
+    theirs = await mail.letters(school.spanish_parent, "summary")
+    mine = await mail.letters(school.teacher, "summary")
+    sam_es = next(letter.text for letter in theirs if "Sam" in letter.text)
+    sam_en = next(letter.text for letter in mine if "Sam" in letter.text)
+    assert "Sam leyó una página entera en voz alta" in sam_es
+    assert "traducido automáticamente" in sam_es
+    assert "slept badly and was very anxious this morning" in sam_en
+    assert "Sam read a whole page aloud" in sam_en
+    assert [name for name in NAMES if name in " ".join(fake.sent_texts).lower()] == []
+
+
+async def test_a_second_summary_run_asks_the_provider_nothing(
+    school: DemoSchool, mail: Mail, fake: FakeTranslation
+) -> None:
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+    await summary(school, mail)
+    asked = len(fake.requests)
+
+    await summary(school, mail)
+
+    assert asked > 0
+    assert len(fake.requests) == asked
+
+
+async def test_a_hanging_provider_leaves_the_summary_with_the_original(
+    school: DemoSchool, mail: Mail, fake: FakeTranslation
+) -> None:
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+    fake.behaviour = "hang"
+
+    await summary(school, mail)
+
+    letters = await mail.letters(school.spanish_parent, "summary")
+    sam_es = next(letter.text for letter in letters if "Sam" in letter.text)
+    assert "Sam read a whole page aloud" in sam_es
+    assert "sin traducir" in sam_es
