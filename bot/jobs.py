@@ -25,7 +25,7 @@ from storage.db import Database
 from storage.models import PendingAction, Person, Role, School, Student
 from storage.stores import Store
 from storage.stores.outbox import outbox_values
-from storage.stores.weekly import WeekEntry, WeekGoal
+from storage.stores.weekly import Reader, WeekEntry, WeekGoal
 
 CHECKIN_TTL = timedelta(days=6)
 QUESTIONS_LOOKBACK = timedelta(days=60)
@@ -172,6 +172,9 @@ def _token() -> str:
     return secrets.token_urlsafe(16)
 
 
+Weeks = AsyncIterator[tuple[int, Sequence[tuple[EntryFacts, str]]]]
+
+
 async def run_summary(
     db: Database,
     settings: Settings,
@@ -182,8 +185,7 @@ async def run_summary(
     """Send each member of each student's team the story of the week, in their language.
 
     A constant number of queries per school, whatever the number of students. The week's
-    entries are streamed a student at a time: only the composed texts stay in memory (with a
-    translation provider, the week is read whole first, and translated before composing).
+    entries are streamed a student at a time: only the composed texts stay in memory.
     """
     async with db.session() as session:
         store = Store(session)
@@ -201,12 +203,8 @@ async def run_summary(
         for goal in await store.weekly.goals(school_id):
             goals[goal.student_id].append(goal)
         readers = [r for r in await store.weekly.readers(school_id) if r.student_id in students]
-        # One composition per student, language and timezone, shared by every reader of it.
-        ways: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
-        for reader in readers:
-            ways[reader.student_id].add(_way_of_reading(reader.language, reader.timezone, school))
+        ways = _ways_of_reading(readers, school)
         texts: dict[tuple[int, str, str], dict[str, Any]] = {}
-        translated: dict[str, dict[int, Rendering]] = {}
 
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
             story = StudentWeek(
@@ -214,16 +212,10 @@ async def run_summary(
             )
             for language, timezone in ways[student_id]:
                 told = replace(story, translated=translated[language]) if translated else story
-                texts[(student_id, language, timezone)] = to_payload(
-                    Reply(compose_summary(told, start, timezone, Translator(language)))
-                )
+                text = compose_summary(told, start, timezone, Translator(language))
+                texts[(student_id, language, timezone)] = to_payload(Reply(text))
 
-        weeks: AsyncIterator[tuple[int, Sequence[tuple[EntryFacts, str]]]]
-        weeks = store.weekly.entries(school_id, start, end)
-        if notes is not None and notes.enabled:
-            read = [(sid, week) async for sid, week in weeks if sid in ways]
-            translated = await _translations(notes, store, clock, school, read, questions, ways)
-            weeks = _replayed(read)
+        weeks, translated = await _week(notes, store, clock, school, (start, end), ways)
         async for student_id, entries in weeks:
             if student_id in ways:
                 compose(student_id, entries)
@@ -245,28 +237,55 @@ async def run_summary(
         return JobReport(school.name, await letters.post())
 
 
-async def _translations(
+def _ways_of_reading(
+    readers: Sequence[Reader], school: School
+) -> defaultdict[int, set[tuple[str, str]]]:
+    """One composition per student, language and timezone, shared by every reader of it."""
+    ways: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
+    for reader in readers:
+        ways[reader.student_id].add(_way_of_reading(reader.language, reader.timezone, school))
+    return ways
+
+
+async def _week(
+    notes: NoteTranslator | None,
+    store: Store,
+    clock: Clock,
+    school: School,
+    bounds: tuple[datetime, datetime],
+    ways: Mapping[int, set[tuple[str, str]]],
+) -> tuple[Weeks, dict[str, dict[int, Rendering]]]:
+    """The week's entries, streamed, and no translations; or, with a translation provider, the
+    week read whole and translated before the summaries are composed."""
+    assert school.id is not None
+    weeks: Weeks = store.weekly.entries(school.id, *bounds)
+    if notes is None or not notes.enabled:
+        return weeks, {}
+    return await _translated_week(notes, store, clock, school, weeks, ways)
+
+
+async def _translated_week(
     notes: NoteTranslator,
     store: Store,
     clock: Clock,
     school: School,
-    weeks: Sequence[tuple[int, Sequence[tuple[EntryFacts, str]]]],
-    questions: Mapping[int, Sequence[tuple[WeekEntry, str]]],
+    weeks: Weeks,
     ways: Mapping[int, set[tuple[str, str]]],
-) -> dict[str, dict[int, Rendering]]:
-    """The week's words in each reader language, with an empty map for every language read."""
-    languages = {sid: {language for language, _ in way} for sid, way in ways.items()}
-    told = [(sid, e) for sid, week in weeks for e, _ in week]
-    told += [(sid, e) for sid, asked in questions.items() for e, _ in asked]
+) -> tuple[Weeks, dict[str, dict[int, Rendering]]]:
+    """The week read whole, to be told again, and its words (open questions included) in each
+    reader language: a map, maybe empty, for every language read."""
+    read = [(sid, week) async for sid, week in weeks if sid in ways]
     assert school.id is not None
+    questions = await store.weekly.open_questions(school.id, clock.now() - QUESTIONS_LOOKBACK)
+    languages = {sid: {language for language, _ in way} for sid, way in ways.items()}
+    told = [(sid, e) for sid, week in read for e, _ in week]
+    told += [(e.student_id, e) for e, _ in questions]
     shown = await translate_week(notes, store, clock, school.id, school.language, told, languages)
     every = {language for way in languages.values() for language in way}
-    return {language: shown.get(language, {}) for language in every}
+    return _replayed(read), {language: shown.get(language, {}) for language in every}
 
 
-async def _replayed(
-    weeks: Sequence[tuple[int, Sequence[tuple[EntryFacts, str]]]],
-) -> AsyncIterator[tuple[int, Sequence[tuple[EntryFacts, str]]]]:
+async def _replayed(weeks: Sequence[tuple[int, Sequence[tuple[EntryFacts, str]]]]) -> Weeks:
     for week in weeks:
         yield week
 

@@ -46,19 +46,12 @@ async def tell_team(
     school_timezone: str | None = None  # read only if someone is told
     author = ctx.me.display_name
     team = team if team is not None else await ctx.store.students.team_of(student.id)
-    told = [
-        (person, membership)
-        for person, membership in team
-        if person.id is not None
-        and person.id != entry.author_id
-        # The others read it in the weekly summary.
-        and (entry.kind in _TOLD_AT_ONCE or membership.delivery == Delivery.INSTANT)
-    ]
+    told = _told_now(entry, team)
     translated = await translated_notes.for_team(
-        ctx, entry, student.school_id, [person.language for person, _ in told]
+        ctx, entry, student.school_id, [person.language for person in told]
     )
     queued = 0
-    for person, _ in told:
+    for person in told:
         assert person.id is not None
         t = Translator(person.language)
         text = translated_notes.quoted(entry.text, translated.get(person.language), entry.id, t)
@@ -105,6 +98,17 @@ async def tell_team(
             ),
         )
     return queued
+
+
+def _told_now(entry: Entry, team: Sequence[tuple[Person, Membership]]) -> list[Person]:
+    """Who hears of a new entry now; the others read it in the weekly summary."""
+    return [
+        person
+        for person, membership in team
+        if person.id is not None
+        and person.id != entry.author_id
+        and (entry.kind in _TOLD_AT_ONCE or membership.delivery == Delivery.INSTANT)
+    ]
 
 
 def may_tell(kind: str, team: TeamShape) -> bool:
