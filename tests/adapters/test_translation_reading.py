@@ -87,6 +87,25 @@ async def test_an_urgent_note_in_spanish_reaches_the_teacher_in_english_at_once(
     assert letter.labels == ["Seen"]
 
 
+async def test_the_spanish_parents_question_and_the_teachers_answer_cross_languages(
+    school: DemoSchool, mail: Mail, fake: FakeTranslation
+) -> None:
+    fake.phrasebook["¿Puede ⟦0⟧ llevar audífonos en el autobús?"] = (
+        "Can ⟦0⟧ bring headphones on the bus?"
+    )
+    fake.phrasebook["Yes, the blue ones"] = "Sí, los azules"
+    await school.say(school.spanish_parent, "? ¿Puede Sam llevar audífonos en el autobús?")
+
+    listed = await school.say(school.teacher, "/questions")
+    number = listed.text.split("/original ")[1].split(")")[0]
+    await school.say(school.teacher, f"/answer {number} Yes, the blue ones")
+
+    assert "Can Sam bring headphones on the bus?" in listed.text
+    told = await mail.letter(school.spanish_parent, "answer")
+    assert "Sí, los azules" in told.text
+    assert "traducido automáticamente" in told.text
+
+
 async def test_a_teachers_english_win_reaches_a_spanish_reading_parent_translated(
     school: DemoSchool,
 ) -> None:
