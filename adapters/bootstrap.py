@@ -139,6 +139,8 @@ async def bootstrap(
             raise CommandError(NOT_SET_UP)
         clock = clock or SystemClock()
         translator = NoteTranslator(provider, settings.translation, clock, languages())
+        if provider is not None:
+            translator.guesser.warm()
         dispatcher = Dispatcher(database, settings, clock, build_router(handlers), translator)
         yield Tandem(settings, database, clock, dispatcher, translator)
     finally:

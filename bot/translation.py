@@ -82,6 +82,10 @@ class LanguageGuesser:
     def __init__(self, languages: Collection[str]) -> None:
         self.languages = sorted(languages)
 
+    def warm(self) -> None:
+        """Load the detector's models now (a second or two), not on a reader's first read."""
+        _ = self._detector
+
     @cached_property
     def _detector(self) -> LanguageDetector | None:
         codes = {_iso(language) for language in self.languages} - {None}
@@ -120,29 +124,47 @@ class Masked:
         return _PLACEHOLDER_RE.sub(name, translated)
 
 
-def name_words(names: Collection[str]) -> list[str]:
-    """Each full name and each of its words that could stand alone ("Ortiz" of "Ms. Ortiz"),
-    longest first, so that a full name is replaced whole."""
-    words = {name.strip() for name in names if name.strip()}
-    for name in list(words):
-        words.update(w for w in name.split() if len(w) > 1 and not w.endswith("."))
-    return sorted(words, key=lambda w: (-len(w), w))
+_WORD = re.compile(r"\w+")
 
 
-def mask_names(text: str, words: Sequence[str]) -> Masked:
-    """`text` with every name in `words` replaced by a numbered placeholder."""
-    if not words:
-        return Masked(text, ())
-    found: list[str] = []
-    pattern = re.compile(
-        r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.IGNORECASE
-    )
+class NameMask:
+    """Replaces every known name in a text by a numbered placeholder: each full name, and each
+    of its words that could stand alone ("Ortiz" of "Ms. Ortiz"), case-insensitively.
 
-    def placeholder(match: re.Match[str]) -> str:
-        found.append(match.group(0))
-        return _PLACEHOLDER.format(len(found) - 1)
+    Word spans are looked up in a set, longest first: a school's thousands of names cost a few
+    lookups a word, not a regular expression of thousands of alternatives.
+    """
 
-    return Masked(pattern.sub(placeholder, text), tuple(found))
+    def __init__(self, names: Collection[str]) -> None:
+        self.spans: set[tuple[str, ...]] = set()
+        for name in names:
+            words = tuple(word.casefold() for word in _WORD.findall(name))
+            if words:
+                self.spans.add(words)
+            for part in name.split():
+                if len(part) > 1 and not part.endswith("."):
+                    self.spans.update(
+                        (word.casefold(),) for word in _WORD.findall(part) if len(word) > 1
+                    )
+        self.longest = max((len(span) for span in self.spans), default=0)
+
+    def mask(self, text: str) -> Masked:
+        tokens = list(_WORD.finditer(text)) if self.longest else []
+        found: list[str] = []
+        out: list[str] = []
+        done = i = 0
+        while i < len(tokens):
+            for k in range(min(self.longest, len(tokens) - i), 0, -1):
+                if tuple(t.group(0).casefold() for t in tokens[i : i + k]) in self.spans:
+                    start, end = tokens[i].start(), tokens[i + k - 1].end()
+                    out += [text[done:start], _PLACEHOLDER.format(len(found))]
+                    found.append(text[start:end])
+                    done, i = end, i + k
+                    break
+            else:
+                i += 1
+        out.append(text[done:])
+        return Masked("".join(out), tuple(found))
 
 
 class NoteTranslator:
@@ -180,7 +202,7 @@ class NoteTranslator:
         shown = [Rendering(w.text, Shown.ORIGINAL, s) for w, s in zip(items, sources, strict=True)]
         if self.provider is None:
             return shown
-        words = name_words(names)
+        mask = NameMask(names)
         by_source: dict[str, list[int]] = {}
         for n, (item, source) in enumerate(zip(items, sources, strict=True)):
             if source != target and item.text.strip():
@@ -188,7 +210,7 @@ class NoteTranslator:
         for source, indexes in by_source.items():
             for start in range(0, len(indexes), BATCH):
                 batch = indexes[start : start + BATCH]
-                masked = [mask_names(items[n].text, words) for n in batch]
+                masked = [mask.mask(items[n].text) for n in batch]
                 out = await self._call([m.text for m in masked], source, target)
                 texts: Sequence[str | None] = out or [None] * len(batch)
                 for n, m, text in zip(batch, masked, texts, strict=True):

@@ -12,7 +12,7 @@ import pytest
 from adapters.bootstrap import translation_provider
 from adapters.translation_deepl import DeepL
 from adapters.translation_libre import LibreTranslate
-from bot.translation import NoteTranslator, Shown, Words
+from bot.translation import NameMask, NoteTranslator, Shown, Words
 from bot.translation_config import TranslationConfig
 from tests.adapters.fake_translation import FakeTranslation, OpenApiRequests
 from tests.conftest import FakeClock
@@ -173,3 +173,15 @@ def test_the_fakes_checker_refuses_what_the_providers_would(specs_dir: Path) -> 
     assert deepl.problems(
         "POST", "/v2/translate", {"text": "x", "target_lang": "ES", "glossary": 1}, {}
     )[:1] == ["unknown parameter 'glossary'"]
+
+
+def test_names_are_masked_whole_and_word_by_word_and_restored() -> None:
+    mask = NameMask(["Sam Rivera", "Ms. Ortiz", "Ana Gómez"])
+
+    masked = mask.mask("Sam's mom, sam rivera's aunt, ORTIZ and Ms. Ortiz met Ana Gómez.")
+
+    assert masked.text == "⟦0⟧'s mom, ⟦1⟧'s aunt, ⟦2⟧ and ⟦3⟧ met ⟦4⟧."
+    assert masked.restore(masked.text.replace("⟦3⟧", "⟦ 3 ⟧")) == (
+        "Sam's mom, sam rivera's aunt, ORTIZ and Ms. Ortiz met Ana Gómez."
+    )
+    assert mask.mask("Samuel and Anastasia").text == "Samuel and Anastasia"
