@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from bot.context import Clock
 from bot.translated_notes import wording_hash
-from bot.translation import BATCH, NoteTranslator, Rendering, Shown, Words
+from bot.translation import BATCH, NameMask, NoteTranslator, Rendering, Shown, Words
 from bot.weekly import EntryFacts, mood_only
 from storage.models import Translation
 from storage.stores import Store
@@ -64,7 +64,7 @@ async def translate_week(
                         row.text, Shown.TRANSLATED, row.source_language
                     )
     if missing:
-        names = await store.translations.names(school_id)
+        names = NameMask(await store.translations.names(school_id))
         fresh = await _ask(notes, missing, fallback, names)
         rows = []
         for (language, entry), rendering in zip(missing, fresh, strict=True):
@@ -81,7 +81,7 @@ async def _ask(
     notes: NoteTranslator,
     missing: Sequence[tuple[str, EntryFacts]],
     fallback: str,
-    names: Collection[str],
+    names: NameMask,
 ) -> list[Rendering]:
     """The provider's renderings of `missing`, in order: a batch a request, a few at a time."""
     gate = asyncio.Semaphore(CONCURRENT_REQUESTS)

@@ -195,14 +195,14 @@ class NoteTranslator:
         return self.guesser.guess(words.text, words.author_language)
 
     async def translate(
-        self, items: Sequence[Words], target: str, names: Collection[str] = ()
+        self, items: Sequence[Words], target: str, names: Collection[str] | NameMask = ()
     ) -> list[Rendering]:
         """Each of `items` as `target`'s reader should see it, in order."""
         sources = [self.source_language(words) for words in items]
         shown = [Rendering(w.text, Shown.ORIGINAL, s) for w, s in zip(items, sources, strict=True)]
         if self.provider is None:
             return shown
-        mask = NameMask(names)
+        mask = names if isinstance(names, NameMask) else NameMask(names)
         by_source: dict[str, list[int]] = {}
         for n, (item, source) in enumerate(zip(items, sources, strict=True)):
             if source != target and item.text.strip():
