@@ -100,7 +100,8 @@ async def run(students: int, entries: int, latency_ms: float) -> list[list[Any]]
         try:
             started = time.perf_counter()
             notes.guesser.warm()  # as `tandem run` does at start-up with a provider set
-            rows.append(["detector load (start-up)", 0, 0, 0, f"{time.perf_counter() - started:.2f} s"])
+            loaded = f"{time.perf_counter() - started:.2f} s"
+            rows.append(["detector load (start-up)", 0, 0, 0, loaded])
             dispatcher = Dispatcher(db, Settings(), FixedClock(), build_router(), notes)
             parent = Sender(Platform.TELEGRAM, "", str(900_000 + teachers), "Parent 00000")
             for n, label in enumerate(("first", "second")):

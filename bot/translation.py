@@ -91,7 +91,8 @@ class LanguageGuesser:
         codes = {_iso(language) for language in self.languages} - {None}
         if len(codes) < 2:
             return None
-        return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()  # type: ignore[arg-type]
+        builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)  # type: ignore[arg-type]
+        return builder.with_preloaded_language_models().build()
 
     def guess(self, text: str, fallback: str) -> str:
         if self._detector is None:
