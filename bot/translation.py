@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache
 from typing import Protocol
 
 from lingua import IsoCode639_1, LanguageDetector, LanguageDetectorBuilder
@@ -81,27 +81,35 @@ class LanguageGuesser:
 
     def __init__(self, languages: Collection[str]) -> None:
         self.languages = sorted(languages)
+        self._in_play = frozenset(languages)
 
     def warm(self) -> None:
         """Load the detector's models now (a second or two), not on a reader's first read."""
         _ = self._detector
 
-    @cached_property
+    @property
     def _detector(self) -> LanguageDetector | None:
-        codes = {_iso(language) for language in self.languages} - {None}
-        if len(codes) < 2:
-            return None
-        builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)  # type: ignore[arg-type]
-        return builder.with_preloaded_language_models().build()
+        return _detector_for(self._in_play)
 
     def guess(self, text: str, fallback: str) -> str:
-        if self._detector is None:
+        detector = self._detector
+        if detector is None:
             return fallback
-        values = self._detector.compute_language_confidence_values(text)
+        values = detector.compute_language_confidence_values(text)
         if not values or values[0].value < SURE_ENOUGH:
             return fallback
         code = values[0].language.iso_code_639_1.name.lower()
         return next((lang for lang in self.languages if _base(lang) == code), fallback)
+
+
+@cache
+def _detector_for(languages: frozenset[str]) -> LanguageDetector | None:
+    """One detector per set of languages in the process: its models take a second to load."""
+    codes = {_iso(language) for language in languages} - {None}
+    if len(codes) < 2:
+        return None
+    builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)  # type: ignore[arg-type]
+    return builder.with_preloaded_language_models().build()
 
 
 def _base(language: str) -> str:
