@@ -57,6 +57,7 @@ class Shown(enum.StrEnum):
     ORIGINAL = "original"  # same language, or nothing to translate with
     TRANSLATED = "translated"
     FAILED = "failed"  # the original, because the provider failed
+    OVER_LIMIT = "over_limit"  # the original: the month's characters (or quota) are spent
 
 
 @dataclass(frozen=True)
@@ -221,17 +222,18 @@ class NoteTranslator:
                 batch = indexes[start : start + BATCH]
                 masked = [mask.mask(items[n].text) for n in batch]
                 out = await self._call([m.text for m in masked], source, target)
-                texts: Sequence[str | None] = out or [None] * len(batch)
+                failed = Shown.OVER_LIMIT if out is Failure.LIMIT else Shown.FAILED
+                texts: Sequence[str | None] = out if isinstance(out, list) else [None] * len(batch)
                 for n, m, text in zip(batch, masked, texts, strict=True):
                     shown[n] = (
                         Rendering(m.restore(text), Shown.TRANSLATED, source)
                         if text is not None
-                        else Rendering(items[n].text, Shown.FAILED, source)
+                        else Rendering(items[n].text, failed, source)
                     )
         return shown
 
-    async def _call(self, texts: list[str], source: str, target: str) -> list[str] | None:
-        """The provider's translations, or None (and one log line) when it failed."""
+    async def _call(self, texts: list[str], source: str, target: str) -> list[str] | Failure:
+        """The provider's translations, or why not (and one log line)."""
         assert self.provider is not None
         try:
             self._count(sum(len(text) for text in texts))
@@ -251,7 +253,7 @@ class NoteTranslator:
             failure,
             len(texts),
         )
-        return None
+        return failure
 
     def _count(self, chars: int) -> None:
         """Refuse a request that would go past the month's character limit."""

@@ -107,6 +107,8 @@ def translation_mark(rendering: Rendering | None, entry_id: int | None, t: Trans
         return ""
     if rendering.shown is Shown.TRANSLATED:
         return " " + t("entry.translated_mark", number=entry_id)
+    if rendering.shown is Shown.OVER_LIMIT:
+        return " " + t("entry.over_limit_mark")
     return " " + t("entry.untranslated_mark")
 
 

@@ -132,7 +132,9 @@ async def test_a_failing_provider_leaves_the_original_and_one_log_line(
     with caplog.at_level(logging.WARNING, logger="bot.translation"):
         shown = await notes.translate([WIN, WIN], "es", NAMES)
 
-    assert [(s.text, s.shown) for s in shown] == [(WIN.text, Shown.FAILED)] * 2
+    # DeepL's 456 is its quota spent: the reader is told the month's allowance is used up.
+    failed = Shown.OVER_LIMIT if (provider, behaviour) == ("deepl", "quota") else Shown.FAILED
+    assert [(s.text, s.shown) for s in shown] == [(WIN.text, failed)] * 2
     lines = [r for r in caplog.records if r.name == "bot.translation"]
     assert len(lines) == 1
     assert "Sam" not in lines[0].getMessage()
@@ -144,7 +146,7 @@ async def test_past_the_monthly_limit_nothing_is_sent(fake: FakeTranslation) -> 
     first = await notes.translate([WIN], "es", NAMES)
     second = await notes.translate([WIN], "es", NAMES)
 
-    assert (first[0].shown, second[0].shown) == (Shown.TRANSLATED, Shown.FAILED)
+    assert (first[0].shown, second[0].shown) == (Shown.TRANSLATED, Shown.OVER_LIMIT)
     assert len(fake.requests) == 1
     await notes.provider.close()  # type: ignore[union-attr]
 

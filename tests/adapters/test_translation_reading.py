@@ -18,7 +18,7 @@ from bot.dispatch import Dispatcher
 from bot.translation import NoteTranslator
 from bot.translation_config import TranslationConfig
 from storage.db import Database
-from storage.models import Translation
+from storage.models import AccessLog, Translation
 from storage.stores import Store
 from tests.adapters.fake_translation import FakeTranslation
 from tests.conftest import DemoSchool, FakeClock
@@ -229,6 +229,38 @@ async def test_a_failing_provider_leaves_the_reader_the_original(
 
     assert "Sam read a whole page aloud" in log.text
     assert "sin traducir" in log.text
+
+
+async def test_past_the_monthly_limit_the_reader_is_told_the_allowance_is_used_up(
+    db: Database, clock: FakeClock, settings: Settings, fake: FakeTranslation
+) -> None:
+    async with db.session() as session:
+        await seed_demo(Store(session))
+    config = TranslationConfig("libretranslate", fake.url, monthly_char_limit=10)
+    provider = LibreTranslate(config)
+    notes = NoteTranslator(provider, config, clock, ("en", "es"))
+    school = DemoSchool(Dispatcher(db, settings, clock, build_router(), notes), db, clock)
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+
+    log = await school.say(school.spanish_parent, "/log Sam")
+    await provider.close()
+
+    assert "Sam read a whole page aloud" in log.text
+    assert "se agotó la cuota de traducción de este mes" in log.text
+    assert fake.requests == []
+
+
+async def test_the_access_log_never_holds_translated_words(school: DemoSchool) -> None:
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+    log = await school.say(school.spanish_parent, "/log Sam")
+    number = log.text.split("/original ")[1].split(")")[0]
+    await school.say(school.spanish_parent, f"/original {number}")
+
+    async with school.db.session() as session:
+        details = [row.detail for row in (await session.exec(select(AccessLog))).all()]
+
+    assert details
+    assert not [d for d in details if "página" in d or "page" in d]
 
 
 async def test_forgetting_the_student_deletes_the_translations(school: DemoSchool) -> None:
