@@ -263,6 +263,29 @@ async def test_the_access_log_never_holds_translated_words(school: DemoSchool) -
     assert not [d for d in details if "página" in d or "page" in d]
 
 
+async def test_undoing_a_note_deletes_its_translations(school: DemoSchool) -> None:
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+    await school.say(school.spanish_parent, "/log Sam")
+
+    await school.say(school.teacher, "/undo")
+
+    async with school.db.session() as session:
+        assert (await session.exec(select(Translation))).all() == []
+
+
+async def test_the_retention_purge_deletes_old_notes_translations(school: DemoSchool) -> None:
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+    await school.say(school.spanish_parent, "/log Sam")
+    settings = school.dispatcher.settings
+    school.clock.advance(days=settings.security.retention_days + 1)
+
+    purged = await jobs.run_purge(school.db, settings, school.clock)
+
+    assert purged["translations"] == 1
+    async with school.db.session() as session:
+        assert (await session.exec(select(Translation))).all() == []
+
+
 async def test_forgetting_the_student_deletes_the_translations(school: DemoSchool) -> None:
     await school.say(school.teacher, "+ Sam read a whole page aloud")
     await school.say(school.spanish_parent, "/log Sam")
