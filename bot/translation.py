@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Protocol
 
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # Below this confidence the detector is unsure, and the author's language is taken instead.
 SURE_ENOUGH = 0.7
+# After a failure (not the monthly limit), the provider is not asked again for this long.
+REST_AFTER_FAILURE = timedelta(seconds=60)
 # Texts in one provider request (LibreTranslate's `q` and DeepL's `text` take lists).
 BATCH = 25
 # A placeholder the engines copy through untouched; restored after, spacing tolerated.
@@ -195,6 +198,7 @@ class NoteTranslator:
         self.clock = clock
         self.guesser = LanguageGuesser(languages)
         self._month = ""
+        self._resting_until: datetime | None = None
         self._chars_this_month = 0  # in this process; a restart starts the count again
 
     @property
@@ -217,11 +221,16 @@ class NoteTranslator:
         for n, (item, source) in enumerate(zip(items, sources, strict=True)):
             if source != target and item.text.strip():
                 by_source.setdefault(source, []).append(n)
+        # One wait for the whole call, however many requests it takes; after a failure, none.
+        deadline = asyncio.get_running_loop().time() + self.config.timeout_seconds
+        failure: Failure | None = None
         for source, indexes in by_source.items():
             for start in range(0, len(indexes), BATCH):
                 batch = indexes[start : start + BATCH]
                 masked = [mask.mask(items[n].text) for n in batch]
-                out = await self._call([m.text for m in masked], source, target)
+                sent = [m.text for m in masked]
+                out = failure or await self._call(sent, source, target, deadline)
+                failure = None if isinstance(out, list) else out
                 failed = Shown.OVER_LIMIT if out is Failure.LIMIT else Shown.FAILED
                 texts: Sequence[str | None] = out if isinstance(out, list) else [None] * len(batch)
                 for n, m, text in zip(batch, masked, texts, strict=True):
@@ -232,12 +241,17 @@ class NoteTranslator:
                     )
         return shown
 
-    async def _call(self, texts: list[str], source: str, target: str) -> list[str] | Failure:
-        """The provider's translations, or why not (and one log line)."""
+    async def _call(
+        self, texts: list[str], source: str, target: str, deadline: float
+    ) -> list[str] | Failure:
+        """The provider's translations, or why not (and one log line per failure, none while
+        resting after one)."""
         assert self.provider is not None
+        if self._resting_until is not None and self.clock.now() < self._resting_until:
+            return Failure.ERROR
         try:
             self._count(sum(len(text) for text in texts))
-            async with asyncio.timeout(self.config.timeout_seconds):
+            async with asyncio.timeout_at(deadline):
                 out = await self.provider.translate(texts, source, target)
             if len(out) != len(texts):
                 raise TranslationFailed(Failure.ERROR, "a different number of texts came back")
@@ -246,6 +260,9 @@ class NoteTranslator:
             failure = Failure.TIMEOUT
         except TranslationFailed as error:
             failure = error.failure
+        if failure is not Failure.LIMIT:
+            # A provider that failed is left alone a while: readers get originals at once.
+            self._resting_until = self.clock.now() + REST_AFTER_FAILURE
         log.warning(
             "translation %s->%s failed (%s): %d texts shown as written",
             source,

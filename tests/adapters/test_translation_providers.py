@@ -3,6 +3,7 @@ the providers' published API descriptions."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -187,3 +188,40 @@ def test_names_are_masked_whole_and_word_by_word_and_restored() -> None:
         "Sam's mom, sam rivera's aunt, ORTIZ and Ms. Ortiz met Ana Gómez."
     )
     assert mask.mask("Samuel and Anastasia").text == "Samuel and Anastasia"
+
+
+async def test_many_batches_to_a_hanging_provider_wait_one_timeout_and_ask_once(
+    fake: FakeTranslation, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.behaviour = "hang"
+    notes = translator(fake)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    with caplog.at_level(logging.WARNING, logger="bot.translation"):
+        shown = await notes.translate([WIN] * 60, "es", NAMES)  # three batches of 25
+
+    assert loop.time() - started < 2 * notes.config.timeout_seconds
+    assert {s.shown for s in shown} == {Shown.FAILED}
+    assert len(fake.requests) == 1
+    assert len([r for r in caplog.records if r.name == "bot.translation"]) == 1
+    await notes.provider.close()  # type: ignore[union-attr]
+
+
+async def test_after_a_failure_the_provider_rests_a_minute_then_is_asked_again(
+    fake: FakeTranslation,
+) -> None:
+    fake.behaviour = "fail"
+    clock = FakeClock()
+    config = TranslationConfig("libretranslate", fake.url, timeout_seconds=0.3)
+    notes = NoteTranslator(translation_provider(config), config, clock, ("en", "es"))
+    await notes.translate([WIN], "es", NAMES)
+    fake.behaviour = "answer"
+
+    resting = await notes.translate([WIN], "es", NAMES)
+    clock.advance(seconds=61)
+    rested = await notes.translate([WIN], "es", NAMES)
+
+    assert (resting[0].shown, rested[0].shown) == (Shown.FAILED, Shown.TRANSLATED)
+    assert len(fake.requests) == 2
+    await notes.provider.close()  # type: ignore[union-attr]
