@@ -147,8 +147,15 @@ class _Lines:
     """The summary's shorter line, `Mon · Dana (home):` and, quoted below, `slept badly`, for the
     many lines of one summary: what they share is looked up once."""
 
-    def __init__(self, start: datetime, timezone: str, t: Translator) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        timezone: str,
+        t: Translator,
+        translated: Mapping[int, Rendering] | None = None,
+    ) -> None:
         self.zone, self.t = ZoneInfo(timezone), t
+        self.translated = translated or None  # None: most summaries, nothing looked up
         self.former = t("entry.former_member")
         self.line = t.template("summary.line")
         self.where: dict[str, str] = {}
@@ -162,7 +169,7 @@ class _Lines:
         ]
         self.day_names = [self.days[d.weekday()] for d in days]
 
-    def __call__(self, entry: EntryFacts, author: str, translated: Rendering | None = None) -> str:
+    def __call__(self, entry: EntryFacts, author: str) -> str:
         where = self.where.get(entry.setting)
         if where is None:
             where = self.where[entry.setting] = self.t(f"summary.setting.{entry.setting}")
@@ -174,6 +181,7 @@ class _Lines:
         text, marks = entry.text, ""
         if entry.mood or entry.attachment_ref or entry.edited_at:  # most lines are plain
             text, marks = shown_text(entry, self.t), _marks(entry, self.t)
+        translated = self.translated.get(entry.id or 0) if self.translated else None
         if translated is not None:
             text, marks = translated.text, marks + translation_mark(translated, entry.id, self.t)
         return self.line(
@@ -240,13 +248,11 @@ def compose_summary(
             len(sections["summary.wins"]), len(sections["summary.concerns"]), len(entries), name, t
         ),
     ]
-    short_line, translated = _Lines(start, timezone, t), week.translated
+    short_line = _Lines(start, timezone, t, week.translated)
     for key in _SECTIONS:
         if sections[key]:
             parts.append(f"\n{t(key, count=len(sections[key]))}")
-            parts.extend(
-                f"• {short_line(e, a, translated.get(e.id or 0))}" for e, a in sections[key]
-            )
+            parts.extend(f"• {short_line(e, a)}" for e, a in sections[key])
     if week.open_questions:
         parts.append(f"\n{t('summary.questions', count=len(week.open_questions))}")
         parts.extend(
@@ -255,7 +261,7 @@ def compose_summary(
                 "summary.question_line",
                 number=e.id,
                 author=a or t("entry.former_member"),
-                text=quote(_question_text(e, translated.get(e.id or 0), t), BULLETED),
+                text=quote(_question_text(e, week.translated.get(e.id or 0), t), BULLETED),
             )
             for e, a in week.open_questions
         )
