@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot import translated_notes
-from bot.buttons import Seen, offer
+from bot.buttons import Seen, ShowOriginal, offer
 from bot.context import Context
 from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.quiet_hours import next_allowed, person_quiet_hours
+from bot.translation import Rendering
 from storage import outbox_keys
 from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role, Student
 from storage.stores.students import TeamShape
@@ -45,8 +46,7 @@ async def tell_team(
     assert entry.id is not None and student.id is not None
     school_timezone: str | None = None  # read only if someone is told
     author = ctx.me.display_name
-    team = team if team is not None else await ctx.store.students.team_of(student.id)
-    told = _told_now(entry, team)
+    told = _told_now(entry, team or await ctx.store.students.team_of(student.id))
     translated = await translated_notes.for_team(
         ctx, entry, student.school_id, [person.language for person in told]
     )
@@ -81,6 +81,7 @@ async def tell_team(
                     text=text,
                 )
             )
+        reply = reply.with_buttons(await _original_button(ctx, entry, person, translated, t))
         # Urgent notes ignore quiet hours and delivery choices.
         if not urgent and school_timezone is None:
             school_timezone = await _timezone(ctx, student)
@@ -98,6 +99,20 @@ async def tell_team(
             ),
         )
     return queued
+
+
+async def _original_button(
+    ctx: Context,
+    entry: Entry,
+    person: Person,
+    translated: Mapping[str, Rendering],
+    t: Translator,
+) -> Button | None:
+    """[Original] under a note delivered translated, where the platform shows buttons."""
+    if person.language not in translated or entry.id is None:
+        return None
+    token = await offer(ctx, ShowOriginal(entry.id), SEEN_BUTTON_TTL, person_id=person.id)
+    return Button(t("button.original"), token)
 
 
 def _told_now(entry: Entry, team: Sequence[tuple[Person, Membership]]) -> list[Person]:

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from bot import access, student_record, translated_notes, weekly
 from bot.access import Action, Found
+from bot.buttons import Checked, ShowOriginal
 from bot.context import Context
-from bot.events import IncomingMessage, Reply
+from bot.events import ButtonPress, IncomingMessage, Reply
 from bot.quoting import quote
 from bot.router import Router
-from storage.models import AccessAction, Student
+from storage.models import AccessAction, Entry, Student
 
 OPEN_QUESTIONS = timedelta(days=60)
 DEFAULT_LOG_LENGTH = 10
@@ -128,15 +129,29 @@ async def show_original(msg: IncomingMessage, ctx: Context, args: str) -> list[R
         await access.log(ctx, None, AccessAction.DENIED, f"{Action.READ}: original {number}")
         return [ctx.say("original.not_found", number=number)]
     await access.authorize(ctx, link, Action.READ, f"original {number}")
+    return [await _original(ctx, entry)]
+
+
+async def original_button(
+    press: ButtonPress, ctx: Context, button: Checked[ShowOriginal]
+) -> list[Reply]:
+    """[Original] under a translated note: the same as /original N (the press is re-checked)."""
+    entry = await ctx.store.entries.get(button.payload.entry_id)
+    if entry is None or button.link is None:
+        # Gone, or the presser is no longer on the student's team: nothing is shown.
+        return [ctx.say("entry.gone")]
+    await access.authorize(ctx, button.link, Action.READ, f"original {entry.id}")
+    return [await _original(ctx, entry)]
+
+
+async def _original(ctx: Context, entry: Entry) -> Reply:
     author = await ctx.store.people.get(entry.author_id) if entry.author_id else None
-    return [
-        ctx.say(
-            "original.shown",
-            number=entry.id,
-            author=author.display_name if author else ctx.t("entry.former_member"),
-            text=quote(entry.text),
-        )
-    ]
+    return ctx.say(
+        "original.shown",
+        number=entry.id,
+        author=author.display_name if author else ctx.t("entry.former_member"),
+        text=quote(entry.text),
+    )
 
 
 def register(router: Router) -> None:
@@ -144,5 +159,6 @@ def register(router: Router) -> None:
     router.command("students", list_students)
     router.command("log", show_log)
     router.command("original", show_original)
+    router.button(ShowOriginal, original_button)
     router.command("week", show_week)
     router.command("record", show_record)

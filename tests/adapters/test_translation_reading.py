@@ -72,6 +72,30 @@ async def test_an_instant_delivery_reaches_the_spanish_reading_parent_translated
     assert "traducido automáticamente" in letter.text
 
 
+async def test_the_original_button_under_a_translated_letter_shows_the_words_as_written(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.spanish_parent, "/delivery instant")
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+    letter = await mail.letter(school.spanish_parent, "win")
+
+    shown = await school.press(school.spanish_parent, letter.button("Ver original"))
+
+    assert "Sam read a whole page aloud" in shown.text
+    assert "Ms. Ortiz" in shown.text
+
+
+async def test_a_letter_in_the_readers_own_language_has_no_original_button(
+    school: DemoSchool, mail: Mail
+) -> None:
+    await school.say(school.parent, "/delivery instant")
+    await school.say(school.teacher, "+ Sam read a whole page aloud")
+
+    letter = await mail.letter(school.parent, "win")
+
+    assert letter.labels == []
+
+
 async def test_an_urgent_note_in_spanish_reaches_the_teacher_in_english_at_once(
     school: DemoSchool, mail: Mail, fake: FakeTranslation
 ) -> None:
@@ -84,7 +108,7 @@ async def test_an_urgent_note_in_spanish_reaches_the_teacher_in_english_at_once(
     letter = await mail.letter(school.teacher, "urgent")
     assert "Sam fell in the yard and the nurse saw him" in letter.text
     assert "translated automatically" in letter.text
-    assert letter.labels == ["Seen"]
+    assert letter.labels == ["Seen", "Original"]
 
 
 async def test_the_spanish_parents_question_and_the_teachers_answer_cross_languages(
