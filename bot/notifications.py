@@ -81,7 +81,7 @@ async def tell_team(
                     text=text,
                 )
             )
-        reply = reply.with_buttons(await _original_button(ctx, entry, person, translated, t))
+        reply = reply.with_buttons(await original_button(ctx, entry, person, translated, t))
         # Urgent notes ignore quiet hours and delivery choices.
         if not urgent and school_timezone is None:
             school_timezone = await _timezone(ctx, student)
@@ -101,7 +101,7 @@ async def tell_team(
     return queued
 
 
-async def _original_button(
+async def original_button(
     ctx: Context,
     entry: Entry,
     person: Person,
@@ -170,6 +170,7 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
                 ),
             )
         )
+        reply = reply.with_buttons(await original_button(ctx, entry, person, translated, t))
         queued += await enqueue(
             ctx.store,
             Letter(

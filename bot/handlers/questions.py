@@ -9,7 +9,7 @@ from bot.access import Action
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.i18n import Translator
-from bot.notifications import not_before
+from bot.notifications import not_before, original_button
 from bot.outbox import Letter, enqueue
 from bot.quoting import quote
 from bot.router import Router
@@ -115,6 +115,7 @@ async def _tell_asker(
     school = await ctx.store.students.school(student.school_id)
     t = Translator(asker.language)
     translated = await translated_notes.for_team(ctx, answer, student.school_id, [asker.language])
+    button = await original_button(ctx, answer, asker, translated, t)
     await enqueue(
         ctx.store,
         Letter(
@@ -131,7 +132,7 @@ async def _tell_asker(
                         answer.text, translated.get(asker.language), answer.id, t
                     ),
                 )
-            ),
+            ).with_buttons(button),
             not_before=not_before(ctx, asker, school.timezone if school else "UTC"),
             student_id=student.id,
         ),

@@ -128,6 +128,7 @@ async def test_the_spanish_parents_question_and_the_teachers_answer_cross_langua
     told = await mail.letter(school.spanish_parent, "answer")
     assert "Sí, los azules" in told.text
     assert "traducido automáticamente" in told.text
+    assert told.labels == ["Ver original"]
 
 
 async def test_a_teachers_english_win_reaches_a_spanish_reading_parent_translated(
