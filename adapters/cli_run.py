@@ -87,8 +87,12 @@ def run_job(
                     if school
                     else list(await store.students.schools())
                 )
-            run = jobs.run_checkin if job is JobName.CHECKIN else jobs.run_summary
-            reports = [await run(db, settings, clock, target.id or 0) for target in targets]
+            reports = [
+                await jobs.run_checkin(db, settings, clock, target.id or 0)
+                if job is JobName.CHECKIN
+                else await jobs.run_summary(db, settings, clock, target.id or 0, tandem.notes)
+                for target in targets
+            ]
             return {
                 "queued": {r.school: r.queued for r in reports},
                 "skipped": {r.school: r.skipped for r in reports if r.skipped},

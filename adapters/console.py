@@ -128,8 +128,13 @@ class ConsoleChat:
         if school is None or school.id is None:
             return
         if job:
-            run = jobs.run_checkin if job == "checkin" else jobs.run_summary
-            report = await run(self.db, settings, clock, school.id)
+            report = (
+                await jobs.run_checkin(self.db, settings, clock, school.id)
+                if job == "checkin"
+                else await jobs.run_summary(
+                    self.db, settings, clock, school.id, self.dispatcher.notes
+                )
+            )
             if report.skipped:
                 self._print(self.t("console.tick_skipped", why=report.skipped))
         if not await self.deliver(_Later(clock, timedelta(days=1))):

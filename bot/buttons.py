@@ -104,6 +104,11 @@ class Seen(OnEntry, action="seen", needs=Action.READ):
 
 
 @dataclass(frozen=True)
+class ShowOriginal(OnEntry, action="original", needs=Action.READ):
+    """[Original] under a note delivered translated: the words as written."""
+
+
+@dataclass(frozen=True)
 class PickStudent(OnStudent, action="pick_student", needs=Action.LOG):
     """One of the buttons naming the sender's students, under a note whose student is unclear.
 

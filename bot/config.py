@@ -34,6 +34,7 @@ from bot.config_values import (
     toml_type,
 )
 from bot.i18n import languages
+from bot.translation_config import TranslationConfig, read_translation
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -166,6 +167,7 @@ class Settings:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     progress: ProgressConfig = field(default_factory=ProgressConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
+    translation: TranslationConfig = field(default_factory=TranslationConfig)
     # Each platform's [section] by name, in the order the composition root declared them.
     platforms: Mapping[str, PlatformConfig] = field(default_factory=dict)
 
@@ -206,6 +208,7 @@ def section_keys(platforms: Iterable[PlatformSection] = ()) -> dict[str, tuple[s
         "security": keys(core.security),
         "progress": keys(core.progress),
         "sender": paced + keys(core.sender),
+        "translation": keys(core.translation),
     }
 
 
@@ -231,6 +234,7 @@ def load_config(
             stale_weeks=sections["progress"].positive("stale_weeks", ProgressConfig.stale_weeks)
         ),
         sender=_sender(sections["sender"], platforms),
+        translation=read_translation(sections["translation"]),
         platforms={
             platform.name: platform.config.read(sections[platform.name]) for platform in platforms
         },

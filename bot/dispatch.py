@@ -15,6 +15,7 @@ from bot.flood import FloodGuard, Verdict
 from bot.grammar import clean_text
 from bot.i18n import Translator, guess_language, translate
 from bot.router import Router, split_command
+from bot.translation import NoteTranslator
 from storage.db import Database, is_connection_lost
 from storage.models import PendingAction
 from storage.stores import Store
@@ -46,11 +47,19 @@ def _pressed_by_its_owner(pending: PendingAction, ctx: Context, press: ButtonPre
 class Dispatcher:
     """Turns one platform-free event into the replies for its sender, in one transaction."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Clock, routes: Router) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        routes: Router,
+        notes: NoteTranslator | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
         self.routes = routes
+        self.notes = notes
         self.flood = FloodGuard(settings.security.messages_per_minute)
         # Called after an event's transaction that queued letters commits (the runner pokes
         # the sender with it; an event that queued nothing does not wake it).
@@ -133,6 +142,7 @@ class Dispatcher:
             t=Translator(language),
             person=person,
             account=account if person else None,
+            notes=self.notes,
         )
         return context, found is not None and found.awaits_follow_up
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -17,6 +17,7 @@ from bot.i18n.dates import weekdays
 from bot.measure_words import MeasureFacts, measure_words, value_words
 from bot.measures import MeasureKind
 from bot.quoting import quote
+from bot.translation import Rendering, Shown
 from storage.models import Entry, EntryKind, Setting, Student
 
 
@@ -88,18 +89,35 @@ BULLETED = "  "
 
 
 def entry_line(
-    entry: Entry, author: str, timezone: str, t: Translator, indent: str = BULLETED
+    entry: Entry,
+    author: str,
+    timezone: str,
+    t: Translator,
+    indent: str = BULLETED,
+    translated: Rendering | None = None,
 ) -> str:
     """`Tue, Nov 25, 2:05 PM · Win · Ms. Ortiz:` and, quoted below, `read a whole page aloud`
-    (`indent`: the quote's, under a list's bullet)."""
+    (`indent`: the quote's, under a list's bullet; `translated`: as the reader sees it)."""
+    shown = translated.text if translated else shown_text(entry, t)
     return t(
         "entry.line",
         when=t.moment(entry.created_at, timezone),
         kind=t(f"kind.{entry.kind}").capitalize(),
         author=author or t("entry.former_member"),
-        text=quote(shown_text(entry, t), indent),
-        marks=_marks(entry, t),
+        text=quote(shown, indent),
+        marks=_marks(entry, t) + translation_mark(translated, entry.id, t),
     )
+
+
+def translation_mark(rendering: Rendering | None, entry_id: int | None, t: Translator) -> str:
+    """What follows the author's name: machine-made, or not translated after all."""
+    if rendering is None or rendering.shown is Shown.ORIGINAL:
+        return ""
+    if rendering.shown is Shown.TRANSLATED:
+        return " " + t("entry.translated_mark", number=entry_id)
+    if rendering.shown is Shown.OVER_LIMIT:
+        return " " + t("entry.over_limit_mark")
+    return " " + t("entry.untranslated_mark")
 
 
 @cache
@@ -108,6 +126,11 @@ def _mood_words() -> frozenset[str]:
     return frozenset(
         translate(language, f"checkin.mood.{mood}") for language in languages() for mood in Mood
     )
+
+
+def mood_only(entry: EntryFacts) -> bool:
+    """A check-in tap's words, which every reader reads in their own language already."""
+    return bool(entry.mood) and entry.text in _mood_words()
 
 
 def shown_text(entry: EntryFacts, t: Translator) -> str:
@@ -132,8 +155,15 @@ class _Lines:
     """The summary's shorter line, `Mon · Dana (home):` and, quoted below, `slept badly`, for the
     many lines of one summary: what they share is looked up once."""
 
-    def __init__(self, start: datetime, timezone: str, t: Translator) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        timezone: str,
+        t: Translator,
+        translated: Mapping[int, Rendering] | None = None,
+    ) -> None:
         self.zone, self.t = ZoneInfo(timezone), t
+        self.translated = translated or None  # None: most summaries, nothing looked up
         self.former = t("entry.former_member")
         self.line = t.template("summary.line")
         self.where: dict[str, str] = {}
@@ -159,6 +189,9 @@ class _Lines:
         text, marks = entry.text, ""
         if entry.mood or entry.attachment_ref or entry.edited_at:  # most lines are plain
             text, marks = shown_text(entry, self.t), _marks(entry, self.t)
+        translated = self.translated.get(entry.id or 0) if self.translated else None
+        if translated is not None:
+            text, marks = translated.text, marks + translation_mark(translated, entry.id, self.t)
         return self.line(
             day=day,
             author=author or self.former,
@@ -177,6 +210,8 @@ class StudentWeek:
     goals: Sequence[GoalFacts] = ()
     open_questions: Sequence[tuple[EntryFacts, str]] = ()
     measures: Sequence[MeasureFacts] = ()  # this week's, oldest first
+    # Other people's words in the reader's language, by entry id (none: all as written).
+    translated: Mapping[int, Rendering] = field(default_factory=dict)
 
 
 # The order a week is told in: strengths first, then what needs care, then home and school.
@@ -217,12 +252,12 @@ def compose_summary(
             len(sections["summary.wins"]), len(sections["summary.concerns"]), len(entries), name, t
         ),
     ]
-    short_line = _Lines(start, timezone, t)
+    short_line = _Lines(start, timezone, t, week.translated)
     for key in _SECTIONS:
         if sections[key]:
             parts.append(f"\n{t(key, count=len(sections[key]))}")
             parts.extend(f"• {short_line(e, a)}" for e, a in sections[key])
-    parts.extend(_open_question_lines(week.open_questions, t))
+    parts.extend(_open_question_lines(week.open_questions, week.translated, t))
     goals = _goals_worked_on(week.goals, entries)
     parts.extend(_goal_lines(goals, week.measures, t))
     written = (
@@ -248,7 +283,11 @@ def _by_section(
     return sections
 
 
-def _open_question_lines(questions: Sequence[tuple[EntryFacts, str]], t: Translator) -> list[str]:
+def _open_question_lines(
+    questions: Sequence[tuple[EntryFacts, str]],
+    translated: Mapping[int, Rendering],
+    t: Translator,
+) -> list[str]:
     """The questions still waiting for an answer, numbered for `/answer N`."""
     if not questions:
         return []
@@ -260,7 +299,7 @@ def _open_question_lines(questions: Sequence[tuple[EntryFacts, str]], t: Transla
                 "summary.question_line",
                 number=e.id,
                 author=a or t("entry.former_member"),
-                text=quote(e.text, BULLETED),
+                text=quote(_question_text(e, translated.get(e.id or 0), t), BULLETED),
             )
             for e, a in questions
         ),
@@ -313,6 +352,12 @@ def _glossary_lines(written: Sequence[str], t: Translator) -> list[str]:
     if not explained:
         return []
     return [f"\n{t('summary.glossary')}", *(f"• {line}" for line in explained)]
+
+
+def _question_text(entry: EntryFacts, translated: Rendering | None, t: Translator) -> str:
+    if translated is None:
+        return entry.text
+    return f"{translated.text}\n{translation_mark(translated, entry.id, t).strip()}"
 
 
 def _balance(wins: int, concerns: int, notes: int, name: str, t: Translator) -> str:

@@ -269,6 +269,21 @@ class Measure(SQLModel, table=True):
     taken_at: datetime = utc_field()
 
 
+class Translation(SQLModel, table=True):
+    """An entry's words machine-translated into one language, kept per wording (`source_hash`
+    of the text translated), so a note is translated once per language and again when edited."""
+
+    __table_args__ = (UniqueConstraint("entry_id", "language", "source_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
+    language: str = Field(sa_type=String(16))
+    source_hash: str = Field(sa_type=String(64))
+    source_language: str = Field(sa_type=String(16))
+    text: str = Field(sa_type=Text)
+    created_at: datetime = utc_field()
+
+
 class Invite(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code_hash: str = Field(sa_type=String(64), unique=True)

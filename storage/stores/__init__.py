@@ -20,6 +20,7 @@ from storage.stores.progress import ProgressStore
 from storage.stores.records import RecordStore
 from storage.stores.status import StatusView
 from storage.stores.students import StudentStore
+from storage.stores.translations import TranslationStore
 from storage.stores.weekly import WeeklyView
 
 
@@ -38,6 +39,7 @@ class Store:
         self.outbox = OutboxStore(session)  # counts the letters this transaction queued
         self.weekly = WeeklyView(session)
         self.records = RecordStore(session)
+        self.translations = TranslationStore(session)
         self.bot_profile = BotProfileStore(session)
         self.status = StatusView(session)
 

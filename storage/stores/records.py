@@ -32,6 +32,7 @@ from storage.models import (
     Person,
     SeenEvent,
     Student,
+    Translation,
 )
 from storage.stores._sql import Queries
 
@@ -46,6 +47,7 @@ def _student_rows(student_id: int, entry_ids: Sequence[int | None]) -> list[tupl
         ),
         ("amendments", delete(Amendment).where(col(Amendment.student_id) == student_id)),
         ("revisions", delete(EntryRevision).where(col(EntryRevision.entry_id).in_(entry_ids))),
+        ("translations", delete(Translation).where(col(Translation.entry_id).in_(entry_ids))),
         ("measures", delete(Measure).where(col(Measure.student_id) == student_id)),
         ("entries", delete(Entry).where(col(Entry.student_id) == student_id)),
         ("goals", delete(Goal).where(col(Goal.student_id) == student_id)),
@@ -299,6 +301,7 @@ class RecordStore(Queries):
                 delete(EntryRevision).where(col(EntryRevision.entry_id).in_(old_entries)),
             ),
             ("measures", delete(Measure).where(col(Measure.entry_id).in_(old_entries))),
+            ("translations", delete(Translation).where(col(Translation.entry_id).in_(old_entries))),
             ("entries", delete(Entry).where(col(Entry.created_at) < entries_before)),
             ("access_log", delete(AccessLog).where(col(AccessLog.at) < entries_before)),
             ("seen_events", delete(SeenEvent).where(col(SeenEvent.seen_at) < events_before)),
