@@ -45,8 +45,20 @@ class TelegramSide:
 
     async def say(self, user: TgUser, text: str) -> str:
         """`user` sends `text`; the text of what the bot sent back."""
-        update = self.fake.message(user, text)
         mark = len(self.fake.calls)
+        await self._deliver(self.fake.message(user, text))
+        sent: list[JSON] = self.fake.sent(user.id, since=mark)
+        return "\n".join(message["text"] for message in sent)
+
+    async def press(self, user: TgUser, label: str) -> str:
+        """`user` presses [label] under the bot's last message to them; that message's text
+        after the press (the bot replaces it)."""
+        message = self.fake.sent(user.id)[-1]
+        await self._deliver(self.fake.press(user, message, label))
+        shown: JSON = self.fake.messages[(message["chat"]["id"], message["message_id"])]
+        return str(shown["text"])
+
+    async def _deliver(self, update: JSON) -> None:
         host, port = self.adapter.webhook_addresses[0][:2]
         async with (
             aiohttp.ClientSession() as http,
@@ -57,8 +69,6 @@ class TelegramSide:
             assert response.status == 200
         # PTB marks an update done once its handler has finished.
         await self.adapter.application.update_queue.join()
-        sent: list[JSON] = self.fake.sent(user.id, since=mark)
-        return "\n".join(message["text"] for message in sent)
 
 
 @dataclass
@@ -148,8 +158,10 @@ async def test_link_on_slack_then_the_code_on_telegram_makes_one_person(
     shown = (await both.slack.slash(TEACHER_ON_SLACK, "link")).text
     code = re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", shown)
     assert code, shown
-    linked = await both.telegram.say(TEACHER_ON_TELEGRAM, f"/link {code.group(0)}")
+    offer = await both.telegram.say(TEACHER_ON_TELEGRAM, f"/link {code.group(0)}")
+    linked = await both.telegram.press(TEACHER_ON_TELEGRAM, "Join")
 
+    assert offer.startswith("This code is from Ana Ortiz.")
     assert linked == t("link.joined", name="Ana Ortiz")
     slack_person = await both.account_person("slack", TEACHER_ON_SLACK.user_id)
     assert await both.account_person("telegram", str(TEACHER_ON_TELEGRAM.id)) == slack_person
@@ -166,6 +178,7 @@ async def test_a_note_from_either_linked_account_is_by_the_same_person(
     )
     assert code
     await both.telegram.say(TEACHER_ON_TELEGRAM, f"/link {code.group(0)}")
+    await both.telegram.press(TEACHER_ON_TELEGRAM, "Join")
 
     await both.slack.send(TEACHER_ON_SLACK, "+ Sam read at school")
     await both.telegram.say(TEACHER_ON_TELEGRAM, "+ Sam read on the bus home")
