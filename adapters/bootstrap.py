@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from adapters.translation_deepl import DeepL
+from adapters.translation_http import TranslationClient
+from adapters.translation_libre import LibreTranslate
 from bot.config import Settings
 from bot.context import Clock, SystemClock
 from bot.dispatch import Dispatcher
@@ -27,15 +30,21 @@ from bot.handlers import (
     link,
     notes,
     onboarding,
+    progress,
     questions,
     records,
+    report,
     settings,
     team,
     urgent,
 )
-from bot.outbox import OutboxSender, Transport
+from bot.i18n import languages
+from bot.outbox import Transport
 from bot.router import Router
 from bot.scheduler import build_scheduler
+from bot.sender import OutboxSender
+from bot.translation import NoteTranslator
+from bot.translation_config import TranslationConfig
 from storage.db import Database
 from storage.models import School
 
@@ -52,6 +61,8 @@ HANDLERS: tuple[Mount, ...] = (
     amendments.register,  # /amend, [Accept] [Decline]
     records.register,  # /students /log /week /record
     goals.register,  # /goals /goal
+    progress.register,  # /progress
+    report.register,  # /report
     invites.register,  # /invite
     team.register,  # /team, [Remove] [Yes, remove] [Cancel]
     settings.register,  # /settings /language /delivery /quiet /pause
@@ -71,6 +82,15 @@ def build_router(handlers: Iterable[Mount] = HANDLERS) -> Router:
     return router
 
 
+def translation_provider(config: TranslationConfig) -> TranslationClient | None:
+    """The configured provider's adapter; None for `provider = "none"` (nothing is sent)."""
+    if config.provider == "libretranslate":
+        return LibreTranslate(config)
+    if config.provider == "deepl":
+        return DeepL(config)
+    return None
+
+
 def worker_name() -> str:
     """Tells replicas apart in the outbox's claims."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -84,6 +104,7 @@ class Tandem:
     db: Database
     clock: Clock
     dispatcher: Dispatcher
+    notes: NoteTranslator
 
     def sender(self, transports: Mapping[str, Transport]) -> OutboxSender:
         """The outbox's sender through these platforms, in this process's name."""
@@ -98,7 +119,7 @@ class Tandem:
 
     def scheduler(self, schools: Sequence[School]) -> AsyncIOScheduler:
         """The weekly jobs of these schools; `start()` it inside the running event loop."""
-        return build_scheduler(self.db, self.settings, self.clock, schools)
+        return build_scheduler(self.db, self.settings, self.clock, schools, self.notes)
 
 
 @asynccontextmanager
@@ -109,21 +130,28 @@ async def bootstrap(
     clock: Clock | None = None,
     handlers: Iterable[Mount] = HANDLERS,
     upgrade: bool = False,
+    translation: TranslationClient | None = None,
 ) -> AsyncIterator[Tandem]:
     """Tandem over the configured database, migrated (`upgrade`) or checked to be current.
 
     The database is closed on exit, unless it was passed in (a test's own); so may be the
-    clock and the handlers a test wants.
+    clock, the handlers and the translation provider a test wants.
     """
     database = db or Database(settings.database.url)
+    provider = translation or translation_provider(settings.translation)
     try:
         if upgrade:
             await database.upgrade()
         elif not await database.is_current():
             raise CommandError(NOT_SET_UP)
         clock = clock or SystemClock()
-        dispatcher = Dispatcher(database, settings, clock, build_router(handlers))
-        yield Tandem(settings, database, clock, dispatcher)
+        translator = NoteTranslator(provider, settings.translation, clock, languages())
+        if provider is not None:
+            translator.guesser.warm()
+        dispatcher = Dispatcher(database, settings, clock, build_router(handlers), translator)
+        yield Tandem(settings, database, clock, dispatcher, translator)
     finally:
+        if provider is not None:
+            await provider.close()
         if db is None:
             await database.dispose()

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from adapters import cli_records, cli_run, cli_school, cli_team
+from adapters import cli_records, cli_report, cli_run, cli_school, cli_team
 from bot.errors import CommandError
 
 app = typer.Typer(
@@ -81,6 +81,7 @@ mount(admin_app, cli_team.admin_remove, "remove")
 mount(people_app, cli_team.people_merge, "merge")
 mount(app, cli_records.export)
 mount(app, cli_records.forget_command, "forget")
+mount(app, cli_report.report)
 mount(app, cli_run.run)
 mount(app, cli_run.run_job, "jobs")
 mount(app, cli_run.status)

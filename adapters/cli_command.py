@@ -12,9 +12,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 from sqlalchemy.exc import DBAPIError
 
+from adapters import platforms
 from adapters.bootstrap import Tandem, bootstrap
+from adapters.telegram_config import TelegramConfig
 from adapters.telegram_profile import ProfileUnavailable, fetch_bot_username
-from bot.config import Settings, check_secret_key, load_config
+from bot.config import Settings, check_secret_key
 from bot.context import Context, SystemClock
 from bot.errors import CommandError
 from bot.i18n import Translator
@@ -37,7 +39,7 @@ T = TypeVar("T")
 def load_settings(config: Path | None, *, makes_codes: bool = False) -> Settings:
     """The settings from --config (ConfigError, a CommandError, names a bad key); a command
     that makes or checks codes (`makes_codes`) also needs a strong security.secret_key."""
-    settings = load_config(config)
+    settings = platforms.load_settings(config)
     if makes_codes:
         check_secret_key(settings.security)
     return settings
@@ -103,7 +105,7 @@ def run_in_store(settings: Settings, work: Work) -> dict[str, Any]:
 async def learn_bot_username(tandem: Tandem) -> None:
     """Before the first `tandem run`, ask Telegram (getMe) the bot's name for invite links;
     without it the code still works, and one line on stderr says why there is no link."""
-    telegram = tandem.settings.telegram
+    telegram = tandem.settings.platform(TelegramConfig)
     if not telegram.enabled or telegram.bot_username:
         return
     async with tandem.db.session() as session:

@@ -18,7 +18,7 @@ from adapters.cli_command import (
     run_admin,
 )
 from adapters.private_file import write_private
-from bot import access, forget, grammar, roster, student_record
+from bot import access, forget, grammar, record_export, roster, student_record
 from bot.access import Action
 from bot.config import Settings
 from bot.errors import CommandError
@@ -56,11 +56,11 @@ def export(
             raise CommandError("not allowed")  # the operator is the school's admin: not reached
         record = await student_record.gather(store, pupil)
         now = ctx.clock.now()
-        text = student_record.render(record, form, now)
+        text = record_export.render(record, form, now)
         result = _export_counts(record, form, out)
         if out is None:
             result["record"] = (
-                student_record.as_json(record, now) if form is ExportFormat.JSON else text
+                record_export.as_json(record, now) if form is ExportFormat.JSON else text
             )
             return result
         # Inside the transaction: if the file cannot be written, no export is logged.

@@ -23,6 +23,7 @@ from adapters.cli_command import (
     run_async,
 )
 from adapters.console import run_demo
+from adapters.platforms import PLATFORMS
 from adapters.runtime import drain_outbox, serve
 from bot import jobs, roster, team
 from bot.config import ConfigError, DatabaseConfig, Settings, check_secret_key
@@ -35,10 +36,9 @@ from storage.stores import Store
 def run(config: ConfigOption = None) -> None:
     """Run the enabled adapters, the weekly scheduler and the sender until SIGINT or SIGTERM."""
     settings = load_settings(config)
-    if not settings.telegram.enabled and not settings.slack.enabled:
-        raise CommandError(
-            "nothing to run: set telegram.enabled or slack.enabled to true in the config"
-        )
+    if not settings.enabled_platforms:
+        switches = " or ".join(f"{name}.enabled" for name in PLATFORMS)
+        raise CommandError(f"nothing to run: set {switches} to true in the config")
     check_secret_key(settings.security)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -87,8 +87,12 @@ def run_job(
                     if school
                     else list(await store.students.schools())
                 )
-            run = jobs.run_checkin if job is JobName.CHECKIN else jobs.run_summary
-            reports = [await run(db, settings, clock, target.id or 0) for target in targets]
+            reports = [
+                await jobs.run_checkin(db, settings, clock, target.id or 0)
+                if job is JobName.CHECKIN
+                else await jobs.run_summary(db, settings, clock, target.id or 0, tandem.notes)
+                for target in targets
+            ]
             return {
                 "queued": {r.school: r.queued for r in reports},
                 "skipped": {r.school: r.skipped for r in reports if r.skipped},

@@ -8,16 +8,18 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from adapters.bootstrap import Tandem
+from adapters.private_file import write_private
 from bot import grammar, jobs
 from bot.context import Clock
 from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, console_id, seed_demo
 from bot.dispatch import Dispatcher
-from bot.events import Button, ButtonPress, Chat, IncomingMessage, Reply, Sender
+from bot.events import Attachment, Button, ButtonPress, Chat, IncomingMessage, Reply, Sender
 from bot.i18n import Translator, translate
-from bot.outbox import OutboxSender
+from bot.sender import OutboxSender
 from storage.db import Database
 from storage.models import Account, Platform
 from storage.stores import Store
@@ -61,6 +63,7 @@ class ConsoleChat:
         start_as: str,
         language: str = "en",
         school: str = DEMO_SCHOOL,
+        files: Path = Path("tandem-files"),
     ) -> None:
         self.dispatcher = dispatcher
         self.db = db
@@ -70,6 +73,9 @@ class ConsoleChat:
         self.me = self._sender(start_as)
         self.buttons: list[Button] = []
         self.school = school
+        self.files = (
+            files  # where charts and reports are written, since a terminal shows no picture
+        )
         self.inbox = ConsoleInbox(self)
         # Event ids must not repeat across runs on the same database file.
         self._run = uuid.uuid4().hex[:8]
@@ -122,8 +128,13 @@ class ConsoleChat:
         if school is None or school.id is None:
             return
         if job:
-            run = jobs.run_checkin if job == "checkin" else jobs.run_summary
-            report = await run(self.db, settings, clock, school.id)
+            report = (
+                await jobs.run_checkin(self.db, settings, clock, school.id)
+                if job == "checkin"
+                else await jobs.run_summary(
+                    self.db, settings, clock, school.id, self.dispatcher.notes
+                )
+            )
             if report.skipped:
                 self._print(self.t("console.tick_skipped", why=report.skipped))
         if not await self.deliver(_Later(clock, timedelta(days=1))):
@@ -204,6 +215,8 @@ class ConsoleChat:
         if not keep:
             self.buttons = []
         for reply in replies:
+            if reply.attachment is not None:
+                self._save(reply.attachment)
             self._print(reply.text)
             if reply.buttons:
                 labels = []
@@ -211,6 +224,14 @@ class ConsoleChat:
                     self.buttons.append(button)
                     labels.append(f"[{len(self.buttons)}] {button.label}")
                 self._print("  ".join(labels) + "  " + self.t("console.press_hint"))
+
+    def _save(self, attachment: Attachment) -> None:
+        """Write a chart or a report for the reader to open; print where it is."""
+        self._count += 1
+        self.files.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.files / f"{self._run}-{self._count}-{attachment.filename}"
+        write_private(path, attachment.data, overwrite=True)
+        self._print(self.t("console.file_saved", path=str(path)))
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")

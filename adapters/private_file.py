@@ -10,8 +10,9 @@ from pathlib import Path
 from bot.errors import CommandError
 
 
-def write_private(path: Path, text: str, *, overwrite: bool) -> None:
-    """Write `text` to `path`, readable by its owner only (0600), or raise CommandError.
+def write_private(path: Path, text: str | bytes, *, overwrite: bool) -> None:
+    """Write `text` (or bytes: a chart, a PDF) to `path`, readable by its owner only (0600),
+    or raise CommandError.
 
     The text goes to a new file in the same folder, which then takes the path's place in one
     rename: a reader never sees half a file, and an existing file's looser mode is not kept.
@@ -28,8 +29,9 @@ def write_private(path: Path, text: str, *, overwrite: bool) -> None:
     except OSError as err:
         raise CommandError(f"cannot write {path} ({err.strerror or err})") from None
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if overwrite:

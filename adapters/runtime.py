@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from adapters.bootstrap import Tandem
+from adapters.platforms import enabled_adapters
 from bot.config import Settings
 from bot.dispatch import Dispatcher
 from bot.outbox import Transport
 from storage.db import Database
-from storage.models import Platform
 from storage.stores import Store
 
 log = logging.getLogger(__name__)
@@ -27,20 +27,10 @@ async def platform_adapters(
     """Start the enabled adapters (taking updates only if `listen`), stop them on exit."""
     transports: dict[str, Transport] = {}
     async with AsyncExitStack() as stack:
-        if settings.telegram.enabled:
-            from adapters.telegram import TelegramAdapter
-
-            telegram = TelegramAdapter(settings.telegram, dispatcher, db)
-            await (telegram.start() if listen else telegram.connect())
-            stack.push_async_callback(telegram.stop)
-            transports[Platform.TELEGRAM] = telegram
-        if settings.slack.enabled:
-            from adapters.slack import SlackAdapter
-
-            slack = SlackAdapter(settings.slack, dispatcher, db)
-            await (slack.start() if listen else slack.connect())
-            stack.push_async_callback(slack.stop)
-            transports[Platform.SLACK] = slack
+        for name, adapter in enabled_adapters(settings, dispatcher, db).items():
+            await (adapter.start() if listen else adapter.connect())
+            stack.push_async_callback(adapter.stop)
+            transports[name] = adapter
         yield transports
 
 

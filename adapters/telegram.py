@@ -2,7 +2,8 @@
 
 Incoming updates become `IncomingMessage`, `MessageEdited` or `ButtonPress`; the core's
 replies go back as plain text (never a parse mode, so user text is never markup), split at
-Telegram's 4096-character limit, with inline keyboards that carry only opaque tokens.
+Telegram's 4096-character limit, with inline keyboards that carry only opaque tokens. Ordering,
+retries and the rest of what every platform does the same way come from adapters/kit.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
 
 import telegram
@@ -23,6 +25,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Message,
     Update,
@@ -39,9 +42,11 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.config import ConfigError, TelegramConfig
-from bot.dispatch import Dispatcher
+from adapters import kit
+from adapters.kit import CONCURRENT_EVENTS, ChatAdapter, ChatTurns, Failure, Verdict
+from adapters.telegram_config import NAME, TelegramConfig
 from bot.events import (
+    Attachment,
     Button,
     ButtonPress,
     Chat,
@@ -53,9 +58,7 @@ from bot.events import (
     Sender,
 )
 from bot.i18n import DEFAULT_LANGUAGE, catalog, languages
-from bot.outbox import PermanentError, RateLimited
-from storage.db import Database
-from storage.models import Account, Platform
+from storage.models import Platform
 from storage.stores import Store
 
 __all__ = [
@@ -65,7 +68,10 @@ __all__ = [
     "ChatOrderedUpdates",
     "HeldBackUpdates",
     "TelegramAdapter",
+    "TelegramMessage",
+    "classify",
     "keyboard",
+    "render",
     "split_text",
     "to_core",
 ]
@@ -78,19 +84,19 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 
 # Updates handled at once; the HTTP pool has room for all of them plus outbox sends.
-CONCURRENT_UPDATES = 16
+CONCURRENT_UPDATES = CONCURRENT_EVENTS
 # Updates taken from Telegram and not yet handled, at most (see HeldBackUpdates).
 MAX_UNHANDLED_UPDATES = 4 * CONCURRENT_UPDATES
 CONNECTION_POOL_SIZE = CONCURRENT_UPDATES + 4
 POOL_TIMEOUT = 10.0
 POLL_TIMEOUT = timedelta(seconds=10)
-# A send waits out at most this many 429s before giving the error to its caller.
-MAX_SEND_ATTEMPTS = 4
+# PTB takes one of its own slots before an update's chat is known; so many that they never run
+# out (HeldBackUpdates bounds the updates in hand): the real ones are taken in chat order.
+_PTB_SLOTS = 1 << 16
 # Side-by-side buttons while their labels fit a phone's width.
 ROW_CHARACTERS = 28
 ROW_BUTTONS = 4
 
-_T = TypeVar("_T")
 Sleep = Callable[[float], Awaitable[Any]]
 TelegramApp = Application[
     ExtBot[None], ContextTypes.DEFAULT_TYPE, dict[Any, Any], dict[Any, Any], dict[Any, Any], None
@@ -161,35 +167,26 @@ def _largest_photo(message: Message) -> str | None:
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
-    """Cut text into messages of at most `limit` UTF-16 units, at line breaks where possible.
-
-    The pieces put together give the text back; pieces of nothing but whitespace are left out
-    (Telegram refuses an empty message).
-    """
-    pieces: list[str] = []
-    rest = text
-    while _utf16_length(rest) > limit:
-        end = max(1, _fitting_prefix(rest, limit))
-        cut = rest.rfind("\n", 0, end) + 1 or rest.rfind(" ", 0, end) + 1 or end
-        pieces.append(rest[:cut])
-        rest = rest[cut:]
-    pieces.append(rest)
-    return [piece for piece in pieces if piece.strip()]
+    """Cut text into messages of at most `limit` UTF-16 units (Telegram counts an emoji outside
+    the BMP twice), at line breaks where possible; no piece is only white space."""
+    return kit.split_text(text, limit, utf16=True)
 
 
-def _utf16_length(text: str) -> int:
-    # Telegram counts UTF-16 code units: an emoji outside the BMP counts twice.
-    return len(text.encode("utf-16-le")) // 2
+@dataclass(frozen=True)
+class TelegramMessage:
+    """One sendMessage: plain text, and the keyboard if it is a reply's last message."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None
 
 
-def _fitting_prefix(text: str, limit: int) -> int:
-    """The number of characters of `text` that fit in `limit` UTF-16 units."""
-    used = 0
-    for index, character in enumerate(text):
-        used += 2 if ord(character) > 0xFFFF else 1
-        if used > limit:
-            return index
-    return len(text)
+def render(reply: Reply) -> list[TelegramMessage]:
+    """A reply as Telegram messages, the buttons under the last one."""
+    pieces = split_text(reply.text)
+    return [
+        TelegramMessage(piece, keyboard(reply.buttons) if number == len(pieces) else None)
+        for number, piece in enumerate(pieces, start=1)
+    ]
 
 
 def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
@@ -209,6 +206,19 @@ def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
+def classify(error: Exception) -> Verdict | None:
+    """What a Bot API error means to the kit; None for timeouts and network errors."""
+    if isinstance(error, RetryAfter):
+        return Verdict(Failure.RATE_LIMITED, retry_after=_retry_seconds(error))
+    if isinstance(error, Forbidden):
+        return Verdict(Failure.GONE)  # the bot was blocked, or kicked from the group
+    if isinstance(error, BadRequest):  # before NetworkError, which it subclasses
+        if "not modified" in error.message.lower():
+            return Verdict(Failure.UNCHANGED)
+        return Verdict(Failure.REFUSED, reason=type(error).__name__)
+    return None
+
+
 def _retry_seconds(error: RetryAfter) -> float:
     # PTB 22 returns int or timedelta depending on PTB_TIMEDELTA, and warns about the int.
     with warnings.catch_warnings():
@@ -225,32 +235,24 @@ def _file_url(base_url: str) -> str:
 
 
 class ChatOrderedUpdates(BaseUpdateProcessor):
-    """Up to N updates at once, but one at a time per chat: a chat's messages keep their order.
+    """Updates in the kit's chat turns: up to N at once, one at a time per chat, a few waiting.
 
     Without it "+ Sam read aloud" and an "/undo" sent right after could be handled the wrong
-    way round.
+    way round; and with PTB's own slots taken first, one chat's backlog could hold them all.
     """
 
-    def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._holders: dict[int, int] = {}  # updates of each chat running or waiting
+    def __init__(
+        self, turns: ChatTurns, tell: Callable[[Update], Awaitable[None]] | None = None
+    ) -> None:
+        super().__init__(_PTB_SLOTS)
+        self.turns = turns
+        self._tell = tell
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run the update's handlers once the updates before it from its chat are done."""
+        """Run the update's handlers in its chat's turn, or refuse it if its chat has enough."""
         chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            await coroutine
-            return
-        lock = self._locks.setdefault(chat.id, asyncio.Lock())
-        self._holders[chat.id] = self._holders.get(chat.id, 0) + 1
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            self._holders[chat.id] -= 1
-            if not self._holders[chat.id]:  # nobody else waits: forget the chat
-                del self._holders[chat.id], self._locks[chat.id]
+        tell = partial(self._tell, update) if self._tell and isinstance(update, Update) else None
+        await self.turns.run(str(chat.id) if chat else None, coroutine, tell)
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -284,45 +286,27 @@ class HeldBackUpdates(asyncio.Queue[object]):
         self._room.release()
 
 
-@dataclass(frozen=True)
-class _Pressed:
-    """The message whose button was pressed: a reply that `replaces` edits it."""
-
-    chat_id: str
-    message_id: int
-
-
 # --- the adapter -----------------------------------------------------------------------------
 
 
-class TelegramAdapter:
+class TelegramAdapter(ChatAdapter[TelegramConfig, TelegramMessage]):
     """A python-telegram-bot Application that feeds the dispatcher and renders its replies."""
 
-    def __init__(
-        self,
-        config: TelegramConfig,
-        dispatcher: Dispatcher,
-        db: Database,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        if config.mode == "webhook" and not config.webhook_secret:
-            # Without the secret anyone could post updates in any user's name.
-            raise ConfigError(
-                "telegram.webhook_secret",
-                'required when telegram.mode is "webhook" (or set TANDEM_TELEGRAM_WEBHOOK_SECRET)',
-            )
-        self.config = config
-        self.dispatcher = dispatcher
-        self.db = db
-        self._sleep = sleep
-        self.application: TelegramApp = (
+    application: TelegramApp
+    platform = NAME
+    render = staticmethod(render)
+    classify = staticmethod(classify)
+
+    def _setup(self) -> None:
+        config = self.config
+        self.application = (
             ApplicationBuilder()
             .token(config.token)
             .base_url(config.base_url)
             .base_file_url(_file_url(config.base_url))
             .job_queue(None)  # APScheduler runs the weekly jobs, not PTB
             .update_queue(HeldBackUpdates(MAX_UNHANDLED_UPDATES))
-            .concurrent_updates(ChatOrderedUpdates(CONCURRENT_UPDATES))
+            .concurrent_updates(ChatOrderedUpdates(self.turns, self._tell_too_fast))
             .connection_pool_size(CONNECTION_POOL_SIZE)
             .pool_timeout(POOL_TIMEOUT)
             .build()
@@ -372,35 +356,11 @@ class TelegramAdapter:
         await self.application.shutdown()
         log.info("telegram adapter stopped")
 
-    async def send(self, chat_id: str, reply: Reply) -> str:
-        """Send a reply to a chat (the outbox's way out); the message_ref of its last message.
-
-        429s are waited out (with the injected sleep) up to MAX_SEND_ATTEMPTS, then RetryAfter
-        is raised; a blocked bot marks the account inactive and raises RecipientBlocked.
-        """
-        return await self._send(chat_id, reply)
-
     async def connect(self) -> None:
         """Log in (getMe) and remember the username, to send without taking updates."""
         logging.getLogger("httpx").setLevel(logging.WARNING)
         await self.application.initialize()
         await self._remember_username()
-
-    async def deliver(self, account: Account, reply: Reply) -> str:
-        """The outbox's Transport: one reply to the account's direct chat; its message_ref.
-
-        A 429 is not waited out here but raised as RateLimited, so the sender reschedules the
-        letter; a refused message is a PermanentError; a blocked bot marks the account
-        inactive and raises RecipientBlocked. Timeouts and network errors pass through as they
-        are, which the sender retries later.
-        """
-        chat_id = account.dm_chat_id or account.external_id
-        try:
-            return await self._send(chat_id, reply, patient=False)
-        except RetryAfter as error:
-            raise RateLimited(_retry_seconds(error)) from None
-        except BadRequest as error:  # before NetworkError, which it subclasses
-            raise PermanentError(type(error).__name__) from None
 
     # --- start-up ---
 
@@ -468,15 +428,19 @@ class TelegramAdapter:
             await self._answer(update.callback_query.id)
             message = update.callback_query.message
             if message is not None:
-                pressed = _Pressed(str(message.chat.id), message.message_id)
+                pressed = str(message.message_id)
         replies = await self.dispatcher.dispatch(event)
         try:
-            for reply in replies:
-                if reply.replaces and pressed is not None:
-                    await self._edit(pressed, reply)
-                    pressed = None  # one message is replaced; later replies follow it
-                else:
-                    await self._send(event.chat.id, reply)
+            await self.answer(event.chat.id, replies, pressed)
+        except RecipientBlocked:
+            log.info("telegram update %s: the chat blocked the bot", update.update_id)
+
+    async def _tell_too_fast(self, update: Update) -> None:
+        """Tell a chat that floods us, once a burst, that we kept only its first updates."""
+        event = to_core(update)
+        try:
+            if event is not None:
+                await self.answer(event.chat.id, await self.too_fast(event))
         except RecipientBlocked:
             log.info("telegram update %s: the chat blocked the bot", update.update_id)
 
@@ -492,92 +456,40 @@ class TelegramAdapter:
 
     async def _answer(self, query_id: str) -> None:
         try:
-            await self._retrying(None, lambda: self.application.bot.answer_callback_query(query_id))
+            await self.call(None, partial(self.application.bot.answer_callback_query, query_id))
         except TelegramError as error:
             # A query older than a few minutes cannot be answered; the press still counts.
             log.info("callback query not answered: %s", type(error).__name__)
 
     # --- replies out ---
 
-    async def _send(self, chat_id: str, reply: Reply, patient: bool = True) -> str:
-        """Send a reply in as many messages as it takes; `patient` waits out a first 429."""
-        pieces = split_text(reply.text)
-        ref = ""
-        for number, piece in enumerate(pieces, start=1):
-            markup = keyboard(reply.buttons) if number == len(pieces) else None
-            # Once part of a reply is out, 429s are waited out here: a retry of the whole
-            # reply by the outbox would send that part twice.
-            attempts = MAX_SEND_ATTEMPTS if patient or number > 1 else 1
-            ref = await self._send_piece(chat_id, piece, markup, attempts)
-        return ref
-
-    async def _send_piece(
-        self,
-        chat_id: str,
-        text: str,
-        markup: InlineKeyboardMarkup | None,
-        attempts: int = MAX_SEND_ATTEMPTS,
-    ) -> str:
-        sent = await self._retrying(
-            chat_id,
-            lambda: self.application.bot.send_message(
-                chat_id, text, reply_markup=markup, link_preview_options=_NO_PREVIEW
-            ),
-            attempts,
+    async def post(self, chat: str, message: TelegramMessage, thread: str | None) -> str:
+        """One sendMessage (Telegram has no threads: `thread` is not used)."""
+        sent = await self.application.bot.send_message(
+            chat, message.text, reply_markup=message.markup, link_preview_options=_NO_PREVIEW
         )
         return _ref(sent.chat_id, sent.message_id)
 
-    async def _edit(self, pressed: _Pressed, reply: Reply) -> None:
-        """Show the reply in place of the pressed message (its keyboard goes with it)."""
-        first, *more = split_text(reply.text) or [""]
-        markup = keyboard(reply.buttons) if not more else None
-        try:
-            await self._retrying(
-                pressed.chat_id,
-                lambda: self.application.bot.edit_message_text(
-                    first,
-                    chat_id=pressed.chat_id,
-                    message_id=pressed.message_id,
-                    reply_markup=markup,
-                    link_preview_options=_NO_PREVIEW,
-                ),
-            )
-        except BadRequest as error:
-            if "not modified" not in error.message.lower():
-                # Too old or gone: say it in a new message instead.
-                await self._send(pressed.chat_id, reply)
-                return
-        for number, piece in enumerate(more, start=1):
-            await self._send_piece(
-                pressed.chat_id, piece, keyboard(reply.buttons) if number == len(more) else None
-            )
+    async def post_file(self, chat: str, attachment: Attachment, thread: str | None) -> str:
+        """One sendPhoto for an image, else one sendDocument. No caption: the words follow at
+        once as a message of their own (Telegram has no alt text), so they are not said twice."""
+        upload = InputFile(attachment.data, filename=attachment.filename)
+        bot = self.application.bot
+        if attachment.is_image:
+            sent = await bot.send_photo(chat, upload)
+        else:
+            sent = await bot.send_document(chat, upload)
+        return _ref(sent.chat_id, sent.message_id)
 
-    async def _retrying(
-        self,
-        chat_id: str | None,
-        call: Callable[[], Awaitable[_T]],
-        attempts: int = MAX_SEND_ATTEMPTS,
-    ) -> _T:
-        """Make a Bot API call, waiting out 429s; a block marks the account inactive."""
-        attempt = 1
-        while True:
-            try:
-                return await call()
-            except RetryAfter as error:
-                if attempt >= attempts:
-                    raise
-                attempt += 1
-                await self._sleep(_retry_seconds(error))
-            except Forbidden:
-                if chat_id is None:
-                    raise
-                await self._deactivate(chat_id)
-                raise RecipientBlocked(chat_id) from None
-
-    async def _deactivate(self, chat_id: str) -> None:
-        async with self.db.session() as session:
-            count = await Store(session).people.deactivate_accounts(Platform.TELEGRAM, chat_id)
-        log.info("telegram chat refused delivery; %d account(s) marked inactive", count)
+    async def update(self, chat: str, message_id: str, message: TelegramMessage) -> None:
+        """One editMessageText: the keyboard shown before goes with the old text."""
+        await self.application.bot.edit_message_text(
+            message.text,
+            chat_id=chat,
+            message_id=int(message_id),
+            reply_markup=message.markup,
+            link_preview_options=_NO_PREVIEW,
+        )
 
 
 # Link previews off: Telegram's servers would fetch any URL someone wrote in a note.

@@ -9,7 +9,7 @@ from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
-from bot.config import TelegramConfig
+from adapters.telegram_config import TelegramConfig
 
 GET_ME_TIMEOUT = 5.0
 

@@ -42,10 +42,11 @@ from sqlmodel import col, select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import fresh_postgres, load, markdown_table, pg_url, print_table
 
-from bot.config import SenderConfig
+from bot.config import PlatformLimits, SenderConfig
 from bot.context import SystemClock
 from bot.events import Reply
-from bot.outbox import OutboxSender, PermanentError, RateLimited, TransientError
+from bot.outbox import PermanentError, RateLimited, TransientError
+from bot.sender import OutboxSender
 from storage.db import Database
 from storage.models import Account, Outbox, OutboxStatus, Person, Platform, School, Student
 
@@ -127,6 +128,7 @@ async def seed(url: str, n: int) -> None:
                         person_id=a.person_id,
                         account_id=a.id or 0,
                         student_id=student.id,
+                        school_id=school.id,
                         kind="checkin",
                         payload={"text": key(i), "buttons": []},
                         not_before=now,
@@ -208,10 +210,9 @@ class FakePlatformProcess:
 
 def sender_config(args: argparse.Namespace) -> SenderConfig:
     return SenderConfig(
-        telegram_per_second=args.rate,
-        telegram_per_chat_per_second=args.per_chat,
         claim_seconds=args.claim_seconds,
         concurrency=args.concurrency,
+        limits={Platform.TELEGRAM: PlatformLimits(args.rate, args.per_chat)},
     )
 
 

@@ -76,7 +76,7 @@ def once(db_url: str, workdir: Path, idle: float) -> Run:
         config.write_text(
             f'[database]\nurl = "{db_url}"\n\n[telegram]\nenabled = true\ntoken = "{TOKEN}"\n'
             f'mode = "polling"\nbase_url = "{fake_url}/bot"\n\n'
-            f'[security]\nsecret_key = "bench-secret"\n',
+            f'[security]\nsecret_key = "bench-secret-bench-secret-bench-secret-0123"\n',
             encoding="utf-8",
         )
         subprocess.run(

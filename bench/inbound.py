@@ -329,7 +329,7 @@ def measure(bot: str, db_url: str | None, args: argparse.Namespace, workdir: Pat
             config.write_text(
                 f'[database]\nurl = "{db_url}"\n\n[telegram]\nenabled = true\n'
                 f'token = "{TOKEN}"\nmode = "polling"\nbase_url = "{fake.url}/bot"\n\n'
-                f'[security]\nsecret_key = "bench-secret"\n',
+                f'[security]\nsecret_key = "bench-secret-bench-secret-bench-secret-0123"\n',
                 encoding="utf-8",
             )
             command = [*tandem_command(), "run", "--config", str(config)]

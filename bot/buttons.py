@@ -104,6 +104,11 @@ class Seen(OnEntry, action="seen", needs=Action.READ):
 
 
 @dataclass(frozen=True)
+class ShowOriginal(OnEntry, action="original", needs=Action.READ):
+    """[Original] under a note delivered translated: the words as written."""
+
+
+@dataclass(frozen=True)
 class PickStudent(OnStudent, action="pick_student", needs=Action.LOG):
     """One of the buttons naming the sender's students, under a note whose student is unclear.
 
@@ -316,14 +321,16 @@ def as_row(person_id: int, payload: Payload, token: str, expires_at: datetime) -
 
 
 async def withdraw(ctx: Context, *kinds: type[Payload], **where: object) -> None:
-    """Retire the sender's buttons of these kinds (those whose field equals `where`'s value,
-    e.g. `entry_id=12`): the other buttons of a question once one is answered."""
+    """Retire the sender's buttons of these kinds: all of them, or those whose one field
+    `where` names has that value (`entry_id=12`): the other buttons of a question once one is
+    answered."""
+    if len(where) > 1:
+        raise TypeError("withdraw buttons by one field at most")
     for kind in kinds:
         if not where:
             await ctx.store.buttons.delete_kind(ctx.my_id, kind.action)
         for key, value in where.items():
-            plain = _plain(value)
-            await ctx.store.buttons.delete_about(ctx.my_id, kind.action, key, plain)
+            await ctx.store.buttons.delete_about(ctx.my_id, kind.action, key, _plain(value))
 
 
 # --- a press: parsed, and re-checked against the access matrix ----------------------------------

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.config import Settings
 from bot.events import Reply
 from bot.i18n import Translator
 from storage.models import Account, Person, Via
 from storage.stores import Store
+
+if TYPE_CHECKING:
+    from bot.translation import NoteTranslator
 
 
 class Clock(Protocol):
@@ -32,6 +35,8 @@ class Context:
     account: Account | None = None
     # In chat, or the school's operator at the CLI (no person): what the access log records.
     via: Via = Via.CHAT
+    # Other people's words in the sender's language; None: shown as written.
+    notes: NoteTranslator | None = None
 
     def say(self, key: str, **values: object) -> Reply:
         """A reply to the sender from the catalog, in their language."""

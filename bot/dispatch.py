@@ -13,8 +13,9 @@ from bot.context import Clock, Context
 from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
 from bot.flood import FloodGuard, Verdict
 from bot.grammar import clean_text
-from bot.i18n import Translator, guess_language
+from bot.i18n import Translator, guess_language, translate
 from bot.router import Router, split_command
+from bot.translation import NoteTranslator
 from storage.db import Database, is_connection_lost
 from storage.models import PendingAction
 from storage.stores import Store
@@ -46,11 +47,19 @@ def _pressed_by_its_owner(pending: PendingAction, ctx: Context, press: ButtonPre
 class Dispatcher:
     """Turns one platform-free event into the replies for its sender, in one transaction."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Clock, routes: Router) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        routes: Router,
+        notes: NoteTranslator | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
         self.routes = routes
+        self.notes = notes
         self.flood = FloodGuard(settings.security.messages_per_minute)
         # Called after an event's transaction that queued letters commits (the runner pokes
         # the sender with it; an event that queued nothing does not wake it).
@@ -71,6 +80,20 @@ class Dispatcher:
         if queued and self.after_event is not None:
             self.after_event()
         return replies
+
+    async def too_fast(self, event: Event, kept: int) -> list[Reply]:
+        """The one answer to a burst from a chat faster than its adapter keeps up with, of
+        which it kept the first `kept` events. A stranger hears nothing but the onboarding line."""
+        sender = event.sender
+        async with self.db.session() as session:
+            store = Store(session)
+            account = await store.people.account(
+                sender.platform, sender.workspace, sender.external_id
+            )
+            person = await store.people.get(account.person_id) if account else None
+        if person is None:
+            return []
+        return [Reply(translate(person.language, "input.too_fast", kept=kept))]
 
     async def _dispatch(self, event: Event) -> tuple[list[Reply], int]:
         """The replies, and how many letters the event queued."""
@@ -119,6 +142,7 @@ class Dispatcher:
             t=Translator(language),
             person=person,
             account=account if person else None,
+            notes=self.notes,
         )
         return context, found is not None and found.awaits_follow_up
 

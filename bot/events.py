@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from storage.models import Platform
 
 __all__ = [
+    "Attachment",
     "Button",
     "ButtonPress",
     "Chat",
@@ -79,12 +80,27 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file the core made (a chart, a report), sent before the reply's text."""
+
+    data: bytes
+    filename: str
+    alt: str  # the file's content in words, for a screen reader and a caption
+    mime: str = "image/png"
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message to the sender; `replaces` edits the message whose button was pressed."""
 
     text: str
     buttons: tuple[Button, ...] = field(default=())
     replaces: bool = False
+    attachment: Attachment | None = None
 
     def with_buttons(self, *buttons: Button | None) -> Reply:
         return replace(self, buttons=self.buttons + tuple(b for b in buttons if b is not None))

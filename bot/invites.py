@@ -15,7 +15,6 @@ from storage.models import (
     Delivery,
     Invite,
     Person,
-    Platform,
     Role,
     School,
     Student,
@@ -37,10 +36,14 @@ def hash_code(code: str, secret_key: str) -> str:
     return hmac.new(secret_key.encode(), code.strip().encode(), hashlib.sha256).hexdigest()
 
 
-def invite_link(settings: Settings, code: str, bot_username: str | None = None) -> str | None:
-    """The Telegram deep link for a code: telegram.bot_username wins over the name getMe gave."""
-    username = settings.telegram.bot_username or bot_username
-    return f"https://t.me/{username}?start={code}" if username else None
+async def invite_link(store: Store, settings: Settings, code: str) -> str | None:
+    """The first link a platform makes for a code (a deep link that opens a chat with the bot and
+    redeems it), with the name the platform gave the bot when its adapter last started."""
+    for name, platform in settings.platforms.items():
+        link = platform.invite_link(code, await store.bot_profile.username(name))
+        if link:
+            return link
+    return None
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,8 @@ async def create_invite(
     via = Via.CHAT if created_by is not None else Via.CLI
     made = access.TeamChanged(TeamChange.INVITED, role=role)
     await store.records.add_access_log(access.to_row(made, now, created_by, via, student or school))
-    # The Telegram adapter stores the bot's username at start, so the CLI can link too.
-    username = await store.bot_profile.username(Platform.TELEGRAM)
-    return NewInvite(code, invite, invite_link(settings, code, username))
+    # Adapters store the bot's username at start, so the CLI can link too.
+    return NewInvite(code, invite, await invite_link(store, settings, code))
 
 
 class Redemption(StrEnum):

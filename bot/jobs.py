@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,17 +13,20 @@ from zoneinfo import ZoneInfo
 from bot.buttons import CheckinMood, as_row
 from bot.config import Settings
 from bot.context import Clock
+from bot.early_warning import Warning, early_warnings
 from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import to_payload
 from bot.quiet_hours import next_allowed, person_quiet_hours
+from bot.summary_translation import translate_week
+from bot.translation import NoteTranslator, Rendering
 from bot.weekly import EntryFacts, Mood, StudentWeek, compose_summary, iso_week, week_bounds
 from storage import outbox_keys
 from storage.db import Database
 from storage.models import PendingAction, Person, Platform, Role, School, Student
 from storage.stores import Store
 from storage.stores.outbox import outbox_values
-from storage.stores.weekly import WeekEntry, WeekGoal
+from storage.stores.weekly import Reader, WeekEntry, WeekGoal, WeekMeasure
 
 CHECKIN_TTL = timedelta(days=6)
 QUESTIONS_LOOKBACK = timedelta(days=60)
@@ -84,6 +87,7 @@ class _Letters:
                 person_id=person_id,
                 account_id=0,
                 student_id=student_id,
+                school_id=self.school.id,
                 kind=kind,
                 payload=payload,
                 not_before=due,
@@ -118,9 +122,11 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
         start, end = week_bounds(now, school.timezone)
         students = {s.id: s for s in await store.students.in_school(school_id)}
         noted = await store.weekly.students_noted(school_id, start, end)
+        warnings = await early_warnings(store, settings, school_id, now)
         letters = _Letters(store, settings, now, school)
         buttons: list[PendingAction] = []
         quiet_students: dict[int, list[str]] = defaultdict(list)
+        warned: dict[int, list[tuple[str, list[Warning]]]] = defaultdict(list)
         teachers: dict[int, Person] = {}
         for membership, person in await store.weekly.teams(school_id):
             student = students.get(membership.student_id)
@@ -130,21 +136,33 @@ async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id:
                 reply = _checkin_prompt(person, student, week, now, buttons)
                 key = outbox_keys.checkin_key(membership.student_id, person.id, week)
                 letters.add(key, person, "checkin", reply, student.id)
-            elif membership.role == Role.TEACHER and student.id not in noted:
-                quiet_students[person.id].append(student.name)
+            elif membership.role == Role.TEACHER:
+                if student.id not in noted:
+                    quiet_students[person.id].append(student.name)
+                if student.id in warnings:  # only teachers hear them: they are for planning
+                    warned[person.id].append((student.name, warnings[student.id]))
                 teachers[person.id] = person
-        for person_id, names in quiet_students.items():
+        for person_id in quiet_students.keys() | warned.keys():
             person = teachers[person_id]
             t = Translator(person.language)
-            letters.add(
-                outbox_keys.nudge_key(person_id, week),
-                person,
-                "nudge",
-                Reply(t("checkin.nudge", students=", ".join(names))),
-                None,
-            )
+            names = quiet_students.get(person_id)
+            lines = [t("checkin.nudge", students=", ".join(names))] if names else []
+            lines += [
+                t(key, student=name, **values)
+                for name, found in warned.get(person_id, ())
+                for key, values in found
+            ]
+            key = outbox_keys.nudge_key(person_id, week)
+            letters.add(key, person, "nudge", Reply("\n".join(lines)), None)
         await store.buttons.add_rows(buttons)
         return JobReport(school.name, await letters.post())
+
+
+def _measures_by_student(rows: Sequence[WeekMeasure]) -> dict[int, list[WeekMeasure]]:
+    by_student: defaultdict[int, list[WeekMeasure]] = defaultdict(list)
+    for measure in rows:
+        by_student[measure.student_id].append(measure)
+    return by_student
 
 
 def _paused(person: Person, now: datetime) -> bool:
@@ -170,7 +188,16 @@ def _token() -> str:
     return secrets.token_urlsafe(16)
 
 
-async def run_summary(db: Database, settings: Settings, clock: Clock, school_id: int) -> JobReport:
+Weeks = AsyncIterator[tuple[int, Sequence[tuple[EntryFacts, str]]]]
+
+
+async def run_summary(
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    school_id: int,
+    notes: NoteTranslator | None = None,
+) -> JobReport:
     """Send each member of each student's team the story of the week, in their language.
 
     A constant number of queries per school, whatever the number of students. The week's
@@ -191,23 +218,21 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         goals: defaultdict[int, list[WeekGoal]] = defaultdict(list)
         for goal in await store.weekly.goals(school_id):
             goals[goal.student_id].append(goal)
+        measures = _measures_by_student(await store.weekly.measures(school_id, start, end))
         readers = [r for r in await store.weekly.readers(school_id) if r.student_id in students]
-        # One composition per student, language and timezone, shared by every reader of it.
-        ways: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
-        for reader in readers:
-            ways[reader.student_id].add(_way_of_reading(reader.language, reader.timezone, school))
+        ways = _ways_of_reading(readers, school)
         texts: dict[tuple[int, str, str], dict[str, Any]] = {}
 
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
-            story = StudentWeek(
-                students[student_id], entries, goals[student_id], questions[student_id]
-            )
+            known = (goals[student_id], questions[student_id], measures.get(student_id, ()))
+            story = StudentWeek(students[student_id], entries, *known)
             for language, timezone in ways[student_id]:
-                texts[(student_id, language, timezone)] = to_payload(
-                    Reply(compose_summary(story, start, timezone, Translator(language)))
-                )
+                told = replace(story, translated=translated[language]) if translated else story
+                text = compose_summary(told, start, timezone, Translator(language))
+                texts[(student_id, language, timezone)] = to_payload(Reply(text))
 
-        async for student_id, entries in store.weekly.entries(school_id, start, end):
+        weeks, translated = await _week(notes, store, clock, school, (start, end), ways)
+        async for student_id, entries in weeks:
             if student_id in ways:
                 compose(student_id, entries)
         letters = _Letters(store, settings, now, school)
@@ -228,6 +253,59 @@ async def run_summary(db: Database, settings: Settings, clock: Clock, school_id:
         return JobReport(school.name, await letters.post())
 
 
+def _ways_of_reading(
+    readers: Sequence[Reader], school: School
+) -> defaultdict[int, set[tuple[str, str]]]:
+    """One composition per student, language and timezone, shared by every reader of it."""
+    ways: defaultdict[int, set[tuple[str, str]]] = defaultdict(set)
+    for reader in readers:
+        ways[reader.student_id].add(_way_of_reading(reader.language, reader.timezone, school))
+    return ways
+
+
+async def _week(
+    notes: NoteTranslator | None,
+    store: Store,
+    clock: Clock,
+    school: School,
+    bounds: tuple[datetime, datetime],
+    ways: Mapping[int, set[tuple[str, str]]],
+) -> tuple[Weeks, dict[str, dict[int, Rendering]]]:
+    """The week's entries, streamed, and no translations; or, with a translation provider, the
+    week read whole and translated before the summaries are composed."""
+    assert school.id is not None
+    weeks: Weeks = store.weekly.entries(school.id, *bounds)
+    if notes is None or not notes.enabled:
+        return weeks, {}
+    return await _translated_week(notes, store, clock, school, weeks, ways)
+
+
+async def _translated_week(
+    notes: NoteTranslator,
+    store: Store,
+    clock: Clock,
+    school: School,
+    weeks: Weeks,
+    ways: Mapping[int, set[tuple[str, str]]],
+) -> tuple[Weeks, dict[str, dict[int, Rendering]]]:
+    """The week read whole, to be told again, and its words (open questions included) in each
+    reader language: a map, maybe empty, for every language read."""
+    read = [(sid, week) async for sid, week in weeks if sid in ways]
+    assert school.id is not None
+    questions = await store.weekly.open_questions(school.id, clock.now() - QUESTIONS_LOOKBACK)
+    languages = {sid: {language for language, _ in way} for sid, way in ways.items()}
+    told = [(sid, e) for sid, week in read for e, _ in week]
+    told += [(e.student_id, e) for e, _ in questions]
+    shown = await translate_week(notes, store, clock, school.id, school.language, told, languages)
+    every = {language for way in languages.values() for language in way}
+    return _replayed(read), {language: shown.get(language, {}) for language in every}
+
+
+async def _replayed(weeks: Sequence[tuple[int, Sequence[tuple[EntryFacts, str]]]]) -> Weeks:
+    for week in weeks:
+        yield week
+
+
 def _way_of_reading(language: str, timezone: str | None, school: School) -> tuple[str, str]:
     """The language and timezone a summary is written in for one reader."""
     return language, timezone or school.timezone
@@ -244,12 +322,7 @@ def _by_student(
 
 def enabled_platforms(settings: Settings) -> list[str]:
     """The platforms letters can still go out on: the enabled ones, and the demo's console."""
-    enabled = [Platform.CONSOLE.value]
-    if settings.telegram.enabled:
-        enabled.append(Platform.TELEGRAM.value)
-    if settings.slack.enabled:
-        enabled.append(Platform.SLACK.value)
-    return enabled
+    return [Platform.CONSOLE.value, *settings.enabled_platforms]
 
 
 async def run_purge(db: Database, settings: Settings, clock: Clock) -> dict[str, int]:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from bot.buttons import Seen, offer
+from bot import translated_notes
+from bot.buttons import Seen, ShowOriginal, offer
 from bot.context import Context
 from bot.events import Button, Reply
 from bot.i18n import Translator
 from bot.outbox import Letter, enqueue
 from bot.quiet_hours import next_allowed, person_quiet_hours
-from bot.quoting import quote
+from bot.translation import Rendering
 from storage import outbox_keys
 from storage.models import Delivery, Entry, EntryKind, Membership, Person, Role, Student
 from storage.stores.students import TeamShape
@@ -44,43 +45,18 @@ async def tell_team(
     """
     assert entry.id is not None and student.id is not None
     school_timezone: str | None = None  # read only if someone is told
-    author = ctx.me.display_name
-    text = quote(entry.text)
+    told = _told_now(entry, team or await ctx.store.students.team_of(student.id))
+    translated = await translated_notes.for_team(
+        ctx, entry, student.school_id, [person.language for person in told]
+    )
     queued = 0
-    for person, membership in (
-        team if team is not None else await ctx.store.students.team_of(student.id)
-    ):
-        if person.id is None or person.id == entry.author_id:
-            continue
-        if entry.kind not in _TOLD_AT_ONCE and membership.delivery != Delivery.INSTANT:
-            continue  # they read it in the weekly summary
+    for person in told:
+        assert person.id is not None
         t = Translator(person.language)
+        text = translated_notes.quoted(entry.text, translated.get(person.language), entry.id, t)
         urgent = entry.kind == EntryKind.URGENT
-        if urgent:
-            token = await offer(ctx, Seen(entry.id), SEEN_BUTTON_TTL, person_id=person.id)
-            reply = Reply(
-                t("notify.urgent", author=author, student=student.name, text=text)
-            ).with_buttons(Button(t("button.seen"), token))
-        elif entry.kind == EntryKind.QUESTION:
-            reply = Reply(
-                t(
-                    "notify.question",
-                    author=author,
-                    student=student.name,
-                    text=text,
-                    number=entry.id,
-                )
-            )
-        else:
-            reply = Reply(
-                t(
-                    "notify.entry",
-                    author=author,
-                    student=student.name,
-                    kind=t(f"kind.{entry.kind}"),
-                    text=text,
-                )
-            )
+        reply = await _news_for(ctx, person, entry, student, text)
+        reply = reply.with_buttons(await original_button(ctx, entry, person, translated, t))
         # Urgent notes ignore quiet hours and delivery choices.
         if not urgent and school_timezone is None:
             school_timezone = await _timezone(ctx, student)
@@ -98,6 +74,65 @@ async def tell_team(
             ),
         )
     return queued
+
+
+async def _news_for(
+    ctx: Context, person: Person, entry: Entry, student: Student, text: str
+) -> Reply:
+    """What one teammate reads about a new entry (`text`: its words, quoted), in their language;
+    an urgent note asks them to tap [Seen]."""
+    assert person.id is not None and entry.id is not None
+    t = Translator(person.language)
+    author = ctx.me.display_name
+    if entry.kind == EntryKind.URGENT:
+        token = await offer(ctx, Seen(entry.id), SEEN_BUTTON_TTL, person_id=person.id)
+        return Reply(
+            t("notify.urgent", author=author, student=student.name, text=text)
+        ).with_buttons(Button(t("button.seen"), token))
+    if entry.kind == EntryKind.QUESTION:
+        return Reply(
+            t(
+                "notify.question",
+                author=author,
+                student=student.name,
+                text=text,
+                number=entry.id,
+            )
+        )
+    return Reply(
+        t(
+            "notify.entry",
+            author=author,
+            student=student.name,
+            kind=t(f"kind.{entry.kind}"),
+            text=text,
+        )
+    )
+
+
+async def original_button(
+    ctx: Context,
+    entry: Entry,
+    person: Person,
+    translated: Mapping[str, Rendering],
+    t: Translator,
+) -> Button | None:
+    """[Original] under a note delivered translated, where the platform shows buttons."""
+    if person.language not in translated or entry.id is None:
+        return None
+    token = await offer(ctx, ShowOriginal(entry.id), SEEN_BUTTON_TTL, person_id=person.id)
+    return Button(t("button.original"), token)
+
+
+def _told_now(entry: Entry, team: Sequence[tuple[Person, Membership]]) -> list[Person]:
+    """Who hears of a new entry now; the others read it in the weekly summary."""
+    return [
+        person
+        for person, membership in team
+        if person.id is not None
+        and person.id != entry.author_id
+        and (entry.kind in _TOLD_AT_ONCE or membership.delivery == Delivery.INSTANT)
+    ]
 
 
 def may_tell(kind: str, team: TeamShape) -> bool:
@@ -125,8 +160,12 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
     """Send one entry to the weekly-digest parents now (quiet hours still apply)."""
     assert entry.id is not None
     school_timezone = await _timezone(ctx, student)
+    families = await weekly_families(ctx, student)
+    translated = await translated_notes.for_team(
+        ctx, entry, student.school_id, [person.language for person in families]
+    )
     queued = 0
-    for person in await weekly_families(ctx, student):
+    for person in families:
         assert person.id is not None
         t = Translator(person.language)
         reply = Reply(
@@ -135,9 +174,12 @@ async def share_with_family(ctx: Context, entry: Entry, student: Student) -> int
                 author=ctx.me.display_name,
                 student=student.name,
                 kind=t(f"kind.{entry.kind}"),
-                text=quote(entry.text),
+                text=translated_notes.quoted(
+                    entry.text, translated.get(person.language), entry.id, t
+                ),
             )
         )
+        reply = reply.with_buttons(await original_button(ctx, entry, person, translated, t))
         queued += await enqueue(
             ctx.store,
             Letter(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import ConfigError, QuietHours, parse_quiet_hours
+from bot.config import ConfigError
+from bot.config_values import QuietHours, parse_quiet_hours
 
 OFF = "off"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
-from bot.config import SenderConfig
+from bot.config import PlatformLimits
 from bot.context import Clock
-from storage.models import Platform
+
+__all__ = ["WINDOW_SECONDS", "PlatformLimits", "RateLimiter", "Window"]
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -59,24 +59,6 @@ class Window:
 
     def is_idle(self, now: float) -> bool:
         return self.wait(now) == 0.0 and (not self._times or self._times[-1] + self.period < now)
-
-
-@dataclass(frozen=True)
-class PlatformLimits:
-    """Messages per second to a platform overall and to one chat on it; None = no limit."""
-
-    per_second: int | None
-    per_chat_per_second: int | None
-
-
-def limits_from(config: SenderConfig) -> dict[str, PlatformLimits]:
-    return {
-        Platform.TELEGRAM: PlatformLimits(
-            config.telegram_per_second, config.telegram_per_chat_per_second
-        ),
-        # Slack limits chat.postMessage per channel; the workspace-wide limit is far higher.
-        Platform.SLACK: PlatformLimits(None, config.slack_per_channel_per_second),
-    }
 
 
 class RateLimiter:

@@ -10,8 +10,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot import jobs
-from bot.config import Settings, WeeklyTime
+from bot.config import Settings
+from bot.config_values import WeeklyTime
 from bot.context import Clock
+from bot.translation import NoteTranslator
 from storage.db import Database
 from storage.models import School
 
@@ -35,7 +37,11 @@ def nightly_trigger(timezone: str) -> CronTrigger:
 
 
 def build_scheduler(
-    db: Database, settings: Settings, clock: Clock, schools: Sequence[School]
+    db: Database,
+    settings: Settings,
+    clock: Clock,
+    schools: Sequence[School],
+    notes: NoteTranslator | None = None,
 ) -> AsyncIOScheduler:
     """One scheduler for every school; `start()` it inside the running event loop."""
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -57,7 +63,7 @@ def build_scheduler(
         scheduler.add_job(
             jobs.run_summary,
             weekly_trigger(settings.schedule.summary, school.timezone),
-            args=(db, settings, clock, school.id),
+            args=(db, settings, clock, school.id, notes),
             id=f"summary:{school.id}",
             name=f"summary for {school.name}",
             **options,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo
 from bot import glossary
 from bot.i18n import Translator, languages, translate
 from bot.i18n.dates import weekdays
+from bot.measure_words import MeasureFacts, measure_words, value_words
+from bot.measures import MeasureKind
 from bot.quoting import quote
+from bot.translation import Rendering, Shown
 from storage.models import Entry, EntryKind, Setting, Student
 
 
@@ -50,6 +53,12 @@ class GoalFacts(Protocol):
     def tag(self) -> str: ...
     @property
     def description(self) -> str: ...
+    @property
+    def measure(self) -> str | None: ...
+    @property
+    def target(self) -> float | None: ...
+    @property
+    def baseline(self) -> float | None: ...
 
 
 class Mood(StrEnum):
@@ -80,18 +89,35 @@ BULLETED = "  "
 
 
 def entry_line(
-    entry: Entry, author: str, timezone: str, t: Translator, indent: str = BULLETED
+    entry: Entry,
+    author: str,
+    timezone: str,
+    t: Translator,
+    indent: str = BULLETED,
+    translated: Rendering | None = None,
 ) -> str:
     """`Tue, Nov 25, 2:05 PM · Win · Ms. Ortiz:` and, quoted below, `read a whole page aloud`
-    (`indent`: the quote's, under a list's bullet)."""
+    (`indent`: the quote's, under a list's bullet; `translated`: as the reader sees it)."""
+    shown = translated.text if translated else shown_text(entry, t)
     return t(
         "entry.line",
         when=t.moment(entry.created_at, timezone),
         kind=t(f"kind.{entry.kind}").capitalize(),
         author=author or t("entry.former_member"),
-        text=quote(shown_text(entry, t), indent),
-        marks=_marks(entry, t),
+        text=quote(shown, indent),
+        marks=_marks(entry, t) + translation_mark(translated, entry.id, t),
     )
+
+
+def translation_mark(rendering: Rendering | None, entry_id: int | None, t: Translator) -> str:
+    """What follows the author's name: machine-made, or not translated after all."""
+    if rendering is None or rendering.shown is Shown.ORIGINAL:
+        return ""
+    if rendering.shown is Shown.TRANSLATED:
+        return " " + t("entry.translated_mark", number=entry_id)
+    if rendering.shown is Shown.OVER_LIMIT:
+        return " " + t("entry.over_limit_mark")
+    return " " + t("entry.untranslated_mark")
 
 
 @cache
@@ -100,6 +126,11 @@ def _mood_words() -> frozenset[str]:
     return frozenset(
         translate(language, f"checkin.mood.{mood}") for language in languages() for mood in Mood
     )
+
+
+def mood_only(entry: EntryFacts) -> bool:
+    """A check-in tap's words, which every reader reads in their own language already."""
+    return bool(entry.mood) and entry.text in _mood_words()
 
 
 def shown_text(entry: EntryFacts, t: Translator) -> str:
@@ -124,8 +155,15 @@ class _Lines:
     """The summary's shorter line, `Mon · Dana (home):` and, quoted below, `slept badly`, for the
     many lines of one summary: what they share is looked up once."""
 
-    def __init__(self, start: datetime, timezone: str, t: Translator) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        timezone: str,
+        t: Translator,
+        translated: Mapping[int, Rendering] | None = None,
+    ) -> None:
         self.zone, self.t = ZoneInfo(timezone), t
+        self.translated = translated or None  # None: most summaries, nothing looked up
         self.former = t("entry.former_member")
         self.line = t.template("summary.line")
         self.where: dict[str, str] = {}
@@ -151,6 +189,9 @@ class _Lines:
         text, marks = entry.text, ""
         if entry.mood or entry.attachment_ref or entry.edited_at:  # most lines are plain
             text, marks = shown_text(entry, self.t), _marks(entry, self.t)
+        translated = self.translated.get(entry.id or 0) if self.translated else None
+        if translated is not None:
+            text, marks = translated.text, marks + translation_mark(translated, entry.id, self.t)
         return self.line(
             day=day,
             author=author or self.former,
@@ -168,6 +209,9 @@ class StudentWeek:
     entries: Sequence[tuple[EntryFacts, str]]
     goals: Sequence[GoalFacts] = ()
     open_questions: Sequence[tuple[EntryFacts, str]] = ()
+    measures: Sequence[MeasureFacts] = ()  # this week's, oldest first
+    # Other people's words in the reader's language, by entry id (none: all as written).
+    translated: Mapping[int, Rendering] = field(default_factory=dict)
 
 
 # The order a week is told in: strengths first, then what needs care, then home and school.
@@ -198,12 +242,7 @@ def compose_summary(
     """The week as a story: wins first, then concerns, home, open questions, goals."""
     name = week.student.name
     title = t(title_key, student=name, start=t.day_month(start.date()))  # the week's own zone
-    sections: dict[str, list[tuple[EntryFacts, str]]] = {key: [] for key in _SECTIONS}
-    section_of = _SECTION_OF.get
-    for told in week.entries:
-        section = section_of((told[0].kind, told[0].setting))
-        if section is not None:
-            sections[section].append(told)
+    sections = _by_section(week.entries)
     entries = [told for key in _SECTIONS for told in sections[key]]
     if not entries and not week.open_questions:
         return f"{title}\n{t('summary.empty', student=name)}"
@@ -213,47 +252,112 @@ def compose_summary(
             len(sections["summary.wins"]), len(sections["summary.concerns"]), len(entries), name, t
         ),
     ]
-    short_line = _Lines(start, timezone, t)
+    short_line = _Lines(start, timezone, t, week.translated)
     for key in _SECTIONS:
         if sections[key]:
             parts.append(f"\n{t(key, count=len(sections[key]))}")
             parts.extend(f"• {short_line(e, a)}" for e, a in sections[key])
-    if week.open_questions:
-        parts.append(f"\n{t('summary.questions', count=len(week.open_questions))}")
-        parts.extend(
+    parts.extend(_open_question_lines(week.open_questions, week.translated, t))
+    goals = _goals_worked_on(week.goals, entries)
+    parts.extend(_goal_lines(goals, week.measures, t))
+    written = (
+        [e.text for e, _ in entries]
+        + [e.text for e, _ in week.open_questions]
+        + [goal.description for goal, _ in goals]
+    )
+    parts.extend(_glossary_lines(written, t))
+    return "\n".join(parts)
+
+
+def _by_section(
+    entries: Sequence[tuple[EntryFacts, str]],
+) -> dict[str, list[tuple[EntryFacts, str]]]:
+    """The week's entries (with their authors) sorted into the summary's sections, in order;
+    questions and answers are in none."""
+    sections: dict[str, list[tuple[EntryFacts, str]]] = {key: [] for key in _SECTIONS}
+    section_of = _SECTION_OF.get
+    for told in entries:
+        section = section_of((told[0].kind, told[0].setting))
+        if section is not None:
+            sections[section].append(told)
+    return sections
+
+
+def _open_question_lines(
+    questions: Sequence[tuple[EntryFacts, str]],
+    translated: Mapping[int, Rendering],
+    t: Translator,
+) -> list[str]:
+    """The questions still waiting for an answer, numbered for `/answer N`."""
+    if not questions:
+        return []
+    return [
+        f"\n{t('summary.questions', count=len(questions))}",
+        *(
             "• "
             + t(
                 "summary.question_line",
                 number=e.id,
                 author=a or t("entry.former_member"),
-                text=quote(e.text, BULLETED),
+                text=quote(_question_text(e, translated.get(e.id or 0), t), BULLETED),
             )
-            for e, a in week.open_questions
-        )
-    counts = {goal.id: sum(1 for e, _ in entries if e.goal_id == goal.id) for goal in week.goals}
-    goals = [goal for goal in week.goals if counts[goal.id]]
-    if goals:
-        parts.append(f"\n{t('summary.goals')}")
-        parts.extend(
+            for e, a in questions
+        ),
+    ]
+
+
+def _goals_worked_on(
+    goals: Sequence[GoalFacts], entries: Sequence[tuple[EntryFacts, str]]
+) -> list[tuple[GoalFacts, int]]:
+    """The goals this week's entries were linked to, each with how many."""
+    counts = {goal.id: sum(1 for e, _ in entries if e.goal_id == goal.id) for goal in goals}
+    return [(goal, counts[goal.id]) for goal in goals if counts[goal.id]]
+
+
+def _goal_lines(
+    goals: Sequence[tuple[GoalFacts, int]], measures: Sequence[MeasureFacts], t: Translator
+) -> list[str]:
+    """Each goal worked on, with its count of entries and the week's measures of it."""
+    if not goals:
+        return []
+    return [
+        f"\n{t('summary.goals')}",
+        *(
             "• "
-            + t(
-                "summary.goal_line",
-                tag=goal.tag,
-                description=goal.description,
-                count=counts[goal.id],
-            )
-            for goal in goals
-        )
-    written = (
-        [e.text for e, _ in entries]
-        + [e.text for e, _ in week.open_questions]
-        + [goal.description for goal in goals]
-    )
+            + t("summary.goal_line", tag=goal.tag, description=goal.description, count=count)
+            + week_numbers(t, goal, [m for m in measures if m.goal_id == goal.id])
+            for goal, count in goals
+        ),
+    ]
+
+
+def week_numbers(t: Translator, goal: GoalFacts, measures: Sequence[MeasureFacts]) -> str:
+    """` · 60 %, 80 % · target 80 % — at target this week`, or '' for a week with no measure."""
+    if not measures:
+        return ""
+    line = " · " + ", ".join(measure_words(t, measure) for measure in measures)
+    if goal.target is None or goal.measure == MeasureKind.RATING:
+        return line
+    kind = goal.measure or measures[-1].kind
+    lower_is_better = goal.baseline is not None and goal.target < goal.baseline
+    last = measures[-1].value
+    reached = last <= goal.target if lower_is_better else last >= goal.target
+    key = "summary.at_target" if reached else "summary.below_target"
+    return f"{line} · {t(key, target=value_words(t, kind, goal.target))}"
+
+
+def _glossary_lines(written: Sequence[str], t: Translator) -> list[str]:
+    """What the week's words mean, for the terms of the trade among them."""
     explained = glossary.explain(written, t)
-    if explained:
-        parts.append(f"\n{t('summary.glossary')}")
-        parts.extend(f"• {line}" for line in explained)
-    return "\n".join(parts)
+    if not explained:
+        return []
+    return [f"\n{t('summary.glossary')}", *(f"• {line}" for line in explained)]
+
+
+def _question_text(entry: EntryFacts, translated: Rendering | None, t: Translator) -> str:
+    if translated is None:
+        return entry.text
+    return f"{translated.text}\n{translation_mark(translated, entry.id, t).strip()}"
 
 
 def _balance(wins: int, concerns: int, notes: int, name: str, t: Translator) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -114,6 +114,8 @@ class Read(StrEnum):
     WEEK = "week"
     RECORD = "record"
     GOALS = "goals"
+    PROGRESS = "progress"  # /progress: the charts
+    REPORT = "report"  # a progress report, in chat or by `tandem report`
     QUESTIONS = "questions"
 
 
@@ -210,6 +212,12 @@ class Goal(SQLModel, table=True):
     tag: str = Field(sa_type=String(32))
     description: str = Field(sa_type=Text)
     active: bool = True
+    # How progress on the goal is measured (bot.measures.MeasureKind), against what, by when;
+    # None for a goal that is only a tag.
+    measure: str | None = Field(default=None, sa_type=String(16))
+    target: float | None = None
+    baseline: float | None = None
+    due_on: date | None = None
 
 
 class Entry(SQLModel, table=True):
@@ -240,6 +248,40 @@ class EntryRevision(SQLModel, table=True):
     entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
     text: str = Field(sa_type=Text)
     edited_at: datetime = utc_field()
+
+
+class Measure(SQLModel, table=True):
+    """The one measure a note carries on a goal (`6/10`, `80%`, `x3`, `12 min`, a prompt level)."""
+
+    __table_args__ = (Index("ix_measure_goal_taken", "goal_id", "taken_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", unique=True, ondelete="CASCADE")
+    goal_id: int = Field(foreign_key="goal.id", ondelete="CASCADE")
+    # Kept on the row so a student's measures are charted, exported and forgotten together.
+    student_id: int = Field(foreign_key="student.id", index=True, ondelete="CASCADE")
+    setting: str = Field(sa_type=String(16))
+    kind: str = Field(sa_type=String(16))
+    value: float
+    correct: int | None = None
+    trials: int | None = None
+    prompt: str | None = Field(default=None, sa_type=String(32))
+    taken_at: datetime = utc_field()
+
+
+class Translation(SQLModel, table=True):
+    """An entry's words machine-translated into one language, kept per wording (`source_hash`
+    of the text translated), so a note is translated once per language and again when edited."""
+
+    __table_args__ = (UniqueConstraint("entry_id", "language", "source_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True, ondelete="CASCADE")
+    language: str = Field(sa_type=String(16))
+    source_hash: str = Field(sa_type=String(64))
+    source_language: str = Field(sa_type=String(16))
+    text: str = Field(sa_type=Text)
+    created_at: datetime = utc_field()
 
 
 class Invite(SQLModel, table=True):
@@ -281,6 +323,9 @@ class Outbox(SQLModel, table=True):
     student_id: int | None = Field(
         default=None, foreign_key="student.id", index=True, ondelete="CASCADE"
     )
+    # The school it comes from, so the sender can take turns between schools: one school's
+    # flood never holds up another's letters. None only for rows queued before it was kept.
+    school_id: int | None = Field(default=None, foreign_key="school.id", ondelete="CASCADE")
     kind: str = Field(sa_type=String(32))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     not_before: datetime = utc_field()

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from adapters.bootstrap import build_router
+from adapters.platforms import defaults
 from bot.config import Settings
 from bot.demo import console_id, seed_demo
 from bot.dispatch import Dispatcher
@@ -129,7 +130,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings()
+    return defaults()
 
 
 @dataclass

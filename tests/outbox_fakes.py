@@ -15,16 +15,20 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from adapters.platforms import defaults
 from bot import roster
 from bot.config import SenderConfig
 from bot.events import RecipientBlocked, Reply
-from bot.outbox import Letter, OutboxSender, Transport, enqueue
+from bot.outbox import Letter, Transport, enqueue
+from bot.sender import OutboxSender
 from storage.db import Database
 from storage.models import Account, Outbox, Person, Platform
 from storage.stores import Store
 from tests.conftest import FakeClock
 
-FAST = SenderConfig(claim_seconds=60, concurrency=16)
+# The platforms' documented limits (Telegram 30/s and 1/s a chat, Slack 1/s a channel).
+LIMITS = defaults().sender.limits
+FAST = SenderConfig(claim_seconds=60, concurrency=16, limits=LIMITS)
 
 
 class Crash(BaseException):
@@ -175,11 +179,12 @@ class Household:
     clock: FakeClock
     school_id: int = 0
     student_id: int = 0
+    school_name: str = "Oak Hill"
 
     async def setup(self) -> Household:
         async with self.db.session() as session:
             store = Store(session)
-            school = await store.students.add_school("Oak Hill", "America/Chicago", "en")
+            school = await store.students.add_school(self.school_name, "America/Chicago", "en")
             student = await roster.add_student(store, school, "Sam Rivera")
             assert school.id is not None and student.id is not None
             self.school_id, self.student_id = school.id, student.id
@@ -227,6 +232,7 @@ class Household:
         *,
         prefix: str = "letter",
         not_before: datetime | None = None,
+        kind: str = "checkin",
     ) -> int:
         """One letter to each person, due at `not_before` (now); its text is its dedupe key."""
         due = not_before or self.clock.now()
@@ -240,7 +246,7 @@ class Household:
                     Letter(
                         key=key,
                         person_id=person_id,
-                        kind="checkin",
+                        kind=kind,
                         reply=Reply(key),
                         not_before=due,
                         student_id=self.student_id,

@@ -23,6 +23,7 @@ from bot.buttons import (
 )
 from bot.context import Context
 from bot.events import Button, ButtonPress, IncomingMessage, MessageEdited, Reply
+from bot.note_measures import keep_measure, read_note_measure
 from bot.router import Router
 from storage.models import (
     Entry,
@@ -145,6 +146,9 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
     goals = await ctx.store.entries.goals(_id(student)) if tags else ()
     known = [goal for tag in tags for goal in goals if goal.tag == tag]
     unknown = [tag for tag in tags if all(goal.tag != tag for goal in goals)]
+    measured = await read_note_measure(ctx, student, draft.kind, draft.text, goals or None)
+    if measured.refusal is not None:
+        return [measured.refusal]
     # Strip a lone trailing tag only when it is fully captured by the goal link.
     text = grammar.strip_trailing_tags(draft.text) if len(tags) == 1 and known else draft.text
     # Past the hour's urgent notes, one more would page the whole team again: a concern instead.
@@ -168,7 +172,10 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
     if paged_enough:
         cap = ctx.settings.security.urgent_per_hour
         line = f"{line} {ctx.t('entry.urgent_used_up', count=cap)}"
-    if known:
+    measure_words = await keep_measure(ctx, entry, measured)
+    if measure_words:
+        line = f"{line} {measure_words}"
+    elif known:
         line = f"{line} {ctx.t('entry.goal_linked', tag=known[0].tag)}"
     if draft.ask_kind:
         line = f"{line} {ctx.t('entry.ask_kind')}"
@@ -324,9 +331,17 @@ async def edit_entry(event: MessageEdited, ctx: Context) -> list[Reply]:
         return [
             ctx.say("input.too_long", limit=ctx.settings.security.max_entry_chars, length=len(text))
         ]
-    if text != entry.text:
-        await ctx.store.entries.revise(entry, text, ctx.clock.now())
-    return [ctx.say("entry.edited", student=student.name if student else "")]
+    if text == entry.text or student is None:
+        return [ctx.say("entry.edited", student=student.name if student else "")]
+    # The new wording is read again for its measure; the old one stays in the revision.
+    measured = await read_note_measure(ctx, student, entry.kind, text)
+    if measured.refusal is not None:
+        return [measured.refusal]
+    await ctx.store.entries.revise(entry, text, ctx.clock.now())
+    await ctx.store.progress.delete_of_entry(_entry_id(entry))
+    line = ctx.t("entry.edited", student=student.name)
+    measure_words = await keep_measure(ctx, entry, measured)
+    return [Reply(f"{line} {measure_words}" if measure_words else line)]
 
 
 # `/win Sam read a page` is `+ Sam read a page`, and so on.

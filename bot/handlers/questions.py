@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import access, grammar
+from bot import access, grammar, translated_notes
 from bot.access import Action, Viewed
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.i18n import Translator
-from bot.notifications import not_before
+from bot.notifications import not_before, original_button
 from bot.outbox import Letter, enqueue
 from bot.quoting import quote
 from bot.router import Router
 from storage import outbox_keys
-from storage.models import Entry, EntryKind, Read, Role, Setting
+from storage.models import Entry, EntryKind, Person, Read, Role, Setting, Student
 
 OPEN_FOR = timedelta(days=60)
 
@@ -32,13 +32,15 @@ async def list_questions(msg: IncomingMessage, ctx: Context, args: str) -> list[
     students = {link.student.id: link.student for link in links}
     for student_id in dict.fromkeys(entry.student_id for entry, _ in open_ones):
         await access.log(ctx, students[student_id], Viewed(Read.QUESTIONS))
+    school_id = students[open_ones[0][0].student_id].school_id
+    shown = await translated_notes.for_reader(ctx, [entry for entry, _ in open_ones], school_id)
     lines = [
         ctx.t(
             "questions.line",
             number=entry.id,
             student=names[entry.student_id],
             author=author or ctx.t("entry.former_member"),
-            text=quote(entry.text),
+            text=translated_notes.quoted(entry.text, shown.get(entry.id or 0), entry.id, ctx.t),
         )
         for entry, author in open_ones
     ]
@@ -94,28 +96,7 @@ async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> 
     )
     asker = await ctx.store.people.get(question.author_id) if question.author_id else None
     if asker is not None and asker.id is not None and asker.id != ctx.my_id:
-        assert entry.id is not None
-        school = await ctx.store.students.school(student.school_id)
-        t = Translator(asker.language)
-        await enqueue(
-            ctx.store,
-            Letter(
-                key=outbox_keys.answer_key(entry.id, asker.id),
-                person_id=asker.id,
-                kind=EntryKind.ANSWER,
-                reply=Reply(
-                    t(
-                        "notify.answer",
-                        author=ctx.me.display_name,
-                        student=student.name,
-                        question=quote(question.text),
-                        text=quote(text),
-                    )
-                ),
-                not_before=not_before(ctx, asker, school.timezone if school else "UTC"),
-                student_id=student.id,
-            ),
-        )
+        await _tell_asker(ctx, asker, question, entry, student)
     return [
         ctx.say(
             "answer.sent",
@@ -123,6 +104,38 @@ async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> 
             asker=asker.display_name if asker else ctx.t("entry.former_member"),
         )
     ]
+
+
+async def _tell_asker(
+    ctx: Context, asker: Person, question: Entry, answer: Entry, student: Student
+) -> None:
+    """The answer, in the asker's language, when they get to read it (quiet hours apply)."""
+    assert answer.id is not None and asker.id is not None
+    school = await ctx.store.students.school(student.school_id)
+    t = Translator(asker.language)
+    translated = await translated_notes.for_team(ctx, answer, student.school_id, [asker.language])
+    button = await original_button(ctx, answer, asker, translated, t)
+    await enqueue(
+        ctx.store,
+        Letter(
+            key=outbox_keys.answer_key(answer.id, asker.id),
+            person_id=asker.id,
+            kind=EntryKind.ANSWER,
+            reply=Reply(
+                t(
+                    "notify.answer",
+                    author=ctx.me.display_name,
+                    student=student.name,
+                    question=quote(question.text),
+                    text=translated_notes.quoted(
+                        answer.text, translated.get(asker.language), answer.id, t
+                    ),
+                )
+            ).with_buttons(button),
+            not_before=not_before(ctx, asker, school.timezone if school else "UTC"),
+            student_id=student.id,
+        ),
+    )
 
 
 def register(router: Router) -> None:

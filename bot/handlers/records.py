@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import access, student_record, weekly
+from bot import access, record_view, student_record, translated_notes, weekly
 from bot.access import Action, Found, Viewed
+from bot.buttons import Checked, ShowOriginal
 from bot.context import Context
-from bot.events import IncomingMessage, Reply
+from bot.events import ButtonPress, IncomingMessage, Reply
+from bot.quoting import quote
 from bot.router import Router
-from storage.models import Read, Role, Student
+from storage.models import Entry, Read, Role, Student
 
 OPEN_QUESTIONS = timedelta(days=60)
 DEFAULT_LOG_LENGTH = 10
@@ -56,7 +58,11 @@ async def show_log(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]
     if not entries:
         return [ctx.say("log.empty", student=student.name)]
     timezone = await _timezone(ctx, student)
-    lines = [weekly.entry_line(entry, author, timezone, ctx.t) for entry, author in entries]
+    shown = await translated_notes.for_reader(ctx, [e for e, _ in entries], student.school_id)
+    lines = [
+        weekly.entry_line(entry, author, timezone, ctx.t, translated=shown.get(entry.id or 0))
+        for entry, author in entries
+    ]
     title = ctx.t("log.title", student=student.name, count=len(entries))
     return [Reply("\n".join([title, *(f"• {line}" for line in lines)]))]
 
@@ -88,12 +94,15 @@ async def show_week(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply
     student = found.student
     timezone = await _timezone(ctx, student)
     start, end = weekly.week_bounds(ctx.clock.now(), timezone)
+    entries = await ctx.store.entries.between(_id(student), start, end)
+    questions = await ctx.store.entries.open_questions([_id(student)], start - OPEN_QUESTIONS)
     week = weekly.StudentWeek(
         student,
-        entries=await ctx.store.entries.between(_id(student), start, end),
+        entries=entries,
         goals=await ctx.store.entries.goals(_id(student)),
-        open_questions=await ctx.store.entries.open_questions(
-            [_id(student)], start - OPEN_QUESTIONS
+        open_questions=questions,
+        translated=await translated_notes.for_reader(
+            ctx, [e for e, _ in [*entries, *questions]], student.school_id
         ),
     )
     return [Reply(weekly.compose_summary(week, start, timezone, ctx.t, "summary.title_so_far"))]
@@ -110,15 +119,54 @@ async def show_record(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
     # A family is not told who outside the team was refused; the team's staff are.
     family = link is not None and link.role == Role.PARENT and not link.is_admin
     timezone = await _timezone(ctx, found.student)
-    text = student_record.compose(record, ctx.t, timezone, names_outsiders=not family)
+    text = record_view.compose(record, ctx.t, timezone, names_outsiders=not family)
     may_amend = access.permits(link, Action.AMEND)
     hint = f"\n\n{ctx.t('record.amend_hint')}" if may_amend and record.entries else ""
     return [Reply(text + hint)]
 
 
+async def show_original(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """Note N exactly as its author wrote it, for a reader who was shown a translation."""
+    number = args.strip().removeprefix("#")
+    if not number.isdecimal():
+        return [ctx.say("original.usage")]
+    entry = await ctx.store.entries.get(int(number)) if len(number) < 10 else None
+    link = await access.my_link(ctx, entry.student_id, Action.READ) if entry else None
+    if entry is None or link is None:
+        # The same answer for a note that does not exist and one the sender may not read.
+        await access.log(ctx, None, access.Denied(Action.READ))
+        return [ctx.say("original.not_found", number=number)]
+    await access.authorize(ctx, link, Action.READ, Viewed(Read.LOG, 1))
+    return [await _original(ctx, entry)]
+
+
+async def original_button(
+    press: ButtonPress, ctx: Context, button: Checked[ShowOriginal]
+) -> list[Reply]:
+    """[Original] under a translated note: the same as /original N (the press is re-checked)."""
+    entry = await ctx.store.entries.get(button.payload.entry_id)
+    if entry is None or button.link is None:
+        # Gone, or the presser is no longer on the student's team: nothing is shown.
+        return [ctx.say("entry.gone")]
+    await access.authorize(ctx, button.link, Action.READ, Viewed(Read.LOG, 1))
+    return [await _original(ctx, entry)]
+
+
+async def _original(ctx: Context, entry: Entry) -> Reply:
+    author = await ctx.store.people.get(entry.author_id) if entry.author_id else None
+    return ctx.say(
+        "original.shown",
+        number=entry.id,
+        author=author.display_name if author else ctx.t("entry.former_member"),
+        text=quote(entry.text),
+    )
+
+
 def register(router: Router) -> None:
-    """/students, /log, /week, /record."""
+    """/students, /log, /week, /record, /original."""
     router.command("students", list_students)
     router.command("log", show_log)
+    router.command("original", show_original)
+    router.button(ShowOriginal, original_button)
     router.command("week", show_week)
     router.command("record", show_record)

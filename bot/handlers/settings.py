@@ -1,11 +1,13 @@
-"""A person's own settings: /settings, /language, /delivery, /quiet, /pause."""
+"""A person's own settings: /settings, /language, /timezone, /delivery, /quiet, /pause."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
-from bot.config import ConfigError, parse_quiet_hours
+from bot.config import ConfigError
+from bot.config_values import parse_quiet_hours
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.i18n import Translator, language_name, languages
@@ -43,6 +45,7 @@ async def show_settings(msg: IncomingMessage, ctx: Context, args: str) -> list[R
             languages="|".join(languages()),
             delivery=ctx.t(f"settings.delivery.{delivery}"),
             quiet=str(quiet) if quiet else ctx.t("settings.quiet_off"),
+            timezone=await _timezone(ctx),
             paused=paused or ctx.t("settings.not_paused"),
         )
     ]
@@ -122,10 +125,34 @@ def _parse_day(text: str) -> date | None:
         return None
 
 
+@cache
+def _zones() -> dict[str, str]:
+    """Every IANA zone name by its lower case, so that `/timezone america/new_york` works."""
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
+async def set_timezone(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """`/timezone America/New_York`: the sender's times in that zone; `off`: the school's."""
+    wanted = args.strip()
+    if not wanted:
+        return [ctx.say("settings.timezone_usage", timezone=await _timezone(ctx))]
+    person = ctx.me
+    if wanted.lower() == OFF:
+        person.timezone = None
+    else:
+        zone = _zones().get(wanted.lower())
+        if zone is None:
+            return [ctx.say("settings.timezone_unknown", timezone=wanted[:64])]
+        person.timezone = zone
+    await ctx.store.people.save(person)
+    return [ctx.say("settings.timezone_set", timezone=await _timezone(ctx))]
+
+
 def register(router: Router) -> None:
-    """/settings, /language, /delivery, /quiet, /pause."""
+    """/settings, /language, /timezone, /delivery, /quiet, /pause."""
     router.command("settings", show_settings)
     router.command("language", set_language)
+    router.command("timezone", set_timezone)
     router.command("delivery", set_delivery)
     router.command("quiet", set_quiet)
     router.command("pause", pause)

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 from bot import access, team
 from bot.access import Action
+from bot.blocked_notice import PLATFORM_NAMES
 from bot.buttons import Checked, ConfirmRemoval, KeepMember, RemoveMember, offer_many, withdraw
 from bot.context import Context
 from bot.errors import CommandError
 from bot.events import Button, ButtonPress, IncomingMessage, Reply
 from bot.handlers.records import not_found
 from bot.i18n import dates
-from bot.outbox import PLATFORM_NAMES
 from bot.router import Router
 from storage.models import Person, Student
 from storage.stores.students import StudentLink

@@ -16,9 +16,11 @@ from storage.stores.events import EventStore
 from storage.stores.invites import InviteStore
 from storage.stores.outbox import OutboxStore
 from storage.stores.people import PeopleStore
+from storage.stores.progress import ProgressStore
 from storage.stores.records import RecordStore
 from storage.stores.status import StatusView
 from storage.stores.students import StudentStore
+from storage.stores.translations import TranslationStore
 from storage.stores.weekly import WeeklyView
 
 
@@ -31,11 +33,13 @@ class Store:
         self.people = PeopleStore(session)
         self.students = StudentStore(session)
         self.entries = EntryStore(session)
+        self.progress = ProgressStore(session)
         self.buttons = ButtonStore(session)
         self.invites = InviteStore(session)
         self.outbox = OutboxStore(session)  # counts the letters this transaction queued
         self.weekly = WeeklyView(session)
         self.records = RecordStore(session)
+        self.translations = TranslationStore(session)
         self.bot_profile = BotProfileStore(session)
         self.status = StatusView(session)
 

@@ -10,7 +10,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
-from storage.models import Acknowledgement, Entry, EntryKind, EntryRevision, Goal, Person
+from storage.models import (
+    Acknowledgement,
+    Entry,
+    EntryKind,
+    EntryRevision,
+    Goal,
+    Measure,
+    Person,
+)
 from storage.stores._sql import ENTRY_COLUMNS, GOALS, NEW_ENTRY, Queries
 
 
@@ -75,6 +83,7 @@ class EntryStore(Queries):
     async def delete(self, entry: Entry) -> None:
         revisions = delete(EntryRevision).where(col(EntryRevision.entry_id) == entry.id)
         await self.session.exec(revisions)
+        await self.session.exec(delete(Measure).where(col(Measure.entry_id) == entry.id))
         await self.session.delete(entry)
         await self.session.flush()
 
@@ -160,3 +169,6 @@ class EntryStore(Queries):
         goal.description = description
         goal.active = True
         return await self._add(goal), created
+
+    async def save_goal(self, goal: Goal) -> Goal:
+        return await self._add(goal)

@@ -13,11 +13,14 @@ from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 
 from sqlalchemy import table as sa_table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy.sql.schema import Column
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Account, Entry, Outbox, OutboxStatus, UTCDateTime
+from storage.models import Account, Entry, EntryKind, Outbox, OutboxStatus, Student, UTCDateTime
 from storage.outbox_keys import entry_letter_prefixes
 from storage.stores._sql import Queries
 
@@ -54,6 +57,104 @@ def _json_serializer(connection: AsyncConnection) -> Callable[[Any], str]:
     return serialize or json.dumps
 
 
+def _staged_records(
+    dialect: Dialect, columns: Sequence[Column[Any]], rows: Sequence[dict[str, Any]]
+) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+    """The letters as COPY records (their order, their payload's place, then `columns`), and
+    the distinct payloads they point to: a payload shared by many letters is staged once."""
+    names = [column.name for column in columns]
+    numbers: dict[int, int] = {}  # id(payload) -> its place among the distinct payloads
+    payloads: list[dict[str, Any]] = []
+    for row in rows:
+        if id(row["payload"]) not in numbers:
+            numbers[id(row["payload"])] = len(payloads)
+            payloads.append(row["payload"])
+    # Each value as SQLAlchemy would hand it to the driver (UTC datetimes checked and
+    # converted), before COPY starts: a bad value fails here, not halfway through it.
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+    letters = [
+        (
+            order,
+            numbers[id(row["payload"])],
+            *(
+                row[name] if process is None else process(row[name])
+                for name, process in zip(names, processors, strict=True)
+            ),
+        )
+        for order, row in enumerate(rows)
+    ]
+    return letters, payloads
+
+
+async def _create_staging_tables(connection: AsyncConnection, names: Sequence[str]) -> None:
+    """The two temporary tables COPY fills: the letters' columns, and the distinct payloads.
+    Both are dropped by `_copy_values` (and would be at the end of the transaction)."""
+    await connection.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {_STAGED_LETTERS} ON COMMIT DROP AS "
+            f"SELECT 0 AS letter_order, 0 AS payload_at, {', '.join(names)} "
+            f"FROM {Outbox.__tablename__} WITH NO DATA"
+        )
+    )
+    await connection.execute(
+        text(
+            f"CREATE TEMPORARY TABLE {_STAGED_PAYLOADS} (payload_at integer, payload text) "
+            "ON COMMIT DROP"
+        )
+    )
+
+
+async def _insert_staged(connection: AsyncConnection, names: Sequence[str]) -> int:
+    """Insert the staged letters, each with its payload, skipping dedupe keys already queued;
+    how many were new."""
+    staged = sa_table(
+        _STAGED_LETTERS, *(sa_column(name) for name in ["letter_order", "payload_at", *names])
+    )
+    staged_payloads = sa_table(_STAGED_PAYLOADS, sa_column("payload_at"), sa_column("payload"))
+    source = (
+        sa_select(*(staged.c[name] for name in names), cast(staged_payloads.c.payload, JSON))
+        .join(staged_payloads, staged_payloads.c.payload_at == staged.c.payload_at)
+        # In the job's order: ids as before, and two replicas running the same job take
+        # the dedupe keys in the same order (one waits for the other, neither deadlocks).
+        .order_by(staged.c.letter_order)
+    )
+    result = await connection.execute(
+        pg_insert(Outbox)
+        .from_select([*names, "payload"], source)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    return int(result.rowcount)
+
+
+def _unclaimed(now: datetime) -> ColumnElement[bool]:
+    """No live claim: never claimed, or claimed by a worker whose claim has run out."""
+    return or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) <= now)
+
+
+def _turns_in_school(now: datetime, platforms: Sequence[str]) -> Subquery:
+    """Each due letter's turn within its school (`turn`: 1 for the school's first): urgent
+    notes first, then the oldest due."""
+    turn = func.row_number().over(
+        partition_by=col(Outbox.school_id),
+        order_by=(
+            case((col(Outbox.kind) == EntryKind.URGENT, 0), else_=1),
+            col(Outbox.not_before),
+            col(Outbox.id),
+        ),
+    )
+    return (
+        sa_select(col(Outbox.id).label("id"), turn.label("turn"))
+        .join(Account, col(Account.id) == col(Outbox.account_id))
+        .where(
+            col(Outbox.status) == OutboxStatus.PENDING,
+            col(Outbox.not_before) <= now,
+            _unclaimed(now),
+            col(Account.platform).in_(platforms),
+        )
+        .subquery("turns")
+    )
+
+
 class OutboxStore(Queries):
     """Letters: queued by handlers and jobs, claimed and settled by the sender."""
 
@@ -66,7 +167,12 @@ class OutboxStore(Queries):
         """Insert unless a row with the same dedupe key exists; True if inserted."""
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        values = row.model_dump(exclude={"id"})
+        values: dict[str, Any] = row.model_dump(exclude={"id"})
+        if row.school_id is None and row.student_id is not None:
+            # The student's school, read by the same statement.
+            values["school_id"] = (
+                select(Student.school_id).where(Student.id == row.student_id).scalar_subquery()
+            )
         statement = (
             insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
@@ -126,7 +232,6 @@ class OutboxStore(Queries):
         as it is sent, so neither one statement's arrays of every letter nor every letter's
         JSON is ever in memory at once. Six statements, whatever the number of rows.
         """
-        dialect = connection.dialect
         serialize = _json_serializer(connection)
         columns = [
             column
@@ -134,47 +239,13 @@ class OutboxStore(Queries):
             if column.name not in ("id", "payload")
         ]
         names = [column.name for column in columns]
-        numbers: dict[int, int] = {}  # id(payload) -> its place among the distinct payloads
-        payloads: list[dict[str, Any]] = []
-        for row in rows:
-            if id(row["payload"]) not in numbers:
-                numbers[id(row["payload"])] = len(payloads)
-                payloads.append(row["payload"])
-        # Each value as SQLAlchemy would hand it to the driver (UTC datetimes checked and
-        # converted), before COPY starts: a bad value fails here, not halfway through it.
-        processors = [
-            column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
-        ]
-        letters = [
-            (
-                order,
-                numbers[id(row["payload"])],
-                *(
-                    row[name] if process is None else process(row[name])
-                    for name, process in zip(names, processors, strict=True)
-                ),
-            )
-            for order, row in enumerate(rows)
-        ]
+        letters, payloads = _staged_records(connection.dialect, columns, rows)
 
         def payload_texts() -> Iterator[tuple[int, str]]:
             for number, payload in enumerate(payloads):
                 yield number, serialize(payload)
 
-        # Both tables are dropped at the end of this call (and would be at the transaction's).
-        await connection.execute(
-            text(
-                f"CREATE TEMPORARY TABLE {_STAGED_LETTERS} ON COMMIT DROP AS "
-                f"SELECT 0 AS letter_order, 0 AS payload_at, {', '.join(names)} "
-                f"FROM {Outbox.__tablename__} WITH NO DATA"
-            )
-        )
-        await connection.execute(
-            text(
-                f"CREATE TEMPORARY TABLE {_STAGED_PAYLOADS} (payload_at integer, payload text) "
-                "ON COMMIT DROP"
-            )
-        )
+        await _create_staging_tables(connection, names)
         # The driver's own connection, inside the transaction the statements above are in.
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None
@@ -185,24 +256,9 @@ class OutboxStore(Queries):
         await driver.copy_records_to_table(
             _STAGED_PAYLOADS, records=payload_texts(), columns=["payload_at", "payload"]
         )
-        staged = sa_table(
-            _STAGED_LETTERS, *(sa_column(name) for name in ["letter_order", "payload_at", *names])
-        )
-        staged_payloads = sa_table(_STAGED_PAYLOADS, sa_column("payload_at"), sa_column("payload"))
-        source = (
-            sa_select(*(staged.c[name] for name in names), cast(staged_payloads.c.payload, JSON))
-            .join(staged_payloads, staged_payloads.c.payload_at == staged.c.payload_at)
-            # In the job's order: ids as before, and two replicas running the same job take
-            # the dedupe keys in the same order (one waits for the other, neither deadlocks).
-            .order_by(staged.c.letter_order)
-        )
-        result = await connection.execute(
-            pg_insert(Outbox)
-            .from_select([*names, "payload"], source)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
+        inserted = await _insert_staged(connection, names)
         await connection.execute(text(f"DROP TABLE {_STAGED_LETTERS}, {_STAGED_PAYLOADS}"))
-        return int(result.rowcount)
+        return inserted
 
     async def delete_about_entry(self, entry: Entry) -> int:
         """Delete the not-yet-sent letters about an entry (it was undone)."""
@@ -271,7 +327,9 @@ class OutboxStore(Queries):
     async def claim(
         self, worker: str, now: datetime, until: datetime, limit: int, platforms: Sequence[str]
     ) -> list[tuple[Outbox, Account]]:
-        """Reserve up to `limit` due letters for `worker` until `until`, oldest due first.
+        """Reserve up to `limit` due letters for `worker` until `until`, taking turns between
+        schools: each school's oldest due letter first (its urgent notes before the rest), then
+        each school's second, and so on. One school's flood never holds up another's letters.
 
         Due: pending, `not_before` reached, and unclaimed or claimed by a worker whose claim has
         run out (it crashed). On PostgreSQL concurrent claimers skip each other's locked rows
@@ -279,17 +337,15 @@ class OutboxStore(Queries):
         """
         if limit <= 0 or not platforms:
             return []
-        unclaimed = or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) <= now)
+        unclaimed = _unclaimed(now)
+        pending = col(Outbox.status) == OutboxStatus.PENDING
+        turns = _turns_in_school(now, platforms)
+        # Ranked in a subquery: PostgreSQL locks no row in a query that ranks with a window.
         due = (
             select(Outbox.id)
-            .join(Account, col(Account.id) == col(Outbox.account_id))
-            .where(
-                col(Outbox.status) == OutboxStatus.PENDING,
-                col(Outbox.not_before) <= now,
-                unclaimed,
-                col(Account.platform).in_(platforms),
-            )
-            .order_by(col(Outbox.not_before), col(Outbox.id))
+            .join(turns, turns.c.id == col(Outbox.id))
+            .where(pending, unclaimed)
+            .order_by(turns.c.turn, col(Outbox.not_before), col(Outbox.id))
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
@@ -299,7 +355,7 @@ class OutboxStore(Queries):
             return []
         await self.session.exec(
             update(Outbox)
-            .where(col(Outbox.id).in_(ids), col(Outbox.status) == OutboxStatus.PENDING, unclaimed)
+            .where(col(Outbox.id).in_(ids), pending, unclaimed)
             .values(claimed_by=worker, claimed_until=until)
             .execution_options(synchronize_session=False)
         )
@@ -311,9 +367,10 @@ class OutboxStore(Queries):
                 col(Outbox.claimed_by) == worker,
                 col(Outbox.claimed_until) == until,
             )
-            .order_by(col(Outbox.not_before), col(Outbox.id))
         )
-        return list((await self.session.exec(claimed)).all())
+        # In turn, as chosen: the sender queues each chat's letters in this order.
+        turn: dict[int | None, int] = {row_id: n for n, row_id in enumerate(ids)}
+        return sorted((await self.session.exec(claimed)).all(), key=lambda got: turn[got[0].id])
 
     async def _settle(self, row_id: int, worker: str, *, where: Any = None, **values: Any) -> bool:
         statement = (

@@ -24,6 +24,7 @@ from storage.models import (
     EntryRevision,
     Goal,
     Invite,
+    Measure,
     Membership,
     Outbox,
     OutboxStatus,
@@ -31,8 +32,29 @@ from storage.models import (
     Person,
     SeenEvent,
     Student,
+    Translation,
 )
 from storage.stores._sql import Queries
+
+
+def _student_rows(student_id: int, entry_ids: Sequence[int | None]) -> list[tuple[str, Any]]:
+    """What else forgetting a student deletes, each with its name in the counts: rows that
+    point at the student or its entries, children before parents, the student last."""
+    return [
+        (
+            "acknowledgements",
+            delete(Acknowledgement).where(col(Acknowledgement.entry_id).in_(entry_ids)),
+        ),
+        ("amendments", delete(Amendment).where(col(Amendment.student_id) == student_id)),
+        ("revisions", delete(EntryRevision).where(col(EntryRevision.entry_id).in_(entry_ids))),
+        ("translations", delete(Translation).where(col(Translation.entry_id).in_(entry_ids))),
+        ("measures", delete(Measure).where(col(Measure.student_id) == student_id)),
+        ("entries", delete(Entry).where(col(Entry.student_id) == student_id)),
+        ("goals", delete(Goal).where(col(Goal.student_id) == student_id)),
+        ("invites", delete(Invite).where(col(Invite.student_id) == student_id)),
+        ("memberships", delete(Membership).where(col(Membership.student_id) == student_id)),
+        ("students", delete(Student).where(col(Student.id) == student_id)),
+    ]
 
 
 class RecordStore(Queries):
@@ -127,6 +149,15 @@ class RecordStore(Queries):
         )
         return (await self.session.exec(statement)).all()
 
+    async def measures(self, student_id: int) -> Sequence[Measure]:
+        """Every measure taken on the student's goals, oldest first."""
+        statement = (
+            select(Measure)
+            .where(Measure.student_id == student_id)
+            .order_by(col(Measure.taken_at), col(Measure.id))
+        )
+        return (await self.session.exec(statement)).all()
+
     async def goals(self, student_id: int) -> Sequence[Goal]:
         """Every goal a student has had, retired ones too."""
         statement = select(Goal).where(Goal.student_id == student_id).order_by(col(Goal.tag))
@@ -175,56 +206,10 @@ class RecordStore(Queries):
                 or mentions(json.dumps(payload, ensure_ascii=False))
             )
 
-        pending = [
-            row
-            for row in (await self.session.exec(select(PendingAction))).all()
-            if payload_names_it(row.payload)
-        ]
-        for row in pending:
-            await self.session.delete(row)
-        counts["pending_actions"] = len(pending)
-        unaddressed = select(Outbox).where(col(Outbox.student_id).is_(None))
-        mentioned = [
-            row.id
-            for row in (await self.session.exec(unaddressed)).all()
-            if payload_names_it(row.payload)
-        ]
-        counts["outbox"] = int(
-            (
-                await self.session.exec(
-                    delete(Outbox).where(
-                        or_(col(Outbox.student_id) == student_id, col(Outbox.id).in_(mentioned))
-                    )
-                )
-            ).rowcount
-        )
-        unfiled = select(AccessLog).where(col(AccessLog.student_id).is_(None))
-        named = [
-            row.id for row in (await self.session.exec(unfiled)).all() if meant(row.legacy_detail)
-        ]
-        counts["access_log"] = int(
-            (
-                await self.session.exec(
-                    delete(AccessLog).where(
-                        or_(col(AccessLog.student_id) == student_id, col(AccessLog.id).in_(named))
-                    )
-                )
-            ).rowcount
-        )
-        steps: list[tuple[str, Any]] = [
-            (
-                "acknowledgements",
-                delete(Acknowledgement).where(col(Acknowledgement.entry_id).in_(entry_ids)),
-            ),
-            ("amendments", delete(Amendment).where(col(Amendment.student_id) == student_id)),
-            ("revisions", delete(EntryRevision).where(col(EntryRevision.entry_id).in_(entry_ids))),
-            ("entries", delete(Entry).where(col(Entry.student_id) == student_id)),
-            ("goals", delete(Goal).where(col(Goal.student_id) == student_id)),
-            ("invites", delete(Invite).where(col(Invite.student_id) == student_id)),
-            ("memberships", delete(Membership).where(col(Membership.student_id) == student_id)),
-            ("students", delete(Student).where(col(Student.id) == student_id)),
-        ]
-        for name, statement in steps:
+        counts["pending_actions"] = await self._forget_buttons(payload_names_it)
+        counts["outbox"] = await self._forget_letters(student_id, payload_names_it)
+        counts["access_log"] = await self._forget_access_log(student_id, meant)
+        for name, statement in _student_rows(student_id, entry_ids):
             counts[name] = int(
                 (
                     await self.session.exec(statement.execution_options(synchronize_session=False))
@@ -233,6 +218,53 @@ class RecordStore(Queries):
         await self.session.flush()
         self.session.expunge_all()
         return counts
+
+    async def _forget_buttons(self, names_it: Callable[[dict[str, Any]], bool]) -> int:
+        """Delete the pending buttons whose payload `names_it`; how many."""
+        pending = [
+            row
+            for row in (await self.session.exec(select(PendingAction))).all()
+            if names_it(row.payload)
+        ]
+        for row in pending:
+            await self.session.delete(row)
+        return len(pending)
+
+    async def _forget_letters(
+        self, student_id: int, names_it: Callable[[dict[str, Any]], bool]
+    ) -> int:
+        """Delete the letters about the student, and those about no student whose payload
+        `names_it` (a teacher's nudge); how many."""
+        unaddressed = select(Outbox).where(col(Outbox.student_id).is_(None))
+        mentioned = [
+            row.id for row in (await self.session.exec(unaddressed)).all() if names_it(row.payload)
+        ]
+        return int(
+            (
+                await self.session.exec(
+                    delete(Outbox).where(
+                        or_(col(Outbox.student_id) == student_id, col(Outbox.id).in_(mentioned))
+                    )
+                )
+            ).rowcount
+        )
+
+    async def _forget_access_log(self, student_id: int, meant: Callable[[str], bool]) -> int:
+        """Delete the student's access-log rows, and the unfiled ones whose detail `meant` them;
+        how many."""
+        unfiled = select(AccessLog).where(col(AccessLog.student_id).is_(None))
+        named = [
+            row.id for row in (await self.session.exec(unfiled)).all() if meant(row.legacy_detail)
+        ]
+        return int(
+            (
+                await self.session.exec(
+                    delete(AccessLog).where(
+                        or_(col(AccessLog.student_id) == student_id, col(AccessLog.id).in_(named))
+                    )
+                )
+            ).rowcount
+        )
 
     async def entries_in_school_mentioning(
         self, school_id: int, word: str, names_it: Callable[[str], bool]
@@ -268,6 +300,8 @@ class RecordStore(Queries):
                 "revisions",
                 delete(EntryRevision).where(col(EntryRevision.entry_id).in_(old_entries)),
             ),
+            ("measures", delete(Measure).where(col(Measure.entry_id).in_(old_entries))),
+            ("translations", delete(Translation).where(col(Translation.entry_id).in_(old_entries))),
             ("entries", delete(Entry).where(col(Entry.created_at) < entries_before)),
             ("access_log", delete(AccessLog).where(col(AccessLog.at) < entries_before)),
             ("seen_events", delete(SeenEvent).where(col(SeenEvent.seen_at) < events_before)),

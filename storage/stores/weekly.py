@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import Select, func
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
 from sqlmodel import col, select
 
-from storage.models import Account, Entry, EntryKind, Goal, Membership, Person, Student
+from storage.models import Account, Entry, EntryKind, Goal, Measure, Membership, Person, Student
 from storage.stores._sql import Queries
 
 
@@ -51,6 +51,22 @@ class WeekGoal(NamedTuple):
     student_id: int
     tag: str
     description: str
+    measure: str | None = None
+    target: float | None = None
+    baseline: float | None = None
+
+
+class WeekMeasure(NamedTuple):
+    """A measure taken this week, as the summary tells it."""
+
+    student_id: int
+    goal_id: int
+    setting: str
+    kind: str
+    value: float
+    correct: int | None
+    trials: int | None
+    prompt: str | None
 
 
 class Reader(NamedTuple):
@@ -126,13 +142,97 @@ class WeeklyView(Queries):
     async def goals(self, school_id: int) -> list[WeekGoal]:
         """The active goals of a school's students, as light rows, by tag."""
         statement = (
-            sa_select(col(Goal.id), col(Goal.student_id), col(Goal.tag), col(Goal.description))
+            sa_select(
+                col(Goal.id),
+                col(Goal.student_id),
+                col(Goal.tag),
+                col(Goal.description),
+                col(Goal.measure),
+                col(Goal.target),
+                col(Goal.baseline),
+            )
             .join(Student, col(Student.id) == col(Goal.student_id))
             .where(col(Student.school_id) == school_id, col(Goal.active).is_(True))
             .order_by(col(Goal.tag))
         )
         connection = await self.session.connection()
         return [WeekGoal._make(row) for row in (await connection.execute(statement)).all()]
+
+    async def last_measured(self, school_id: int) -> list[tuple[int, str, datetime]]:
+        """Each measured active goal of a school's students: student id, tag, last measure."""
+        statement = (
+            sa_select(col(Goal.student_id), col(Goal.tag), func.max(col(Measure.taken_at)))
+            .join(Measure, col(Measure.goal_id) == col(Goal.id))
+            .join(Student, col(Student.id) == col(Goal.student_id))
+            .where(col(Student.school_id) == school_id, col(Goal.active).is_(True))
+            .group_by(col(Goal.id), col(Goal.student_id), col(Goal.tag))
+            .order_by(col(Goal.tag))
+        )
+        connection = await self.session.connection()
+        return [(row[0], row[1], row[2]) for row in (await connection.execute(statement)).all()]
+
+    async def recent_measures(
+        self, school_id: int, since: datetime
+    ) -> list[tuple[int, int, str, float, float]]:
+        """Measures since `since` on goals with a target: student, goal, tag, target, value."""
+        statement = (
+            sa_select(
+                col(Goal.student_id),
+                col(Goal.id),
+                col(Goal.tag),
+                col(Goal.target),
+                col(Measure.value),
+            )
+            .join(Measure, col(Measure.goal_id) == col(Goal.id))
+            .join(Student, col(Student.id) == col(Goal.student_id))
+            .where(
+                col(Student.school_id) == school_id,
+                col(Goal.active).is_(True),
+                col(Goal.target).is_not(None),
+                col(Measure.taken_at) >= since,
+            )
+            .order_by(col(Goal.id), col(Measure.taken_at), col(Measure.id))
+        )
+        connection = await self.session.connection()
+        return [tuple(row) for row in (await connection.execute(statement)).all()]  # type: ignore[misc]
+
+    async def kind_counts(self, school_id: int, since: datetime) -> dict[int, dict[str, int]]:
+        """Per student of the school: how many entries of each kind since `since`."""
+        statement = (
+            sa_select(col(Entry.student_id), col(Entry.kind), func.count())
+            .join(Student, col(Student.id) == col(Entry.student_id))
+            .where(col(Student.school_id) == school_id, col(Entry.created_at) >= since)
+            .group_by(col(Entry.student_id), col(Entry.kind))
+        )
+        counts: dict[int, dict[str, int]] = {}
+        connection = await self.session.connection()
+        for student_id, kind, count in (await connection.execute(statement)).all():
+            counts.setdefault(student_id, {})[kind] = count
+        return counts
+
+    async def measures(self, school_id: int, start: datetime, end: datetime) -> list[WeekMeasure]:
+        """The measures a school's students had in [start, end), by student, oldest first."""
+        statement = (
+            sa_select(
+                col(Measure.student_id),
+                col(Measure.goal_id),
+                col(Measure.setting),
+                col(Measure.kind),
+                col(Measure.value),
+                col(Measure.correct),
+                col(Measure.trials),
+                col(Measure.prompt),
+            )
+            .join(Student, col(Student.id) == col(Measure.student_id))
+            .where(
+                col(Student.school_id) == school_id,
+                col(Measure.taken_at) >= start,
+                col(Measure.taken_at) < end,
+            )
+            .order_by(col(Measure.student_id), col(Measure.taken_at), col(Measure.id))
+        )
+        connection = await self.session.connection()
+        return [WeekMeasure._make(row) for row in (await connection.execute(statement)).all()]
 
     async def entries(
         self, school_id: int, start: datetime, end: datetime, batch: int = 2000
@@ -143,14 +243,8 @@ class WeeklyView(Queries):
         entries never sits in memory at once; nothing else may use the session meanwhile.
         """
         statement = (
-            sa_select(
-                *(col(column) for column in _WEEK_ENTRY_COLUMNS),
-                func.coalesce(Person.display_name, ""),
-            )
-            .join(Student, col(Student.id) == col(Entry.student_id))
-            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            _school_entries(school_id)
             .where(
-                col(Student.school_id) == school_id,
                 col(Entry.created_at) >= start,
                 col(Entry.created_at) < end,
             )
@@ -180,14 +274,8 @@ class WeeklyView(Queries):
             Entry.kind == EntryKind.ANSWER, col(Entry.reply_to_id).is_not(None)
         )
         statement = (
-            sa_select(
-                *(col(column) for column in _WEEK_ENTRY_COLUMNS),
-                func.coalesce(Person.display_name, ""),
-            )
-            .join(Student, col(Student.id) == col(Entry.student_id))
-            .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+            _school_entries(school_id)
             .where(
-                col(Student.school_id) == school_id,
                 col(Entry.kind) == EntryKind.QUESTION,
                 col(Entry.created_at) >= since,
                 col(Entry.id).not_in(answered),
@@ -199,3 +287,16 @@ class WeeklyView(Queries):
             (WeekEntry._make(row[:10]), row[10])
             for row in (await connection.execute(statement)).all()
         ]
+
+
+def _school_entries(school_id: int) -> Select[*tuple[Any, ...]]:
+    """A school's entries as light rows (WeekEntry's columns, then the author's name)."""
+    return (
+        sa_select(
+            *(col(column) for column in _WEEK_ENTRY_COLUMNS),
+            func.coalesce(Person.display_name, ""),
+        )
+        .join(Student, col(Student.id) == col(Entry.student_id))
+        .outerjoin(Person, col(Person.id) == col(Entry.author_id))
+        .where(col(Student.school_id) == school_id)
+    )

@@ -33,7 +33,7 @@ import aiohttp
 from aiohttp import web
 
 from adapters.slack import EVENTS_PATH, SlackAdapter
-from bot.config import SlackConfig
+from adapters.slack_config import SlackConfig
 from bot.dispatch import Dispatcher
 from bot.events import Event, Reply
 from bot.i18n import languages, translate
@@ -42,6 +42,9 @@ from tests.conftest import DemoSchool
 JSON = dict[str, Any]
 
 SPEC_FILE = "slack-web-api.openapi.json"
+# The two-step upload that replaced files.upload, which the 2021 spec predates.
+ADDITIONS_FILE = "slack-web-api-additions.json"
+CHANNEL_ID = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")
 TEAM_ID = "T0SCHOOL01"
 OTHER_TEAM_ID = "T0ELSEWHERE"
 APP_ID = "A0TANDEMAPP"
@@ -101,13 +104,24 @@ class SlackApiSpec:
                 )
         for name, (required, known) in UNSPECIFIED_METHODS.items():
             self.methods.setdefault(name, Method(required, known))
+        self.retired: dict[str, str] = {}
+
+    def add(self, additions: JSON) -> None:
+        """Methods from `slack-web-api-additions.json`; its retired ones answer their error."""
+        for name, method in additions["methods"].items():
+            known = frozenset(method["params"]) - {"token"}
+            self.methods[name] = Method(frozenset(method["required"]) - {"token"}, known)
+        for name, retired in additions.get("retired", {}).items():
+            self.retired[name] = retired["error"]
 
     @classmethod
     def load(cls, specs_dir: Path) -> SlackApiSpec:
         path = specs_dir / SPEC_FILE
         if not path.is_file():
             raise FileNotFoundError(f"the Slack Web API spec is missing: {path}")
-        return cls(json.loads(path.read_text(encoding="utf-8")))
+        spec = cls(json.loads(path.read_text(encoding="utf-8")))
+        spec.add(json.loads((specs_dir / ADDITIONS_FILE).read_text(encoding="utf-8")))
+        return spec
 
     def check_call(self, method: str, params: JSON) -> list[str]:
         """What Slack would refuse in this call's parameters (empty if nothing)."""
@@ -317,6 +331,9 @@ class FakeSlack:
         self.sockets: list[web.WebSocketResponse] = []
         self.hellos = 0
         self._failures: dict[str, list[_Failure]] = {}
+        # The two-step upload: file id -> what getUploadURLExternal was told, and the bytes.
+        self.pending_uploads: dict[str, JSON] = {}
+        self.files: dict[str, JSON] = {}  # shared files, by id, with their "data" and "channel"
         self._changed = asyncio.Condition()
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -330,6 +347,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)
         app.router.add_get("/link/", self._socket)
         app.router.add_post("/respond/{hook}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -403,6 +421,9 @@ class FakeSlack:
             return 200, {"ok": False, "error": "not_authed"}, {}
         if call.token != wanted:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if call.method in self.spec.retired:
+            self.violations.append(f"{call.method}: retired")
+            return 200, {"ok": False, "error": self.spec.retired[call.method]}, {}
         problems = self.spec.check_call(call.method, call.params)
         if problems:
             self.violations.extend(problems)
@@ -480,6 +501,46 @@ class FakeSlack:
         if str(p.get("include_locale")).lower() in ("1", "true"):
             info["locale"] = user.locale
         return {"ok": True, "user": info}
+
+    def _api_files_getUploadURLExternal(self, p: JSON) -> JSON:
+        length = str(p["length"])
+        if not length.isdigit() or int(length) == 0:
+            return {"ok": False, "error": "missing_argument"}
+        if len(str(p.get("alt_txt", ""))) > 1000:
+            return {"ok": False, "error": "alt_txt_too_large"}
+        file_id = f"F0FILE{len(self.pending_uploads) + 1:04d}"
+        self.pending_uploads[file_id] = {
+            "filename": p["filename"],
+            "length": int(length),
+            "alt_txt": p.get("alt_txt"),
+        }
+        upload_url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+        return {"ok": True, "upload_url": upload_url, "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Step 2: the bytes, POSTed to the URL step 1 gave; no token, the URL is the key."""
+        upload = self.pending_uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="no such upload")
+        upload["data"] = await request.read()
+        await self._notify()
+        return web.Response(text=f"OK - {len(upload['data'])}", content_type="text/plain")
+
+    def _api_files_completeUploadExternal(self, p: JSON) -> JSON:
+        files = json.loads(p["files"]) if isinstance(p["files"], str) else p["files"]
+        channel = p.get("channel_id")
+        if channel is not None and not CHANNEL_ID.match(str(channel)):
+            return {"ok": False, "error": "invalid_arguments"}
+        done: list[JSON] = []
+        for item in files:
+            upload = self.pending_uploads.pop(str(item.get("id")), None)
+            if upload is None or "data" not in upload:
+                return {"ok": False, "error": "file_not_found"}
+            if len(upload["data"]) != upload["length"]:
+                self.violations.append(f"{item['id']}: length differs from the bytes uploaded")
+            self.files[item["id"]] = {**upload, "title": item.get("title"), "channel": channel}
+            done.append({"id": item["id"], "title": item.get("title") or upload["filename"]})
+        return {"ok": True, "files": done}
 
     def _api_conversations_open(self, p: JSON) -> JSON:
         user = self.users.get(str(p.get("users")))

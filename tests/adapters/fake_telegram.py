@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.adapters.fake_telegram_files import ApiError, FileMethods
+
 JSON = dict[str, Any]
 
 TOKEN = "123456789:AAF-fake-token_for_tests"
@@ -87,7 +89,7 @@ class BotApiSpec:
             "String": lambda v: isinstance(v, str),
             "Boolean": lambda v: isinstance(v, bool),
             "True": lambda v: v is True,
-            # A file id or URL; uploads (multipart) are not something Tandem sends.
+            # A file id or URL, or an upload: `attach://field` for a multipart file part.
             "InputFile": lambda v: isinstance(v, str),
         }
         if kind in simple:
@@ -148,14 +150,6 @@ class Call:
     result: Any = None
 
 
-class ApiError(Exception):
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True)
 class TgUser:
     """A Telegram user as the tests imagine them."""
@@ -183,13 +177,14 @@ class TgUser:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(FileMethods):
     """The Bot API at http://127.0.0.1:<random port>/bot<token>/<method>."""
 
     spec: BotApiSpec
     token: str = TOKEN
     calls: list[Call] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    uploads: list[tuple[str, bytes]] = field(default_factory=list)  # (form field, bytes)
     # Chats the bot knows of (a user must have written first), by id.
     chats: dict[int, JSON] = field(default_factory=dict)
     # Every message in every chat, the bot's own included, by (chat id, message id).
@@ -247,7 +242,14 @@ class FakeTelegram:
             body = await request.json()
             raw.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
         else:
-            raw.update({k: str(v) for k, v in (await request.post()).items()})
+            files: dict[str, bytes] = {}
+            for name, value in (await request.post()).items():
+                if isinstance(value, web.FileField):  # an upload, as multipart/form-data
+                    files[name] = value.file.read()
+                    raw[name] = f"attach://{name}"
+                else:
+                    raw[name] = str(value)
+            self.uploads.extend(files.items())
         call = Call(method, self.spec.decode(method, raw))
         self.calls.append(call)
         await self._notify()

@@ -10,7 +10,7 @@ import pytest
 from adapters.slack import render as render_for_slack
 from bot import roster
 from bot.events import Reply
-from bot.outbox import OutboxSender
+from bot.sender import OutboxSender
 from storage.models import Platform, Role
 from storage.stores import Store
 from tests.adapters import test_telegram

@@ -7,13 +7,15 @@ when TANDEM_TEST_DATABASE_URL is set). The fake checks every call against Slack'
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlmodel import select
 
-from adapters.slack import SECTION_LIMIT
+from adapters.slack_payloads import SECTION_LIMIT
 from bot.dispatch import Dispatcher
 from bot.events import Button, Event, IncomingMessage, RecipientBlocked, Reply
 from bot.i18n import translate
@@ -34,6 +36,7 @@ from tests.adapters.fake_slack import (
     SlackWorld,
     slack_world,
 )
+from tests.adapters.fake_telegram_files import png_size
 from tests.conftest import DemoSchool
 
 TEACHER = SlackUser("U0ORTIZ001", "Ana Ortiz")
@@ -560,3 +563,38 @@ async def test_stop_finishes_the_work_under_way(school: DemoSchool, specs_dir: P
         await stopping
 
         assert len(slack.fake.in_channel(STRANGER.dm)) == 1
+
+
+async def test_progress_uploads_the_chart_in_two_steps_then_says_its_numbers(
+    slack: SlackWorld,
+) -> None:
+    await slack.join(TEACHER, "Sam", "teacher")
+    await slack.send(TEACHER, "/goal Sam reading: Reads aloud | target 80% | baseline 40%")
+    await slack.send(TEACHER, "+ Sam read 6/10 words #reading")
+
+    said = await slack.send(TEACHER, "/progress Sam")
+
+    [chart] = slack.fake.files.values()
+    assert chart["channel"] == TEACHER.dm
+    assert chart["filename"] == "reading.png"
+    assert png_size(chart["data"])[0] >= 800 and png_size(chart["data"])[1] >= 500
+    words = "#reading — Reads aloud: 60 % (6/10) · target 80 % · baseline 40 %"
+    assert chart["alt_txt"] == words
+    assert said.reply().text == words
+    assert [call.method for call in slack.fake.calls if call.method.startswith("files.")] == [
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
+    ]
+
+
+async def test_report_uploads_the_pdf_in_two_steps(slack: SlackWorld) -> None:
+    await slack.join(TEACHER, "Sam", "teacher")
+    await slack.send(TEACHER, "+ Sam read 6/10 words #reading")
+
+    said = await slack.send(TEACHER, "/report Sam")
+
+    [report] = slack.fake.files.values()
+    assert report["channel"] == TEACHER.dm and report["filename"].endswith(".pdf")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(report["data"])).pages)
+    assert "Goal #reading" in text and "60 % (6/10)" in text
+    assert said.reply().text.startswith("Sam Rivera's progress report")

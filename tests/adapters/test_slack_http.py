@@ -6,6 +6,7 @@ Every refused request changes nothing: no event is marked seen, nothing is logge
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -146,6 +147,31 @@ async def test_a_button_press_from_another_workspace_is_refused(slack: SlackWorl
     await slack.adapter.wait_idle()
     assert await seen(slack) == before
     assert logged.edits == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"type": "event_callback", "event": {"text": "+ Sam', "application/json"),
+        (b"[1, 2, 3]", "application/json"),
+        (b"payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+    ],
+)
+async def test_a_body_that_is_not_a_slack_payload_is_refused_with_one_log_line(
+    slack: SlackWorld, caplog: pytest.LogCaptureFixture, body: bytes, content_type: str
+) -> None:
+    before = await seen(slack)
+    caplog.set_level(logging.DEBUG)
+
+    status, _ = await http(slack).post(body, content_type)
+
+    assert status == 400
+    lines = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert [record.name for record in lines] == ["adapters.slack"]
+    assert "refused" in lines[0].getMessage()
+    assert not any(record.exc_info or record.exc_text for record in caplog.records)
+    assert "Sam" not in caplog.text  # the body is never logged
+    await nothing_changed(slack, before)
 
 
 async def test_slacks_url_check_is_answered_with_its_challenge(slack: SlackWorld) -> None:

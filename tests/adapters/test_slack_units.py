@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.slack import (
+from adapters.slack_payloads import (
     BUTTONS_PER_BLOCK,
     LABEL_LIMIT,
     SECTION_LIMIT,

@@ -7,6 +7,7 @@ TANDEM_TEST_DATABASE_URL is set). The fake checks every call against the Bot API
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
+from pypdf import PdfReader
 from sqlmodel import col, func, select
 from telegram.error import RetryAfter
 
 from adapters.bootstrap import build_router
+from adapters.kit import MAX_WAITING_PER_CHAT
 from adapters.telegram import (
     CONCURRENT_UPDATES,
     MAX_MESSAGE_LENGTH,
@@ -26,8 +29,9 @@ from adapters.telegram import (
     SECRET_HEADER,
     TelegramAdapter,
 )
+from adapters.telegram_config import TelegramConfig
 from bot import invites, roster
-from bot.config import Settings, TelegramConfig
+from bot.config import Settings
 from bot.dispatch import Dispatcher
 from bot.events import Event, RecipientBlocked, Reply
 from bot.i18n import translate
@@ -56,6 +60,7 @@ TEACHER = TgUser(5001, "Maria", "Ortiz")
 PARENT = TgUser(5002, "Dana", "Rivera")
 FATHER = TgUser(5003, "Luis", "Rivera", language_code="es")  # his Telegram is in Spanish
 OTHER_PARENT = TgUser(5003, "Lee", "Chen")
+STRANGER = TgUser(5099, "Pat", "Flood")
 
 
 def t(key: str, **values: object) -> str:
@@ -82,18 +87,23 @@ class Telegram:
     async def deliver(self, *updates: JSON) -> list[Call]:
         """Hand updates over the way Telegram would; return once they are handled."""
         mark = len(self.fake.calls)
+        await self.hand_over(*updates)
         if self.mode == "polling":
-            await self.fake.push(*updates)
             last = max(update["update_id"] for update in updates)
             await self.fake.wait_until(
                 lambda: self.fake.confirmed_offset > last, f"getUpdates to confirm update {last}"
             )
-        else:
-            for update in updates:
-                assert await self.post(update) == 200
         # PTB marks an update done only once its handler has finished.
         await self.adapter.application.update_queue.join()
         return [call for call in self.fake.calls[mark:] if call.method != "getUpdates"]
+
+    async def hand_over(self, *updates: JSON) -> None:
+        """Hand updates over the way Telegram would, without waiting for them to be handled."""
+        if self.mode == "polling":
+            await self.fake.push(*updates)
+        else:
+            for update in updates:
+                assert await self.post(update) == 200
 
     async def post(self, update: Any, secret: str | None = SECRET) -> int:
         """POST an update to the adapter's webhook, as Telegram does; the HTTP status."""
@@ -732,3 +742,126 @@ async def test_a_stop_under_a_backlog_finishes_what_it_took_and_telegram_keeps_t
         t("onboarding.stranger")
     }
     assert not fake.violations, fake.violations
+
+
+# --- one chat's flood ------------------------------------------------------------------------
+
+
+class HeldPerson(Dispatcher):
+    """The real dispatcher, but one person's events wait until `released` (a slow database, a
+    slow handler); everyone else's go through."""
+
+    def __init__(self, inner: Dispatcher, user: TgUser) -> None:
+        super().__init__(inner.db, inner.settings, inner.clock, inner.routes)
+        self.user = str(user.id)
+        self.holding = asyncio.Event()
+        self.released = asyncio.Event()
+
+    async def dispatch(self, event: Event) -> list[Reply]:
+        if event.sender.external_id == self.user:
+            self.holding.set()
+            await self.released.wait()
+        return await super().dispatch(event)
+
+
+async def test_a_strangers_flood_does_not_hold_up_a_teachers_note(telegram: Telegram) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    held = HeldPerson(telegram.adapter.dispatcher, STRANGER)
+    telegram.adapter.dispatcher = held
+    flood = [telegram.fake.message(STRANGER, f"hello {n}") for n in range(200)]
+    note = telegram.fake.message(TEACHER, "+ Sam read a whole page aloud")
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(10):
+            await telegram.hand_over(*flood)
+            await held.holding.wait()
+        mark = len(telegram.fake.calls)
+        started = loop.time()
+
+        await telegram.hand_over(note)
+        await telegram.fake.wait_until(
+            lambda: bool(telegram.fake.sent(TEACHER.id, since=mark)), "the answer to the note"
+        )
+
+        waited = loop.time() - started
+        # Answered while the stranger's first message is still being handled.
+        assert not held.released.is_set()
+        assert waited < 1.0
+    finally:
+        held.released.set()
+    await telegram.adapter.application.update_queue.join()
+
+    [answer] = telegram.fake.sent(TEACHER.id, since=mark)
+    assert answer["text"].startswith(t("entry.logged_win", student="Sam Rivera"))
+    # The stranger's first messages had their one onboarding line each; the rest were dropped.
+    assert [m["text"] for m in telegram.fake.sent(STRANGER.id)] == [
+        t("onboarding.stranger")
+    ] * MAX_WAITING_PER_CHAT
+
+
+async def test_a_parent_who_sends_too_fast_hears_it_once_in_her_language(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(FATHER, "Sam Rivera", Role.PARENT)
+    held = HeldPerson(telegram.adapter.dispatcher, FATHER)
+    telegram.adapter.dispatcher = held
+    mark = len(telegram.fake.calls)
+    try:
+        await telegram.hand_over(
+            *[telegram.fake.message(FATHER, f"+ Sam leyó la página {n}") for n in range(30)]
+        )
+        await telegram.fake.wait_until(
+            lambda: bool(telegram.fake.sent(FATHER.id, since=mark)), "the one notice"
+        )
+    finally:
+        held.released.set()
+    await telegram.adapter.application.update_queue.join()
+
+    notice, *answers = [m["text"] for m in telegram.fake.sent(FATHER.id, since=mark)]
+    assert notice == translate("es", "input.too_fast", kept=MAX_WAITING_PER_CHAT)
+    assert len(answers) == MAX_WAITING_PER_CHAT
+    assert all(
+        answer.startswith(translate("es", "entry.logged_win", student="Sam Rivera"))
+        for answer in answers
+    )
+    assert [entry.text for entry in await telegram.entries()] == [
+        f"Sam leyó la página {n}" for n in range(MAX_WAITING_PER_CHAT)
+    ]
+
+
+async def test_progress_sends_the_chart_as_a_photo_then_its_numbers_in_words(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(TEACHER, "Sam Rivera", Role.TEACHER)
+    await telegram.say(TEACHER, "/goal Sam reading: Reads aloud | target 80% | baseline 40%")
+    await telegram.say(TEACHER, "+ Sam read 6/10 words #reading")
+
+    mark = len(telegram.fake.calls)
+    [words] = await telegram.say(TEACHER, "/progress Sam")
+
+    [photo_call] = telegram.fake.calls_of("sendPhoto", mark)
+    [photo] = telegram.fake.messages[(TEACHER.id, photo_call.result["message_id"])]["photo"]
+    assert photo["width"] >= 800 and photo["height"] >= 500
+    [(field_name, png)] = telegram.fake.uploads
+    assert field_name == "photo" and png.startswith(b"\x89PNG")
+    assert words["text"] == ("#reading — Reads aloud: 60 % (6/10) · target 80 % · baseline 40 %")
+    assert photo_call.result["message_id"] < words["message_id"]
+
+
+async def test_report_sends_a_pdf_document_whose_text_holds_the_measures(
+    telegram: Telegram,
+) -> None:
+    await telegram.join(PARENT, "Sam Rivera", Role.PARENT)
+    await telegram.say(PARENT, "+ Sam read 9/10 words at bedtime #reading")
+
+    mark = len(telegram.fake.calls)
+    [words] = await telegram.say(PARENT, "/report Sam")
+
+    [document_call] = telegram.fake.calls_of("sendDocument", mark)
+    assert document_call.status == 200
+    [(field_name, pdf)] = telegram.fake.uploads
+    assert field_name == "document"
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Progress report: Sam Rivera" in text
+    assert "Goal #reading" in text and "90 % (9/10) (home)" in text
+    assert words["text"].startswith("Sam Rivera's progress report")

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from telegram import Update
 
 from adapters.bootstrap import build_router
+from adapters.kit import ChatTurns
 from adapters.telegram import ChatOrderedUpdates, TelegramAdapter, keyboard, split_text, to_core
+from adapters.telegram_config import TelegramConfig
 from bot import invites, roster
-from bot.config import ConfigError, Settings, TelegramConfig
+from bot.config import ConfigError, Settings
 from bot.dispatch import Dispatcher
 from bot.events import Button, ButtonPress, Chat, IncomingMessage, MessageEdited, Sender
 from storage.db import Database
@@ -135,7 +137,7 @@ def test_what_carries_nothing_to_log_is_not_an_event(fake: FakeTelegram) -> None
 
 
 async def test_one_chats_updates_run_in_turn_while_other_chats_go_ahead(fake: FakeTelegram) -> None:
-    processor = ChatOrderedUpdates(4)
+    processor = ChatOrderedUpdates(ChatTurns(4))
     first, second = (parsed(fake.message(DANA, text)) for text in ("one", "two"))
     elsewhere = parsed(fake.message(TgUser(5003, "Lee"), "other"))
     order: list[str] = []
@@ -250,8 +252,9 @@ def test_webhook_mode_without_a_secret_refuses_to_start(db: Database, clock: Fak
     assert refused.value.key == "telegram.webhook_secret"
 
 
-async def test_invite_links_use_the_username_getme_gave(db: Database, clock: FakeClock) -> None:
-    settings = Settings()
+async def test_invite_links_use_the_username_getme_gave(
+    db: Database, clock: FakeClock, settings: Settings
+) -> None:
     async with db.session() as session:
         store = Store(session)
         school = await roster.ensure_school(store, "Oak", "America/Chicago", "en")
@@ -268,13 +271,15 @@ async def test_invite_links_use_the_username_getme_gave(db: Database, clock: Fak
     assert after.link == f"https://t.me/OakTandem2Bot?start={after.code}"
 
 
-def test_a_configured_bot_username_wins() -> None:
-    settings = Settings(telegram=TelegramConfig(bot_username="ConfiguredBot"))
+async def test_a_configured_bot_username_wins(db: Database, clock: FakeClock) -> None:
+    settings = Settings(platforms={"telegram": TelegramConfig(bot_username="ConfiguredBot")})
+    async with db.session() as session:
+        store = Store(session)
+        await store.bot_profile.set_username(Platform.TELEGRAM, "FromGetMeBot", clock.now())
 
-    assert (
-        invites.invite_link(settings, "abc", "FromGetMeBot")
-        == "https://t.me/ConfiguredBot?start=abc"
-    )
+        assert await invites.invite_link(store, settings, "abc") == (
+            "https://t.me/ConfiguredBot?start=abc"
+        )
 
 
 async def test_deactivating_a_chat_touches_only_that_platforms_account(db: Database) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 
@@ -16,16 +17,16 @@ from bot.events import Reply
 from bot.jobs import run_summary
 from bot.outbox import Letter, enqueue
 from storage.db import Database
-from storage.models import OutboxStatus
+from storage.models import OutboxStatus, Platform
 from storage.stores import Store
 from tests.conftest import FakeClock
-from tests.outbox_fakes import FakePlatform, Household, VirtualTime, sender
+from tests.outbox_fakes import LIMITS, FakePlatform, Household, VirtualTime, sender
 
 pytestmark = pytest.mark.postgres
 
 LETTERS = 300
 # Small pools: three senders and the test share one server with other suites.
-SETTINGS = SenderConfig(concurrency=8)
+SETTINGS = SenderConfig(concurrency=8, limits=LIMITS)
 
 
 @pytest.fixture
@@ -63,6 +64,28 @@ async def test_three_senders_deliver_each_letter_exactly_once(engines: list[Data
     assert Counter(row.claimed_by for row in rows) == Counter(
         {f"replica-{n}": report.sent for n, report in enumerate(reports)}
     )
+
+
+async def test_two_claims_at_once_take_different_letters_each_taking_turns_between_schools(
+    engines: list[Database],
+) -> None:
+    """The first claim's transaction is still open (its rows locked) when the second claims:
+    the second skips them and takes the next in turn, and the small school is in the first."""
+    clock = FakeClock()
+    oak = await Household(engines[0], clock).setup()
+    await oak.letters(await oak.people([f"oak{i}" for i in range(50)]))
+    elm = await Household(engines[0], clock, school_name="Elm Park").setup()
+    await elm.letters(await elm.people(["dana"]))
+    now, until = clock.now(), clock.now() + timedelta(seconds=60)
+
+    async with engines[1].session() as first, engines[2].session() as second:
+        taken = await Store(first).outbox.claim("a", now, until, 10, [Platform.TELEGRAM])
+        skipped_to = await Store(second).outbox.claim("b", now, until, 10, [Platform.TELEGRAM])
+
+    ids = [{row.id for row, _ in claim} for claim in (taken, skipped_to)]
+    assert len(ids[0]) == len(ids[1]) == 10
+    assert not ids[0] & ids[1]
+    assert elm.school_id in {row.school_id for row, _ in taken}
 
 
 async def test_two_schedulers_firing_the_same_job_enqueue_once(engines: list[Database]) -> None:

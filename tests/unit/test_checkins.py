@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.config import DateRange, ScheduleConfig, Settings
+from bot.config import ScheduleConfig, Settings
+from bot.config_values import DateRange
 from storage.models import EntryKind, Setting
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Mail, Record, chicago, en

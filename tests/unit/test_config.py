@@ -4,26 +4,39 @@ from __future__ import annotations
 
 import datetime
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import pytest
 
+from adapters.platforms import PLATFORMS, SlackConfig, TelegramConfig, defaults, load_settings
 from bot.config import (
-    SECTION_KEYS,
     ConfigError,
-    DateRange,
-    QuietHours,
+    PlatformConfig,
+    PlatformLimits,
     ScheduleConfig,
     SenderConfig,
+    SendLimit,
     Settings,
+    section_keys,
+)
+from bot.config import load_config as load_core_config
+from bot.config_values import (
+    DateRange,
+    QuietHours,
+    Section,
     WeeklyTime,
     env_name,
-    load_config,
     parse_date_range,
     parse_listen,
     parse_quiet_hours,
     parse_weekly_time,
 )
+
+# The config as `tandem` reads it: the core's sections and every platform's.
+load_config = load_settings
+SECTION_KEYS = section_keys(PLATFORMS.values())
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 SECRET = "s3cr3t-Value_do-not-print"
@@ -48,13 +61,13 @@ def test_defaults_when_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     settings = load_config(None, {})
 
-    assert settings == Settings()
+    assert settings == defaults()
     assert settings.database.url == "sqlite+aiosqlite:///tandem.db"
     assert settings.schedule.checkin == WeeklyTime(weekday=3, hour=17, minute=0)
     assert settings.schedule.summary == WeeklyTime(weekday=4, hour=15, minute=0)
     assert settings.schedule.quiet_hours == QuietHours(datetime.time(20), datetime.time(7))
-    assert settings.telegram.webhook_listen == ("0.0.0.0", 8443)
-    assert settings.slack.http_listen == ("0.0.0.0", 3000)
+    assert settings.platform(TelegramConfig).webhook_listen == ("0.0.0.0", 8443)
+    assert settings.platform(SlackConfig).http_listen == ("0.0.0.0", 3000)
 
 
 def test_tandem_toml_in_working_directory_is_read(
@@ -67,7 +80,7 @@ def test_tandem_toml_in_working_directory_is_read(
 
 
 def test_example_file_loads_and_equals_defaults() -> None:
-    assert load_config(EXAMPLE, {}) == Settings()
+    assert load_config(EXAMPLE, {}) == defaults()
 
 
 def test_example_file_lists_every_key_with_its_environment_variable() -> None:
@@ -106,6 +119,49 @@ def test_error_carries_key_and_why() -> None:
     assert str(err) == "school.language: expected one of 'en', 'es'"
 
 
+# Platforms: the core knows only what an adapter declares
+
+
+@dataclass(frozen=True)
+class PigeonConfig(PlatformConfig):
+    loft: str = ""
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        return cls(enabled=section.flag("enabled", False), loft=section.text("loft", ""))
+
+
+@dataclass(frozen=True)
+class Pigeon:
+    """A platform as an adapter declares it to the loader."""
+
+    name: str
+    config: type[PlatformConfig]
+    per_second: SendLimit | None
+    per_chat_per_second: SendLimit | None = None
+
+
+def test_the_core_alone_knows_no_platform(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_core_config(write(tmp_path, ENABLED_TELEGRAM), {})
+
+    assert (caught.value.key, caught.value.why.split(" (")[0]) == ("telegram", "unknown section")
+
+
+def test_a_platform_brings_its_own_section_variables_and_pace(tmp_path: Path) -> None:
+    text = '[pigeon]\nenabled = true\nloft = "roof"\n[sender]\npigeon_per_second = 3\n'
+
+    settings = load_core_config(
+        write(tmp_path, text),
+        {"TANDEM_PIGEON_LOFT": "barn"},
+        [Pigeon("pigeon", PigeonConfig, SendLimit("pigeon_per_second", 2))],
+    )
+
+    assert settings.platform(PigeonConfig) == PigeonConfig(enabled=True, loft="barn")
+    assert settings.enabled_platforms == ["pigeon"]
+    assert settings.sender.limits == {"pigeon": PlatformLimits(3, None)}
+
+
 # The environment
 
 
@@ -128,8 +184,8 @@ def test_environment_beats_the_file(tmp_path: Path) -> None:
     settings = load_text(tmp_path, file, environ)
 
     assert settings.database.url == "postgresql+asyncpg://tandem@db/tandem"
-    assert settings.telegram.enabled is True
-    assert settings.telegram.token == "123:from-env"
+    assert settings.platform(TelegramConfig).enabled is True
+    assert settings.platform(TelegramConfig).token == "123:from-env"
     assert settings.security.secret_key == "key-from-env"
     assert settings.security.retention_days == 365
     assert settings.schedule.checkin == WeeklyTime(weekday=4, hour=9, minute=30)
@@ -147,7 +203,7 @@ def test_boolean_from_environment(value: str, expected: bool) -> None:
     environ = {"TANDEM_SLACK_ENABLED": value, "TANDEM_SLACK_BOT_TOKEN": "xoxb-1"}
     environ["TANDEM_SLACK_APP_TOKEN"] = "xapp-1"
 
-    assert load_config(EXAMPLE, environ).slack.enabled is expected
+    assert load_config(EXAMPLE, environ).platform(SlackConfig).enabled is expected
 
 
 def test_full_secret_key_variable_beats_its_alias() -> None:
@@ -173,7 +229,7 @@ def test_empty_skip_dates_in_environment_means_none(tmp_path: Path) -> None:
 def test_unrelated_tandem_variables_are_ignored() -> None:
     environ = {"TANDEM_TEST_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1/test"}
 
-    assert load_config(EXAMPLE, environ) == Settings()
+    assert load_config(EXAMPLE, environ) == defaults()
 
 
 # Bad values: each names its key
@@ -317,7 +373,7 @@ def test_secret_never_appears_in_repr() -> None:
 
     settings = load_config(EXAMPLE, environ)
 
-    assert settings.slack.signing_secret == SECRET
+    assert settings.platform(SlackConfig).signing_secret == SECRET
     assert SECRET not in repr(settings)
 
 
@@ -417,12 +473,12 @@ def test_file_values_are_read(tmp_path: Path) -> None:
     settings = load_text(tmp_path, text)
 
     assert settings.school.language == "es"
-    assert settings.telegram.mode == "webhook"
-    assert settings.telegram.webhook_listen == ("127.0.0.1", 9000)
-    assert settings.telegram.bot_username == "MapleTandemBot"
-    assert settings.slack.mode == "http"
-    assert settings.slack.base_url == "http://127.0.0.1:9999/api/"
-    assert settings.slack.team_id == "T0001"
+    assert settings.platform(TelegramConfig).mode == "webhook"
+    assert settings.platform(TelegramConfig).webhook_listen == ("127.0.0.1", 9000)
+    assert settings.platform(TelegramConfig).bot_username == "MapleTandemBot"
+    assert settings.platform(SlackConfig).mode == "http"
+    assert settings.platform(SlackConfig).base_url == "http://127.0.0.1:9999/api/"
+    assert settings.platform(SlackConfig).team_id == "T0001"
     assert settings.security.max_entry_chars == 500
 
 
@@ -433,12 +489,10 @@ def test_sender_defaults_match_the_documented_limits() -> None:
     sender = load_config(EXAMPLE, {}).sender
 
     assert sender == SenderConfig(
-        telegram_per_second=30,
-        telegram_per_chat_per_second=1,
-        slack_per_channel_per_second=1,
         max_attempts=8,
         claim_seconds=60,
         concurrency=16,
+        limits={"telegram": PlatformLimits(30, 1), "slack": PlatformLimits(None, 1)},
     )
 
 
@@ -452,8 +506,8 @@ def test_sender_limits_from_file_and_environment(tmp_path: Path) -> None:
 
     sender = load_text(tmp_path, text, environ).sender
 
-    assert sender.telegram_per_second == 25  # the environment beats the file
-    assert sender.slack_per_channel_per_second == 2
+    assert sender.limits["telegram"].per_second == 25  # the environment beats the file
+    assert sender.limits["slack"].per_chat_per_second == 2
     assert sender.claim_seconds == 120
     assert sender.max_attempts == 5
     assert sender.concurrency == 4

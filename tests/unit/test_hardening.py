@@ -57,7 +57,7 @@ from bot.context import Context
 from bot.events import Button, ButtonPress, Chat, Reply, Sender
 from bot.handlers.onboarding import MAX_WRONG_INVITES
 from bot.i18n import Translator
-from bot.outbox import OutboxSender
+from bot.sender import OutboxSender
 from storage.db import Database, sqlite_path
 from storage.models import Account, CodeGuess, Entry, Outbox, PendingAction, Platform
 from storage.stores import Store

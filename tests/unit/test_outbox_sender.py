@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -15,25 +16,20 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.cli import app
-from bot.config import SenderConfig
+from bot.config import SenderConfig, Settings
 from bot.events import Reply
 from bot.i18n import translate
-from bot.outbox import (
-    BACKOFF_BASE_SECONDS,
-    Letter,
-    OutboxSender,
-    PermanentError,
-    RateLimited,
-    TransientError,
-    enqueue,
-)
+from bot.jobs import run_checkin
+from bot.outbox import Letter, PermanentError, RateLimited, TransientError, enqueue
 from bot.ratelimit import WINDOW_SECONDS, PlatformLimits, RateLimiter, Window
+from bot.sender import BACKOFF_BASE_SECONDS, OutboxSender
 from storage.db import Database
-from storage.models import OutboxStatus, Platform
+from storage.models import Account, EntryKind, OutboxStatus, Platform
 from storage.stores import Store
 from tests.conftest import FakeClock
 from tests.outbox_fakes import (
     FAST,
+    LIMITS,
     Crash,
     FakePlatform,
     Household,
@@ -187,7 +183,7 @@ async def test_a_letter_that_always_fails_is_dead_after_max_attempts_and_status_
     [parent] = await home.people(["dana"])
     await home.letters([parent])
     platform.always["dana"] = TransientError("Bearer xoxb-secret Dear Dana, Sam had a good day")
-    outbox = sender(db, platform, clock, time, SenderConfig(max_attempts=4))
+    outbox = sender(db, platform, clock, time, SenderConfig(max_attempts=4, limits=LIMITS))
 
     dead = 0
     for _ in range(10):
@@ -319,7 +315,7 @@ async def test_a_crash_between_deliveries_loses_nothing_and_sends_nothing_twice(
     people = await home.people(chats(500))
     assert await home.letters(people) == 500
     one_at_a_time = SenderConfig(
-        claim_seconds=60, concurrency=1, telegram_per_second=1000, telegram_per_chat_per_second=1000
+        claim_seconds=60, concurrency=1, limits={"telegram": PlatformLimits(1000, 1000)}
     )
     platform.crash_at = 251
 
@@ -374,7 +370,7 @@ async def test_a_long_queue_to_one_chat_keeps_its_claims_and_its_order(
         store = Store(session)
         for n in range(30):
             await enqueue(store, Letter(f"note:{n}", dana, "note", Reply(f"note {n}"), clock.now()))
-    short = SenderConfig(claim_seconds=10)
+    short = SenderConfig(claim_seconds=10, limits=LIMITS)
     first = sender(db, platform, clock, time, short, worker="first")
     second = sender(db, platform, clock, time, short, worker="second")
 
@@ -391,6 +387,85 @@ async def test_a_long_queue_to_one_chat_keeps_its_claims_and_its_order(
     assert platform.texts() == [f"note {n}" for n in range(30)]  # once each, in order
     gaps = [b.at - a.at for a, b in itertools.pairwise(platform.deliveries)]
     assert min(gaps) >= SECOND
+
+
+# --- fair across schools -------------------------------------------------------------------
+
+# What one claim takes for a sender with one platform: the first batch it sends.
+FIRST_CLAIM = 2 * FAST.concurrency
+
+
+async def test_one_schools_flood_does_not_hold_up_another_schools_letter(
+    db: Database, home: Household, platform: FakePlatform, clock: FakeClock, time: VirtualTime
+) -> None:
+    flood = await home.people(chats(500, "oak"))
+    await home.letters(flood, prefix="summary")
+    elm = await Household(db, clock, school_name="Elm Park").setup()
+    [dana] = await elm.people(["dana"])
+    await elm.letters([dana], prefix="note")
+    start = clock.now()
+    dana_has_it = asyncio.Event()
+
+    class StopOnceDanaHasIt:
+        """The platform, and the test's end once Dana's letter is out (the rest would only be
+        Oak Hill's 17 seconds at 30 letters a second)."""
+
+        async def deliver(self, account: Account, reply: Reply) -> str:
+            ref = await platform.deliver(account, reply)
+            if account.dm_chat_id == "dana":
+                dana_has_it.set()
+            return ref
+
+    await sender(db, StopOnceDanaHasIt(), clock, time).drain(dana_has_it)
+
+    assert platform.texts().index(f"note:0:{dana}") < FIRST_CLAIM
+    assert platform.to("dana")[0].at - start < 2 * SECOND
+
+
+async def test_a_claim_takes_turns_between_schools(
+    db: Database, home: Household, clock: FakeClock
+) -> None:
+    await home.letters(await home.people(chats(20, "oak")))
+    elm = await Household(db, clock, school_name="Elm Park").setup()
+    await elm.letters(await elm.people(chats(20, "elm")))
+    ash = await Household(db, clock, school_name="Ash Grove").setup()
+    await ash.letters(await ash.people(["ash"]))
+
+    async with db.session() as session:
+        claimed = await Store(session).outbox.claim(
+            "w", clock.now(), clock.now() + 60 * SECOND, 7, [Platform.TELEGRAM]
+        )
+
+    by_school = Counter(row.school_id for row, _ in claimed)
+    assert by_school == {home.school_id: 3, elm.school_id: 3, ash.school_id: 1}
+
+
+async def test_an_urgent_note_goes_before_the_letters_its_school_queued_earlier(
+    db: Database, home: Household, platform: FakePlatform, clock: FakeClock, time: VirtualTime
+) -> None:
+    await home.letters(await home.people(chats(100)), prefix="summary")
+    [dana] = await home.people(["dana"])
+    await home.letters([dana], prefix="urgent", kind=EntryKind.URGENT)
+
+    await sender(db, platform, clock, time).drain()
+
+    assert platform.texts().index(f"urgent:0:{dana}") < FIRST_CLAIM
+
+
+async def test_every_letter_knows_its_school_even_one_about_no_student(
+    db: Database, home: Household, platform: FakePlatform, clock: FakeClock, time: VirtualTime
+) -> None:
+    await home.people(["ortiz"], role="teacher")  # no note this week: a nudge, about no student
+    await home.people(["dana"])
+    await home.people(["kim"], admin=True)
+    await run_checkin(db, Settings(), clock, home.school_id)
+    platform.always["dana"] = blocked("dana")  # the admin is told, in a letter of its own
+
+    await sender(db, platform, clock, time).drain()
+
+    rows = await home.outbox()
+    assert sorted(row.kind for row in rows) == ["blocked", "checkin", "nudge"]
+    assert {row.school_id for row in rows} == {home.school_id}
 
 
 # --- rate limits ---------------------------------------------------------------------------

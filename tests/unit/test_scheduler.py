@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ScheduleConfig, SecurityConfig, Settings, WeeklyTime
+from bot.config import ScheduleConfig, SecurityConfig, Settings
+from bot.config_values import WeeklyTime
 from bot.scheduler import build_scheduler, weekly_trigger
-from storage.db import is_sqlite, sqlite_path
+from storage.db import sqlite_path
 from storage.models import School
 from storage.stores import Store
 from tests.conftest import DemoSchool
@@ -175,11 +176,11 @@ def file_bytes(path: Path) -> bytes:
     return path.read_bytes() if path.exists() else b""
 
 
+# SQLite's write-ahead log; PostgreSQL has none to read.
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_purge_leaves_no_word_of_a_purged_note_in_sqlites_files_while_the_bot_runs(
     school: DemoSchool, mail: Mail
 ) -> None:
-    if not is_sqlite(school.db.url):
-        pytest.skip("SQLite's write-ahead log; PostgreSQL has none to read")
     path = sqlite_path(school.db.url)
     assert path is not None
     await school.say(school.teacher, "+ Sam hummed the Quetzalcoatl song all morning")

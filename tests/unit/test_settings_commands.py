@@ -14,6 +14,7 @@ def shown(
     delivery: Delivery = Delivery.WEEKLY,
     quiet: str = "20:00-07:00",
     paused: str | None = None,
+    timezone: str = "America/Chicago",
 ) -> str:
     """The /settings reply for these choices."""
     return en(
@@ -22,6 +23,7 @@ def shown(
         languages="en|es",
         delivery=en(f"settings.delivery.{delivery}"),
         quiet=quiet,
+        timezone=timezone,
         paused=paused or en("settings.not_paused"),
     )
 
@@ -44,6 +46,28 @@ async def test_settings_shows_what_the_person_chose(school: DemoSchool) -> None:
         quiet="21:00-06:30",
         paused=en("settings.paused_until", date="Mon, Nov 30, 2026"),
     )
+
+
+async def test_timezone_sets_the_senders_zone_and_settings_shows_it(school: DemoSchool) -> None:
+    said = await school.say(school.parent, "/timezone america/new_york")
+
+    assert said.text == en("settings.timezone_set", timezone="America/New_York")
+    assert (await school.say(school.parent, "/settings")).text == shown(timezone="America/New_York")
+
+
+async def test_timezone_off_goes_back_to_the_schools(school: DemoSchool) -> None:
+    await school.say(school.parent, "/timezone Europe/Madrid")
+
+    said = await school.say(school.parent, "/timezone off")
+
+    assert said.text == en("settings.timezone_set", timezone="America/Chicago")
+
+
+async def test_an_unknown_timezone_is_refused_and_nothing_changes(school: DemoSchool) -> None:
+    said = await school.say(school.parent, "/timezone Mars/Olympus")
+
+    assert said.text == en("settings.timezone_unknown", timezone="Mars/Olympus")
+    assert (await school.say(school.parent, "/settings")).text == shown()
 
 
 async def test_settings_show_quiet_hours_off(school: DemoSchool) -> None:

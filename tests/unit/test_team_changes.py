@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from adapters.telegram_config import TelegramConfig
 from bot import invites, roster, team
-from bot.config import Settings, TelegramConfig
+from bot.config import Settings
 from bot.context import Context
 from bot.demo import DEMO_SCHOOL
 from bot.i18n import Translator
@@ -124,7 +125,7 @@ async def test_purge_deletes_letters_to_a_platform_no_longer_enabled(
                 )
             )
 
-    with_telegram = Settings(telegram=TelegramConfig(enabled=True, token="1:x"))
+    with_telegram = Settings(platforms={"telegram": TelegramConfig(enabled=True, token="1:x")})
     assert (await mail.purge(with_telegram))["undeliverable"] == 0
     purged = await mail.purge()
 

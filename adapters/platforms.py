@@ -1,0 +1,100 @@
+"""The chat platforms Tandem runs on: each one's name, [section], pace and adapter, in one place.
+
+The composition root reads the config with `load_settings` and builds what is enabled with
+`enabled_adapters`; the core never imports this (it knows platforms only as `PlatformConfig`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from adapters import slack_config, telegram_config
+from adapters.slack_config import SlackConfig
+from adapters.telegram_config import TelegramConfig
+from bot.config import PlatformConfig, SendLimit, Settings, default_settings, load_config
+from bot.dispatch import Dispatcher
+from bot.outbox import Transport
+from storage.db import Database
+
+__all__ = [
+    "PLATFORMS",
+    "Adapter",
+    "PlatformSpec",
+    "SlackConfig",
+    "TelegramConfig",
+    "defaults",
+    "enabled_adapters",
+    "load_settings",
+]
+
+_Config = TypeVar("_Config", bound=PlatformConfig)
+
+
+class Adapter(Transport, Protocol):
+    """A running platform: takes events for the dispatcher, delivers the outbox's letters."""
+
+    async def start(self) -> None:
+        """Log in, then take events (polling, webhook, socket...)."""
+
+    async def connect(self) -> None:
+        """Log in to send only (`tandem jobs drain`)."""
+
+    async def stop(self) -> None:
+        """Stop taking events, finish those under way, close connections."""
+
+
+@dataclass(frozen=True)
+class PlatformSpec(Generic[_Config]):
+    """What Tandem knows of a platform before its library is loaded."""
+
+    name: str  # its [section], and Account.platform
+    config: type[_Config]
+    build: Callable[[_Config, Dispatcher, Database], Adapter]
+    per_second: SendLimit | None = None  # [sender] keys that pace it
+    per_chat_per_second: SendLimit | None = None
+
+    def adapter(self, settings: Settings, dispatcher: Dispatcher, db: Database) -> Adapter:
+        return self.build(settings.platform(self.config), dispatcher, db)
+
+
+PLATFORMS: Mapping[str, PlatformSpec[Any]] = {
+    spec.name: spec
+    for spec in (
+        PlatformSpec(
+            telegram_config.NAME,
+            TelegramConfig,
+            telegram_config.build,
+            telegram_config.PER_SECOND,
+            telegram_config.PER_CHAT_PER_SECOND,
+        ),
+        PlatformSpec(
+            slack_config.NAME,
+            SlackConfig,
+            slack_config.build,
+            per_chat_per_second=slack_config.PER_CHANNEL_PER_SECOND,
+        ),
+    )
+}
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """The config file and the environment, every platform's section included."""
+    return load_config(path, environ, PLATFORMS.values())
+
+
+def defaults() -> Settings:
+    """The settings with no file and no environment, every platform's section included."""
+    return default_settings(PLATFORMS.values())
+
+
+def enabled_adapters(
+    settings: Settings, dispatcher: Dispatcher, db: Database
+) -> dict[str, Adapter]:
+    """An adapter (built, not started) for each platform the settings enable, by name."""
+    return {
+        name: PLATFORMS[name].adapter(settings, dispatcher, db)
+        for name in settings.enabled_platforms
+    }

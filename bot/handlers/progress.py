@@ -1,0 +1,79 @@
+"""/progress NAME [tag]: a chart per measured goal, with its numbers in words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot import access, charts, grammar
+from bot.access import Action, Viewed
+from bot.context import Context
+from bot.events import Attachment, IncomingMessage, Reply
+from bot.handlers.records import not_found
+from bot.measure_words import chart_data, goal_terms_words, measure_words
+from bot.router import Router
+from storage.models import Goal, Measure, Read
+
+SHOWN_IN_WORDS = 20  # the newest values a caption lists; older ones are counted
+
+
+async def show_progress(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
+    """Each measured goal of the student (or the one tagged) as a chart and a line of words."""
+    name, tag = await _name_and_tag(ctx, args)
+    found = await access.find_student(ctx, name, Action.GOALS, Viewed(Read.PROGRESS))
+    if found.student is None or found.student.id is None:
+        return [not_found(ctx, found, name)]
+    student = found.student
+    goals = await ctx.store.entries.goals(found.student.id)
+    if tag is not None:
+        chosen = [goal for goal in goals if goal.tag == tag]
+        if not chosen:
+            listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
+            return [ctx.say("progress.unknown_goal", tag=tag, student=student.name, goals=listed)]
+        goals = chosen
+    replies: list[Reply] = []
+    for goal in goals:
+        assert goal.id is not None
+        series = await ctx.store.progress.series(goal.id)
+        if series:
+            replies.append(await _chart_reply(ctx, goal, series))
+    if not replies:
+        where = f"#{tag}" if tag else student.name
+        return [ctx.say("progress.nothing", what=where, student=student.name)]
+    return replies
+
+
+async def _name_and_tag(ctx: Context, args: str) -> tuple[str, str | None]:
+    """`Sam reading` -> ("Sam", "reading"); a last word that is part of a student's name (or
+    the only word) is not a tag."""
+    words = args.split()
+    if len(words) < 2:
+        return args, None
+    last = words[-1]
+    links = await access.my_students(ctx, Action.GOALS)
+    in_a_name = any(grammar.fold(last) in grammar.fold(link.student.name).split() for link in links)
+    if last.startswith("#") or not in_a_name:
+        return " ".join(words[:-1]), last.lstrip("#").casefold()
+    return args, None
+
+
+def goal_in_words(ctx: Context, goal: Goal, series: Sequence[Measure]) -> str:
+    """`#reading — Reads aloud: 60 %, 80 %, 90 % (home) · target 80 % · baseline 40 %`."""
+    shown = [measure_words(ctx.t, measure) for measure in series[-SHOWN_IN_WORDS:]]
+    earlier = len(series) - len(shown)
+    values = ", ".join(shown)
+    if earlier:
+        values = f"{ctx.t('progress.earlier', count=earlier)} {values}"
+    line = ctx.t("progress.words", tag=goal.tag, description=goal.description, values=values)
+    terms = goal_terms_words(ctx.t, goal)
+    return f"{line} · {terms}" if terms else line
+
+
+async def _chart_reply(ctx: Context, goal: Goal, series: Sequence[Measure]) -> Reply:
+    words = goal_in_words(ctx, goal, series)
+    png = await charts.draw(chart_data(ctx.t, goal, series))
+    return Reply(words, attachment=Attachment(png, f"{goal.tag}.png", words))
+
+
+def register(router: Router) -> None:
+    """/progress."""
+    router.command("progress", show_progress)

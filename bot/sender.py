@@ -1,0 +1,482 @@
+"""The sender: claims due letters from the outbox, delivers them within the rate limits, and
+settles each one (sent, retried with backoff, waited out after a 429, given up).
+
+What a letter is and how it is queued: `bot/outbox.py`. What the admins hear when an account
+blocked the bot: `bot/blocked_notice.py`. The whole story: `docs/outbox.md`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot import blocked_notice
+from bot.config import SenderConfig
+from bot.config_values import QuietHours
+from bot.context import Clock
+from bot.events import RecipientBlocked
+from bot.outbox import PermanentError, RateLimited, Transport, from_payload
+from bot.ratelimit import RateLimiter
+from storage.db import Database
+from storage.models import Account, Outbox, OutboxStatus
+from storage.stores import Store
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+# Transient failures wait base * 2**(attempt - 1) seconds, capped, times a jitter in [0.5, 1):
+# 8 attempts span roughly 16 to 32 minutes, enough to ride out a short platform outage.
+BACKOFF_BASE_SECONDS = 15.0
+BACKOFF_CAP_SECONDS = 3600.0
+# When idle, look for letters other processes queued (`tandem jobs ...`) at least this often.
+IDLE_POLL_SECONDS = 5.0
+# After the database failed under `run`, wait this long before trying again.
+ERROR_PAUSE_SECONDS = 5.0
+# Never busy-loop, even when the next letter is due "now".
+MIN_NAP_SECONDS = 0.05
+
+
+@dataclass
+class DrainReport:
+    """What one drain did with the letters it claimed."""
+
+    sent: int = 0
+    retried: int = 0  # a transient error or a 429: queued again for later
+    dead: int = 0  # given up: a permanent error, or too many attempts
+    blocked: int = 0  # given up because the person blocked the bot (admins are told)
+    released: int = 0  # handed back unsent (stopping), or taken over by another sender
+
+    def __bool__(self) -> bool:
+        return any((self.sent, self.retried, self.dead, self.blocked, self.released))
+
+
+@dataclass
+class _Claimed:
+    """A letter this sender holds, with the account it goes to and until when it holds it."""
+
+    row: Outbox
+    account: Account
+    until: datetime
+
+    @property
+    def id(self) -> int:
+        assert self.row.id is not None
+        return self.row.id
+
+    @property
+    def chat(self) -> str:
+        """The chat the limits count against: one direct chat per account."""
+        account = self.account
+        return f"{account.workspace}/{account.dm_chat_id or account.external_id}"
+
+
+class OutboxSender:
+    """Claims due letters, delivers them within the rate limits, and settles each one.
+
+    At least once: a letter is marked sent only after the platform took it, so a crash between
+    the two sends it again once its claim (`claim_seconds`) runs out. Nothing is lost by a
+    crash; a duplicate needs a crash (or a claim running out) in that short gap.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        transports: Mapping[str, Transport],
+        clock: Clock,
+        settings: SenderConfig,
+        *,
+        worker: str,
+        sleep: Sleep = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+        quiet_hours: QuietHours | None = None,
+    ) -> None:
+        self._db = db
+        self._transports = dict(transports)
+        self._clock = clock
+        self._settings = settings
+        self.worker = worker[:64]
+        self._sleep = sleep
+        self._jitter = jitter
+        self._quiet_hours = quiet_hours  # the school default, for the notices to admins
+        self._limits = RateLimiter(settings.limits, clock, sleep)
+        self._claim_for = timedelta(seconds=settings.claim_seconds)
+        # No delivery starts in the last quarter of a claim, and none may take longer than that
+        # quarter: so a claim never runs out while its letter is being delivered.
+        self._margin = timedelta(seconds=settings.claim_seconds / 4)
+        self._deliver_timeout = settings.claim_seconds / 4
+        # Enough letters in hand to keep every platform busy; more are claimed at half of it.
+        self._batch = max(2 * settings.concurrency * len(self._transports), 8)
+        self._slots = {name: asyncio.Semaphore(settings.concurrency) for name in self._transports}
+        self._held: dict[int, _Claimed] = {}
+        self._chats: dict[tuple[str, str], deque[int]] = {}
+        self._blocked: set[int] = set()  # accounts found blocked during this drain
+        self._draining = asyncio.Lock()  # one drain at a time: they share the letters in hand
+        self._progress = asyncio.Event()
+        self._poke = asyncio.Event()
+
+    def poke(self) -> None:
+        """Something was queued: look for due letters now instead of at the next poll."""
+        self._poke.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver letters as they fall due, until `stop` is set."""
+        while not stop.is_set():
+            try:
+                report = await self.drain(stop)
+                if report:
+                    log.info("outbox %s: %s", self.worker, report)
+                wait = await self._seconds_to_next_letter()
+            except Exception as error:  # the database went away: keep the sender alive
+                log.error(
+                    "outbox %s: drain failed (%s); retrying in %ss",
+                    self.worker,
+                    _reason(_first_cause(error)),
+                    ERROR_PAUSE_SECONDS,
+                )
+                wait = ERROR_PAUSE_SECONDS
+            await self._nap(wait, stop)
+
+    async def drain(self, stop: asyncio.Event | None = None) -> DrainReport:
+        """Deliver every letter due now (and those falling due meanwhile), then return."""
+        async with self._draining:
+            return await self._drain(stop)
+
+    async def _drain(self, stop: asyncio.Event | None) -> DrainReport:
+        report = DrainReport()
+        # Accounts are read fresh with each claim; this only spares the rest of this drain's
+        # letters to an account found blocked (one may have been unblocked since).
+        self._blocked.clear()
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                while True:
+                    stopping = stop is not None and stop.is_set()
+                    if not stopping and len(self._held) <= self._batch // 2:
+                        claimed = await self._claim(self._batch - len(self._held))
+                        for letter in claimed:
+                            self._take(letter, tasks, report, stop)
+                        if claimed:
+                            continue
+                    if not self._held:
+                        break
+                    self._progress.clear()
+                    await self._wait_for_progress()
+                    await self._renew_claims()
+        finally:
+            # After a failure the claims simply run out and the letters are claimed again.
+            self._held.clear()
+            self._chats.clear()
+        return report
+
+    # --- claiming ---
+
+    async def _claim(self, limit: int) -> list[_Claimed]:
+        now = self._clock.now()
+        until = now + self._claim_for
+        async with self._db.session() as session:
+            rows = await Store(session).outbox.claim(
+                self.worker, now, until, limit, list(self._transports)
+            )
+        return [_Claimed(row, account, until) for row, account in rows]
+
+    async def _wait_for_progress(self) -> None:
+        """Until a letter is settled, or a claim needs renewing, whichever is first."""
+        now = self._clock.now()
+        ends = [letter.until for letter in self._held.values() if letter.until > now]
+        if not ends:
+            await self._progress.wait()
+            return
+        renew_in = (min(ends) - self._margin - now).total_seconds()
+        waits = [
+            asyncio.ensure_future(self._progress.wait()),
+            asyncio.ensure_future(self._sleep(max(MIN_NAP_SECONDS, renew_in))),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _renew_claims(self) -> None:
+        """Keep the letters still waiting here (a long queue to one chat) ours: a claim runs
+        out only when its sender is gone."""
+        now = self._clock.now()
+        live = [letter for letter in self._held.values() if letter.until > now]
+        if not live or min(letter.until for letter in live) > now + self._margin:
+            return
+        until = now + self._claim_for
+        async with self._db.session() as session:
+            renewed = await Store(session).outbox.renew_claims(
+                [letter.id for letter in live], self.worker, now, until
+            )
+        for row_id in renewed:
+            if row_id in self._held:
+                self._held[row_id].until = until
+
+    async def _reclaim(self, letter: _Claimed) -> bool:
+        """Our claim ran out while the letter waited: take it back unless another sender has."""
+        until = self._clock.now() + self._claim_for
+        if not await self._settle(
+            lambda store: store.outbox.reclaim(letter.id, self.worker, letter.until, until)
+        ):
+            return False
+        letter.until = until
+        return True
+
+    def _take(
+        self,
+        letter: _Claimed,
+        tasks: asyncio.TaskGroup,
+        report: DrainReport,
+        stop: asyncio.Event | None,
+    ) -> None:
+        """Queue a claimed letter behind the others to its chat (one worker per chat)."""
+        if letter.id in self._held:
+            # Our own claim ran out while the letter waited here, and we claimed it again.
+            self._held[letter.id].until = letter.until
+            return
+        self._held[letter.id] = letter
+        key = (letter.account.platform, letter.chat)
+        queue = self._chats.get(key)
+        if queue is None:
+            queue = self._chats[key] = deque()
+            tasks.create_task(self._serve_chat(key, queue, report, stop))
+        queue.append(letter.id)
+
+    async def _serve_chat(
+        self,
+        key: tuple[str, str],
+        queue: deque[int],
+        report: DrainReport,
+        stop: asyncio.Event | None,
+    ) -> None:
+        """Deliver one chat's letters in order; different chats interleave."""
+        try:
+            while queue:
+                letter = self._held[queue.popleft()]
+                try:
+                    await self._handle(letter, report, stop)
+                finally:
+                    del self._held[letter.id]
+                    self._progress.set()
+        finally:
+            del self._chats[key]
+
+    # --- delivering ---
+
+    def _claim_is_fresh(self, letter: _Claimed) -> bool:
+        return self._clock.now() + self._margin <= letter.until
+
+    async def _handle(
+        self, letter: _Claimed, report: DrainReport, stop: asyncio.Event | None
+    ) -> None:
+        account = letter.account
+        platform = account.platform
+        if account.id in self._blocked or not account.active:
+            await self._give_up_blocked(letter, report)
+            return
+        if stop is not None and stop.is_set():
+            await self._release(letter, report)
+            return
+        # Wait for the chat outside a delivery slot, so one busy chat holds up no other.
+        if not await _unless_stopped(self._limits.wait_for_chat(platform, letter.chat), stop):
+            await self._release(letter, report)
+            return
+        async with self._slots[platform]:
+            if not await _unless_stopped(self._limits.acquire(platform, letter.chat), stop):
+                await self._release(letter, report)
+                return
+            # The claim may have run short while the letter waited for its chat or a slot.
+            if not self._claim_is_fresh(letter) and not await self._reclaim(letter):
+                report.released += 1  # another sender has it now: it is theirs to send
+                return
+            outcome = await self._deliver(letter)
+            # Settled inside the slot: at most `concurrency` letters per platform are ever
+            # delivered but not yet marked, which bounds what a crash can send twice.
+            await self._settle_outcome(letter, outcome, report)
+
+    async def _settle_outcome(
+        self, letter: _Claimed, outcome: str | Exception, report: DrainReport
+    ) -> None:
+        if isinstance(outcome, str):
+            await self._sent(letter, outcome, report)
+        elif isinstance(outcome, RateLimited):
+            self._limits.back_off(letter.account.platform, letter.chat, outcome.retry_after)
+            await self._retry_after_429(letter, outcome.retry_after, report)
+        elif isinstance(outcome, RecipientBlocked):
+            await self._give_up_blocked(letter, report)
+        elif isinstance(outcome, PermanentError):
+            await self._give_up(
+                letter, OutboxStatus.DEAD, letter.row.attempts + 1, _reason(outcome), report
+            )
+        else:
+            await self._retry_later(letter, outcome, report)
+
+    async def _deliver(self, letter: _Claimed) -> str | Exception:
+        """One delivery: the platform's message reference, or the error it ended in."""
+        transport = self._transports[letter.account.platform]
+        try:
+            # Real time, on purpose: a hung request must end before the claim does.
+            async with asyncio.timeout(self._deliver_timeout):
+                return await transport.deliver(letter.account, from_payload(letter.row.payload))
+        except Exception as error:  # any failure of one letter is that letter's, not ours
+            return error
+
+    # --- settling ---
+
+    async def _settle(self, settle: Callable[[Store], Awaitable[bool]]) -> bool:
+        """Record what became of a letter, in its own short transaction."""
+        async with self._db.session() as session:
+            return await settle(Store(session))
+
+    async def _sent(self, letter: _Claimed, ref: str, report: DrainReport) -> None:
+        report.sent += 1
+        now = self._clock.now()
+        if not await self._settle(
+            lambda store: store.outbox.mark_sent(letter.id, self.worker, now, ref)
+        ):
+            # Only if our claim ran out mid-delivery and another sender took the letter.
+            log.warning(
+                "outbox letter %s was delivered after its claim passed to another "
+                "sender: it may arrive twice",
+                letter.id,
+            )
+
+    async def _release(self, letter: _Claimed, report: DrainReport) -> None:
+        report.released += 1
+        await self._settle(lambda store: store.outbox.release(letter.id, self.worker))
+
+    async def _retry_after_429(
+        self, letter: _Claimed, retry_after: float, report: DrainReport
+    ) -> None:
+        # Not an attempt: the platform only asked us to slow down, so a storm of 429s delays
+        # letters but never kills them.
+        report.retried += 1
+        due = self._clock.now() + timedelta(seconds=max(0.0, retry_after))
+        await self._settle(
+            lambda store: store.outbox.retry(
+                letter.id, self.worker, due, letter.row.attempts, "RateLimited"
+            )
+        )
+
+    async def _retry_later(
+        self, letter: _Claimed, error: BaseException, report: DrainReport
+    ) -> None:
+        attempts = letter.row.attempts + 1
+        if attempts >= self._settings.max_attempts:
+            await self._give_up(letter, OutboxStatus.DEAD, attempts, _reason(error), report)
+            return
+        report.retried += 1
+        delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+        delay *= 0.5 + self._jitter() / 2
+        due = self._clock.now() + timedelta(seconds=delay)
+        reason = _reason(error)
+        await self._settle(
+            lambda store: store.outbox.retry(letter.id, self.worker, due, attempts, reason)
+        )
+
+    async def _give_up(
+        self,
+        letter: _Claimed,
+        status: OutboxStatus,
+        attempts: int,
+        reason: str,
+        report: DrainReport,
+    ) -> None:
+        report.dead += 1
+        log.warning(
+            "outbox letter %s is %s after %d attempt(s): %s", letter.id, status, attempts, reason
+        )
+        await self._settle(
+            lambda store: store.outbox.give_up(letter.id, self.worker, status, attempts, reason)
+        )
+
+    async def _give_up_blocked(self, letter: _Claimed, report: DrainReport) -> None:
+        """The person blocked the bot: their account goes inactive, every letter queued to it
+        fails, and the admins over them hear about it once."""
+        account = letter.account
+        assert account.id is not None
+        if account.id in self._blocked:
+            # Failed with the first letter that found the block, unless it was claimed since.
+            attempts = letter.row.attempts
+            if await self._settle(
+                lambda store: store.outbox.give_up(
+                    letter.id, self.worker, OutboxStatus.FAILED, attempts, "RecipientBlocked"
+                )
+            ):
+                report.blocked += 1
+            return
+        self._blocked.add(account.id)
+        async with self._db.session() as session:
+            store = Store(session)
+            await store.people.deactivate_account(account.id)
+            report.blocked += await store.outbox.fail_to(account.id, "RecipientBlocked")
+            await blocked_notice.tell_admins(store, account, self._clock.now(), self._quiet_hours)
+        log.info("outbox: account %s blocked the bot; its letters failed", account.id)
+        self.poke()
+
+    # --- waiting ---
+
+    async def _seconds_to_next_letter(self) -> float:
+        async with self._db.session() as session:
+            due = await Store(session).outbox.next_due(list(self._transports))
+        if due is None:
+            return IDLE_POLL_SECONDS
+        return min(IDLE_POLL_SECONDS, (due - self._clock.now()).total_seconds())
+
+    async def _nap(self, seconds: float, stop: asyncio.Event) -> None:
+        """Sleep until the next letter is due, a poke, or stop, whichever comes first."""
+        if self._poke.is_set() or stop.is_set():
+            self._poke.clear()
+            return
+        waits = [
+            asyncio.ensure_future(self._sleep(max(MIN_NAP_SECONDS, seconds))),
+            asyncio.ensure_future(self._poke.wait()),
+            asyncio.ensure_future(stop.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            self._poke.clear()
+
+
+async def _unless_stopped(waiting: Awaitable[None], stop: asyncio.Event | None) -> bool:
+    """Wait for `waiting` (a rate limit: after a 429 it may be long); False if `stop` came
+    first, so a stopping sender hands its letters back instead of sitting out the wait."""
+    if stop is None:
+        await waiting
+        return True
+    wait = asyncio.ensure_future(waiting)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([wait, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        finished = wait.done()
+        if not finished:
+            wait.cancel()
+    if finished:
+        wait.result()  # re-raise what the wait raised
+    return finished
+
+
+def _first_cause(error: BaseException) -> BaseException:
+    """The first real error inside an exception group (a drain's tasks fail as a group)."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
+def _reason(error: BaseException) -> str:
+    """What last_error keeps: the error's class only, never its text (it may quote a message
+    or a URL with a token). Adapters name failures by subclassing TransientError."""
+    if isinstance(error, TimeoutError):
+        return "TimeoutError"
+    return type(error).__name__

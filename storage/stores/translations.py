@@ -1,0 +1,64 @@
+"""Machine translations of entries, kept per wording and reader language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+
+from storage.models import Admin, Membership, Person, Student, Translation
+from storage.stores._sql import Queries
+
+
+class TranslationStore(Queries):
+    """What was translated before, so that a second read asks the provider nothing."""
+
+    async def known(
+        self, entry_ids: Sequence[int], language: str
+    ) -> dict[tuple[int, str], Translation]:
+        """The kept translations of these entries into `language`, by (entry, wording hash)."""
+        if not entry_ids:
+            return {}
+        statement = select(Translation).where(
+            col(Translation.entry_id).in_(entry_ids), Translation.language == language
+        )
+        rows = (await self.session.exec(statement)).all()
+        return {(row.entry_id, row.source_hash): row for row in rows}
+
+    async def add_many(self, rows: Sequence[Translation]) -> None:
+        """Keep these; one another reader kept at the same time stays as it is."""
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        values = [row.model_dump(exclude={"id"}) for row in rows]
+        await self.session.exec(insert(Translation).values(values).on_conflict_do_nothing())
+
+    async def names(self, school_id: int) -> list[str]:
+        """Every student and person name the school's notes could hold, to be masked."""
+        students = select(Student.name).where(Student.school_id == school_id)
+        people = (
+            select(Person.display_name)
+            .join(Membership, col(Membership.person_id) == col(Person.id))
+            .join(Student, col(Student.id) == col(Membership.student_id))
+            .where(Student.school_id == school_id)
+        )
+        admins = (
+            select(Person.display_name)
+            .join(Admin, col(Admin.person_id) == col(Person.id))
+            .where(Admin.school_id == school_id)
+        )
+        found: set[str] = set()
+        for statement in (students, people, admins):
+            found.update((await self.session.exec(statement)).all())
+        return sorted(found)
+
+    async def languages(self, person_ids: Sequence[int]) -> dict[int, str]:
+        """The language each of these people reads Tandem in (a note's fallback language)."""
+        if not person_ids:
+            return {}
+        statement = select(Person.id, Person.language).where(col(Person.id).in_(person_ids))
+        rows = (await self.session.exec(statement)).all()
+        return {pid: language for pid, language in rows if pid is not None}
