@@ -112,8 +112,10 @@ def _describe_job(result: dict[str, Any]) -> str:
 
 
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Counts: schools, people, students, entries this week, outbox by status; and, per
-    school, whom the bot cannot reach: people who blocked it, people invited who never joined."""
+    """Counts: schools, people, students, entries this week, outbox; and whom the bot can't reach.
+
+    Per school: people who blocked the bot, and people invited who never joined.
+    """
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
         now = SystemClock().now()

@@ -102,8 +102,10 @@ def student_archive(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Archive a student (moved away, left the program): no more check-ins, summaries or new
-    notes; the team can still read the record, and `tandem export` still exports it."""
+    """Archive a student who left: no check-ins, summaries or new notes; the record stays.
+
+    The team can still read it, and `tandem export` still exports it.
+    """
     _set_archived(name, True, school, config, as_json)
 
 

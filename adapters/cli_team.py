@@ -61,8 +61,10 @@ def invite(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Make a one-time invite code (and Telegram link) for a student's team or a school admin;
-    `tandem invite list` and `tandem invite revoke` see to the unused ones."""
+    """Make a one-time invite code (and Telegram link) for a student's team or a school admin.
+
+    `tandem invite list` and `tandem invite revoke` see to the unused ones.
+    """
     if context.invoked_subcommand is not None:
         return
     if role not in (Role.PARENT, Role.TEACHER, Role.ADMIN):
@@ -107,8 +109,7 @@ def invite_list(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The invites nobody has used yet that still work: for whom, which role, until when (never
-    the codes: Tandem keeps only their hashes)."""
+    """The unused invites that still work: for whom, which role, until when (never the codes)."""
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
         found = await roster.pick_school(store, settings, school)
@@ -166,8 +167,7 @@ def team_list(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Who is on a student's team: each person's id, name, role, platforms, and when they
-    joined."""
+    """Who is on a student's team: each person's id, name, role, platforms, when they joined."""
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
         pupil = await _student(store, settings, school, student)
@@ -193,8 +193,7 @@ def team_remove(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Take a person off a student's team: they no longer read or write about the student, and
-    their buttons and unsent letters about the student are cancelled."""
+    """Take a person off a student's team; their buttons and unsent letters about them go too."""
     said: dict[str, str] = {}
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
@@ -263,8 +262,10 @@ def people_merge(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Join two people who are one human (say, a Telegram and a Slack profile): DROP's accounts,
-    teams, admin rights, notes and access-log rows move to KEEP. Shows both sides first."""
+    """Join two people who are one human: DROP's accounts, teams, rights and notes go to KEEP.
+
+    Both sides are shown first, and the merge waits for a yes (or --yes).
+    """
     if keep == drop:
         raise CommandError("--keep and --drop are the same person")
     settings = load_settings(config)

@@ -91,6 +91,22 @@ async def decline(school: DemoSchool, mail: Mail) -> Sent:
     return await correction(school, mail, "button.decline")
 
 
+async def remove_member(school: DemoSchool, mail: Mail) -> Sent:
+    await park_joins(school, "Sam")
+    said = await school.say(PARK, "/team Sam")
+    return Sent(PARK, said.button(en("button.remove", name="Dana Rivera")))
+
+
+async def confirm_removal(school: DemoSchool, mail: Mail, label: str = "button.yes_remove") -> Sent:
+    asked = await remove_member(school, mail)
+    said = await school.press(PARK, asked.button)
+    return Sent(PARK, said.button(en(label)))
+
+
+async def keep_member(school: DemoSchool, mail: Mail) -> Sent:
+    return await confirm_removal(school, mail, "button.cancel")
+
+
 # Each button kind that is about a student, and how a member of Sam's team comes to hold one.
 SENDS: dict[str, Callable[[DemoSchool, Mail], Awaitable[Sent]]] = {
     "undo": undo,
@@ -101,6 +117,9 @@ SENDS: dict[str, Callable[[DemoSchool, Mail], Awaitable[Sent]]] = {
     "checkin": checkin,
     "amend_accept": accept,
     "amend_decline": decline,
+    "team_remove": remove_member,
+    "team_remove_yes": confirm_removal,
+    "team_remove_no": keep_member,
 }
 
 
