@@ -95,9 +95,13 @@ class _Page:
         t, text, team = self.t, self.layout.text, self.record.team
         return [self.layout.heading(t("record.team", count=len(team)))] + [
             self.layout.item(
-                t("record.member", name=text(person.display_name), role=t(f"role.{member.role}"))
+                t(
+                    "record.member",
+                    name=text(person.display_name),
+                    role=t(f"role.{membership.role}"),
+                )
             )
-            for person, member in team
+            for person, membership in team
         ]
 
     def entries(self) -> list[str]:

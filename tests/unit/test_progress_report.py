@@ -14,7 +14,7 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
-from storage.models import Entry, Measure
+from storage.models import Entry, Measure, Read
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Record, en
 from tests.unit.test_export_and_forget import Cli
@@ -168,7 +168,7 @@ async def test_a_report_is_access_logged(school: DemoSchool, record: Record) -> 
     await school.say(school.teacher, "/report Sam 2026-09-01 2026-11-20")
 
     [row] = await record.access_log(actor=school.teacher, action="view")
-    assert row.detail.startswith("report")
+    assert row.what == Read.REPORT
 
 
 async def test_a_goal_with_2000_measures_keeps_the_report_under_20_pages(
