@@ -314,16 +314,29 @@ def _is_attachment(part: Message) -> bool:
 
 
 def _attachment(part: Message) -> AttachmentRef:
-    payload = part.get_payload(decode=True)
-    # A forwarded letter has no bytes of its own: count it as sent.
-    size = len(payload) if isinstance(payload, bytes) else len(str(part.get_payload()))
-    try:
-        filename = str(make_header(decode_header(part.get_filename() or "")))
-    except (LookupError, ValueError, UnicodeError, TypeError, AssertionError):
-        filename = str(part.get_filename() or "")
+    filename = _attachment_name(part)
     if not filename and part.get_content_maintype() == "message":
         filename = "forwarded.eml"
-    return AttachmentRef(filename or "attachment", part.get_content_type(), size)
+    return AttachmentRef(filename or "attachment", part.get_content_type(), _decoded_size(part))
+
+
+def _decoded_size(part: Message) -> int:
+    """The file's size; base64 is counted, not decoded (a photo is megabytes)."""
+    payload = part.get_payload()
+    if not isinstance(payload, str):  # a forwarded letter: count it as sent
+        return len(str(payload))
+    if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+        compact = "".join(payload.split())
+        return len(compact) * 3 // 4 - compact[-2:].count("=")
+    decoded = part.get_payload(decode=True)
+    return len(decoded) if isinstance(decoded, bytes) else len(payload)
+
+
+def _attachment_name(part: Message) -> str:
+    try:
+        return str(make_header(decode_header(part.get_filename() or "")))
+    except (LookupError, ValueError, UnicodeError, TypeError, AssertionError):
+        return str(part.get_filename() or "")
 
 
 def _part_text(part: Message) -> str:
