@@ -44,13 +44,14 @@ TANDEM_HEADER = "X-Tandem"
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
 MSG_ID = re.compile(r"<[^<>\s]+>")
 AUTO_PRECEDENCE = {"bulk", "auto_reply", "junk"}
-# Out-of-office subjects in English, Spanish, French and German (after any "Re:").
+# Out-of-office subjects in English, Spanish, French and German (after any "Re:"); never a
+# lone "Absence" or "Vacation": a family writing that their child is away is a note.
 AUTO_SUBJECT = re.compile(
     r"^\s*((re|aw|fw|fwd|rv|tr)\s*:\s*)*("
     r"out of (the )?office|automatic reply|auto[- ]?reply|autoreply|away from (the )?office|"
-    r"on vacation|vacation reply|respuesta automática|respuesta automatica|fuera de (la )?oficina|"
-    r"ausencia|réponse automatique|reponse automatique|absence|absent du bureau|"
-    r"abwesenheitsnotiz|automatische antwort|abwesend|außer haus|ausser haus"
+    r"vacation reply|respuesta automática|respuesta automatica|fuera de (la )?oficina|"
+    r"réponse automatique|reponse automatique|absent du bureau|absence du bureau|"
+    r"abwesenheitsnotiz|automatische antwort"
     r")",
     re.IGNORECASE,
 )

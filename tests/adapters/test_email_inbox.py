@@ -245,6 +245,26 @@ async def run_until(
     await asyncio.wait_for(inbox.run(received, memory, stop), STUCK_SECONDS)
 
 
+async def test_a_run_survives_a_failing_handler_and_hands_the_letter_over_again(
+    dovecot: DovecotServer, mailbox: Mailbox, memory: RememberedUids
+) -> None:
+    uids = [dovecot.deliver(letter(n), mailbox) for n in (1, 2)]
+    sleeper = WaitingSleeper(dovecot)
+    inbox = ImapInbox(settings_for(dovecot, mailbox), sleep=sleeper)
+    failed: list[int] = []
+
+    def fail_once_on_first(uid: int) -> None:
+        if uid == uids[0] and not failed:
+            failed.append(uid)
+            raise RuntimeError("database unavailable")
+
+    received = Received(on_letter=fail_once_on_first)
+    await run_until(inbox, received, memory, 3)
+
+    assert received.uids == [uids[0], uids[0], uids[1]]
+    assert sleeper.waits == [1.0]
+
+
 async def test_a_server_restart_mid_fetch_loses_nothing_and_takes_nothing_twice(
     dovecot: DovecotServer, mailbox: Mailbox, memory: RememberedUids
 ) -> None:

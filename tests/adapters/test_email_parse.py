@@ -232,6 +232,13 @@ def test_auto_submitted_no_is_a_person_writing() -> None:
     assert parse(letter("GOOD", Auto_Submitted="no")).kind is MailKind.NOTE
 
 
+@pytest.mark.parametrize("subject", ["Absence tomorrow", "Ausencia de Sam", "On vacation soon"])
+def test_a_family_writing_that_the_child_is_away_is_not_a_robot(subject: str) -> None:
+    mail = parse(letter("Sam has a doctor's appointment tomorrow.", subject=subject))
+
+    assert mail.kind is MailKind.NOTE
+
+
 def delivery_report(*recipients: tuple[str, str]) -> bytes:
     blocks = "".join(
         f"\nFinal-Recipient: rfc822; {address}\nAction: {action}\nStatus: 5.1.1\n"
