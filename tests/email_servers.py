@@ -121,6 +121,8 @@ default_internal_user = {internal_user}
 default_internal_group = {internal_user}
 default_login_user = {login_user}
 imap_idle_notify_interval = 1 secs
+# Mail that arrives during IDLE is announced at once (inotify), or within a second without it.
+mailbox_idle_check_interval = 1 secs
 # No delay or penalty (anvil below) after a wrong password: one test must not slow the next.
 auth_failure_delay = 0 secs
 passdb {{
