@@ -15,7 +15,10 @@ from mailparser_reply import EmailMessage
 __all__ = ["decode_bytes", "html_to_text", "new_text_of_reply"]
 
 # Longer than any note; the reply parser's regexes are not meant for megabytes.
-MAX_TEXT_CHARS = 50_000
+MAX_TEXT_CHARS = 20_000
+# The reply parser's "On ... wrote:" pattern takes time growing with the square of a line's
+# length; no attribution line is this long, so longer lines are hidden from it (and restored).
+MAX_PARSED_LINE = 250
 # Languages whose "On ... wrote:" lines and signatures the reply parser knows (English always).
 REPLY_LANGUAGES = ("en", "es", "fr", "de")
 # Attribution lines the reply parser can miss ("El lun, ... escribió:"): the quote follows them.
@@ -103,10 +106,30 @@ def html_to_text(html: str) -> str:
 def new_text_of_reply(text: str) -> str:
     """The new text of a reply: quoted history, attribution lines and signatures removed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS]
-    message = EmailMessage(text, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read()
+    shielded, long_lines = _hide_long_lines(text)
+    message = EmailMessage(shielded, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True)
+    message.read()
     if not message.replies or message.replies[0].headers:
         return ""  # the letter starts with a quoted one's header: nothing new above it
     kept = [line for line in message.replies[0].body.splitlines() if not line.startswith(">")]
     while kept and (not kept[-1].strip() or ATTRIBUTION.search(kept[-1].strip())):
         kept.pop()
-    return BLANK_RUNS.sub("\n\n", "\n".join(kept)).strip()
+    new_text = BLANK_RUNS.sub("\n\n", "\n".join(kept)).strip()
+    for token, line in long_lines.items():
+        new_text = new_text.replace(token, line)
+    return new_text
+
+
+def _hide_long_lines(text: str) -> tuple[str, dict[str, str]]:
+    """The text with each long line as a token (long quoted lines dropped), and the lines."""
+    hidden: dict[str, str] = {}
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if len(line) > MAX_PARSED_LINE:
+            if line.lstrip().startswith(">"):
+                continue  # quoted history, removed in the end anyway
+            token = f"\ue000{len(hidden)}\ue001"  # private-use characters: never in a letter
+            hidden[token] = line.strip()
+            line = token
+        lines.append(line)
+    return "\n".join(lines), hidden

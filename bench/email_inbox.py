@@ -57,8 +57,10 @@ def letters() -> dict[str, bytes]:
     photo.add_attachment(b"\xff" * 5_000_000, maintype="image", subtype="jpeg", filename="a.jpg")
     big = reply(0)
     big.add_attachment(b"\xff" * 20_000_000, maintype="video", subtype="mp4", filename="a.mp4")
+    crafted = reply(0, ("On " + "x " * 123 + "x\n") * 80)
     return {
         "plain reply, quoted history": reply(0).as_bytes(),
+        "crafted: 80 lines of 250 chars starting 'On'": crafted.as_bytes(),
         "HTML-only reply": html.as_bytes(),
         "reply with a 5 MB photo": photo.as_bytes(),
         "20 MB letter (oversize)": big.as_bytes(),

@@ -93,6 +93,15 @@ def test_signatures_and_quoted_history_are_left_out(body: str, text: str) -> Non
     assert parse(letter(body)).text == text
 
 
+def test_a_long_paragraph_starting_with_on_is_kept_whole() -> None:
+    # Phones send a paragraph as one line; it must not be taken for an "On ... wrote:" line.
+    paragraph = "On Monday Sam " + "read with his brother and " * 400 + "smiled."
+
+    mail = parse(letter(paragraph + QUOTED))
+
+    assert mail.text == paragraph
+
+
 @pytest.mark.parametrize(
     "body",
     [
