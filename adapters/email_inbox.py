@@ -68,6 +68,13 @@ class ImapSettings:
     poll_seconds: float = 30.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
+    def __post_init__(self) -> None:
+        # A typo must not mean a password sent in the clear.
+        if self.security not in ("tls", "starttls", "none"):
+            raise ValueError(f"imap_security must be tls, starttls or none, not {self.security!r}")
+        if self.poll_seconds <= 0:
+            raise ValueError("poll_seconds must be more than 0")
+
 
 class UidMemory(Protocol):
     """Where the inbox keeps the highest UID handled, per folder and UIDVALIDITY."""
@@ -95,6 +102,7 @@ class ImapInbox:
         self._sleep = sleep
         self._delays = tuple(reconnect_delays)
         self._prefer_idle = prefer_idle
+        self._connected = False
 
     async def fetch_once(self, handler: MailHandler, memory: UidMemory) -> int:
         """Connect, hand over every letter not yet handled, disconnect; returns how many."""
@@ -113,6 +121,7 @@ class ImapInbox:
         """
         failures = 0
         while not stop.is_set():
+            self._connected = False
             try:
                 await self._session(handler, memory, stop)
                 failures = 0
@@ -121,10 +130,10 @@ class ImapInbox:
                 failures += 1
             except IMAP_FAILURES as error:
                 log.warning("IMAP connection to %s lost: %s", self.settings.host, _reason(error))
-                failures += 1
+                failures = 1 if self._connected else failures + 1
             except Exception:
                 log.exception("IMAP %s: handling a letter failed", self.settings.folder)
-                failures += 1
+                failures = 1 if self._connected else failures + 1
             if failures and not stop.is_set():
                 delay = self._delays[min(failures, len(self._delays)) - 1]
                 await self._pause(stop, delay)
@@ -132,6 +141,7 @@ class ImapInbox:
     async def _session(self, handler: MailHandler, memory: UidMemory, stop: asyncio.Event) -> None:
         """One connection: fetch, wait for news, fetch again, until stopped or broken."""
         client, uidvalidity = await asyncio.to_thread(self._connect)
+        self._connected = True  # a failure from here on starts the pauses over, short
         try:
             use_idle = self._prefer_idle and client.has_capability("IDLE")
             while not stop.is_set():

@@ -356,3 +356,26 @@ async def test_a_wrong_password_is_retried_with_growing_pauses_until_stopped(
     await asyncio.wait_for(inbox.run(Received(), memory, stop), STUCK_SECONDS)
 
     assert sleeper.waits == [1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 60.0]
+
+
+def test_an_unknown_security_is_refused_rather_than_sending_the_password_in_the_clear() -> None:
+    with pytest.raises(ValueError, match="tls, starttls or none"):
+        ImapSettings("mail.example", 993, "ssl", "tandem", "secret")  # type: ignore[arg-type]
+
+
+async def test_pauses_start_over_short_after_a_connection_that_worked(
+    dovecot: DovecotServer, mailbox: Mailbox, memory: RememberedUids
+) -> None:
+    uids = [dovecot.deliver(letter(n), mailbox) for n in (1, 2, 3)]
+    sleeper = WaitingSleeper(dovecot)
+    inbox = ImapInbox(settings_for(dovecot, mailbox), sleep=sleeper)
+
+    async def restart_after_each_of_the_first_two(uid: int) -> None:
+        if uid in uids[:2]:
+            await asyncio.to_thread(dovecot.restart)
+
+    received = Received(on_letter=restart_after_each_of_the_first_two)
+    await run_until(inbox, received, memory, 3)
+
+    assert received.uids == uids
+    assert sleeper.waits == [1.0, 1.0]
