@@ -379,3 +379,43 @@ async def test_pauses_start_over_short_after_a_connection_that_worked(
 
     assert received.uids == uids
     assert sleeper.waits == [1.0, 1.0]
+
+
+async def test_a_letter_that_arrives_while_others_are_handled_does_not_wait_for_the_next_poll(
+    dovecot: DovecotServer, mailbox: Mailbox, memory: RememberedUids
+) -> None:
+    dovecot.deliver(letter(1), mailbox)
+    sleeper = WaitingSleeper(dovecot)
+    inbox = ImapInbox(
+        settings_for(dovecot, mailbox, poll_seconds=45), sleep=sleeper, prefer_idle=False
+    )
+
+    async def deliver_the_second(uid: int) -> None:
+        if len(received.letters) == 1:
+            await asyncio.to_thread(dovecot.deliver, letter(2), mailbox)
+
+    received = Received(on_letter=deliver_the_second)
+    await run_until(inbox, received, memory, 2)
+
+    assert [raw for _, raw in received.letters] == [letter(1), letter(2)]
+    assert sleeper.waits == []
+
+
+async def test_the_log_names_letters_by_number_never_by_their_words(
+    dovecot: DovecotServer,
+    mailbox: Mailbox,
+    memory: RememberedUids,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dovecot.deliver(letter(1, "+ Sam had a seizure at lunch"), mailbox)
+    dovecot.deliver(letter(2, "+ Sam's video\n" + "x" * 200_000), mailbox)
+    inbox = ImapInbox(settings_for(dovecot, mailbox, max_message_bytes=100_000))
+
+    with caplog.at_level(logging.DEBUG, logger="adapters.email_inbox"):
+        await inbox.fetch_once(Received(), memory)
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "handed over 2 new letter(s)" in logged
+    assert "seizure" not in logged
+    assert "dana@example.org" not in logged
+    assert mailbox.password not in logged
