@@ -22,7 +22,7 @@ from email.message import Message
 from email.utils import getaddresses
 from enum import StrEnum
 
-from adapters.email_text import decode_bytes, html_to_text, new_text_of_reply
+from adapters.email_text import decode_bytes, html_to_text, new_text_of_reply, unflow
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -354,7 +354,15 @@ def _part_text(part: Message) -> str:
         charset = part.get_content_charset()
     except (LookupError, ValueError, UnicodeError, TypeError):
         charset = None  # an RFC 2231 charset parameter in a charset of its own
-    return decode_bytes(payload, charset)
+    text = decode_bytes(payload, charset)
+    if part.get_content_type() == "text/plain" and _param(part, "format") == "flowed":
+        return unflow(text, delete_space=_param(part, "delsp") == "yes")
+    return text
+
+
+def _param(part: Message, name: str) -> str:
+    value = part.get_param(name)
+    return value.strip().lower() if isinstance(value, str) else ""
 
 
 def _defects(message: Message) -> list[object]:

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 from mailparser_reply import EmailMessage
 
-__all__ = ["decode_bytes", "html_to_text", "new_text_of_reply"]
+__all__ = ["decode_bytes", "html_to_text", "new_text_of_reply", "unflow"]
 
 # Longer than any note; the reply parser's regexes are not meant for megabytes.
 MAX_TEXT_CHARS = 20_000
@@ -50,6 +50,33 @@ def decode_bytes(payload: bytes, charset: str | None) -> str:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
         return payload.decode("cp1252", errors="replace")
+
+
+def unflow(text: str, *, delete_space: bool = False) -> str:
+    """Plain text sent format=flowed (RFC 3676) with its soft line breaks joined again.
+
+    Phones and Apple Mail send a paragraph as lines ending in a space; joined, a one-line note
+    stays one line. Lines join only with lines of the same quote depth; "-- " stays a line.
+    """
+    joined: list[str] = []
+    pending, pending_depth = "", -1
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        if pending_depth not in (-1, depth):
+            joined.append(pending)
+            pending, pending_depth = "", -1
+        prefix = pending if pending_depth == depth else ">" * depth + (" " if depth else "")
+        if content.endswith(" ") and content != "-- ":
+            pending, pending_depth = prefix + (content[:-1] if delete_space else content), depth
+        else:
+            joined.append(prefix + content)
+            pending, pending_depth = "", -1
+    if pending_depth != -1:
+        joined.append(pending)
+    return "\n".join(joined)
 
 
 class _TextCollector(HTMLParser):

@@ -93,6 +93,20 @@ def test_signatures_and_quoted_history_are_left_out(body: str, text: str) -> Non
     assert parse(letter(body)).text == text
 
 
+def test_a_flowed_reply_from_a_phone_is_one_line_again() -> None:
+    head = letter().as_bytes().split(b"\n\n")[0].split(b"\nContent-Type")[0]
+    raw = head + (
+        b'\nContent-Type: text/plain; charset="utf-8"; format=flowed\n\n'
+        b"+ Sam read a whole page aloud today and then \nasked for another book.\n\n"
+        b"On Mon, Nov 30, 2026, Tandem <tandem@maple.example> wrote:\n"
+        b"> How was Sam's day? Reply GOOD, MIXED \n> or TOUGH.\n"
+    )
+
+    mail = parse(raw)
+
+    assert mail.text == "+ Sam read a whole page aloud today and then asked for another book."
+
+
 def test_a_long_paragraph_starting_with_on_is_kept_whole() -> None:
     # Phones send a paragraph as one line; it must not be taken for an "On ... wrote:" line.
     paragraph = "On Monday Sam " + "read with his brother and " * 400 + "smiled."
