@@ -31,6 +31,8 @@ BLANK_RUNS = re.compile(r"\n{3,}")
 
 # Elements whose whole content is dropped: code, and the quoted history mail clients nest.
 SKIPPED_TAGS = {"script", "style", "head", "title", "blockquote", "template"}
+# Where mail clients start the quoted letter (Gmail, Thunderbird, Outlook, Yahoo): the rest of
+# the document is history, even where it is not nested inside the marked element (Outlook).
 QUOTE_MARKERS = ("gmail_quote", "moz-cite-prefix", "divrplyfwdmsg", "yahoo_quoted", "appendonsend")
 BLOCK_TAGS = {
     "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table",
@@ -94,7 +96,10 @@ class _TextCollector(HTMLParser):
                 self._depth += 1
             return
         marks = " ".join(value or "" for name, value in attrs if name in ("class", "id")).lower()
-        if tag in SKIPPED_TAGS or any(marker in marks for marker in QUOTE_MARKERS):
+        if any(marker in marks for marker in QUOTE_MARKERS):
+            self._skipping, self._depth = "", 1  # no tag is "": skipped to the end
+            return
+        if tag in SKIPPED_TAGS:
             if tag not in VOID_TAGS:
                 self._skipping, self._depth = tag, 1
             return
@@ -126,8 +131,9 @@ def html_to_text(html: str) -> str:
         collector.close()
     except (AssertionError, ValueError):  # HTMLParser's own complaints about broken markup
         pass
+    # Block edges make lines; clients open a block per line, so no blank lines between them.
     lines = (line.strip() for line in "".join(collector.chunks).splitlines())
-    return BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
+    return "\n".join(line for line in lines if line)
 
 
 def new_text_of_reply(text: str) -> str:

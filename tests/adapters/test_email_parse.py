@@ -168,6 +168,18 @@ def test_html_only_mail_becomes_plain_text_without_its_quoted_part() -> None:
     assert mail.text == "+ Sam & Maya shared the blocks\n#social"
 
 
+def test_an_outlook_html_reply_leaves_out_the_letter_below_its_marker() -> None:
+    message = letter()
+    message.set_content(
+        "<html><body><div>GOOD</div><div>He loved the field trip.</div>"
+        "<hr><div id='divRplyFwdMsg' dir='ltr'><b>From:</b> Tandem<br><b>Sent:</b> Monday</div>"
+        "<div>How was Sam's day? Reply GOOD, MIXED or TOUGH.</div></body></html>",
+        subtype="html",
+    )
+
+    assert parse(message).text == "GOOD\nHe loved the field trip."
+
+
 def test_a_message_in_an_unknown_charset_is_still_read() -> None:
     raw = letter().as_bytes().split(b"\n\n")[0].replace(b'charset="utf-8"', b"")
     raw = raw.replace(b"Content-Type: text/plain", b"Content-Type: text/plain; charset=x-klingon")
