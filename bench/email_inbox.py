@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -114,6 +115,8 @@ async def fetch_row(count: int) -> list[object]:
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         dovecot.stop()
+        shutil.rmtree(dovecot.root, ignore_errors=True)
+        shutil.rmtree(certificates.cert_file.parent, ignore_errors=True)
     once = len(handed) == len(set(handed)) == count
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return [f"{count:,}", f"{count / wall:.0f}", f"{cpu / count * 1e3:.2f}", f"{rss:.0f}", once]
