@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
-from storage.models import Admin, Membership, Person, Student, Translation
+from storage.models import Admin, Membership, Person, Student, Translation, TranslationUsage
 from storage.stores._sql import Queries
 
 
@@ -62,3 +62,31 @@ class TranslationStore(Queries):
         statement = select(Person.id, Person.language).where(col(Person.id).in_(person_ids))
         rows = (await self.session.exec(statement)).all()
         return {pid: language for pid, language in rows if pid is not None}
+
+    async def spend(self, provider: str, month: str, chars: int, limit: int) -> bool:
+        """Add `chars` to `provider`'s count for `month`, unless that would pass `limit` (0: no
+        limit); whether it was added. One statement: replicas adding at once never both pass."""
+        if limit and chars > limit:
+            return False
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        table = TranslationUsage.__table__  # type: ignore[attr-defined]
+        added = table.c.chars + chars
+        statement = (
+            insert(TranslationUsage)
+            .values(provider=provider, month=month, chars=chars)
+            .on_conflict_do_update(
+                index_elements=[table.c.provider, table.c.month],
+                set_={"chars": added},
+                where=(added <= limit) if limit else None,
+            )
+            .returning(table.c.chars)
+        )
+        return (await self.session.exec(statement)).first() is not None
+
+    async def spent(self, provider: str, month: str) -> int:
+        """The characters counted for `provider` in `month`."""
+        statement = select(TranslationUsage.chars).where(
+            TranslationUsage.provider == provider, TranslationUsage.month == month
+        )
+        return (await self.session.exec(statement)).first() or 0
