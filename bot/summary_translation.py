@@ -65,7 +65,7 @@ async def translate_week(
                         row.text, Shown.TRANSLATED, row.source_language
                     )
     if missing:
-        names = NameMask(await store.translations.names(school_id))
+        names = await notes.masks.of_school(store, school_id)
         fresh = await _ask(notes, missing, fallback, names, StoredBudget(store))
         rows = []
         for (language, entry), rendering in zip(missing, fresh, strict=True):

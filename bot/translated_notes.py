@@ -90,7 +90,7 @@ async def _into(
         else:
             shown[entry.id] = Rendering(row.text, Shown.TRANSLATED, row.source_language)
     if missing:
-        names = await ctx.store.translations.names(school_id)
+        names = await notes.masks.of_school(ctx.store, school_id)
         budget = StoredBudget(ctx.store)
         fresh = await notes.translate([words[e.id] for e in missing], reader, names, budget)
         new_rows = []

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import literal, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from storage.models import Admin, Membership, Person, Student, Translation, TranslationUsage
 from storage.stores._sql import Queries
@@ -54,6 +55,38 @@ class TranslationStore(Queries):
         for statement in (students, people, admins):
             found.update((await self.session.exec(statement)).all())
         return sorted(found)
+
+    async def names_version(self, school_id: int) -> tuple[int, ...]:
+        """Changes whenever `names(school_id)` could: a student, a team member or an admin added
+        or removed, a name's length changed. Aggregates the database computes (counts, largest
+        ids, total name lengths) rather than every name sent over."""
+        students = select(
+            literal(0), func.count(), func.max(Student.id), func.sum(func.length(Student.name))
+        ).where(Student.school_id == school_id)
+        members = (
+            select(
+                literal(1),
+                func.count(),
+                func.max(Membership.id),
+                func.sum(func.length(Person.display_name)),
+            )
+            .join(Person, col(Person.id) == col(Membership.person_id))
+            .join(Student, col(Student.id) == col(Membership.student_id))
+            .where(Student.school_id == school_id)
+        )
+        admins = (
+            select(
+                literal(2),
+                func.count(),
+                func.max(Admin.id),
+                func.sum(func.length(Person.display_name)),
+            )
+            .join(Person, col(Person.id) == col(Admin.person_id))
+            .where(Admin.school_id == school_id)
+        )
+        connection = await self.session.connection()
+        rows = (await connection.execute(union_all(students, members, admins))).all()
+        return tuple(int(value or 0) for row in sorted(rows) for value in row[1:])
 
     async def languages(self, person_ids: Sequence[int]) -> dict[int, str]:
         """The language each of these people reads Tandem in (a note's fallback language)."""
