@@ -28,6 +28,17 @@ class TranslationStore(Queries):
         rows = (await self.session.exec(statement)).all()
         return {(row.entry_id, row.source_hash): row for row in rows}
 
+    async def of_entries(self, entry_ids: Sequence[int]) -> list[Translation]:
+        """Every kept translation of these entries, any wording and language, oldest first."""
+        if not entry_ids:
+            return []
+        statement = (
+            select(Translation)
+            .where(col(Translation.entry_id).in_(entry_ids))
+            .order_by(col(Translation.entry_id), col(Translation.language), col(Translation.id))
+        )
+        return list((await self.session.exec(statement)).all())
+
     async def add_many(self, rows: Sequence[Translation]) -> None:
         """Keep these; one another reader kept at the same time stays as it is."""
         if not rows:
