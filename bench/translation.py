@@ -134,6 +134,7 @@ async def run(students: int, entries: int, latency_ms: float, part: str) -> list
                 await jobs.run_summary(db, Settings(), FixedClock(), 1, translator)
                 timed = _timed(started, 1, "s")
                 rows.append([f"summary, {label}", *fake.taken(), *timed])
+                print(*rows[-1], sep=" | ", file=sys.stderr, flush=True)  # long runs: as they come
         finally:
             await provider.close()
             await fake.runner.cleanup()
