@@ -77,6 +77,7 @@ def _export_counts(record: StudentRecord, form: ExportFormat, out: Path | None) 
         "out": str(out) if out else None,
         "entries": len(record.entries),
         "revisions": sum(len(kept) for kept in record.revisions.values()),
+        "translations": sum(len(kept) for kept in record.translations.values()),
         "goals": len(record.goals),
         "checkins": len(record.checkins()),
         "amendments": len(record.amendments),

@@ -1,5 +1,7 @@
 """`tandem export` files of a student's record: JSON (everything, nested, exact texts), CSV
-(one row per item, cells a spreadsheet would run escaped) and Markdown (for a family to read)."""
+(one row per item, cells a spreadsheet would run escaped) and Markdown (for a family to read).
+Kept machine translations go beside each note's original, marked as machine-made, with the
+service that made them and their language."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from typing import Any
 
 from bot import spreadsheet
 from bot.i18n import Translator
-from bot.record_view import MARKDOWN, compose, what_was_done
+from bot.record_view import MARKDOWN, compose, provider_name, what_was_done
 from bot.student_record import StudentRecord
-from storage.models import AccessLog, ExportFormat
+from storage.models import AccessLog, Entry, ExportFormat
 
 CSV_COLUMNS = (
     "record",
@@ -90,8 +92,26 @@ def _entries_json(record: StudentRecord) -> list[dict[str, Any]]:
                 {"text": revision.text, "replaced_at": _iso(revision.edited_at)}
                 for revision in record.revisions.get(entry.id or 0, [])
             ],
+            "translations": _translations_json(record, entry),
         }
         for entry, author in record.entries
+    ]
+
+
+def _translations_json(record: StudentRecord, entry: Entry) -> list[dict[str, Any]]:
+    """The entry's kept machine translations, of this wording or an earlier one."""
+    current = {row.id for row in record.translations_of(entry)}
+    return [
+        {
+            "machine_translation": True,
+            "provider": row.provider or None,
+            "language": row.language,
+            "source_language": row.source_language,
+            "of_current_wording": row.id in current,
+            "made_at": _iso(row.created_at),
+            "text": row.text,
+        }
+        for row in record.translations.get(entry.id or 0, [])
     ]
 
 
@@ -182,6 +202,7 @@ def as_csv(record: StudentRecord, exported_at: datetime, t: Translator | None = 
             {"record": "revision", "id": entry["id"], "at": old["replaced_at"], "text": old["text"]}
             for old in entry["revisions"]
         ]
+        rows += [_translation_row(entry["id"], made, t) for made in entry["translations"]]
     rows += [
         {
             "record": "goal",
@@ -202,6 +223,24 @@ def as_csv(record: StudentRecord, exported_at: datetime, t: Translator | None = 
     return spreadsheet.csv_text(
         CSV_COLUMNS, ([row.get(column) for column in CSV_COLUMNS] for row in rows)
     )
+
+
+def _translation_row(entry_id: int, made: dict[str, Any], t: Translator) -> dict[str, object]:
+    detail = t(
+        "record.translation_detail",
+        provider=provider_name(t, made["provider"] or ""),
+        source=made["source_language"],
+        language=made["language"],
+    )
+    return {
+        "record": "translation",
+        "id": entry_id,
+        "at": made["made_at"],
+        "kind": made["language"],
+        "text": made["text"],
+        "status": "current_wording" if made["of_current_wording"] else "earlier_wording",
+        "detail": detail,
+    }
 
 
 def _amendment_row(amendment: dict[str, Any]) -> dict[str, object]:
@@ -231,7 +270,11 @@ def _access_row(row: dict[str, Any], done: str) -> dict[str, object]:
 
 def as_markdown(record: StudentRecord, t: Translator) -> str:
     """The record for a parent to read, in the school's language and time zone."""
-    return compose(record, t, record.school.timezone, MARKDOWN, names_outsiders=False) + "\n"
+    # Every kept translation of each note's wording, each marked with its service and language.
+    timezone = record.school.timezone
+    return (
+        compose(record, t, timezone, MARKDOWN, names_outsiders=False, translated_into=None) + "\n"
+    )
 
 
 def render(record: StudentRecord, form: ExportFormat, exported_at: datetime) -> str:

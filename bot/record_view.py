@@ -5,11 +5,12 @@ differs."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from bot import access, weekly
 from bot.i18n import Translator
+from bot.i18n.dates import locale_of
 from bot.measure_words import measure_words
 from bot.quoting import quote
 from bot.student_record import StudentRecord
@@ -65,14 +66,16 @@ def compose(
     timezone: str,
     layout: _Layout = CHAT,
     names_outsiders: bool = True,
+    translated_into: Collection[str] | None = None,
 ) -> str:
-    """The record as a person reads it: notes, check-ins, goals, corrections, who has read it
+    """The record as a person reads it: notes (each with its machine translations into
+    `translated_into`, None: every kept one), check-ins, goals, corrections, who has read it
     (for a family, without naming people outside the team: `names_outsiders`)."""
     text = layout.text
     lines = [t("record.title", student=text(record.student.name), school=text(record.school.name))]
     if layout is MARKDOWN:
         lines = [f"# {lines[0]}", "", t("record.exported", timezone=timezone)]
-    page = _Page(record, t, timezone, layout)
+    page = _Page(record, t, timezone, layout, translated_into)
     lines += page.team() + page.entries() + page.checkins() + page.goals() + page.amendments()
     lines.append(layout.heading(t("record.access", count=len(record.access))))
     lines += [
@@ -90,6 +93,7 @@ class _Page:
     t: Translator
     timezone: str
     layout: _Layout
+    translated_into: Collection[str] | None = None
 
     def team(self) -> list[str]:
         t, text, team = self.t, self.layout.text, self.record.team
@@ -124,6 +128,17 @@ class _Page:
                     )
                 )
                 for revision in self.record.revisions.get(entry.id or 0, [])
+            ]
+            lines += [
+                layout.sub(
+                    t(
+                        "record.translation",
+                        provider=provider_name(t, row.provider),
+                        language=language_name_in(t, row.language),
+                        text=quote(text(row.text), layout.sub_indent),
+                    )
+                )
+                for row in self.record.translations_of(entry, self.translated_into)
             ]
             if entry.id in measured:
                 lines.append(layout.sub(measured[entry.id]))
@@ -187,6 +202,20 @@ class _Page:
             )
             lines += [layout.item(asked), layout.sub(outcome)]
         return lines
+
+
+# The services' own names, as they write them.
+_PROVIDERS = {"libretranslate": "LibreTranslate", "deepl": "DeepL"}
+
+
+def provider_name(t: Translator, provider: str) -> str:
+    """Which service made a translation; those kept before it was noted say so."""
+    return _PROVIDERS.get(provider, provider) or t("record.provider_unknown")
+
+
+def language_name_in(t: Translator, language: str) -> str:
+    """A language's name in the reader's language: `Spanish`, `español`."""
+    return locale_of(language).get_display_name(t.language) or language
 
 
 def _measure_lines(record: StudentRecord, t: Translator) -> dict[int, str]:

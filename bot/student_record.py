@@ -1,5 +1,6 @@
 """A student's whole record: every entry with its earlier wordings, the check-ins, goals,
-correction requests, the team and the access log, gathered in one transaction.
+correction requests, the team, the access log and the kept machine translations, gathered in
+one transaction.
 
 `bot/record_view.py` shows it in chat (/record) and as Markdown; `bot/record_export.py` writes
 it as `tandem export` files.
@@ -8,9 +9,10 @@ it as `tandem export` files.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 
+from bot.translated_notes import wording_hash
 from storage.models import (
     AccessLog,
     Amendment,
@@ -22,6 +24,7 @@ from storage.models import (
     Person,
     School,
     Student,
+    Translation,
 )
 from storage.stores import Store
 
@@ -41,6 +44,8 @@ class StudentRecord:
     names: dict[int, str]  # person id -> display name, for the access log and amendments
     admins: frozenset[int]  # the school's admins, who see every record of it
     measures: Sequence[Measure] = ()  # on the student's goals, oldest first
+    # entry id -> its kept machine translations, any wording and language
+    translations: dict[int, list[Translation]] = field(default_factory=dict)
 
     def name_of(self, person_id: int | None) -> str:
         return self.names.get(person_id, "") if person_id is not None else ""
@@ -58,6 +63,17 @@ class StudentRecord:
                 added[entry.reply_to_id].append((entry, author))
         return [
             (entry, author, added[entry.id or 0]) for entry, author in self.entries if entry.mood
+        ]
+
+    def translations_of(
+        self, entry: Entry, languages: Collection[str] | None = None
+    ) -> list[Translation]:
+        """The kept translations of the entry's current wording, into `languages` (None: any)."""
+        wording = wording_hash(entry.text)
+        return [
+            row
+            for row in self.translations.get(entry.id or 0, [])
+            if row.source_hash == wording and (languages is None or row.language in languages)
         ]
 
     def goal_counts(self) -> dict[int, int]:
@@ -90,6 +106,9 @@ async def gather(store: Store, student: Student) -> StudentRecord:
     team = await store.students.team_of(student.id)
     admins = frozenset(p.id for p in await store.students.admins_of(school.id or 0) if p.id)
     measures = await store.records.measures(student.id)
+    translations: defaultdict[int, list[Translation]] = defaultdict(list)
+    for row in await store.translations.of_entries([e.id for e, _ in entries if e.id is not None]):
+        translations[row.entry_id].append(row)
     return StudentRecord(
         school,
         student,
@@ -102,4 +121,5 @@ async def gather(store: Store, student: Student) -> StudentRecord:
         names,
         admins,
         measures,
+        dict(translations),
     )

@@ -17,6 +17,7 @@ from typing import TypeVar
 from bot.context import Clock
 from bot.translated_notes import wording_hash
 from bot.translation import BATCH, NameMask, NoteTranslator, Rendering, Shown, Words
+from bot.translation_usage import StoredBudget
 from bot.weekly import EntryFacts, mood_only
 from storage.models import Translation
 from storage.stores import Store
@@ -64,14 +65,14 @@ async def translate_week(
                         row.text, Shown.TRANSLATED, row.source_language
                     )
     if missing:
-        names = NameMask(await store.translations.names(school_id))
-        fresh = await _ask(notes, missing, fallback, names)
+        names = await notes.masks.of_school(store, school_id)
+        fresh = await _ask(notes, missing, fallback, names, StoredBudget(store))
         rows = []
         for (language, entry), rendering in zip(missing, fresh, strict=True):
             assert entry.id is not None
             shown[language][entry.id] = rendering
             if rendering.shown is Shown.TRANSLATED:
-                rows.append(_kept(entry, language, rendering, clock))
+                rows.append(_kept(entry, language, rendering, clock, notes.config.provider))
         for chunk in batched(rows, LOOKUP):
             await store.translations.add_many(chunk)
     return shown
@@ -82,6 +83,7 @@ async def _ask(
     missing: Sequence[tuple[str, EntryFacts]],
     fallback: str,
     names: NameMask,
+    budget: StoredBudget,
 ) -> list[Rendering]:
     """The provider's renderings of `missing`, in order: a batch a request, a few at a time."""
     gate = asyncio.Semaphore(CONCURRENT_REQUESTS)
@@ -91,7 +93,7 @@ async def _ask(
         async with gate:
             language = missing[chunk[0]][0]
             words = [Words(missing[n][1].text, fallback) for n in chunk]
-            return await notes.translate(words, language, names)
+            return await notes.translate(words, language, names, budget)
 
     # A chunk holds one target language: split where the language changes.
     by_language = [
@@ -114,7 +116,9 @@ def batched(items: Iterable[_T], size: int) -> Iterator[tuple[_T, ...]]:
         yield chunk
 
 
-def _kept(entry: EntryFacts, language: str, rendering: Rendering, clock: Clock) -> Translation:
+def _kept(
+    entry: EntryFacts, language: str, rendering: Rendering, clock: Clock, provider: str
+) -> Translation:
     assert entry.id is not None
     return Translation(
         entry_id=entry.id,
@@ -123,4 +127,5 @@ def _kept(entry: EntryFacts, language: str, rendering: Rendering, clock: Clock) 
         source_language=rendering.source,
         text=rendering.text,
         created_at=clock.now(),
+        provider=provider,
     )

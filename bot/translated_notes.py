@@ -13,6 +13,7 @@ from bot.context import Context
 from bot.i18n import Translator
 from bot.quoting import quote
 from bot.translation import Rendering, Shown, Words
+from bot.translation_usage import StoredBudget
 from bot.weekly import mood_only, translation_mark
 from storage.models import Entry, Translation
 
@@ -89,8 +90,9 @@ async def _into(
         else:
             shown[entry.id] = Rendering(row.text, Shown.TRANSLATED, row.source_language)
     if missing:
-        names = await ctx.store.translations.names(school_id)
-        fresh = await notes.translate([words[e.id] for e in missing], reader, names)
+        names = await notes.masks.of_school(ctx.store, school_id)
+        budget = StoredBudget(ctx.store)
+        fresh = await notes.translate([words[e.id] for e in missing], reader, names, budget)
         new_rows = []
         for entry, rendering in zip(missing, fresh, strict=True):
             assert entry.id is not None
@@ -104,6 +106,7 @@ async def _into(
                         source_language=rendering.source,
                         text=rendering.text,
                         created_at=ctx.clock.now(),
+                        provider=notes.config.provider,
                     )
                 )
         await ctx.store.translations.add_many(new_rows)

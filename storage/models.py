@@ -7,7 +7,16 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -282,6 +291,19 @@ class Translation(SQLModel, table=True):
     source_language: str = Field(sa_type=String(16))
     text: str = Field(sa_type=Text)
     created_at: datetime = utc_field()
+    # Which service made it (`[translation] provider`); "" for those kept before it was noted.
+    provider: str = Field(default="", sa_type=String(32), sa_column_kwargs={"server_default": ""})
+
+
+class TranslationUsage(SQLModel, table=True):
+    """Characters sent to a translation provider in one calendar month (UTC), for
+    `[translation] monthly_char_limit`: one row every replica adds to."""
+
+    __tablename__ = "translation_usage"
+
+    provider: str = Field(primary_key=True, sa_type=String(32))
+    month: str = Field(primary_key=True, sa_type=String(7))  # "2026-12"
+    chars: int = Field(default=0, sa_type=BigInteger)
 
 
 class Invite(SQLModel, table=True):

@@ -113,13 +113,19 @@ async def show_record(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
     found = await access.find_student(ctx, args, Action.RECORD, Viewed(Read.RECORD))
     if found.student is None:
         return [not_found(ctx, found, args)]
+    # Other people's notes in another language are translated (and kept) for the reader first.
+    if translated_notes.is_translating(ctx):
+        entries = await ctx.store.records.entries(_id(found.student))
+        await translated_notes.for_reader(ctx, [e for e, _ in entries], found.student.school_id)
     # Gathered after the view is logged, so the access log shown includes this reading.
     record = await student_record.gather(ctx.store, found.student)
     link = await access.my_link(ctx, _id(found.student), Action.RECORD)
     # A family is not told who outside the team was refused; the team's staff are.
     family = link is not None and link.role == Role.PARENT and not link.is_admin
     timezone = await _timezone(ctx, found.student)
-    text = record_view.compose(record, ctx.t, timezone, names_outsiders=not family)
+    text = record_view.compose(
+        record, ctx.t, timezone, names_outsiders=not family, translated_into=[ctx.me.language]
+    )
     may_amend = access.permits(link, Action.AMEND)
     hint = f"\n\n{ctx.t('record.amend_hint')}" if may_amend and record.entries else ""
     return [Reply(text + hint)]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -204,3 +206,23 @@ class FakeTranslation:
             for text in body["text"]
         ]
         return web.json_response({"translations": translations})
+
+
+# What the translation tests have the fake LibreTranslate say (placeholders stand for names).
+PHRASEBOOK = {
+    "⟦0⟧ read a whole page aloud": "⟦0⟧ leyó una página entera en voz alta",
+    "durmió mal y estaba muy ansioso esta mañana": "slept badly and was very anxious this morning",
+}
+
+
+@asynccontextmanager
+async def running_libre(specs_dir: Path) -> AsyncIterator[FakeTranslation]:
+    """A fake LibreTranslate with the shared phrasebook, checked to have seen no bad request."""
+    server = FakeTranslation(specs_dir)
+    server.phrasebook = dict(PHRASEBOOK)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+    assert server.violations == []

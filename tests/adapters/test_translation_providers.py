@@ -195,6 +195,7 @@ async def test_many_batches_to_a_hanging_provider_wait_one_timeout_and_ask_once(
 ) -> None:
     fake.behaviour = "hang"
     notes = translator(fake)
+    notes.guesser.warm()  # as `tandem run` does at start-up: loading the models is not waiting
     loop = asyncio.get_running_loop()
     started = loop.time()
 

@@ -4,7 +4,6 @@ LibreTranslate adapter against a fake server that checks every request against t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -28,27 +27,12 @@ NAMES = ("sam", "rivera", "ortiz", "dana", "luis", "maya", "lee", "chen")
 
 
 @pytest.fixture
-async def fake(specs_dir: Path) -> AsyncIterator[FakeTranslation]:
-    server = FakeTranslation(specs_dir)
-    server.phrasebook = {
-        "⟦0⟧ read a whole page aloud": "⟦0⟧ leyó una página entera en voz alta",
-        "durmió mal y estaba muy ansioso esta mañana": (
-            "slept badly and was very anxious this morning"
-        ),
-    }
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.violations == []
-
-
-@pytest.fixture
 async def school(
-    db: Database, clock: FakeClock, settings: Settings, fake: FakeTranslation
+    db: Database, clock: FakeClock, settings: Settings, libre: FakeTranslation
 ) -> AsyncIterator[DemoSchool]:
     async with db.session() as session:
         await seed_demo(Store(session))
-    config = TranslationConfig("libretranslate", fake.url, timeout_seconds=0.3)
+    config = TranslationConfig("libretranslate", libre.url, timeout_seconds=0.3)
     provider = LibreTranslate(config)
     notes = NoteTranslator(provider, config, clock, ("en", "es"))
     yield DemoSchool(Dispatcher(db, settings, clock, build_router(), notes), db, clock)
@@ -97,9 +81,9 @@ async def test_a_letter_in_the_readers_own_language_has_no_original_button(
 
 
 async def test_an_urgent_note_in_spanish_reaches_the_teacher_in_english_at_once(
-    school: DemoSchool, mail: Mail, fake: FakeTranslation
+    school: DemoSchool, mail: Mail, libre: FakeTranslation
 ) -> None:
-    fake.phrasebook["⟦0⟧ se cayó en el patio y la enfermera lo vio"] = (
+    libre.phrasebook["⟦0⟧ se cayó en el patio y la enfermera lo vio"] = (
         "⟦0⟧ fell in the yard and the nurse saw him"
     )
 
@@ -112,12 +96,12 @@ async def test_an_urgent_note_in_spanish_reaches_the_teacher_in_english_at_once(
 
 
 async def test_the_spanish_parents_question_and_the_teachers_answer_cross_languages(
-    school: DemoSchool, mail: Mail, fake: FakeTranslation
+    school: DemoSchool, mail: Mail, libre: FakeTranslation
 ) -> None:
-    fake.phrasebook["¿Puede ⟦0⟧ llevar audífonos en el autobús?"] = (
+    libre.phrasebook["¿Puede ⟦0⟧ llevar audífonos en el autobús?"] = (
         "Can ⟦0⟧ bring headphones on the bus?"
     )
-    fake.phrasebook["Yes, the blue ones"] = "Sí, los azules"
+    libre.phrasebook["Yes, the blue ones"] = "Sí, los azules"
     await school.say(school.spanish_parent, "? ¿Puede Sam llevar audífonos en el autobús?")
 
     listed = await school.say(school.teacher, "/questions")
@@ -168,7 +152,7 @@ async def test_week_tells_the_spanish_reading_parent_the_teachers_win_translated
 
 
 async def test_the_author_and_a_reader_of_the_same_language_see_the_words_as_written(
-    school: DemoSchool, fake: FakeTranslation
+    school: DemoSchool, libre: FakeTranslation
 ) -> None:
     await school.say(school.teacher, "+ Sam read a whole page aloud")
 
@@ -178,7 +162,7 @@ async def test_the_author_and_a_reader_of_the_same_language_see_the_words_as_wri
     assert "Sam read a whole page aloud" in mine.text
     assert "Sam read a whole page aloud" in english_parent.text
     assert "automatically" not in mine.text + english_parent.text
-    assert fake.requests == []
+    assert libre.requests == []
 
 
 async def test_original_shows_the_note_as_written(school: DemoSchool) -> None:
@@ -206,32 +190,32 @@ async def test_original_of_another_childs_note_looks_like_no_note_at_all(
     assert other.text.replace(number, "N") == missing.text.replace("999999", "N")
 
 
-async def test_no_request_holds_a_name(school: DemoSchool, fake: FakeTranslation) -> None:
+async def test_no_request_holds_a_name(school: DemoSchool, libre: FakeTranslation) -> None:
     await school.say(school.teacher, "+ Sam read a whole page aloud with Dana and Maya")
     await school.say(school.spanish_parent, "Sam: Luis y Ms. Ortiz hablaron ayer del autobús")
 
     await school.say(school.spanish_parent, "/log Sam")
     await school.say(school.teacher, "/log Sam")
 
-    assert fake.requests
-    sent = " ".join(fake.sent_texts).lower()
+    assert libre.requests
+    sent = " ".join(libre.sent_texts).lower()
     assert [name for name in NAMES if name in sent] == []
 
 
-async def test_a_second_read_makes_no_request(school: DemoSchool, fake: FakeTranslation) -> None:
+async def test_a_second_read_makes_no_request(school: DemoSchool, libre: FakeTranslation) -> None:
     await school.say(school.teacher, "+ Sam read a whole page aloud")
     first = await school.say(school.spanish_parent, "/log Sam")
-    asked = len(fake.requests)
+    asked = len(libre.requests)
 
     second = await school.say(school.spanish_parent, "/log Sam")
 
     assert asked == 1
-    assert len(fake.requests) == asked
+    assert len(libre.requests) == asked
     assert first.text == second.text
 
 
 async def test_editing_a_note_translates_the_new_wording(
-    school: DemoSchool, fake: FakeTranslation
+    school: DemoSchool, libre: FakeTranslation
 ) -> None:
     await school.say(school.teacher, "+ Sam read a whole page aloud", message_ref="m-1")
     await school.say(school.spanish_parent, "/log Sam")
@@ -240,15 +224,15 @@ async def test_editing_a_note_translates_the_new_wording(
     log = await school.say(school.spanish_parent, "/log Sam")
 
     assert "two whole pages" in log.text
-    assert len(fake.requests) == 2
+    assert len(libre.requests) == 2
 
 
 @pytest.mark.parametrize("behaviour", ["fail", "hang", "refuse"])
 async def test_a_failing_provider_leaves_the_reader_the_original(
-    school: DemoSchool, fake: FakeTranslation, behaviour: str
+    school: DemoSchool, libre: FakeTranslation, behaviour: str
 ) -> None:
     await school.say(school.teacher, "+ Sam read a whole page aloud")
-    fake.behaviour = behaviour  # type: ignore[assignment]
+    libre.behaviour = behaviour  # type: ignore[assignment]
 
     log = await school.say(school.spanish_parent, "/log Sam")
 
@@ -257,11 +241,11 @@ async def test_a_failing_provider_leaves_the_reader_the_original(
 
 
 async def test_past_the_monthly_limit_the_reader_is_told_the_allowance_is_used_up(
-    db: Database, clock: FakeClock, settings: Settings, fake: FakeTranslation
+    db: Database, clock: FakeClock, settings: Settings, libre: FakeTranslation
 ) -> None:
     async with db.session() as session:
         await seed_demo(Store(session))
-    config = TranslationConfig("libretranslate", fake.url, monthly_char_limit=10)
+    config = TranslationConfig("libretranslate", libre.url, monthly_char_limit=10)
     provider = LibreTranslate(config)
     notes = NoteTranslator(provider, config, clock, ("en", "es"))
     school = DemoSchool(Dispatcher(db, settings, clock, build_router(), notes), db, clock)
@@ -272,7 +256,7 @@ async def test_past_the_monthly_limit_the_reader_is_told_the_allowance_is_used_u
 
     assert "Sam read a whole page aloud" in log.text
     assert "se agotó la cuota de traducción de este mes" in log.text
-    assert fake.requests == []
+    assert libre.requests == []
 
 
 async def test_the_access_log_never_holds_translated_words(school: DemoSchool) -> None:
@@ -333,7 +317,7 @@ async def summary(school: DemoSchool, mail: Mail) -> jobs.JobReport:
 
 
 async def test_the_weekly_summary_tells_the_spanish_reading_parent_the_win_translated(
-    school: DemoSchool, mail: Mail, fake: FakeTranslation
+    school: DemoSchool, mail: Mail, libre: FakeTranslation
 ) -> None:
     await school.say(school.teacher, "+ Sam read a whole page aloud")
     await school.say(school.spanish_parent, "Sam: durmió mal y estaba muy ansioso esta mañana")
@@ -348,27 +332,27 @@ async def test_the_weekly_summary_tells_the_spanish_reading_parent_the_win_trans
     assert "traducido automáticamente" in sam_es
     assert "slept badly and was very anxious this morning" in sam_en
     assert "Sam read a whole page aloud" in sam_en
-    assert [name for name in NAMES if name in " ".join(fake.sent_texts).lower()] == []
+    assert [name for name in NAMES if name in " ".join(libre.sent_texts).lower()] == []
 
 
 async def test_a_second_summary_run_asks_the_provider_nothing(
-    school: DemoSchool, mail: Mail, fake: FakeTranslation
+    school: DemoSchool, mail: Mail, libre: FakeTranslation
 ) -> None:
     await school.say(school.teacher, "+ Sam read a whole page aloud")
     await summary(school, mail)
-    asked = len(fake.requests)
+    asked = len(libre.requests)
 
     await summary(school, mail)
 
     assert asked > 0
-    assert len(fake.requests) == asked
+    assert len(libre.requests) == asked
 
 
 async def test_a_hanging_provider_leaves_the_summary_with_the_original(
-    school: DemoSchool, mail: Mail, fake: FakeTranslation
+    school: DemoSchool, mail: Mail, libre: FakeTranslation
 ) -> None:
     await school.say(school.teacher, "+ Sam read a whole page aloud")
-    fake.behaviour = "hang"
+    libre.behaviour = "hang"
 
     await summary(school, mail)
 

@@ -27,21 +27,6 @@ from tests.conftest import FakeClock
 
 
 @pytest.fixture
-async def libre(specs_dir: Path) -> AsyncIterator[FakeTranslation]:
-    server = FakeTranslation(specs_dir)
-    server.phrasebook = {
-        "⟦0⟧ read a whole page aloud": "⟦0⟧ leyó una página entera en voz alta",
-        "durmió mal y estaba muy ansioso esta mañana": (
-            "slept badly and was very anxious this morning"
-        ),
-    }
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.violations == []
-
-
-@pytest.fixture
 async def telegram(
     db: Database, clock: FakeClock, settings: Settings, specs_dir: Path, libre: FakeTranslation
 ) -> AsyncIterator[Telegram]:

@@ -10,8 +10,12 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import col
 
-from bot.buttons import KINDS, CheckinMore, ShowOriginal
+from adapters.translation_libre import LibreTranslate
+from bot.buttons import KINDS, CheckinMore
 from bot.events import Button, Sender
+from bot.i18n import translate
+from bot.translation import NoteTranslator
+from bot.translation_config import TranslationConfig
 from storage.models import (
     AccessAction,
     Acknowledgement,
@@ -21,6 +25,8 @@ from storage.models import (
     Outbox,
     PendingAction,
 )
+from tests.adapters.conftest import SPECS_DIR
+from tests.adapters.fake_translation import running_libre
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Mail, Record, en, invite_code
 from tests.unit.test_access_in_chat import PARK
@@ -107,6 +113,22 @@ async def keep_member(school: DemoSchool, mail: Mail) -> Sent:
     return await confirm_removal(school, mail, "button.cancel")
 
 
+async def original(school: DemoSchool, mail: Mail) -> Sent:
+    """[Original] comes only under a translated note: the school translates while it is sent."""
+    async with running_libre(SPECS_DIR) as libre:
+        config = TranslationConfig("libretranslate", libre.url, timeout_seconds=1)
+        provider = LibreTranslate(config)
+        school.dispatcher.notes = NoteTranslator(provider, config, school.clock, ("en", "es"))
+        try:
+            await school.say(school.spanish_parent, "/delivery instant")
+            await school.say(school.teacher, "+ Sam read a whole page aloud")
+            letter = await mail.letter(school.spanish_parent, "win")
+        finally:
+            school.dispatcher.notes = None
+            await provider.close()
+    return Sent(school.spanish_parent, letter.button("Ver original"))
+
+
 # Each button kind that is about a student, and how a member of Sam's team comes to hold one.
 SENDS: dict[str, Callable[[DemoSchool, Mail], Awaitable[Sent]]] = {
     "undo": undo,
@@ -120,14 +142,13 @@ SENDS: dict[str, Callable[[DemoSchool, Mail], Awaitable[Sent]]] = {
     "team_remove": remove_member,
     "team_remove_yes": confirm_removal,
     "team_remove_no": keep_member,
+    "original": original,
 }
 
 
 def test_every_button_kind_about_a_student_is_tried() -> None:
     checked = {action for action, kind in KINDS.items() if kind.needs is not None}
-    # [Original] comes only with a translated note: its re-check is the same `needs` (READ),
-    # and tests/adapters/test_translation_reading.py presses it.
-    assert set(SENDS) == checked - {CheckinMore.action, ShowOriginal.action}
+    assert set(SENDS) == checked - {CheckinMore.action}
 
 
 async def take_off_sams_team(school: DemoSchool, record: Record, who: Sender) -> None:
@@ -159,7 +180,8 @@ async def test_a_member_taken_off_the_team_pressing_an_old_button_changes_nothin
     said = await school.press(sent.who, sent.button)
     again = await school.press(sent.who, sent.button)
 
-    assert said.text == en("button.expired")
+    language = "es" if sent.who == school.spanish_parent else "en"
+    assert said.text == translate(language, "button.expired")
     assert again.replies == []  # the button is gone
     assert await everything_about_the_students(record) == before
     denied = await record.access_log(sent.who, AccessAction.DENIED)
