@@ -44,6 +44,10 @@ class Unjoined(NamedTuple):
     expires_at: datetime
 
 
+# Named, not "!= sent": each is a range of the (status, not_before) index, never the sent rows.
+UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.DEAD)
+
+
 class OutboxDepth(NamedTuple):
     """Letters not sent, by status, and when the longest-waiting due one fell due."""
 
@@ -71,7 +75,7 @@ class StatusView(Queries):
     async def outbox_depth(self, now: datetime) -> OutboxDepth:
         """What a metrics scrape shows: two statements on the (status, not_before) index;
         sent letters are not counted (a sent total is the sender's counter)."""
-        unsent = col(Outbox.status) != OutboxStatus.SENT
+        unsent = col(Outbox.status).in_(UNSENT)
         by_status = select(Outbox.status, func.count()).where(unsent).group_by(col(Outbox.status))
         counts = {status: n for status, n in (await self.session.exec(by_status)).all()}
         oldest = select(func.min(Outbox.not_before)).where(

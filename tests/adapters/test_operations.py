@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import gc
+import logging
+import signal
+import socket
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,6 +25,8 @@ from sqlalchemy.engine import make_url
 from adapters.bootstrap import bootstrap, build_router
 from adapters.health import Health, OpsServer, ops_endpoints
 from adapters.metrics_prometheus import PrometheusMetrics
+from adapters.platforms import load_settings
+from adapters.runtime import serve
 from adapters.telegram import TelegramAdapter
 from adapters.telegram_config import TelegramConfig
 from bot import invites, roster
@@ -373,3 +380,133 @@ async def test_nothing_listens_for_metrics_unless_configured(
         async with ops_endpoints(listen, health, tandem.metrics, tandem.clock) as server:
             assert server is None
     assert tandem.metrics is None
+
+
+# --- `tandem run` ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Announced(logging.Handler):
+    """Sets `ready` when a log line starting with `words` is written: `serve` is up to there."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words = words
+        self.ready = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith(self.words):
+            self.ready.set()
+
+
+@contextlib.contextmanager
+def announced(logger_name: str, words: str) -> Iterator[Announced]:
+    """Watch `logger_name` (at INFO while inside) for a line starting with `words`."""
+    logger = logging.getLogger(logger_name)
+    handler, level = Announced(words), logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@dataclass
+class Served:
+    """What `tandem run` showed: /healthz's status (0: nothing listened) and body, and whether
+    it announced the endpoints."""
+
+    status: int
+    body: dict[str, Any] | None
+    announced: bool
+
+
+async def serve_until_running(db: Database, tmp_path: Path, specs_dir: Any, metrics: str) -> Served:
+    """`tandem run` (adapters.runtime.serve) with this [metrics] section, asked for /healthz
+    once it is running, then stopped with SIGTERM."""
+    async with db.session() as session:
+        await roster.ensure_school(Store(session), "Maple Elementary", "America/Chicago", "en")
+    fake = FakeTelegram(BotApiSpec.load(specs_dir / "telegram-bot-api.json"))
+    await fake.start()
+    config = tmp_path / "tandem.toml"
+    config.write_text(
+        f'[telegram]\nenabled = true\ntoken = "{fake.token}"\nbase_url = "{fake.base_url}"\n'
+        f'mode = "webhook"\nwebhook_url = "{HOOK_URL}"\nwebhook_secret = "{SECRET}"\n'
+        f'webhook_listen = "127.0.0.1:{free_port()}"\n{metrics}',
+        encoding="utf-8",
+    )
+    settings = load_settings(config, {})
+    try:
+        with (
+            announced("adapters.runtime", "tandem is running") as running,
+            announced("adapters.health", "serving /healthz and /metrics") as endpoints,
+        ):
+            status, body = await serve_once(db, settings, running)
+    finally:
+        await fake.stop()
+    return Served(status, body, endpoints.ready.is_set())
+
+
+async def serve_once(
+    db: Database, settings: Settings, running: Announced
+) -> tuple[int, dict[str, Any] | None]:
+    try:
+        async with bootstrap(settings, db=db) as tandem:
+            serving = asyncio.create_task(serve(tandem))
+            ready = asyncio.create_task(running.ready.wait())
+            await asyncio.wait([serving, ready], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+            assert ready.done(), serving.result() if serving.done() else "not running in 30 s"
+            status, body = await get_health(settings.metrics.listen)
+            signal.raise_signal(signal.SIGTERM)  # what systemd sends to stop a replica
+            await asyncio.wait_for(serving, 30)
+    finally:
+        gc.unfreeze()  # serve froze the test process's objects as it would a replica's
+    return status, body
+
+
+async def get_health(listen: tuple[str, int] | None) -> tuple[int, dict[str, Any] | None]:
+    """/healthz's status and body; 0 when nothing listens."""
+    if listen is None:
+        return 0, None
+    host, port = listen
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://{host}:{port}/healthz") as response,
+        ):
+            return response.status, await response.json()
+    except aiohttp.ClientConnectionError:
+        return 0, None
+
+
+async def test_tandem_run_serves_healthz_on_the_configured_address(
+    db: Database, tmp_path: Path, specs_dir: Any
+) -> None:
+    port = free_port()
+
+    served = await serve_until_running(
+        db, tmp_path, specs_dir, f'[metrics]\nlisten = "127.0.0.1:{port}"\n'
+    )
+
+    assert (served.announced, served.status) == (True, 200)
+    assert served.body is not None and served.body["checks"] == {
+        "database": "ok",
+        "telegram": "ok",
+        "scheduler": "ok",
+    }
+
+
+async def test_tandem_run_serves_nothing_without_a_metrics_address(
+    db: Database, tmp_path: Path, specs_dir: Any
+) -> None:
+    served = await serve_until_running(db, tmp_path, specs_dir, "")
+
+    assert served == Served(0, None, announced=False)
