@@ -33,6 +33,7 @@ from bot import invites, roster
 from bot.config import Settings
 from bot.dispatch import Dispatcher
 from bot.events import Reply
+from bot.i18n import translate
 from bot.outbox import Letter, enqueue
 from bot.scheduler import build_scheduler
 from bot.sender import OutboxSender
@@ -167,7 +168,11 @@ async def running(
     )
     metrics = PrometheusMetrics()
     dispatcher = Dispatcher(db, settings, clock, build_router(), metrics=metrics, timer=Ticks())
-    adapter = TelegramAdapter(config, dispatcher, db)
+
+    async def no_wait(seconds: float) -> None:
+        """A 429's retry_after, honoured on paper."""
+
+    adapter = TelegramAdapter(config, dispatcher, db, sleep=no_wait)
     time = VirtualTime(clock)
     time.watch(db)  # database round trips take no virtual time
     sender = OutboxSender(
@@ -343,6 +348,18 @@ async def test_queued_letters_show_in_the_outbox_gauge_then_a_429_and_a_send_are
     assert done[sample("tandem_letters_retried_total", platform="telegram")] == 1
     assert done[sample("tandem_letters_sent_total", platform="telegram")] == 2
     assert done[sample("tandem_outbox_letters", status="pending")] == 0
+
+
+async def test_a_429_waited_out_while_replying_is_counted(tandem: Running) -> None:
+    await tandem.join_as_teacher(TEACHER)
+    tandem.fake.fail_next("sendMessage", retry_after=2)
+
+    await tandem.say(TEACHER, "+ Sam read a whole page aloud")
+
+    shown = await tandem.scrape()
+    assert shown[sample("tandem_rate_limited_total", platform="telegram")] == 1
+    logged = translate("en", "entry.logged_win", student="Sam Rivera")
+    assert tandem.fake.sent(TEACHER.id)[-1]["text"].startswith(logged)  # the reply still went
 
 
 async def test_a_letter_waiting_past_its_time_shows_how_long_it_has_waited(
