@@ -362,6 +362,20 @@ async def test_a_429_waited_out_while_replying_is_counted(tandem: Running) -> No
     assert tandem.fake.sent(TEACHER.id)[-1]["text"].startswith(logged)  # the reply still went
 
 
+async def test_letters_to_someone_who_blocked_the_bot_are_counted_as_blocked(
+    tandem: Running,
+) -> None:
+    teacher = await tandem.join_as_teacher(TEACHER)
+    await tandem.queue_letters(teacher, ["Question from Dana", "Another question"])
+    tandem.fake.block(TEACHER.id)
+
+    await tandem.sender.drain()
+
+    shown = await tandem.scrape()
+    assert shown[sample("tandem_letters_dead_total", platform="telegram", reason="blocked")] == 2
+    assert sample("tandem_letters_dead_total", platform="telegram", reason="gave_up") not in shown
+
+
 async def test_a_letter_waiting_past_its_time_shows_how_long_it_has_waited(
     tandem: Running,
 ) -> None:
