@@ -82,6 +82,7 @@ class Dispatcher:
             self.metrics.event_handled(event_kind(event), outcome, self._timer() - started)
 
     async def _dispatch_once_more_if_lost(self, event: Event) -> list[Reply]:
+        """The event's replies; handled a second time if the database dropped the connection."""
         try:
             replies, queued = await self._dispatch(event)
         except Exception as error:

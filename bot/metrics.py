@@ -28,7 +28,9 @@ class EventOutcome(StrEnum):
     """How handling one event ended."""
 
     REPLIED = "replied"  # one or more replies for the sender
-    SILENT = "silent"  # handled, nothing to say (a stranger's flood, a foreign button)
+    # Handled, nothing to say: a stranger's flood, someone else's button, a redelivery (which
+    # is also counted by `duplicate_event`).
+    SILENT = "silent"
     ERROR = "error"  # raised: the adapter logs it and the platform may deliver it again
 
 
