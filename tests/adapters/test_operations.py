@@ -40,8 +40,9 @@ from bot.sender import OutboxSender
 from storage.db import Database
 from storage.models import Role
 from storage.stores import Store
+from tests.adapters.fake_slack import slack_world
 from tests.adapters.fake_telegram import BotApiSpec, FakeTelegram, TgUser
-from tests.conftest import FakeClock
+from tests.conftest import DemoSchool, FakeClock
 from tests.outbox_fakes import FAST, VirtualTime
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -541,3 +542,21 @@ async def test_tandem_run_serves_nothing_without_a_metrics_address(
     served = await serve_until_running(db, tmp_path, specs_dir, "")
 
     assert served == Served(0, None, announced=False)
+
+
+@pytest.mark.parametrize("mode", ["socket", "http"])
+async def test_health_names_slack_once_it_stops_taking_events(
+    school: DemoSchool, specs_dir: Path, settings: Settings, mode: str
+) -> None:
+    scheduler = build_scheduler(school.db, settings, school.clock, [])
+    scheduler.start()
+    try:
+        async with slack_world(school, specs_dir, mode) as slack:
+            health = Health(school.db, {"slack": slack.adapter}, scheduler)
+            taking = (await health.check())["slack"]
+            await slack.adapter.stop()
+            stopped = (await health.check())["slack"]
+    finally:
+        scheduler.shutdown(wait=False)
+
+    assert (taking, stopped) == ("ok", "not connected")
