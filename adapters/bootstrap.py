@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from adapters.metrics_prometheus import PrometheusMetrics
 from adapters.translation_deepl import DeepL
 from adapters.translation_http import TranslationClient
 from adapters.translation_libre import LibreTranslate
@@ -39,6 +40,7 @@ from bot.handlers import (
     urgent,
 )
 from bot.i18n import languages
+from bot.metrics import NO_METRICS, Metrics
 from bot.outbox import Transport
 from bot.router import Router
 from bot.scheduler import build_scheduler
@@ -105,6 +107,12 @@ class Tandem:
     clock: Clock
     dispatcher: Dispatcher
     notes: NoteTranslator
+    # Counted only when served (`[metrics] listen`); else the core's calls record nothing.
+    metrics: PrometheusMetrics | None = None
+
+    @property
+    def core_metrics(self) -> Metrics:
+        return self.metrics or NO_METRICS
 
     def sender(self, transports: Mapping[str, Transport]) -> OutboxSender:
         """The outbox's sender through these platforms, in this process's name."""
@@ -115,11 +123,14 @@ class Tandem:
             self.settings.sender,
             worker=worker_name(),
             quiet_hours=self.settings.schedule.quiet_hours,
+            metrics=self.core_metrics,
         )
 
     def scheduler(self, schools: Sequence[School]) -> AsyncIOScheduler:
         """The weekly jobs of these schools; `start()` it inside the running event loop."""
-        return build_scheduler(self.db, self.settings, self.clock, schools, self.notes)
+        return build_scheduler(
+            self.db, self.settings, self.clock, schools, self.notes, self.core_metrics
+        )
 
 
 @asynccontextmanager
@@ -131,11 +142,12 @@ async def bootstrap(
     handlers: Iterable[Mount] = HANDLERS,
     upgrade: bool = False,
     translation: TranslationClient | None = None,
+    metrics: PrometheusMetrics | None = None,
 ) -> AsyncIterator[Tandem]:
     """Tandem over the configured database, migrated (`upgrade`) or checked to be current.
 
     The database is closed on exit, unless it was passed in (a test's own); so may be the
-    clock, the handlers and the translation provider a test wants.
+    clock, the handlers, the translation provider and the metrics a test wants.
     """
     database = db or Database(settings.database.url)
     provider = translation or translation_provider(settings.translation)
@@ -148,8 +160,17 @@ async def bootstrap(
         translator = NoteTranslator(provider, settings.translation, clock, languages())
         if provider is not None:
             translator.guesser.warm()
-        dispatcher = Dispatcher(database, settings, clock, build_router(handlers), translator)
-        yield Tandem(settings, database, clock, dispatcher, translator)
+        if metrics is None and settings.metrics.listen is not None:
+            metrics = PrometheusMetrics()
+        dispatcher = Dispatcher(
+            database,
+            settings,
+            clock,
+            build_router(handlers),
+            translator,
+            metrics=metrics or NO_METRICS,
+        )
+        yield Tandem(settings, database, clock, dispatcher, translator, metrics)
     finally:
         if provider is not None:
             await provider.close()

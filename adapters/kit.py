@@ -299,6 +299,8 @@ class ChatAdapter(ABC, Generic[_Config, _Message]):
                 if verdict is None:
                     raise
                 if verdict.failure is Failure.RATE_LIMITED and attempt < attempts:
+                    # Counted here only when waited out here: one raised to the sender, it counts.
+                    self.dispatcher.metrics.rate_limited(self.platform)
                     attempt += 1
                     await self._sleep(verdict.retry_after)
                     continue

@@ -45,6 +45,10 @@ class Adapter(Transport, Protocol):
     async def stop(self) -> None:
         """Stop taking events, finish those under way, close connections."""
 
+    async def is_connected(self) -> bool:
+        """Started and taking events (for /healthz): polling, the webhook server listening,
+        the Socket Mode connection up."""
+
 
 @dataclass(frozen=True)
 class PlatformSpec(Generic[_Config]):

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from adapters.bootstrap import Tandem
-from adapters.platforms import enabled_adapters
+from adapters.health import Health, ops_endpoints
+from adapters.platforms import Adapter, enabled_adapters
 from bot.config import Settings
 from bot.dispatch import Dispatcher
-from bot.outbox import Transport
 from storage.db import Database
 from storage.stores import Store
 
@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 @asynccontextmanager
 async def platform_adapters(
     settings: Settings, db: Database, dispatcher: Dispatcher, *, listen: bool
-) -> AsyncIterator[dict[str, Transport]]:
+) -> AsyncIterator[dict[str, Adapter]]:
     """Start the enabled adapters (taking updates only if `listen`), stop them on exit."""
-    transports: dict[str, Transport] = {}
+    transports: dict[str, Adapter] = {}
     async with AsyncExitStack() as stack:
         for name, adapter in enabled_adapters(settings, dispatcher, db).items():
             await (adapter.start() if listen else adapter.connect())
@@ -57,12 +57,16 @@ async def serve(tandem: Tandem) -> None:
         dispatcher.after_event = sender.poke
         scheduler = tandem.scheduler(schools)
         scheduler.start()
-        # What start-up built (modules, catalogs, adapters) lives as long as the process: out of
-        # every later collection, a big school's summary job spends 4 % fewer instructions.
-        gc.freeze()
-        log.info("tandem is running: %s, %d school(s)", ", ".join(transports), len(schools))
+        health = Health(tandem.db, transports, scheduler)
+        listen = tandem.settings.metrics.listen
         try:
-            await sender.run(stop)
+            async with ops_endpoints(listen, health, tandem.metrics, tandem.clock):
+                # What start-up built (modules, catalogs, adapters) lives as long as the process:
+                # out of every later collection, a big school's summary job spends 4 % fewer
+                # instructions.
+                gc.freeze()
+                log.info("tandem is running: %s, %d school(s)", ", ".join(transports), len(schools))
+                await sender.run(stop)
         finally:
             scheduler.shutdown(wait=False)
     log.info("tandem stopped")

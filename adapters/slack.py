@@ -165,6 +165,13 @@ class SlackAdapter(ChatAdapter[SlackConfig, SlackMessage]):
                 task.cancel()
         log.info("slack adapter stopped")
 
+    async def is_connected(self) -> bool:
+        """Taking events: the Socket Mode connection up (pings answered), or the HTTP server
+        listening."""
+        if self._socket is not None:
+            return bool(await self._socket.client.is_connected())
+        return self._http is not None
+
     async def connect(self) -> None:
         """Log in (auth.test) to send without taking events (`tandem jobs drain`)."""
         self._bot = await self._identify()

@@ -356,6 +356,15 @@ class TelegramAdapter(ChatAdapter[TelegramConfig, TelegramMessage]):
         await self.application.shutdown()
         log.info("telegram adapter stopped")
 
+    async def is_connected(self) -> bool:
+        """Taking updates: polling, or the webhook server listening."""
+        if not self.application.running:
+            return False
+        if self.config.mode == "webhook":
+            return self._webhook is not None
+        updater = self.application.updater
+        return updater is not None and updater.running
+
     async def connect(self) -> None:
         """Log in (getMe) and remember the username, to send without taking updates."""
         logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -34,6 +34,7 @@ from bot.config_values import (
     toml_type,
 )
 from bot.i18n import languages
+from bot.metrics import MetricsConfig, read_metrics
 from bot.translation_config import TranslationConfig, read_translation
 
 if TYPE_CHECKING:
@@ -168,6 +169,7 @@ class Settings:
     progress: ProgressConfig = field(default_factory=ProgressConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
     translation: TranslationConfig = field(default_factory=TranslationConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     # Each platform's [section] by name, in the order the composition root declared them.
     platforms: Mapping[str, PlatformConfig] = field(default_factory=dict)
 
@@ -209,6 +211,7 @@ def section_keys(platforms: Iterable[PlatformSection] = ()) -> dict[str, tuple[s
         "progress": keys(core.progress),
         "sender": paced + keys(core.sender),
         "translation": keys(core.translation),
+        "metrics": keys(core.metrics),
     }
 
 
@@ -235,6 +238,7 @@ def load_config(
         ),
         sender=_sender(sections["sender"], platforms),
         translation=read_translation(sections["translation"]),
+        metrics=read_metrics(sections["metrics"]),
         platforms={
             platform.name: platform.config.read(sections[platform.name]) for platform in platforms
         },

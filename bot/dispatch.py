@@ -14,6 +14,7 @@ from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
 from bot.flood import FloodGuard, Verdict
 from bot.grammar import clean_text
 from bot.i18n import Translator, guess_language, translate
+from bot.metrics import NO_METRICS, EventOutcome, Metrics, Timer, default_timer, event_kind
 from bot.router import Router, split_command
 from bot.translation import NoteTranslator
 from storage.db import Database, is_connection_lost
@@ -54,6 +55,9 @@ class Dispatcher:
         clock: Clock,
         routes: Router,
         notes: NoteTranslator | None = None,
+        *,
+        metrics: Metrics = NO_METRICS,
+        timer: Timer = default_timer,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -64,8 +68,21 @@ class Dispatcher:
         # Called after an event's transaction that queued letters commits (the runner pokes
         # the sender with it; an event that queued nothing does not wake it).
         self.after_event: Callable[[], None] | None = None
+        self.metrics = metrics
+        self._timer = timer
 
     async def dispatch(self, event: Event) -> list[Reply]:
+        started = self._timer()
+        outcome = EventOutcome.ERROR
+        try:
+            replies = await self._dispatch_once_more_if_lost(event)
+            outcome = EventOutcome.REPLIED if replies else EventOutcome.SILENT
+            return replies
+        finally:
+            self.metrics.event_handled(event_kind(event), outcome, self._timer() - started)
+
+    async def _dispatch_once_more_if_lost(self, event: Event) -> list[Reply]:
+        """The event's replies; handled a second time if the database dropped the connection."""
         try:
             replies, queued = await self._dispatch(event)
         except Exception as error:
@@ -104,6 +121,7 @@ class Dispatcher:
                 event.sender.platform, _short_id(event.event_id), self.clock.now()
             ):
                 log.info("duplicate event %s ignored", event.event_id)
+                self.metrics.duplicate_event(event.sender.platform)
                 return [], 0
             ctx, awaits_follow_up = await self._context(store, event)
             held_back = self._held_back(event, ctx)

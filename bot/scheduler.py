@@ -13,6 +13,7 @@ from bot import jobs
 from bot.config import Settings
 from bot.config_values import WeeklyTime
 from bot.context import Clock
+from bot.metrics import NO_METRICS, Metrics, measured_job
 from bot.translation import NoteTranslator
 from storage.db import Database
 from storage.models import School
@@ -42,6 +43,7 @@ def build_scheduler(
     clock: Clock,
     schools: Sequence[School],
     notes: NoteTranslator | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> AsyncIOScheduler:
     """One scheduler for every school; `start()` it inside the running event loop."""
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -53,7 +55,7 @@ def build_scheduler(
     }
     for school in schools:
         scheduler.add_job(
-            jobs.run_checkin,
+            measured_job(metrics, "checkin", jobs.run_checkin),
             weekly_trigger(settings.schedule.checkin, school.timezone),
             args=(db, settings, clock, school.id),
             id=f"checkin:{school.id}",
@@ -61,7 +63,7 @@ def build_scheduler(
             **options,
         )
         scheduler.add_job(
-            jobs.run_summary,
+            measured_job(metrics, "summary", jobs.run_summary),
             weekly_trigger(settings.schedule.summary, school.timezone),
             args=(db, settings, clock, school.id, notes),
             id=f"summary:{school.id}",
@@ -70,7 +72,7 @@ def build_scheduler(
         )
     first = schools[0].timezone if schools else settings.school.timezone
     scheduler.add_job(
-        jobs.run_purge,
+        measured_job(metrics, "purge", jobs.run_purge),
         nightly_trigger(first),
         args=(db, settings, clock),
         id="purge",

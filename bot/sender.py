@@ -20,6 +20,7 @@ from bot.config import SenderConfig
 from bot.config_values import QuietHours
 from bot.context import Clock
 from bot.events import RecipientBlocked
+from bot.metrics import NO_METRICS, Metrics
 from bot.outbox import PermanentError, RateLimited, Transport, from_payload
 from bot.ratelimit import RateLimiter
 from storage.db import Database
@@ -95,8 +96,10 @@ class OutboxSender:
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         quiet_hours: QuietHours | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._db = db
+        self._metrics = metrics
         self._transports = dict(transports)
         self._clock = clock
         self._settings = settings
@@ -306,6 +309,7 @@ class OutboxSender:
         if isinstance(outcome, str):
             await self._sent(letter, outcome, report)
         elif isinstance(outcome, RateLimited):
+            self._metrics.rate_limited(letter.account.platform)
             self._limits.back_off(letter.account.platform, letter.chat, outcome.retry_after)
             await self._retry_after_429(letter, outcome.retry_after, report)
         elif isinstance(outcome, RecipientBlocked):
@@ -336,6 +340,7 @@ class OutboxSender:
 
     async def _sent(self, letter: _Claimed, ref: str, report: DrainReport) -> None:
         report.sent += 1
+        self._metrics.letter_sent(letter.account.platform)
         now = self._clock.now()
         if not await self._settle(
             lambda store: store.outbox.mark_sent(letter.id, self.worker, now, ref)
@@ -357,6 +362,7 @@ class OutboxSender:
         # Not an attempt: the platform only asked us to slow down, so a storm of 429s delays
         # letters but never kills them.
         report.retried += 1
+        self._metrics.letter_retried(letter.account.platform)
         due = self._clock.now() + timedelta(seconds=max(0.0, retry_after))
         await self._settle(
             lambda store: store.outbox.retry(
@@ -372,6 +378,7 @@ class OutboxSender:
             await self._give_up(letter, OutboxStatus.DEAD, attempts, _reason(error), report)
             return
         report.retried += 1
+        self._metrics.letter_retried(letter.account.platform)
         delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
         delay *= 0.5 + self._jitter() / 2
         due = self._clock.now() + timedelta(seconds=delay)
@@ -389,6 +396,7 @@ class OutboxSender:
         report: DrainReport,
     ) -> None:
         report.dead += 1
+        self._metrics.letter_dead(letter.account.platform)
         log.warning(
             "outbox letter %s is %s after %d attempt(s): %s", letter.id, status, attempts, reason
         )
@@ -410,13 +418,16 @@ class OutboxSender:
                 )
             ):
                 report.blocked += 1
+                self._metrics.letter_dead(account.platform, blocked=True)
             return
         self._blocked.add(account.id)
         async with self._db.session() as session:
             store = Store(session)
             await store.people.deactivate_account(account.id)
-            report.blocked += await store.outbox.fail_to(account.id, "RecipientBlocked")
+            failed = await store.outbox.fail_to(account.id, "RecipientBlocked")
+            report.blocked += failed
             await blocked_notice.tell_admins(store, account, self._clock.now(), self._quiet_hours)
+        self._metrics.letter_dead(account.platform, failed, blocked=True)
         log.info("outbox: account %s blocked the bot; its letters failed", account.id)
         self.poke()
 

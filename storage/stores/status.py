@@ -16,6 +16,7 @@ from storage.models import (
     Invite,
     Membership,
     Outbox,
+    OutboxStatus,
     Person,
     School,
     Student,
@@ -43,6 +44,17 @@ class Unjoined(NamedTuple):
     expires_at: datetime
 
 
+# Named, not "!= sent": each is a range of the (status, not_before) index, never the sent rows.
+UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.DEAD)
+
+
+class OutboxDepth(NamedTuple):
+    """Letters not sent, by status, and when the longest-waiting due one fell due."""
+
+    by_status: dict[str, int]
+    oldest_due: datetime | None
+
+
 class StatusView(Queries):
     """Counts for `tandem status`, and the people it should tell the office about."""
 
@@ -59,6 +71,17 @@ class StatusView(Queries):
             "entries_this_week": await count(Entry, col(Entry.created_at) >= week_start),
             "outbox": {status: n for status, n in (await self.session.exec(by_status)).all()},
         }
+
+    async def outbox_depth(self, now: datetime) -> OutboxDepth:
+        """What a metrics scrape shows: two statements on the (status, not_before) index;
+        sent letters are not counted (a sent total is the sender's counter)."""
+        unsent = col(Outbox.status).in_(UNSENT)
+        by_status = select(Outbox.status, func.count()).where(unsent).group_by(col(Outbox.status))
+        counts = {status: n for status, n in (await self.session.exec(by_status)).all()}
+        oldest = select(func.min(Outbox.not_before)).where(
+            col(Outbox.status) == OutboxStatus.PENDING, col(Outbox.not_before) <= now
+        )
+        return OutboxDepth(counts, (await self.session.exec(oldest)).one())
 
     async def silent(self) -> list[Silent]:
         """People with accounts, all of them inactive (they blocked the bot), by school."""
