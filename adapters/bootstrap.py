@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from adapters.translation_deepl import DeepL
 from adapters.translation_http import TranslationClient
 from adapters.translation_libre import LibreTranslate
+from bot.charts import DRAWING
 from bot.config import Settings
 from bot.context import Clock, SystemClock
 from bot.dispatch import Dispatcher
@@ -45,6 +46,7 @@ from bot.scheduler import build_scheduler
 from bot.sender import OutboxSender
 from bot.translation import NoteTranslator
 from bot.translation_config import TranslationConfig
+from bot.week_charts import WeekCharts
 from storage.db import Database
 from storage.models import School
 
@@ -105,6 +107,7 @@ class Tandem:
     clock: Clock
     dispatcher: Dispatcher
     notes: NoteTranslator
+    charts: WeekCharts  # draws the summary's pictures as they are sent
 
     def sender(self, transports: Mapping[str, Transport]) -> OutboxSender:
         """The outbox's sender through these platforms, in this process's name."""
@@ -115,6 +118,7 @@ class Tandem:
             self.settings.sender,
             worker=worker_name(),
             quiet_hours=self.settings.schedule.quiet_hours,
+            composer=self.charts,
         )
 
     def scheduler(self, schools: Sequence[School]) -> AsyncIOScheduler:
@@ -139,6 +143,7 @@ async def bootstrap(
     """
     database = db or Database(settings.database.url)
     provider = translation or translation_provider(settings.translation)
+    week_charts = WeekCharts(database)
     try:
         if upgrade:
             await database.upgrade()
@@ -149,8 +154,9 @@ async def bootstrap(
         if provider is not None:
             translator.guesser.warm()
         dispatcher = Dispatcher(database, settings, clock, build_router(handlers), translator)
-        yield Tandem(settings, database, clock, dispatcher, translator)
+        yield Tandem(settings, database, clock, dispatcher, translator, week_charts)
     finally:
+        DRAWING.close()  # the drawing processes end with the runtime
         if provider is not None:
             await provider.close()
         if db is None:

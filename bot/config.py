@@ -149,6 +149,12 @@ class ProgressConfig:
 
 
 @dataclass(frozen=True)
+class SummaryConfig:
+    # With the weekly summary, one picture per student of the goals measured that week.
+    charts: bool = True
+
+
+@dataclass(frozen=True)
 class SenderConfig:
     """How fast and how persistently the outbox sender delivers (per sender process)."""
 
@@ -166,6 +172,7 @@ class Settings:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     progress: ProgressConfig = field(default_factory=ProgressConfig)
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
     translation: TranslationConfig = field(default_factory=TranslationConfig)
     # Each platform's [section] by name, in the order the composition root declared them.
@@ -207,6 +214,7 @@ def section_keys(platforms: Iterable[PlatformSection] = ()) -> dict[str, tuple[s
         **{platform.name: keys(platform.config) for platform in platforms},
         "security": keys(core.security),
         "progress": keys(core.progress),
+        "summary": keys(core.summary),
         "sender": paced + keys(core.sender),
         "translation": keys(core.translation),
     }
@@ -233,6 +241,7 @@ def load_config(
         progress=ProgressConfig(
             stale_weeks=sections["progress"].positive("stale_weeks", ProgressConfig.stale_weeks)
         ),
+        summary=SummaryConfig(charts=sections["summary"].flag("charts", SummaryConfig.charts)),
         sender=_sender(sections["sender"], platforms),
         translation=read_translation(sections["translation"]),
         platforms={
