@@ -118,9 +118,22 @@ def draw_panels_png(panels: Sequence[ChartData]) -> bytes:
     FigureCanvasAgg(figure)
     for number, data in enumerate(shown, start=1):
         _draw_axes(figure.add_subplot(len(shown), 1, number), data)
-    figure.tight_layout()
+    # Fixed margins rather than tight_layout, which lays every text out once more: a third of
+    # the drawing's time, and pictures are drawn by the thousand on summary day.
+    # Room on the left for the longest named level (`partial physical prompt`), if any.
+    longest = max(
+        (len(name) for data in shown for name in (data.labels.ticks or {}).values()), default=0
+    )
+    figure.subplots_adjust(
+        left=min(0.35, max(0.08, (70 + 7.5 * longest) / width)),
+        right=0.98,
+        top=1 - 45 / height,
+        bottom=45 / height,
+        hspace=110 / PANEL_HEIGHT_PX,
+    )
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    # Fast deflate: a little larger (~40 KB), noticeably quicker to write.
+    figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
