@@ -365,3 +365,57 @@ async def test_a_picture_is_queued_only_for_students_with_measures(
         keys = (await session.exec(statement.order_by(col(Outbox.id)))).all()
     # Sam's three readers (Ms. Ortiz, Dana, Luis); none for Maya.
     assert len(keys) == 3 and all(key.startswith("chart:") and key.endswith(WEEK) for key in keys)
+
+
+class BrokenOnce(ThreadPoolExecutor):
+    """A pool whose first drawing fails, as a worker killed mid-drawing would."""
+
+    failed = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if not BrokenOnce.failed:
+            BrokenOnce.failed = True
+            raise RuntimeError("the drawing pool broke")
+        return super().submit(fn, *args, **kwargs)
+
+
+class Console:
+    """The outbox's console transport, keeping what each person was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    async def deliver(self, account: Any, reply: Any) -> str:
+        self.sent.append((account.external_id, reply))
+        return f"letter:{len(self.sent)}"
+
+
+async def test_a_failed_drawing_is_retried_later_and_the_picture_sent_once(
+    school: DemoSchool,
+) -> None:
+    await school.say(school.teacher, GOAL)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    BrokenOnce.failed = False
+    charts = WeekCharts(school.db, drawing=DrawingPool(make=BrokenOnce))
+    console = Console()
+    await jobs.run_summary(school.db, Settings(), school.clock, await school_id(school.db))
+    settings = replace(Settings().sender, limits={})
+    sender = OutboxSender(
+        school.db, {Platform.CONSOLE: console}, school.clock, settings, worker="w", composer=charts
+    )
+
+    first = await sender.drain()
+    school.clock.advance(minutes=1)  # past the first retry's backoff (15 s at most)
+    second = await sender.drain()
+
+    assert first.retried == 1 and second.sent == 1
+    pictures = [(who, reply) for who, reply in console.sent if reply.attachment is not None]
+    # Sam's three readers each got the picture once: the failed letter came back, none twice.
+    assert sorted(who for who, _ in pictures) == sorted(["ms-ortiz", "dana-rivera", "luis-rivera"])
+    async with school.db.session() as session:
+        letters = (await session.exec(select(Outbox).where(Outbox.kind == "chart"))).all()
+    assert sorted((letter.status, letter.attempts) for letter in letters) == [
+        ("sent", 0),
+        ("sent", 0),
+        ("sent", 1),
+    ]
