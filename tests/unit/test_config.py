@@ -551,5 +551,5 @@ def test_summary_pictures_are_on_by_default_and_off_by_file_or_environment(
     assert load_text(tmp_path, "[summary]\ncharts = false\n").summary.charts is False
     off = load_text(tmp_path, "", {"TANDEM_SUMMARY_CHARTS": "false"})
     assert off.summary.charts is False
-    with pytest.raises(ConfigError, match="summary.charts"):
+    with pytest.raises(ConfigError, match=r"summary\.charts"):
         load_text(tmp_path, '[summary]\ncharts = "no"\n')
