@@ -21,6 +21,7 @@ from bot.events import Attachment, Button, ButtonPress, Chat, IncomingMessage, R
 from bot.i18n import Translator, translate
 from bot.outbox import Composer
 from bot.sender import OutboxSender
+from bot.week_charts import WeekCharts
 from storage.db import Database
 from storage.models import Account, Platform
 from storage.stores import Store
@@ -79,7 +80,8 @@ class ConsoleChat:
             files  # where charts and reports are written, since a terminal shows no picture
         )
         self.inbox = ConsoleInbox(self)
-        self.composer = composer  # draws the weekly summary's pictures
+        # Draws the weekly summary's pictures as their letters are shown.
+        self.composer = composer if composer is not None else WeekCharts(db)
         # Event ids must not repeat across runs on the same database file.
         self._run = uuid.uuid4().hex[:8]
         self._count = 0
