@@ -18,6 +18,7 @@ weekly summary with its pictures, and the memory of `tandem run` after its first
 - rss: `tandem run` (Telegram, polling, against bench/botapi_fake.py) answers `/progress Sam`
   and sends a weekly summary with its picture: RSS of the process and of its drawing workers.
 
+The whole run took 12 minutes on the shared 2-core host at load 9 (`--only PART` for less).
 Charts are drawn in `bot.charts.DRAWING`, a pool of processes (forkserver): this script keeps
 its work under `if __name__ == "__main__"`, as every program that draws must.
 """
