@@ -19,6 +19,7 @@ from adapters.metrics_prometheus import PrometheusMetrics
 from adapters.translation_deepl import DeepL
 from adapters.translation_http import TranslationClient
 from adapters.translation_libre import LibreTranslate
+from bot.charts import DRAWING
 from bot.config import Settings
 from bot.context import Clock, SystemClock
 from bot.dispatch import Dispatcher
@@ -47,6 +48,7 @@ from bot.scheduler import build_scheduler
 from bot.sender import OutboxSender
 from bot.translation import NoteTranslator
 from bot.translation_config import TranslationConfig
+from bot.week_charts import WeekCharts
 from storage.db import Database
 from storage.models import School
 
@@ -107,6 +109,7 @@ class Tandem:
     clock: Clock
     dispatcher: Dispatcher
     notes: NoteTranslator
+    charts: WeekCharts  # draws the summary's pictures as they are sent
     # Counted only when served (`[metrics] listen`); else the core's calls record nothing.
     metrics: PrometheusMetrics | None = None
 
@@ -124,6 +127,7 @@ class Tandem:
             worker=worker_name(),
             quiet_hours=self.settings.schedule.quiet_hours,
             metrics=self.core_metrics,
+            composer=self.charts,
         )
 
     def scheduler(self, schools: Sequence[School]) -> AsyncIOScheduler:
@@ -151,6 +155,7 @@ async def bootstrap(
     """
     database = db or Database(settings.database.url)
     provider = translation or translation_provider(settings.translation)
+    week_charts = WeekCharts(database)
     try:
         if upgrade:
             await database.upgrade()
@@ -170,8 +175,9 @@ async def bootstrap(
             translator,
             metrics=metrics or NO_METRICS,
         )
-        yield Tandem(settings, database, clock, dispatcher, translator, metrics)
+        yield Tandem(settings, database, clock, dispatcher, translator, week_charts, metrics)
     finally:
+        DRAWING.close()  # the drawing processes end with the runtime
         if provider is not None:
             await provider.close()
         if db is None:

@@ -19,7 +19,9 @@ from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, console_id, seed_demo
 from bot.dispatch import Dispatcher
 from bot.events import Attachment, Button, ButtonPress, Chat, IncomingMessage, Reply, Sender
 from bot.i18n import Translator, translate
+from bot.outbox import Composer
 from bot.sender import OutboxSender
+from bot.week_charts import WeekCharts
 from storage.db import Database
 from storage.models import Account, Platform
 from storage.stores import Store
@@ -64,6 +66,7 @@ class ConsoleChat:
         language: str = "en",
         school: str = DEMO_SCHOOL,
         files: Path = Path("tandem-files"),
+        composer: Composer | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.db = db
@@ -77,6 +80,8 @@ class ConsoleChat:
             files  # where charts and reports are written, since a terminal shows no picture
         )
         self.inbox = ConsoleInbox(self)
+        # Draws the weekly summary's pictures as their letters are shown.
+        self.composer = composer if composer is not None else WeekCharts(db)
         # Event ids must not repeat across runs on the same database file.
         self._run = uuid.uuid4().hex[:8]
         self._count = 0
@@ -153,6 +158,7 @@ class ConsoleChat:
             clock,
             self.dispatcher.settings.sender,
             worker=f"console:{self._run}",
+            composer=self.composer,
         )
         return (await sender.drain()).sent
 
@@ -163,6 +169,8 @@ class ConsoleChat:
             self._show([reply], keep=True)
             return
         self.inbox.waiting[external_id].append(reply)
+        if reply.attachment is not None:
+            self._save(reply.attachment)
         self._print(reply.text)
         if reply.buttons:
             self._print(
@@ -269,7 +277,12 @@ async def run_demo(tandem: Tandem, out: TextIO = sys.stdout, source: TextIO = sy
     async with tandem.db.session() as session:
         await seed_demo(Store(session), settings.school.timezone)
     chat = ConsoleChat(
-        tandem.dispatcher, tandem.db, out, DEMO_PEOPLE[0].name, settings.school.language
+        tandem.dispatcher,
+        tandem.db,
+        out,
+        DEMO_PEOPLE[0].name,
+        settings.school.language,
+        composer=tandem.charts,
     )
     chat._print(
         translate(

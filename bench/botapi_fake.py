@@ -4,7 +4,8 @@
 
 Listens on 127.0.0.1 (a free port, printed as "PORT <n>" on the first line of stdout) at
 `/bot<token>/<method>` with what a polling bot calls: getMe, setMyCommands, deleteWebhook,
-getUpdates (long polling, offsets confirm), sendMessage, editMessageText, answerCallbackQuery.
+getUpdates (long polling, offsets confirm), sendMessage, sendPhoto, editMessageText,
+answerCallbackQuery.
 Unlike tests/adapters/fake_telegram.py it checks nothing against the spec: it must cost the
 machine as little as possible, since it shares the CPUs with the bot it measures.
 
@@ -50,6 +51,7 @@ class Bench:
     last_reply: float | None = None
     unmatched: int = 0  # replies into a chat with no update waiting for one
     edits: int = 0
+    photos: int = 0  # sendPhoto calls (a /progress chart, a summary's picture)
     polls: int = 0
     message_ids: int = 0
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -63,6 +65,7 @@ class Bench:
             "replied": len(self.latencies),
             "unmatched": self.unmatched,
             "edits": self.edits,
+            "photos": self.photos,
             "polls": self.polls,
             "first_handout": self.first_handout,
             "last_reply": self.last_reply,
@@ -211,6 +214,19 @@ async def edit_message_text(bench: Bench, p: JSON) -> JSON:
     }
 
 
+async def send_photo(bench: Bench, p: JSON) -> JSON:
+    """A picture (multipart upload): counted, and answered as Telegram does; not a reply."""
+    bench.photos += 1
+    bench.message_ids += 1
+    return {
+        "message_id": bench.message_ids,
+        "date": int(time.time()),
+        "chat": {"id": int(p["chat_id"]), "type": "private", "first_name": "x"},
+        "from": BOT,
+        "photo": [{"file_id": "p", "file_unique_id": "p", "width": 1000, "height": 600}],
+    }
+
+
 def _chat_of(update: JSON) -> int:
     for key in ("message", "edited_message"):
         if key in update:
@@ -225,6 +241,7 @@ METHODS = {
     "answerCallbackQuery": true,
     "getUpdates": get_updates,
     "sendMessage": send_message,
+    "sendPhoto": send_photo,
     "editMessageText": edit_message_text,
 }
 

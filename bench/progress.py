@@ -1,23 +1,32 @@
-"""Progress benchmark: chart drawing and the progress report, in this process.
+"""Progress benchmark (issue 15): charts, the report, notes under a burst of /progress, the
+weekly summary with its pictures, and the memory of `tandem run` after its first chart.
 
-    python bench/progress.py [--charts 40] [--measures 200] [--markdown]
+    python bench/progress.py [--charts 40] [--measures 200] [--students 10000]
+                             [--fanout-students 150] [--only PART ...] [--markdown]
 
-- chart: `--charts` PNGs of a 30-point goal and of a 2,000-point goal (thinned to 300 a
-  series), drawn one after another with matplotlib's Agg backend: p50 and p95;
+- chart: `--charts` PNGs of a 30-point goal, of a 2,000-point goal (thinned to 300 a series)
+  and of a week's picture of three goals, drawn one after another in this process: CPU time,
+  p50 and p95;
 - report: a demo school on a temporary SQLite file, Sam given `--measures` measures, then
   the report gathered, composed (with its chart) and laid out as a PDF: the median of 5, and
   its page count;
-- RSS of this process after the first chart (matplotlib's import and fonts included).
+- latency: notes dispatched at 20 a second, alone and with 20 `/progress` at once
+  (bench/progress_latency.py): p50 and p99 of each note's time to its reply;
+- summary: the summary job for `--students` students with charts off and on, and the sender's
+  fan-out of its letters with charts off and on against a platform enforcing 30 a second
+  (bench/progress_summary.py);
+- rss: `tandem run` (Telegram, polling, against bench/botapi_fake.py) answers `/progress Sam`
+  and sends a weekly summary with its picture: RSS of the process and of its drawing workers.
 
-Not measured here yet (issue 15): inbound note latency while 20 /progress run at once, and
-the weekly summary with charts.
+The whole run took 12 minutes on the shared 2-core host at load 9 (`--only PART` for less).
+Charts are drawn in `bot.charts.DRAWING`, a pool of processes (forkserver): this script keeps
+its work under `if __name__ == "__main__"`, as every program that draws must.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import statistics
 import sys
 import tempfile
@@ -27,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import progress_latency, progress_rss, progress_summary
 from bench._common import header, markdown_table, print_table
 from bot import charts, progress_report
 from bot.charts import ChartData, ChartLabels, Point
@@ -50,13 +60,14 @@ def series(count: int) -> ChartData:
     return ChartData(points, LABELS, target=80, baseline=40, percent=True)
 
 
-def chart_times(count: int, points: int) -> list[float]:
-    data = series(points)
+def chart_times(count: int, points: int, panels: int = 1) -> list[float]:
+    """CPU seconds per drawing (the host is shared: wall time would measure the neighbours)."""
+    data = [series(points)] * panels
     times = []
     for _ in range(count):
-        began = time.perf_counter()
-        charts.draw_png(data)
-        times.append(time.perf_counter() - began)
+        began = time.process_time()
+        charts.draw_panels_png(data)
+        times.append(time.process_time() - began)
     return times
 
 
@@ -106,7 +117,7 @@ async def report_times(measures: int, repeat: int = 5) -> tuple[list[float], int
                 )
         times, pages = [], 0
         for _ in range(repeat):
-            began = time.perf_counter()
+            began = time.perf_counter()  # wall: the chart and the PDF are drawn in the pool
             async with db.session() as session:
                 store = Store(session)
                 made = await progress_report.gather(
@@ -130,33 +141,103 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def chart_rows(args: argparse.Namespace) -> list[list[str]]:
+    rows = []
+    for label, points, panels in (
+        ("chart, 30 points", 30, 1),
+        ("chart, 2000 points", 2000, 1),
+        ("week picture, 3 goals of 5 points", 5, 3),
+    ):
+        times = chart_times(args.charts, points, panels)
+        rows.append([label, ms(statistics.median(times)), ms(percentile(times, 0.95))])
+    return rows
+
+
+def report_rows(args: argparse.Namespace) -> list[list[str]]:
+    report, pages = asyncio.run(report_times(args.measures))
+    charts.DRAWING.close()
+    label = f"report, {args.measures} measures ({pages} pages), wall"
+    return [[label, ms(statistics.median(report)), ms(max(report))]]
+
+
+def latency_rows(args: argparse.Namespace) -> list[list[str]]:
+    found = asyncio.run(progress_latency.note_latency(rounds=args.rounds))
+    charts.DRAWING.close()
+    rows = []
+    for name, label in (("quiet", "note, alone"), ("loaded", "note, 20 /progress at once")):
+        values = found[name]
+        rows.append(
+            [
+                f"{label} ({len(values)} notes)",
+                ms(percentile(values, 0.5)),
+                ms(percentile(values, 0.99)),
+            ]
+        )
+    ratio = percentile(found["loaded"], 0.99) / percentile(found["quiet"], 0.99)
+    rows.append(["p99 loaded / alone (target <= 1.5)", "", f"{ratio:.2f}"])
+    return rows
+
+
+def summary_rows(args: argparse.Namespace) -> list[list[str]]:
+    with tempfile.TemporaryDirectory() as folder:
+        job = asyncio.run(
+            progress_summary.summary_job(Path(folder), args.students, args.entries, args.rounds)
+        )
+        rows = [
+            [
+                f"summary job, {args.students} students, charts {name} "
+                f"({int(f['letters'])} letters)",
+                f"{f['cpu']:.2f} s CPU",
+                f"{f['wall']:.2f} s wall",
+            ]
+            for name, f in job.items()
+        ]
+        for on in (False, True):
+            result = asyncio.run(progress_summary.fan_out(Path(folder), args.fanout_students, on))
+            rows.append(
+                [
+                    f"fan-out, {args.fanout_students} students x 2 parents, charts "
+                    f"{'on' if on else 'off'} ({result.letters} letters, {result.drawn} drawn)",
+                    f"{result.rate:.1f}/s",
+                    f"{result.rate / 30:.2f} of the limit",
+                ]
+            )
+    return rows
+
+
+PARTS = {
+    "chart": chart_rows,
+    "report": report_rows,
+    "latency": latency_rows,
+    "summary": summary_rows,
+    "rss": lambda args: progress_rss.rss_rows(),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--charts", type=int, default=40)
     parser.add_argument("--measures", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--entries", type=int, default=10, help="entries per student")
+    parser.add_argument("--fanout-students", type=int, default=150)
+    parser.add_argument("--only", nargs="*", choices=list(PARTS), default=list(PARTS))
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
-    charts.draw_png(series(30))
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = []
-    for points in (30, 2000):
-        times = sorted(chart_times(args.charts, points))
-        p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-        rows.append([f"chart, {points} points", ms(statistics.median(times)), ms(p95)])
-    report, pages = asyncio.run(report_times(args.measures))
-    rows.append(
-        [
-            f"report, {args.measures} measures ({pages} pages)",
-            ms(statistics.median(report)),
-            ms(max(report)),
-        ]
-    )
-    columns = ["what", "p50", "p95 / worst"]
-    notes = [f"max RSS after the first chart: {rss_mib:.0f} MiB"]
+    for part in args.only:
+        rows += PARTS[part](args)
+    columns = ["what", "p50 / figure", "p95 / p99 / worst"]
     if args.markdown:
-        print("\n".join([*header("progress"), *notes, "", markdown_table(columns, rows)]))
+        print("\n".join([*header("progress"), "", markdown_table(columns, rows)]))
     else:
-        print_table("progress", columns, rows, notes)
+        print_table("progress", columns, rows, [])
 
 
 if __name__ == "__main__":

@@ -9,17 +9,30 @@ drawn; a longer series is thinned evenly, the first and last kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import logging
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TypeVar
+from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+log = logging.getLogger(__name__)
 
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 600, 100
 MAX_POINTS = 300
-DRAWERS = 2  # charts drawn at once; the rest wait, and notes never do
+# A week's picture stacks one chart per goal measured: each this tall, at most this many.
+PANEL_HEIGHT_PX, MAX_PANELS = 400, 6
+DRAWERS = 2  # processes drawing at once; the rest wait, and notes never do
 # Okabe-Ito: blue for school, vermilion for home, bluish green and grey for the lines.
 SCHOOL_COLOUR, HOME_COLOUR = "#0072B2", "#D55E00"
 TARGET_COLOUR, BASELINE_COLOUR = "#009E73", "#555555"
@@ -72,14 +85,63 @@ def _day_month(months: tuple[str, ...], value: float, _position: int | None = No
 
 def draw_png(data: ChartData) -> bytes:
     """The chart as PNG bytes, WIDTH_PX x HEIGHT_PX."""
+    return draw_panels_png((data,))
+
+
+WORKER_NICENESS = 10  # drawing yields the CPU to the event loop: notes first, pictures after
+
+
+def warm_up() -> None:
+    """A pool worker's start: lower its priority, so a burst of drawings takes only the CPU
+    the bot leaves free, and import what drawing needs once, before its first chart."""
+    with contextlib.suppress(OSError, AttributeError):  # no nice() on some systems
+        os.nice(WORKER_NICENESS)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+
+def panels_size(count: int) -> tuple[int, int]:
+    """A picture of `count` charts one above the other: its width and height in pixels."""
+    shown = max(1, min(count, MAX_PANELS))
+    return WIDTH_PX, max(HEIGHT_PX, PANEL_HEIGHT_PX * shown)
+
+
+def draw_panels_png(panels: Sequence[ChartData]) -> bytes:
+    """Charts one above the other in one PNG (a student's week: each goal measured); at most
+    MAX_PANELS. A top-level function of plain data: a process pool can run it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.figure import Figure
+
+    shown = list(panels)[:MAX_PANELS]
+    width, height = panels_size(len(shown))
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    FigureCanvasAgg(figure)
+    for number, data in enumerate(shown, start=1):
+        _draw_axes(figure.add_subplot(len(shown), 1, number), data)
+    # Fixed margins rather than tight_layout, which lays every text out once more: a third of
+    # the drawing's time, and pictures are drawn by the thousand on summary day.
+    # Room on the left for the longest named level (`partial physical prompt`), if any.
+    longest = max(
+        (len(name) for data in shown for name in (data.labels.ticks or {}).values()), default=0
+    )
+    figure.subplots_adjust(
+        left=min(0.35, max(0.08, (70 + 7.5 * longest) / width)),
+        right=0.98,
+        top=1 - 45 / height,
+        bottom=45 / height,
+        hspace=110 / PANEL_HEIGHT_PX,
+    )
+    buffer = io.BytesIO()
+    # Fast deflate: a little larger (~40 KB), noticeably quicker to write.
+    figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
+
+
+def _draw_axes(axes: Axes, data: ChartData) -> None:
+    """One goal's points, baseline and target on `axes`."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.ticker import FuncFormatter
 
-    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
     labels = data.labels
     for home, colour, marker, name in (
         (False, SCHOOL_COLOUR, "o", labels.school),
@@ -124,25 +186,72 @@ def draw_png(data: ChartData) -> bytes:
     axes.set_ylabel(labels.value_axis, fontsize=12)
     axes.grid(True, alpha=0.3)
     axes.legend(loc="best", fontsize=11)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
-    return buffer.getvalue()
 
 
-_executor: ThreadPoolExecutor | None = None
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
+# Imported once by the pool's fork server, so each worker starts with matplotlib loaded.
+PRELOAD = ["bot.charts", "bot.report_pdf", "matplotlib.figure", "matplotlib.backends.backend_agg"]
+
+
+def pool_context() -> BaseContext:
+    """How the pool's workers start. Never by fork: this process runs threads (the event
+    loop's helpers, the database driver's), and a forked child inherits their locks mid-use."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def process_pool(workers: int) -> Executor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=warm_up)
+
+
+class DrawingPool:
+    """A few processes that draw charts and lay out PDFs, so drawing never holds up the event
+    loop (matplotlib in a thread would hold the GIL, and every note with it). Made with the
+    first drawing; `close` ends its processes (the runtime's exit), and a later drawing makes
+    a new pool."""
+
+    def __init__(
+        self, workers: int = DRAWERS, make: Callable[[int], Executor] = process_pool
+    ) -> None:
+        self.workers = workers
+        self._make = make
+        self._executor: Executor | None = None
+
+    async def run(self, work: Callable[[_In], _Out], argument: _In) -> _Out:
+        """`work(argument)` in the pool; the callers wait, the event loop does not."""
+        if self._executor is None:
+            self._executor = self._make(self.workers)
+        executor = self._executor
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, work, argument)
+        except BrokenProcessPool:
+            # A worker died (out of memory, killed): the next drawing gets a fresh pool.
+            log.warning("drawing pool broke; a new one starts with the next drawing")
+            if self._executor is executor:
+                self._executor = None
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    def close(self) -> None:
+        """End the pool's processes: drawings under way finish, queued ones are dropped."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+DRAWING = DrawingPool()  # the process's pool: /progress, /report and the summary's pictures
 
 
 async def draw(data: ChartData) -> bytes:
-    """Draw in a small pool of threads, so a burst of charts never holds up the event loop."""
+    """Draw in the drawing pool, so a burst of charts never holds up the event loop."""
     return await off_loop(draw_png, data)
 
 
 async def off_loop(work: Callable[[_In], _Out], argument: _In) -> _Out:
-    """Run CPU-bound drawing (a chart, a PDF) in the drawers' pool, a few at a time."""
-    global _executor
-    if _executor is None:  # made on first use: no threads at import time
-        _executor = ThreadPoolExecutor(max_workers=DRAWERS, thread_name_prefix="chart")
-    return await asyncio.get_running_loop().run_in_executor(_executor, work, argument)
+    """Run CPU-bound drawing (a chart, a PDF) in the drawing pool, a few at a time. `work` and
+    `argument` cross to another process: a top-level function and picklable data."""
+    return await DRAWING.run(work, argument)

@@ -150,6 +150,12 @@ class ProgressConfig:
 
 
 @dataclass(frozen=True)
+class SummaryConfig:
+    # With the weekly summary, one picture per student of the goals measured that week.
+    charts: bool = True
+
+
+@dataclass(frozen=True)
 class SenderConfig:
     """How fast and how persistently the outbox sender delivers (per sender process)."""
 
@@ -167,6 +173,7 @@ class Settings:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     progress: ProgressConfig = field(default_factory=ProgressConfig)
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
     sender: SenderConfig = field(default_factory=SenderConfig)
     translation: TranslationConfig = field(default_factory=TranslationConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
@@ -209,6 +216,7 @@ def section_keys(platforms: Iterable[PlatformSection] = ()) -> dict[str, tuple[s
         **{platform.name: keys(platform.config) for platform in platforms},
         "security": keys(core.security),
         "progress": keys(core.progress),
+        "summary": keys(core.summary),
         "sender": paced + keys(core.sender),
         "translation": keys(core.translation),
         "metrics": keys(core.metrics),
@@ -236,6 +244,7 @@ def load_config(
         progress=ProgressConfig(
             stale_weeks=sections["progress"].positive("stale_weeks", ProgressConfig.stale_weeks)
         ),
+        summary=SummaryConfig(charts=sections["summary"].flag("charts", SummaryConfig.charts)),
         sender=_sender(sections["sender"], platforms),
         translation=read_translation(sections["translation"]),
         metrics=read_metrics(sections["metrics"]),

@@ -96,7 +96,8 @@ class Dispatcher:
             replies, queued = await self._dispatch(event)
         if queued and self.after_event is not None:
             self.after_event()
-        return replies
+        # The transaction is over: charts and reports are drawn now, holding no lock.
+        return [await reply.finished() for reply in replies]
 
     async def too_fast(self, event: Event, kept: int) -> list[Reply]:
         """The one answer to a burst from a chat faster than its adapter keeps up with, of

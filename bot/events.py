@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from storage.models import Platform
@@ -101,9 +102,16 @@ class Reply:
     buttons: tuple[Button, ...] = field(default=())
     replaces: bool = False
     attachment: Attachment | None = None
+    # Made once the event's transaction has committed (a chart, a PDF): drawing must hold no
+    # database lock, or a burst of /progress would hold up every note behind it.
+    finish: Callable[[], Awaitable[Reply]] | None = field(default=None, compare=False, repr=False)
 
     def with_buttons(self, *buttons: Button | None) -> Reply:
         return replace(self, buttons=self.buttons + tuple(b for b in buttons if b is not None))
+
+    async def finished(self) -> Reply:
+        """The reply as it is sent: made now if it waited for the transaction."""
+        return await self.finish() if self.finish is not None else self
 
     def replacing(self) -> Reply:
         """The same reply, shown in place of the message whose button was pressed."""

@@ -20,6 +20,7 @@ from bot.outbox import to_payload
 from bot.quiet_hours import next_allowed, person_quiet_hours
 from bot.summary_translation import translate_week
 from bot.translation import NoteTranslator, Rendering
+from bot.week_charts import week_payload
 from bot.weekly import EntryFacts, Mood, StudentWeek, compose_summary, iso_week, week_bounds
 from storage import outbox_keys
 from storage.db import Database
@@ -236,21 +237,37 @@ async def run_summary(
             if student_id in ways:
                 compose(student_id, entries)
         letters = _Letters(store, settings, now, school)
+        pictures = _WeekPictures(week, start, end) if settings.summary.charts else None
         for reader in readers:
             way = (reader.student_id, *_way_of_reading(reader.language, reader.timezone, school))
-            payload = texts.get(way)
-            if payload is None:  # nothing written this week: the kind empty-week summary
+            if way not in texts:  # nothing written this week: the kind empty-week summary
                 compose(reader.student_id, ())
-                payload = texts[way]
-            letters.add_for(
-                outbox_keys.summary_key(reader.student_id, reader.person_id, week),
-                reader.person_id,
-                letters.due(reader.timezone, reader.quiet_hours),
-                "summary",
-                payload,
-                reader.student_id,
-            )
+            due = letters.due(reader.timezone, reader.quiet_hours)
+            key = outbox_keys.summary_key(reader.student_id, reader.person_id, week)
+            letters.add_for(key, reader.person_id, due, "summary", texts[way], reader.student_id)
+            if pictures is not None and reader.student_id in measures:
+                pictures.add(letters, reader, due)
         return JobReport(school.name, await letters.post())
+
+
+class _WeekPictures:
+    """A chart letter after each summary of a student measured this week. Only the student and
+    the week are queued: the sender draws the picture when it delivers (`bot/week_charts.py`),
+    so this job stays a queueing job."""
+
+    def __init__(self, week: str, start: datetime, end: datetime) -> None:
+        self.week, self.start, self.end = week, start, end
+        self.payloads: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def add(self, letters: _Letters, reader: Reader, due: datetime) -> None:
+        way = (reader.student_id, reader.language)
+        payload = self.payloads.get(way)
+        if payload is None:  # shared by every reader of the student in that language
+            payload = self.payloads[way] = week_payload(
+                reader.student_id, self.week, self.start, self.end, reader.language
+            )
+        key = outbox_keys.chart_key(reader.student_id, reader.person_id, self.week)
+        letters.add_for(key, reader.person_id, due, "chart", payload, reader.student_id)
 
 
 def _ways_of_reading(

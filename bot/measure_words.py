@@ -133,6 +133,22 @@ def goal_terms_words(t: Translator, goal: Goal) -> str:
     return " · ".join(parts)
 
 
+SHOWN_IN_WORDS = 20  # the newest values a caption lists; older ones are counted
+
+
+def goal_series_words(t: Translator, goal: Goal, series: Sequence[MeasureFacts]) -> str:
+    """`#reading — Reads aloud: 60 %, 80 %, 90 % (home) · target 80 % · baseline 40 %`: a
+    chart's numbers in words, for its caption and a screen reader."""
+    shown = [measure_words(t, measure) for measure in series[-SHOWN_IN_WORDS:]]
+    earlier = len(series) - len(shown)
+    values = ", ".join(shown)
+    if earlier:
+        values = f"{t('progress.earlier', count=earlier)} {values}"
+    line = t("progress.words", tag=goal.tag, description=goal.description, values=values)
+    terms = goal_terms_words(t, goal)
+    return f"{line} · {terms}" if terms else line
+
+
 def problem_words(t: Translator, problem: Problem, goals: Sequence[Goal] = ()) -> str:
     """Why a measure or a goal's terms were refused, with how to write it instead."""
     listed = ", ".join(f"#{goal.tag}" for goal in goals) or t("goals.none_short")

@@ -70,6 +70,17 @@ class Transport(Protocol):
     async def deliver(self, account: Account, reply: Reply) -> str: ...
 
 
+class Composer(Protocol):
+    """Makes a letter's reply when it is delivered rather than when it is queued (a picture
+    drawn from the data as it is then: `bot/week_charts.py`)."""
+
+    def composes(self, payload: dict[str, Any]) -> bool: ...
+
+    async def compose(self, payload: dict[str, Any]) -> Reply | None:
+        """The reply; None when there is nothing left to send."""
+        ...
+
+
 class TransientError(Exception):
     """A timeout or server error: try again later."""
 

@@ -19,9 +19,9 @@ from bot import blocked_notice
 from bot.config import SenderConfig
 from bot.config_values import QuietHours
 from bot.context import Clock
-from bot.events import RecipientBlocked
+from bot.events import RecipientBlocked, Reply
 from bot.metrics import NO_METRICS, Metrics
-from bot.outbox import PermanentError, RateLimited, Transport, from_payload
+from bot.outbox import Composer, PermanentError, RateLimited, Transport, from_payload
 from bot.ratelimit import RateLimiter
 from storage.db import Database
 from storage.models import Account, Outbox, OutboxStatus
@@ -97,6 +97,7 @@ class OutboxSender:
         jitter: Callable[[], float] = random.random,
         quiet_hours: QuietHours | None = None,
         metrics: Metrics = NO_METRICS,
+        composer: Composer | None = None,
     ) -> None:
         self._db = db
         self._metrics = metrics
@@ -107,6 +108,7 @@ class OutboxSender:
         self._sleep = sleep
         self._jitter = jitter
         self._quiet_hours = quiet_hours  # the school default, for the notices to admins
+        self._composer = composer  # makes the replies of letters composed at delivery
         self._limits = RateLimiter(settings.limits, clock, sleep)
         self._claim_for = timedelta(seconds=settings.claim_seconds)
         # No delivery starts in the last quarter of a claim, and none may take longer than that
@@ -286,6 +288,11 @@ class OutboxSender:
         if stop is not None and stop.is_set():
             await self._release(letter, report)
             return
+        # Composed before the chat's turn, so a picture is drawn while the chat waits.
+        reply = await self._reply(letter)
+        if not isinstance(reply, Reply):
+            await self._nothing_to_send(letter, report, reply)
+            return
         # Wait for the chat outside a delivery slot, so one busy chat holds up no other.
         if not await _unless_stopped(self._limits.wait_for_chat(platform, letter.chat), stop):
             await self._release(letter, report)
@@ -298,7 +305,7 @@ class OutboxSender:
             if not self._claim_is_fresh(letter) and not await self._reclaim(letter):
                 report.released += 1  # another sender has it now: it is theirs to send
                 return
-            outcome = await self._deliver(letter)
+            outcome = await self._deliver(letter, reply)
             # Settled inside the slot: at most `concurrency` letters per platform are ever
             # delivered but not yet marked, which bounds what a crash can send twice.
             await self._settle_outcome(letter, outcome, report)
@@ -321,13 +328,33 @@ class OutboxSender:
         else:
             await self._retry_later(letter, outcome, report)
 
-    async def _deliver(self, letter: _Claimed) -> str | Exception:
+    async def _reply(self, letter: _Claimed) -> Reply | Exception | None:
+        """The letter's reply: as queued, or composed now (None: nothing left to send)."""
+        payload = letter.row.payload
+        if self._composer is None or not self._composer.composes(payload):
+            return from_payload(payload)
+        try:
+            return await self._composer.compose(payload)
+        except Exception as error:  # a failed drawing is retried like a failed delivery
+            return error
+
+    async def _nothing_to_send(
+        self, letter: _Claimed, report: DrainReport, error: Exception | None
+    ) -> None:
+        if error is not None:
+            await self._settle_outcome(letter, error, report)
+            return
+        # Its data went away before delivery (every measure of the week undone): done, unsent.
+        now = self._clock.now()
+        await self._settle(lambda store: store.outbox.mark_sent(letter.id, self.worker, now, ""))
+
+    async def _deliver(self, letter: _Claimed, reply: Reply) -> str | Exception:
         """One delivery: the platform's message reference, or the error it ended in."""
         transport = self._transports[letter.account.platform]
         try:
             # Real time, on purpose: a hung request must end before the claim does.
             async with asyncio.timeout(self._deliver_timeout):
-                return await transport.deliver(letter.account, from_payload(letter.row.payload))
+                return await transport.deliver(letter.account, reply)
         except Exception as error:  # any failure of one letter is that letter's, not ours
             return error
 

@@ -19,6 +19,7 @@ BLOCKED = "blocked"
 CHECKIN = "checkin"
 NUDGE = "nudge"
 SUMMARY = "summary"
+CHART = "chart"
 
 # The kinds whose first field is an entry's id: the letters about that entry.
 ABOUT_AN_ENTRY = (ENTRY, SHARE, ANSWER, SEEN)
@@ -184,3 +185,19 @@ def summary_key(student_id: int, person_id: int, week: str) -> str:
 def parse_summary_key(key: str) -> SummaryKey | None:
     found = _fields(SUMMARY, key, 3)
     return SummaryKey(int(found[0]), int(found[1]), found[2]) if found else None
+
+
+class ChartKey(NamedTuple):
+    student_id: int
+    person_id: int
+    week: str
+
+
+def chart_key(student_id: int, person_id: int, week: str) -> str:
+    """A member's weekly picture of one student's measured goals, beside the summary."""
+    return f"{CHART}:{student_id}:{person_id}:{week}"
+
+
+def parse_chart_key(key: str) -> ChartKey | None:
+    found = _fields(CHART, key, 3)
+    return ChartKey(int(found[0]), int(found[1]), found[2]) if found else None

@@ -9,11 +9,9 @@ from bot.access import Action, Viewed
 from bot.context import Context
 from bot.events import Attachment, IncomingMessage, Reply
 from bot.handlers.records import not_found
-from bot.measure_words import chart_data, goal_terms_words, measure_words
+from bot.measure_words import chart_data, goal_series_words
 from bot.router import Router
 from storage.models import Goal, Measure, Read
-
-SHOWN_IN_WORDS = 20  # the newest values a caption lists; older ones are counted
 
 
 async def show_progress(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
@@ -58,20 +56,18 @@ async def _name_and_tag(ctx: Context, args: str) -> tuple[str, str | None]:
 
 def goal_in_words(ctx: Context, goal: Goal, series: Sequence[Measure]) -> str:
     """`#reading — Reads aloud: 60 %, 80 %, 90 % (home) · target 80 % · baseline 40 %`."""
-    shown = [measure_words(ctx.t, measure) for measure in series[-SHOWN_IN_WORDS:]]
-    earlier = len(series) - len(shown)
-    values = ", ".join(shown)
-    if earlier:
-        values = f"{ctx.t('progress.earlier', count=earlier)} {values}"
-    line = ctx.t("progress.words", tag=goal.tag, description=goal.description, values=values)
-    terms = goal_terms_words(ctx.t, goal)
-    return f"{line} · {terms}" if terms else line
+    return goal_series_words(ctx.t, goal, series)
 
 
 async def _chart_reply(ctx: Context, goal: Goal, series: Sequence[Measure]) -> Reply:
     words = goal_in_words(ctx, goal, series)
-    png = await charts.draw(chart_data(ctx.t, goal, series))
-    return Reply(words, attachment=Attachment(png, f"{goal.tag}.png", words))
+    data = chart_data(ctx.t, goal, series)
+
+    async def drawn() -> Reply:  # after the transaction: see Reply.finish
+        png = await charts.draw(data)
+        return Reply(words, attachment=Attachment(png, f"{goal.tag}.png", words))
+
+    return Reply(words, finish=drawn)
 
 
 def register(router: Router) -> None:

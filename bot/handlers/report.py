@@ -47,19 +47,20 @@ async def send_report(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
     school = await ctx.store.students.school(found.student.school_id)
     assert school is not None
     made = await progress_report.gather(ctx.store, school, found.student, start, end, today)
-    blocks = await progress_report.compose(made, ctx.t)
-    pdf: Pdf = await charts.off_loop(
-        partial(render_pdf, title=blocks[0].heading, language=ctx.t.language), blocks
-    )
-    words = ctx.t(
-        "report.sent",
-        student=found.student.name,
-        start=ctx.t.day(start),
-        end=ctx.t.day(end),
-        count=pdf.pages,
-    )
-    filename = f"progress-{found.student.name.replace(' ', '-')}-{end}.pdf"
-    return [Reply(words, attachment=Attachment(pdf.data, filename, words, "application/pdf"))]
+    student, t = found.student.name, ctx.t
+
+    async def laid_out() -> Reply:  # after the transaction: see Reply.finish
+        blocks = await progress_report.compose(made, t)
+        pdf: Pdf = await charts.off_loop(
+            partial(render_pdf, title=blocks[0].heading, language=t.language), blocks
+        )
+        words = t(
+            "report.sent", student=student, start=t.day(start), end=t.day(end), count=pdf.pages
+        )
+        filename = f"progress-{student.replace(' ', '-')}-{end}.pdf"
+        return Reply(words, attachment=Attachment(pdf.data, filename, words, "application/pdf"))
+
+    return [Reply("", finish=laid_out)]
 
 
 def register(router: Router) -> None:

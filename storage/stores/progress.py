@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func
 from sqlmodel import col, select
 
-from storage.models import Measure, Setting
+from storage.models import Goal, Measure, Setting
 from storage.stores._sql import Queries
 
 
@@ -74,3 +75,27 @@ class ProgressStore(Queries):
             .order_by(col(Measure.taken_at), col(Measure.id))
         )
         return (await self.session.exec(statement)).all()
+
+    async def student_week(
+        self, student_id: int, start: datetime, end: datetime
+    ) -> list[tuple[Goal, list[Measure]]]:
+        """The student's goals measured in [start, end), each with those measures, oldest
+        first; goals in the order they were set."""
+        statement = (
+            select(Measure)
+            .where(
+                Measure.student_id == student_id,
+                col(Measure.taken_at) >= start,
+                col(Measure.taken_at) < end,
+            )
+            .order_by(col(Measure.taken_at), col(Measure.id))
+        )
+        by_goal: dict[int, list[Measure]] = {}
+        for measure in (await self.session.exec(statement)).all():
+            by_goal.setdefault(measure.goal_id, []).append(measure)
+        if not by_goal:
+            return []
+        goals = await self.session.exec(
+            select(Goal).where(col(Goal.id).in_(by_goal)).order_by(col(Goal.id))
+        )
+        return [(goal, by_goal[goal.id]) for goal in goals.all() if goal.id is not None]

@@ -542,3 +542,14 @@ def test_bad_sender_value_names_the_key(
 
     assert caught.value.key == key
     assert why in caught.value.why
+
+
+def test_summary_pictures_are_on_by_default_and_off_by_file_or_environment(
+    tmp_path: Path,
+) -> None:
+    assert load_text(tmp_path, "").summary.charts is True
+    assert load_text(tmp_path, "[summary]\ncharts = false\n").summary.charts is False
+    off = load_text(tmp_path, "", {"TANDEM_SUMMARY_CHARTS": "false"})
+    assert off.summary.charts is False
+    with pytest.raises(ConfigError, match=r"summary\.charts"):
+        load_text(tmp_path, '[summary]\ncharts = "no"\n')

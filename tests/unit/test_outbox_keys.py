@@ -21,6 +21,7 @@ KINDS: list[tuple[Callable[..., str], tuple[Any, ...], str, Callable[[str], Any]
     (keys.checkin_key, (5, 7, "2026-W48"), "checkin:5:7:2026-W48", keys.parse_checkin_key),
     (keys.nudge_key, (7, "2026-W48"), "nudge:7:2026-W48", keys.parse_nudge_key),
     (keys.summary_key, (5, 7, "2026-W48"), "summary:5:7:2026-W48", keys.parse_summary_key),
+    (keys.chart_key, (5, 7, "2026-W48"), "chart:5:7:2026-W48", keys.parse_chart_key),
 ]
 
 

@@ -1,0 +1,139 @@
+"""The weekly summary's pictures: one per student, of the goals measured that week.
+
+The summary job only queues a letter that names the student and the week (`week_payload`);
+the picture is drawn when the sender delivers that letter (`WeekCharts.compose`), so the job
+stays as fast as it was and a big school's pictures are drawn no faster than they go out.
+They are drawn from the measures as they are at delivery (a note edited after the job ran is
+shown as edited), in a small process pool, at most `in_flight` at a time, and each student's
+picture is drawn once for the whole team: it is kept, by student, week and a fingerprint of
+everything drawn, in a bounded cache. The drawing pool is the process's (`bot.charts.DRAWING`),
+shared with /progress and /report; the runtime closes it on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot import charts
+from bot.events import Attachment, Reply
+from bot.i18n import Translator
+from bot.measure_words import chart_data, goal_series_words
+from storage.db import Database
+from storage.stores import Store
+
+PAYLOAD_KEY = "chart"  # what marks a letter whose reply is made at delivery
+IN_FLIGHT = 2  # drawings at once: the sender sends ~30 letters a second, a drawing takes ~0.3 s
+CACHE_BYTES = 32 * 1024 * 1024  # pictures kept for the rest of a team (~60 KB each)
+
+
+def week_payload(
+    student_id: int, week: str, start: datetime, end: datetime, language: str
+) -> dict[str, Any]:
+    """What a chart letter keeps: which student and week to draw, in which language."""
+    return {
+        "text": "",
+        "buttons": [],
+        PAYLOAD_KEY: {
+            "student": student_id,
+            "week": week,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "language": language,
+        },
+    }
+
+
+class WeekCharts:
+    """Makes a chart letter's reply when the sender delivers it (`bot.outbox.Composer`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        drawing: charts.DrawingPool = charts.DRAWING,
+        in_flight: int = IN_FLIGHT,
+        cache_bytes: int = CACHE_BYTES,
+    ) -> None:
+        self._db = db
+        self._drawing_pool = drawing  # the process's; the runtime closes it on exit
+        self._slots = asyncio.Semaphore(in_flight)
+        self._cache: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
+        self._cache_bytes = cache_bytes
+        self._cached = 0
+        self._drawing: dict[tuple[int, str, str], asyncio.Future[bytes]] = {}
+        self.drawn = 0  # pictures drawn (not taken from the cache)
+
+    def composes(self, payload: dict[str, Any]) -> bool:
+        return PAYLOAD_KEY in payload
+
+    async def compose(self, payload: dict[str, Any]) -> Reply | None:
+        """The picture of the student's week with its numbers in words; None if nothing of
+        that week is measured any more (its notes undone since the job ran)."""
+        facts = payload[PAYLOAD_KEY]
+        t = Translator(facts["language"])
+        start, end = datetime.fromisoformat(facts["from"]), datetime.fromisoformat(facts["to"])
+        async with self._db.session() as session:
+            store = Store(session)
+            student = await store.students.get(facts["student"])
+            week = await store.progress.student_week(facts["student"], start, end)
+        if student is None or not week:
+            return None
+        panels = tuple(chart_data(t, goal, series) for goal, series in week)
+        lines = [goal_series_words(t, goal, series) for goal, series in week]
+        words = "\n".join([t("summary.chart_words", student=student.name), *lines])
+        png = await self.picture(facts["student"], facts["week"], panels)
+        return Reply(words, attachment=Attachment(png, f"progress-{facts['week']}.png", words))
+
+    async def picture(
+        self, student_id: int, week: str, panels: Sequence[charts.ChartData]
+    ) -> bytes:
+        """The PNG of these panels: from the cache, from a drawing already under way for
+        another member of the team, or drawn now in the pool."""
+        key = (student_id, week, _fingerprint(panels))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        under_way = self._drawing.get(key)
+        if under_way is not None:
+            return await asyncio.shield(under_way)
+        drawing: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._drawing[key] = drawing
+        try:
+            png = await self._draw(tuple(panels))
+        except asyncio.CancelledError:
+            drawing.cancel()
+            raise
+        except Exception as error:
+            drawing.set_exception(error)
+            drawing.exception()  # marked as read: there may be no other member waiting
+            raise
+        finally:
+            del self._drawing[key]
+        drawing.set_result(png)
+        self._keep(key, png)
+        return png
+
+    async def _draw(self, panels: tuple[charts.ChartData, ...]) -> bytes:
+        # At most `in_flight` drawings at once; the other letters wait here, holding no worker.
+        async with self._slots:
+            png = await self._drawing_pool.run(charts.draw_panels_png, panels)
+        self.drawn += 1
+        return png
+
+    def _keep(self, key: tuple[int, str, str], png: bytes) -> None:
+        self._cache[key] = png
+        self._cached += len(png)
+        while self._cached > self._cache_bytes and len(self._cache) > 1:
+            _, dropped = self._cache.popitem(last=False)
+            self._cached -= len(dropped)
+
+
+def _fingerprint(panels: Sequence[charts.ChartData]) -> str:
+    """Everything a picture shows (points, lines, words in the reader's language): an edit
+    before delivery changes it, and the picture is drawn again."""
+    return hashlib.sha256(repr(tuple(panels)).encode()).hexdigest()
