@@ -46,6 +46,7 @@ from bot.sender import OutboxSender
 from bot.translation import NoteTranslator
 from bot.translation_config import TranslationConfig
 from storage.db import Database
+from storage.locks import Lease
 from storage.models import School
 
 Mount = Callable[[Router], None]
@@ -115,11 +116,15 @@ class Tandem:
             self.settings.sender,
             worker=worker_name(),
             quiet_hours=self.settings.schedule.quiet_hours,
+            # One replica at a time sends for each platform, so its limits hold for the bot.
+            leases={name: Lease(self.db, f"send:{name}") for name in transports},
         )
 
     def scheduler(self, schools: Sequence[School]) -> AsyncIOScheduler:
         """The weekly jobs of these schools; `start()` it inside the running event loop."""
-        return build_scheduler(self.db, self.settings, self.clock, schools, self.notes)
+        return build_scheduler(
+            self.db, self.settings, self.clock, schools, self.notes, worker=worker_name()
+        )
 
 
 @asynccontextmanager
