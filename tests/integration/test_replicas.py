@@ -269,9 +269,10 @@ async def test_a_replica_that_stops_hands_sending_over_at_once(engines: list[Dat
     )
     await home.letters(people[:1], prefix="before")
     assert (await first.drain()).sent == 1
+    await home.letters(people[1:], prefix="after")
+    assert (await second.drain()).sent == 0  # standing by
 
     await first.close()  # `tandem run` stopping (SIGTERM) gives the lease up
-    await home.letters(people[1:], prefix="after")
 
     assert (await second.drain()).sent == 1
     await second.close()
