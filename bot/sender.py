@@ -119,7 +119,14 @@ class OutboxSender:
         self._margin = timedelta(seconds=settings.claim_seconds / 4)
         self._deliver_timeout = settings.claim_seconds / 4
         # Enough letters in hand to keep every platform busy; more are claimed at half of it.
-        self._batch = max(2 * settings.concurrency * len(self._transports), 8)
+        # At least two seconds of each platform's limit: a chat's second letter waits its
+        # second in hand, and the letters behind it must still fill the platform's rate.
+        busy = sum(
+            2 * (limit.per_second or 0)
+            for name, limit in settings.limits.items()
+            if name in self._transports
+        )
+        self._batch = max(2 * settings.concurrency * len(self._transports), busy, 8)
         self._slots = {name: asyncio.Semaphore(settings.concurrency) for name in self._transports}
         self._held: dict[int, _Claimed] = {}
         self._chats: dict[tuple[str, str], deque[int]] = {}
