@@ -41,7 +41,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench._common import markdown_table, pg_url, print_table, reset_postgres  # noqa: E402
+from bench._common import (  # noqa: E402
+    markdown_table,
+    pg_url,
+    print_table,
+    reset_postgres,
+    usage,
+)
 from bot import grammar  # noqa: E402
 from bot.config_values import WeeklyTime  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -239,6 +245,7 @@ class Run:
     jobs: list[dict[str, Any]]
     killed_at: float | None
     killed_pid: int | None
+    cpu: dict[int, float]  # each replica's CPU seconds over the run, by pid
     left: Counter[str]
     seconds: float
 
@@ -297,6 +304,7 @@ def one_run(kill: bool, parents: int, workdir: Path) -> Run:
                 os.kill(killed_pid, signal.SIGKILL)
                 killed_at = time.time()
         sends = fake.sends()
+        cpu = {p.pid: usage(p.pid).cpu_seconds for p in processes if p.poll() is None}
     finally:
         for process in processes:
             if process.poll() is None:
@@ -309,7 +317,8 @@ def one_run(kill: bool, parents: int, workdir: Path) -> Run:
         fake.stop()
     jobs = [json.loads(path.read_text()) for path in sorted(workdir.glob("checkin-*.json"))]
     left = asyncio.run(unsent(url))
-    return Run(kill, letters, sends, jobs, killed_at, killed_pid, left, time.time() - started)
+    seconds = time.time() - started
+    return Run(kill, letters, sends, jobs, killed_at, killed_pid, cpu, left, seconds)
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -353,6 +362,7 @@ def figures(run: Run) -> dict[str, Any]:
         else "",
         "job composed by": len(composed),
         "job statements": " / ".join(str(job["statements"]) for job in run.jobs),
+        "replica CPU s": " / ".join(f"{cpu:.1f}" for cpu in run.cpu.values()),
         "left in outbox": dict(run.left - Counter({"sent": run.left["sent"]})) or 0,
     }
 
