@@ -32,6 +32,7 @@ from storage.db import Database
 from storage.locks import Lease, chat_key, take_turn
 from storage.models import Entry, JobRun, Outbox, Platform, Role
 from storage.stores import Store
+from storage.stores.outbox import ANALYZE_AFTER_ROWS
 from tests.adapters.conftest import SPECS_DIR
 from tests.adapters.fake_telegram import JSON, BotApiSpec, FakeTelegram, TgUser
 from tests.conftest import FakeClock, welcome
@@ -320,3 +321,21 @@ async def test_the_weekly_check_in_fired_in_three_replicas_is_composed_once(
     others = [len(seen) for n, seen in enumerate(statements) if n != ran]
     assert all(count <= 6 for count in others), others  # BEGIN/COMMIT included
     assert len(statements[ran]) > 2 * max(others)
+
+
+async def test_a_big_job_leaves_the_planner_knowing_the_letters_it_queued(
+    engines: list[Database],
+) -> None:
+    """Else the sender's first claims after it are planned for an empty table: 3.6 s each
+    with 5,000 letters due (bench/replicas.py, on a server without autovacuum)."""
+    clock = FakeClock()
+    home = await Household(engines[0], clock).setup()
+    await home.people([f"p{i}" for i in range(ANALYZE_AFTER_ROWS)])
+
+    report = await run_checkin(engines[0], Settings(), clock, home.school_id, once="replica-0")
+
+    assert report.queued == ANALYZE_AFTER_ROWS
+    async with engines[1].session() as session:
+        statement = text("SELECT reltuples FROM pg_class WHERE relname = 'outbox'")
+        [estimate] = (await session.exec(statement)).one()  # type: ignore[call-overload]
+    assert estimate >= ANALYZE_AFTER_ROWS
