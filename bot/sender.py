@@ -41,6 +41,8 @@ IDLE_POLL_SECONDS = 5.0
 ERROR_PAUSE_SECONDS = 5.0
 # Never busy-loop, even when the next letter is due "now".
 MIN_NAP_SECONDS = 0.05
+# Letters held for one platform's limit (two seconds of it), at most: claims stay short.
+MAX_HELD_PER_PLATFORM = 64
 # A replica standing by (another holds the platform's sending lease) tries to take it this
 # often: a sender that died is replaced within about this long.
 STANDBY_POLL_SECONDS = 2.0
@@ -122,7 +124,7 @@ class OutboxSender:
         # At least two seconds of each platform's limit: a chat's second letter waits its
         # second in hand, and the letters behind it must still fill the platform's rate.
         busy = sum(
-            2 * (limit.per_second or 0)
+            min(2 * (limit.per_second or 0), MAX_HELD_PER_PLATFORM)
             for name, limit in settings.limits.items()
             if name in self._transports
         )
