@@ -50,6 +50,7 @@ from bot.translation import NoteTranslator
 from bot.translation_config import TranslationConfig
 from bot.week_charts import WeekCharts
 from storage.db import Database
+from storage.locks import Lease
 from storage.models import School
 
 Mount = Callable[[Router], None]
@@ -128,12 +129,20 @@ class Tandem:
             quiet_hours=self.settings.schedule.quiet_hours,
             metrics=self.core_metrics,
             composer=self.charts,
+            # One replica at a time sends for each platform, so its limits hold for the bot.
+            leases={name: Lease(self.db, f"send:{name}") for name in transports},
         )
 
     def scheduler(self, schools: Sequence[School]) -> AsyncIOScheduler:
         """The weekly jobs of these schools; `start()` it inside the running event loop."""
         return build_scheduler(
-            self.db, self.settings, self.clock, schools, self.notes, self.core_metrics
+            self.db,
+            self.settings,
+            self.clock,
+            schools,
+            self.notes,
+            self.core_metrics,
+            worker=worker_name(),
         )
 
 

@@ -39,7 +39,11 @@ async def drain_outbox(tandem: Tandem) -> int:
     async with platform_adapters(
         tandem.settings, tandem.db, tandem.dispatcher, listen=False
     ) as transports:
-        return (await tandem.sender(transports).drain()).sent
+        sender = tandem.sender(transports)
+        try:
+            return (await sender.drain()).sent
+        finally:
+            await sender.close()
 
 
 async def serve(tandem: Tandem) -> None:

@@ -19,13 +19,21 @@ Control, for the benchmark:
   that (a chat's updates are answered in order, so the k-th reply in a chat is for the k-th
   update handed out in it). Times are this process's monotonic clock.
 - GET /_wait?replied=N&timeout=S: answers once N updates are answered (or after S seconds).
+
+With `--limits` it keeps Telegram's limits the way Telegram does (bench/replicas.py): at most
+`--per-second` messages accepted in any second overall and `--per-chat` per chat, more answered
+with 429 and a retry_after, and a fraction `--refuse` of the rest refused at random with 429
+(retry_after 1-3 s), as Telegram does when it is busy. GET /_sends lists every sendMessage:
+its time, chat, text and status (200 or 429, and whether the 429 was for going over a limit).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
+import random
 import socket
 import time
 from collections import deque
@@ -57,6 +65,35 @@ class Bench:
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
     answered: asyncio.Condition = field(default_factory=asyncio.Condition)
     pacer: asyncio.Task[None] | None = None
+    limits: Limits | None = None
+
+
+@dataclass
+class Limits:
+    """Telegram's limits, enforced on every sendMessage, and the record of every one."""
+
+    per_second: int
+    per_chat: float
+    refuse: float
+    random: random.Random
+    accepted: deque[float] = field(default_factory=deque)  # times in the last second
+    last_to: dict[int, float] = field(default_factory=dict)  # chat -> last accepted
+    sends: list[JSON] = field(default_factory=list)
+
+    def verdict(self, chat: int, now: float) -> tuple[int, str]:
+        """(0, "") to accept; else (retry_after, why) for a 429."""
+        while self.accepted and self.accepted[0] <= now - 1.0:
+            self.accepted.popleft()
+        if len(self.accepted) >= self.per_second:
+            return 1, "over_bot_limit"
+        last = self.last_to.get(chat)
+        if last is not None and now - last < 1.0 / self.per_chat:
+            return 1, "over_chat_limit"
+        if self.random.random() < self.refuse:
+            return self.random.randint(1, 3), "random"
+        self.accepted.append(now)
+        self.last_to[chat] = now
+        return 0, ""
 
     def stats(self) -> JSON:
         return {
@@ -106,7 +143,14 @@ def build(bench: Bench) -> web.Application:
             return web.json_response(
                 {"ok": False, "error_code": 404, "description": f"Not Found: {method}"}, status=404
             )
+        if method == "sendMessage" and bench.limits is not None:
+            refused = _limit(bench.limits, params)
+            if refused is not None:
+                return refused
         return web.json_response({"ok": True, "result": await handler(bench, params)})
+
+    async def sends(request: web.Request) -> web.Response:
+        return web.json_response(bench.limits.sends if bench.limits else [])
 
     async def load(request: web.Request) -> web.Response:
         body = await request.json()
@@ -138,8 +182,34 @@ def build(bench: Bench) -> web.Application:
     app.router.add_post("/_mark", mark)
     app.router.add_get("/_stats", stats)
     app.router.add_get("/_wait", wait)
+    app.router.add_get("/_sends", sends)
     app.router.add_route("*", "/bot{token}/{method}", api)
     return app
+
+
+def _limit(limits: Limits, p: JSON) -> web.Response | None:
+    """Record one sendMessage; the 429 Telegram would answer, or None to accept it."""
+    now = time.time()
+    chat = int(p["chat_id"])
+    retry_after, why = limits.verdict(chat, now)
+    limits.sends.append(
+        {
+            "at": now,
+            "chat": chat,
+            "text": p.get("text", ""),
+            "status": 429 if why else 200,
+            "why": why,
+        }
+    )
+    if not why:
+        return None
+    body = {
+        "ok": False,
+        "error_code": 429,
+        "description": f"Too Many Requests: retry after {retry_after}",
+        "parameters": {"retry_after": retry_after},
+    }
+    return web.json_response(body, status=429)
 
 
 async def get_me(bench: Bench, p: JSON) -> JSON:
@@ -238,6 +308,7 @@ METHODS = {
     "getMe": get_me,
     "setMyCommands": true,
     "deleteWebhook": true,
+    "setWebhook": true,
     "answerCallbackQuery": true,
     "getUpdates": get_updates,
     "sendMessage": send_message,
@@ -247,9 +318,19 @@ METHODS = {
 
 
 async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limits", action="store_true", help="keep Telegram's limits")
+    parser.add_argument("--per-second", type=int, default=30)
+    parser.add_argument("--per-chat", type=float, default=1.0)
+    parser.add_argument("--refuse", type=float, default=0.02, help="random 429s, a fraction")
+    parser.add_argument("--seed", type=int, default=18)
+    args = parser.parse_args()
+    bench = Bench()
+    if args.limits:
+        bench.limits = Limits(args.per_second, args.per_chat, args.refuse, random.Random(args.seed))
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    runner = web.AppRunner(build(Bench()), access_log=None, handler_cancellation=True)
+    runner = web.AppRunner(build(bench), access_log=None, handler_cancellation=True)
     await runner.setup()
     await web.SockSite(runner, listener).start()
     print(f"PORT {listener.getsockname()[1]}", flush=True)

@@ -117,6 +117,10 @@ class Dispatcher:
         """The replies, and how many letters the event queued."""
         async with self.db.event_session() as session:
             store = Store(session)
+            # First, the chat's turn: another replica handling this chat's previous event
+            # finishes first, and a platform's retry of it then finds its dedupe row below.
+            sender = event.sender
+            await store.events.take_turn(sender.platform, sender.workspace, event.chat.id)
             # The dedupe row shares the transaction: if handling fails, a retry is handled again.
             if not await store.events.mark_seen(
                 event.sender.platform, _short_id(event.event_id), self.clock.now()

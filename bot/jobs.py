@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -29,7 +30,11 @@ from storage.stores import Store
 from storage.stores.outbox import outbox_values
 from storage.stores.weekly import Reader, WeekEntry, WeekGoal, WeekMeasure
 
+log = logging.getLogger(__name__)
+
 CHECKIN_TTL = timedelta(days=6)
+# Why a job queued nothing because another replica composed this occurrence.
+RAN_ELSEWHERE = "ran_elsewhere"
 QUESTIONS_LOOKBACK = timedelta(days=60)
 
 
@@ -107,19 +112,55 @@ class _Letters:
         return await self.store.outbox.add_many(reachable)
 
 
+async def _ran_elsewhere(
+    store: Store, job: str, school_id: int, occurrence: str, once: str | None, now: datetime
+) -> bool:
+    """With `once` (the scheduler's replica name), claim the occurrence in the job's own
+    transaction; True if another replica claimed it (the dedupe keys stay as a second line)."""
+    if once is None:  # run by hand (`tandem jobs ...`): always composed
+        return False
+    ran = await store.job_runs.claim(job, school_id, occurrence, once, now)
+    if ran is not None:
+        log.info("%s for school %s, %s: ran in %s, not here", job, school_id, occurrence, ran)
+    return ran is not None
+
+
+@dataclass(frozen=True)
+class _Occurrence:
+    school: School
+    now: datetime
+    week: str
+
+
+async def _occurrence(
+    store: Store, settings: Settings, clock: Clock, job: str, school_id: int, once: str | None
+) -> _Occurrence | JobReport:
+    """The school and week a weekly job composes; or why it composes nothing."""
+    school = await _school(store, school_id)
+    now = clock.now()
+    if _skipped(settings, school, now):
+        return JobReport(school.name, 0, "skip_dates")
+    week = iso_week(now, school.timezone)
+    if await _ran_elsewhere(store, job, school_id, week, once, now):
+        return JobReport(school.name, 0, RAN_ELSEWHERE)
+    return _Occurrence(school, now, week)
+
+
 def _skipped(settings: Settings, school: School, now: datetime) -> bool:
     return settings.schedule.is_skipped(now.astimezone(ZoneInfo(school.timezone)).date())
 
 
-async def run_checkin(db: Database, settings: Settings, clock: Clock, school_id: int) -> JobReport:
-    """Ask each parent how the week went at home; nudge teachers whose students have no notes."""
+async def run_checkin(
+    db: Database, settings: Settings, clock: Clock, school_id: int, *, once: str | None = None
+) -> JobReport:
+    """Ask each parent how the week went at home; nudge teachers whose students have no notes.
+    With `once`, composed by one replica a week (`_ran_elsewhere`)."""
     async with db.session() as session:
         store = Store(session)
-        school = await _school(store, school_id)
-        now = clock.now()
-        if _skipped(settings, school, now):
-            return JobReport(school.name, 0, "skip_dates")
-        week = iso_week(now, school.timezone)
+        occurrence = await _occurrence(store, settings, clock, "checkin", school_id, once)
+        if isinstance(occurrence, JobReport):
+            return occurrence
+        school, now, week = occurrence.school, occurrence.now, occurrence.week
         start, end = week_bounds(now, school.timezone)
         students = {s.id: s for s in await store.students.in_school(school_id)}
         noted = await store.weekly.students_noted(school_id, start, end)
@@ -198,19 +239,19 @@ async def run_summary(
     clock: Clock,
     school_id: int,
     notes: NoteTranslator | None = None,
+    *,  # `once`: this replica's name (`_ran_elsewhere`)
+    once: str | None = None,
 ) -> JobReport:
     """Send each member of each student's team the story of the week, in their language.
 
-    A constant number of queries per school, whatever the number of students. The week's
-    entries are streamed a student at a time: only the composed texts stay in memory.
-    """
+    A constant number of queries per school, whatever the number of students; entries are
+    streamed a student at a time. With `once`, one replica a week composes it."""
     async with db.session() as session:
         store = Store(session)
-        school = await _school(store, school_id)
-        now = clock.now()
-        if _skipped(settings, school, now):
-            return JobReport(school.name, 0, "skip_dates")
-        week = iso_week(now, school.timezone)
+        occurrence = await _occurrence(store, settings, clock, "summary", school_id, once)
+        if isinstance(occurrence, JobReport):
+            return occurrence
+        school, now, week = occurrence.school, occurrence.now, occurrence.week
         start, end = week_bounds(now, school.timezone)
         students = {s.id: s for s in await store.students.in_school(school_id)}
         questions = _by_student(
@@ -342,13 +383,18 @@ def enabled_platforms(settings: Settings) -> list[str]:
     return [Platform.CONSOLE.value, *settings.enabled_platforms]
 
 
-async def run_purge(db: Database, settings: Settings, clock: Clock) -> dict[str, int]:
+async def run_purge(
+    db: Database, settings: Settings, clock: Clock, *, once: str | None = None
+) -> dict[str, int]:
     """Delete records past `retention_days`, the bot's expired bookkeeping (invites unused a
     month past their expiry included), people on no team who run no school, and letters to a
-    platform no longer enabled."""
+    platform no longer enabled. With `once`, run by one replica a (UTC) day."""
     async with db.session() as session:
         now = clock.now()
-        purged = await Store(session).records.purge(
+        store = Store(session)
+        if await _ran_elsewhere(store, "purge", 0, now.date().isoformat(), once, now):
+            return {}
+        purged = await store.records.purge(
             entries_before=now - timedelta(days=settings.security.retention_days),
             events_before=now - timedelta(days=30),
             now=now,

@@ -121,6 +121,13 @@ class RateLimiter:
                 return
             await self._sleep(wait)
 
+    def hold_platform(self, platform: str, seconds: float) -> None:
+        """Nothing to the platform for `seconds` (a replica taking over sending does not know
+        what the last one sent in its final second)."""
+        overall = self._platforms.get(platform)
+        if overall is not None:
+            overall.hold(self._now() + seconds)
+
     def back_off(self, platform: str, chat: str, seconds: float) -> None:
         """The platform answered 429 for this chat: hold the chat, and the whole platform when
         refusals for several chats arrive within one window (our overall rate is too high)."""

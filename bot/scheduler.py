@@ -19,7 +19,8 @@ from storage.db import Database
 from storage.models import School
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Jobs only enqueue and are deduplicated, so a late firing (after a restart) is safe and wanted.
+# Jobs only enqueue, are claimed once per occurrence and deduplicated, so a late firing (after a
+# restart) is safe and wanted.
 MISFIRE_GRACE_SECONDS = 6 * 3600
 
 
@@ -44,8 +45,13 @@ def build_scheduler(
     schools: Sequence[School],
     notes: NoteTranslator | None = None,
     metrics: Metrics = NO_METRICS,
+    worker: str | None = None,
 ) -> AsyncIOScheduler:
-    """One scheduler for every school; `start()` it inside the running event loop."""
+    """One scheduler for every school; `start()` it inside the running event loop.
+
+    With `worker` (this replica's name), each job's occurrence is composed by the first replica
+    to claim it; the others fire too, find it claimed and log that it ran elsewhere.
+    """
     scheduler = AsyncIOScheduler(timezone=UTC)
     options = {
         "coalesce": True,
@@ -58,6 +64,7 @@ def build_scheduler(
             measured_job(metrics, "checkin", jobs.run_checkin),
             weekly_trigger(settings.schedule.checkin, school.timezone),
             args=(db, settings, clock, school.id),
+            kwargs={"once": worker},
             id=f"checkin:{school.id}",
             name=f"check-in for {school.name}",
             **options,
@@ -66,6 +73,7 @@ def build_scheduler(
             measured_job(metrics, "summary", jobs.run_summary),
             weekly_trigger(settings.schedule.summary, school.timezone),
             args=(db, settings, clock, school.id, notes),
+            kwargs={"once": worker},
             id=f"summary:{school.id}",
             name=f"summary for {school.name}",
             **options,
@@ -75,6 +83,7 @@ def build_scheduler(
         measured_job(metrics, "purge", jobs.run_purge),
         nightly_trigger(first),
         args=(db, settings, clock),
+        kwargs={"once": worker},
         id="purge",
         name="retention purge",
         **options,

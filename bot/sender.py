@@ -22,8 +22,9 @@ from bot.context import Clock
 from bot.events import RecipientBlocked, Reply
 from bot.metrics import NO_METRICS, Metrics
 from bot.outbox import Composer, PermanentError, RateLimited, Transport, from_payload
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import WINDOW_SECONDS, RateLimiter
 from storage.db import Database
+from storage.locks import Lease
 from storage.models import Account, Outbox, OutboxStatus
 from storage.stores import Store
 
@@ -41,6 +42,11 @@ IDLE_POLL_SECONDS = 5.0
 ERROR_PAUSE_SECONDS = 5.0
 # Never busy-loop, even when the next letter is due "now".
 MIN_NAP_SECONDS = 0.05
+# Letters held for one platform's limit (two seconds of it), at most: claims stay short.
+MAX_HELD_PER_PLATFORM = 64
+# A replica standing by (another holds the platform's sending lease) tries to take it this
+# often: a sender that died is replaced within about this long.
+STANDBY_POLL_SECONDS = 2.0
 
 
 @dataclass
@@ -98,9 +104,13 @@ class OutboxSender:
         quiet_hours: QuietHours | None = None,
         metrics: Metrics = NO_METRICS,
         composer: Composer | None = None,
+        leases: Mapping[str, Lease] | None = None,
     ) -> None:
         self._db = db
         self._metrics = metrics
+        # Per platform, the right to send for the whole bot (PostgreSQL: one replica at a time
+        # holds it, so the platform's limits hold across replicas); a platform without one sends.
+        self._leases = dict(leases or {})
         self._transports = dict(transports)
         self._clock = clock
         self._settings = settings
@@ -116,7 +126,14 @@ class OutboxSender:
         self._margin = timedelta(seconds=settings.claim_seconds / 4)
         self._deliver_timeout = settings.claim_seconds / 4
         # Enough letters in hand to keep every platform busy; more are claimed at half of it.
-        self._batch = max(2 * settings.concurrency * len(self._transports), 8)
+        # At least two seconds of each platform's limit: a chat's second letter waits its
+        # second in hand, and the letters behind it must still fill the platform's rate.
+        busy = sum(
+            min(2 * (limit.per_second or 0), MAX_HELD_PER_PLATFORM)
+            for name, limit in settings.limits.items()
+            if name in self._transports
+        )
+        self._batch = max(2 * settings.concurrency * len(self._transports), busy, 8)
         self._slots = {name: asyncio.Semaphore(settings.concurrency) for name in self._transports}
         self._held: dict[int, _Claimed] = {}
         self._chats: dict[tuple[str, str], deque[int]] = {}
@@ -130,7 +147,18 @@ class OutboxSender:
         self._poke.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver letters as they fall due, until `stop` is set."""
+        """Deliver letters as they fall due, until `stop` is set; then give up the leases."""
+        try:
+            await self._run(stop)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Give up the sending leases: a standby replica takes over."""
+        for lease in self._leases.values():
+            await lease.release()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 report = await self.drain(stop)
@@ -181,13 +209,38 @@ class OutboxSender:
     # --- claiming ---
 
     async def _claim(self, limit: int) -> list[_Claimed]:
+        platforms = await self._sending()
         now = self._clock.now()
         until = now + self._claim_for
         async with self._db.session() as session:
-            rows = await Store(session).outbox.claim(
-                self.worker, now, until, limit, list(self._transports)
-            )
+            rows = await Store(session).outbox.claim(self.worker, now, until, limit, platforms)
         return [_Claimed(row, account, until) for row, account in rows]
+
+    async def _sending(self) -> list[str]:
+        """The platforms this replica sends for now: those whose lease it holds (taken now if
+        free, checked if held) and those that need none."""
+        platforms = []
+        for platform in self._transports:
+            lease = self._leases.get(platform)
+            if lease is not None:
+                had = lease.held
+                try:
+                    holds = await lease.refresh()
+                except Exception as error:  # the database is away: send nothing meanwhile
+                    log.warning("outbox %s: lease check failed (%s)", self.worker, _reason(error))
+                    holds = False
+                if not holds:
+                    continue
+                if not had:
+                    # The last holder may have sent within the window: start a window later.
+                    self._limits.hold_platform(platform, WINDOW_SECONDS)
+                    log.info("outbox %s: sending for %s now", self.worker, platform)
+            platforms.append(platform)
+        return platforms
+
+    def _may_send(self, platform: str) -> bool:
+        lease = self._leases.get(platform)
+        return lease is None or lease.held
 
     async def _wait_for_progress(self) -> None:
         """Until a letter is settled, or a claim needs renewing, whichever is first."""
@@ -285,7 +338,8 @@ class OutboxSender:
         if account.id in self._blocked or not account.active:
             await self._give_up_blocked(letter, report)
             return
-        if stop is not None and stop.is_set():
+        if (stop is not None and stop.is_set()) or not self._may_send(platform):
+            # Stopping, or the lease was lost: another replica sends the letter.
             await self._release(letter, report)
             return
         # Composed before the chat's turn, so a picture is drawn while the chat waits.
@@ -461,8 +515,11 @@ class OutboxSender:
     # --- waiting ---
 
     async def _seconds_to_next_letter(self) -> float:
+        platforms = [name for name in self._transports if self._may_send(name)]
+        if not platforms:  # standing by: try for the lease again soon
+            return STANDBY_POLL_SECONDS
         async with self._db.session() as session:
-            due = await Store(session).outbox.next_due(list(self._transports))
+            due = await Store(session).outbox.next_due(platforms)
         if due is None:
             return IDLE_POLL_SECONDS
         return min(IDLE_POLL_SECONDS, (due - self._clock.now()).total_seconds())

@@ -451,3 +451,14 @@ class Amendment(SQLModel, table=True):
     status: str = Field(default=AmendmentStatus.PENDING, sa_type=String(16))
     decided_by: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
     decided_at: datetime | None = utc_field(nullable=True)
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a scheduled job for one occurrence (a school's check-in of one week): the
+    replica that claimed it composes it, the others see the row and leave it."""
+
+    job: str = Field(primary_key=True, sa_type=String(32))
+    school_id: int = Field(primary_key=True)  # 0 for a job over every school (the purge)
+    occurrence: str = Field(primary_key=True, sa_type=String(32))  # "2026-W48", "2026-11-26"
+    worker: str = Field(sa_type=String(64))
+    started_at: datetime = utc_field(index=True)

@@ -14,6 +14,7 @@ from storage.stores.buttons import ButtonStore
 from storage.stores.entries import EntryStore
 from storage.stores.events import EventStore
 from storage.stores.invites import InviteStore
+from storage.stores.job_runs import JobRunStore
 from storage.stores.outbox import OutboxStore
 from storage.stores.people import PeopleStore
 from storage.stores.progress import ProgressStore
@@ -41,6 +42,7 @@ class Store:
         self.records = RecordStore(session)
         self.translations = TranslationStore(session)
         self.bot_profile = BotProfileStore(session)
+        self.job_runs = JobRunStore(session)  # which replica composes a job's occurrence
         self.status = StatusView(session)
 
 

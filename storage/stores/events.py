@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from storage.locks import chat_key, take_turn
 from storage.stores._sql import SEEN, Queries
 
 
@@ -17,3 +18,9 @@ class EventStore(Queries):
             statement, params={"platform": platform, "event_id": event_id, "seen_at": now}
         )
         return bool(result.rowcount)
+
+    async def take_turn(self, platform: str, workspace: str, chat: str) -> None:
+        """Wait for the chat's turn and hold it until this transaction ends: replicas handle
+        one chat's events one at a time, in the order they came (PostgreSQL; SQLite has one
+        process, whose adapters keep the order: `adapters/kit.py`, ChatTurns)."""
+        await take_turn(self.session, chat_key(platform, workspace, chat))
