@@ -45,6 +45,10 @@ class JobReport:
     skipped: str = ""  # why nothing was queued, if so
 
 
+def ran_elsewhere(report: JobReport) -> bool:
+    return report.skipped == RAN_ELSEWHERE
+
+
 async def _school(store: Store, school_id: int) -> School:
     school = await store.students.school(school_id)
     if school is None:

@@ -37,6 +37,7 @@ class EventOutcome(StrEnum):
 class JobOutcome(StrEnum):
     DONE = "done"
     FAILED = "failed"
+    ELSEWHERE = "elsewhere"  # another replica composed this occurrence
 
 
 class Metrics(Protocol):
@@ -101,17 +102,20 @@ def event_kind(event: Event) -> str:
 
 
 def measured_job(
-    metrics: Metrics, job: str, run: Callable[..., Awaitable[_T]]
+    metrics: Metrics,
+    job: str,
+    run: Callable[..., Awaitable[_T]],
+    ran_elsewhere: Callable[[_T], bool] = lambda _: False,
 ) -> Callable[..., Awaitable[_T]]:
     """`run`, reporting each run's outcome as `job` (the scheduler calls this instead)."""
 
-    async def measured(*args: object) -> _T:
+    async def measured(*args: object, **kwargs: object) -> _T:
         try:
-            result = await run(*args)
+            result = await run(*args, **kwargs)
         except Exception:
             metrics.job_ran(job, JobOutcome.FAILED)
             raise
-        metrics.job_ran(job, JobOutcome.DONE)
+        metrics.job_ran(job, JobOutcome.ELSEWHERE if ran_elsewhere(result) else JobOutcome.DONE)
         return result
 
     measured.__name__ = measured.__qualname__ = f"measured_{job}"

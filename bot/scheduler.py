@@ -61,7 +61,7 @@ def build_scheduler(
     }
     for school in schools:
         scheduler.add_job(
-            measured_job(metrics, "checkin", jobs.run_checkin),
+            measured_job(metrics, "checkin", jobs.run_checkin, jobs.ran_elsewhere),
             weekly_trigger(settings.schedule.checkin, school.timezone),
             args=(db, settings, clock, school.id),
             kwargs={"once": worker},
@@ -70,7 +70,7 @@ def build_scheduler(
             **options,
         )
         scheduler.add_job(
-            measured_job(metrics, "summary", jobs.run_summary),
+            measured_job(metrics, "summary", jobs.run_summary, jobs.ran_elsewhere),
             weekly_trigger(settings.schedule.summary, school.timezone),
             args=(db, settings, clock, school.id, notes),
             kwargs={"once": worker},
