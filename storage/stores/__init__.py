@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.stores.bot_profile import BotProfileStore
 from storage.stores.buttons import ButtonStore
+from storage.stores.email import EmailStore
 from storage.stores.entries import EntryStore
 from storage.stores.events import EventStore
 from storage.stores.invites import InviteStore
@@ -41,6 +42,7 @@ class Store:
         self.records = RecordStore(session)
         self.translations = TranslationStore(session)
         self.bot_profile = BotProfileStore(session)
+        self.email = EmailStore(session)
         self.status = StatusView(session)
 
 
