@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import aiosmtplib
+
 from adapters import email_identity
 from adapters.email_config import EmailConfig
 from adapters.email_letters import Draft, Envelope, compose
@@ -75,3 +77,20 @@ async def invite_by_email(
         EmailMessage(message_id=message_id, identity_id=mailbox.id, outgoing=True, at=now)
     )
     return message_id
+
+
+async def send_from_cli(
+    store: Store,
+    settings: Settings,
+    new: NewInvite,
+    address: str,
+    student: Student | None,
+    now: datetime,
+) -> str:
+    """`tandem invite --email`: the address the invite went to; a CommandError if the mail
+    server would not take it (the invite is then not kept)."""
+    try:
+        await invite_by_email(store, settings, new, address, student, now)
+    except (OSError, aiosmtplib.SMTPException) as error:
+        raise CommandError(f"--email: the mail server did not take the invite ({error})") from None
+    return check_address(address)

@@ -12,6 +12,7 @@ import aiosmtplib
 import pytest
 from sqlmodel import col, select
 
+from adapters import email_identity
 from adapters.bootstrap import build_router
 from adapters.email import EmailAdapter
 from adapters.email_invites import invite_by_email
@@ -293,3 +294,23 @@ async def test_a_4xx_is_left_to_the_outbox_to_retry(post: Post) -> None:
 
     assert account.active
     assert "Sam's week" in text_of(post.sink.to(DANA)[-1])
+
+
+async def test_after_a_rekey_replies_to_older_letters_are_dropped(post: Post) -> None:
+    await post.invite()
+    await post.reply("yes")
+    old_key = post.key_of(DANA)
+    async with post.school.db.session() as session:
+        store = Store(session)
+        identity = await store.email.identity_by_address(DANA)
+        assert identity is not None
+        await email_identity.rekey(store, SECRET, identity)
+
+    await post.reply("+ Sam was sent home", key=old_key)
+    await post.adapter.send(str(identity.id), Reply("Sam's week"))
+    await post.reply("+ Sam tied his shoes")
+
+    assert post.key_of(DANA) != old_key
+    texts = [entry.text for entry in await entries(post)]
+    assert not any("sent home" in text for text in texts)
+    assert any("tied his shoes" in text for text in texts)
