@@ -27,6 +27,14 @@ from bot.i18n import translate
 from storage.db import Database
 from storage.models import Platform
 from storage.stores import Store
+from tests.email_servers import (
+    DovecotServer,
+    SmtpServer,
+    TestCertificates,
+    make_certificates,
+    start_dovecot,
+    start_smtp_server,
+)
 
 PG_URL = os.environ.get("TANDEM_TEST_DATABASE_URL", "")
 # Thursday 2026-11-26 10:00 in Chicago.
@@ -218,3 +226,50 @@ async def school(db: Database, clock: FakeClock, settings: Settings) -> DemoScho
 @pytest.fixture
 def anyio_backend() -> Iterator[str]:
     yield "asyncio"
+
+
+@pytest.fixture(scope="session")
+def mail_certificates(tmp_path_factory: pytest.TempPathFactory) -> TestCertificates:
+    """A throwaway CA and server certificate for the test mail servers' TLS and STARTTLS."""
+    return make_certificates(tmp_path_factory.mktemp("mail-tls"))
+
+
+@pytest.fixture(scope="session")
+def dovecot_server(mail_certificates: TestCertificates) -> Iterator[DovecotServer]:
+    server = start_dovecot(mail_certificates)
+    yield server
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot(dovecot_server: DovecotServer) -> DovecotServer:
+    """Our own Dovecot IMAP server, shared by the session and running for each test.
+
+    Plain IMAP (STARTTLS offered) on `dovecot.port`, IMAPS on `dovecot.tls_port`, both on
+    127.0.0.1 with a certificate from `mail_certificates` (trust it through
+    `dovecot.certificates.client_context()`). `dovecot.mailbox` is the school's account;
+    `dovecot.add_user()` gives a fresh, empty mailbox so tests do not see each other's mail.
+    `dovecot.deliver(raw, mailbox)` puts a message into INBOX (IMAP APPEND) and returns its UID;
+    `uids()`, `seen_uids()` and `subjects()` read the folder back; `restart()` restarts the
+    server mid-test (mail kept).
+    """
+    if not dovecot_server.running:  # a test that stopped it must not break the next one
+        dovecot_server.start()
+    return dovecot_server
+
+
+@pytest.fixture
+def smtp_server(mail_certificates: TestCertificates) -> Iterator[SmtpServer]:
+    """A local SMTP server (aiosmtpd) on a free port that keeps every message it accepts.
+
+    `smtp_server.messages` lists what arrived (envelope sender, recipients, bytes).
+    `refuse_all()` answers 451 to every recipient (optionally for `times` recipients) until
+    `accept_all()`; `refuse_recipient(address)` answers 550 to that address. STARTTLS is
+    offered with the test certificate (`client_context()` trusts it) and AUTH after it with
+    `smtp_server.username` / `smtp_server.password` (not required). For TLS from the first
+    byte or required AUTH, call `tests.email_servers.start_smtp_server` yourself.
+    """
+    server = start_smtp_server(mail_certificates)
+    yield server
+    server.stop()
