@@ -10,14 +10,12 @@ that person's own address: anything else is dropped with one log line and no ans
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from enum import Enum
-from typing import Protocol
 
 from adapters import email_identity, email_smtp
 from adapters.email_config import NAME, EmailConfig
 from adapters.email_identity import Mailbox
 from adapters.email_letters import Draft, Envelope, compose, pressed, reply_words
+from adapters.email_parse import InboundMail, MailKind, parse_mail
 from adapters.kit import ChatAdapter, Verdict
 from bot.events import ButtonPress, Chat, Event, IncomingMessage, Reply, Sender
 from bot.i18n import Translator
@@ -27,40 +25,15 @@ from storage.stores import Store
 log = logging.getLogger(__name__)
 
 OVERSIZE_MEGABYTES = 20
+MAX_MAIL_BYTES = OVERSIZE_MEGABYTES * 1024 * 1024
 STOP_WORDS = frozenset({"stop", "unsubscribe"})
-
-
-class AttachmentRef(Protocol):
-    @property
-    def filename(self) -> str: ...
-
-
-class InboundMail(Protocol):
-    """What adapters/email_parse.py makes of a raw message (the fields this adapter reads)."""
-
-    @property
-    def message_id(self) -> str: ...
-    @property
-    def reply_key(self) -> str | None: ...
-    @property
-    def from_address(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def in_reply_to(self) -> str | None: ...
-    @property
-    def attachments(self) -> Sequence[AttachmentRef]: ...
-    @property
-    def kind(self) -> Enum: ...
-    @property
-    def bounced_addresses(self) -> Sequence[str]: ...
 
 
 # What a verified sender hears about a mail that holds no note; others hear nothing.
 _KIND_REPLIES = {
-    "EMPTY": "email.empty",
-    "OVERSIZE": "email.oversize",
-    "MALFORMED": "email.unreadable",
+    MailKind.EMPTY: "email.empty",
+    MailKind.OVERSIZE: "email.oversize",
+    MailKind.MALFORMED: "email.unreadable",
 }
 
 
@@ -123,7 +96,7 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
             in_reply_to=thread,
         )
         now = self.dispatcher.clock.now()
-        letter = compose(draft, envelope, self.config.reply_domain, now)
+        letter = compose(draft, envelope, self.config.message_id_domain, now)
         await self.smtp.send(letter, mailbox.identity.address)
         message_id = str(letter["Message-ID"])
         words = reply_words(draft.buttons)
@@ -153,17 +126,24 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
 
     # --- in ---
 
+    async def on_mail(self, uid: int, raw: bytes) -> None:
+        """The inbox's handler: one raw letter, read and taken."""
+        mail = parse_mail(
+            raw, self.config.reply_domain, self.config.message_id_domain, max_bytes=MAX_MAIL_BYTES
+        )
+        await self.take(mail)
+
     async def take(self, mail: InboundMail) -> None:
         """One mail from the inbox, to its end: handled, answered, or dropped with a log line.
 
         Idempotent by Message-ID: the dispatcher dedupes notes, and a kind answer is sent once.
         """
-        kind = mail.kind.name
-        if kind == "BOUNCE":
+        kind = mail.kind
+        if kind is MailKind.BOUNCE:
             await self._bounced(mail)
             return
-        if kind in ("AUTO_REPLY", "OWN"):
-            log.info("email %s: %s, ignored", mail.message_id, kind.lower())
+        if kind in (MailKind.AUTO_REPLY, MailKind.OWN):
+            log.info("email %s: %s, ignored", mail.message_id, kind)
             return
         mailbox = await self._verify(mail)
         if mailbox is None:
@@ -282,4 +262,4 @@ def _attachment_ref(mail: InboundMail) -> str | None:
     return f"mail:{mail.message_id} {names}"[:256]
 
 
-__all__ = ["EmailAdapter", "InboundMail"]
+__all__ = ["EmailAdapter"]

@@ -97,6 +97,11 @@ class EmailConfig(PlatformConfig):
         """The bare address of `from_address` (`tandem@maple.example`)."""
         return _sender_address(self.from_address)
 
+    @property
+    def message_id_domain(self) -> str:
+        """The right side of our Message-IDs: apart from any person's, so ours are known."""
+        return f"tandem.{self.reply_domain}"
+
     def reply_address(self, key: str) -> str:
         """The secret address a person's replies go to: tandem+<key>@reply_domain."""
         return f"{REPLY_LOCAL_PART}+{key}@{self.reply_domain}"

@@ -65,7 +65,7 @@ async def invite_by_email(
         school=school,
         language=language,
     )
-    letter = compose(draft, envelope, config.reply_domain, now)
+    letter = compose(draft, envelope, config.message_id_domain, now)
     pool = smtp or SmtpPool(config, size=1)
     try:
         await pool.send(letter, mailbox.identity.address)

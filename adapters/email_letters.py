@@ -77,6 +77,7 @@ def compose(draft: Draft, envelope: Envelope, domain: str, now: datetime) -> Ema
     letter["Reply-To"] = Address(addr_spec=envelope.reply_to)
     letter["Date"] = format_datetime(now)
     letter["Message-ID"] = make_msgid("tandem", domain)
+    letter["X-Tandem"] = "1"  # a letter of ours that comes back is known for ours
     letter["Auto-Submitted"] = "auto-generated"  # so out-of-office replies leave us alone
     letter["List-Unsubscribe"] = f"<mailto:{envelope.reply_to}?subject=STOP&body=STOP>"
     letter["Content-Language"] = envelope.language

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
-from enum import Enum, auto
+from dataclasses import dataclass, replace
+from email.message import EmailMessage, Message
 
 import aiosmtplib
 import pytest
@@ -28,36 +28,52 @@ DANA = "dana@example.org"
 SECRET = "an email test secret key, 32 characters or more"
 
 
-class Kind(Enum):
-    NOTE = auto()
-    EMPTY = auto()
-    AUTO_REPLY = auto()
-    BOUNCE = auto()
-    OWN = auto()
-    OVERSIZE = auto()
-    MALFORMED = auto()
+def raw_mail(
+    text: str,
+    *,
+    sender: str,
+    to: str,
+    message_id: str,
+    in_reply_to: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """A letter as a mail program would send it."""
+    mail = EmailMessage()
+    mail["From"] = f"Someone <{sender}>"
+    mail["To"] = to
+    mail["Subject"] = "Re: Tandem"
+    mail["Message-ID"] = message_id
+    if in_reply_to:
+        mail["In-Reply-To"] = in_reply_to
+        mail["References"] = in_reply_to
+    for name, value in (headers or {}).items():
+        mail[name] = value
+    mail.set_content(text)
+    return bytes(mail)
 
 
-@dataclass(frozen=True)
-class Attached:
-    filename: str
-    content_type: str = "image/jpeg"
-    size: int = 1000
-
-
-@dataclass(frozen=True)
-class Mail:
-    """A stand-in of adapters/email_parse.py's InboundMail."""
-
-    message_id: str
-    reply_key: str | None
-    from_address: str
-    text: str
-    in_reply_to: str | None = None
-    references: tuple[str, ...] = ()
-    attachments: tuple[Attached, ...] = ()
-    kind: Kind = Kind.NOTE
-    bounced_addresses: tuple[str, ...] = field(default=())
+def bounce_for(address: str) -> bytes:
+    """A delivery report (DSN) saying `address` does not exist."""
+    report = EmailMessage()
+    report["From"] = "Mail Delivery System <MAILER-DAEMON@example.org>"
+    report["To"] = "tandem@maple.example"
+    report["Subject"] = "Undelivered Mail Returned to Sender"
+    report["Message-ID"] = "<dsn-1@example.org>"
+    report.set_type("multipart/report")
+    report.set_param("report-type", "delivery-status")
+    report.set_boundary("dsn-boundary")
+    notice = EmailMessage()
+    notice.set_content("Your letter could not be delivered.")
+    status = Message()
+    status.set_type("message/delivery-status")
+    per_message, per_recipient = Message(), Message()
+    per_message["Reporting-MTA"] = "dns; mx.example.org"
+    per_recipient["Final-Recipient"] = f"rfc822; {address}"
+    per_recipient["Action"] = "failed"
+    per_recipient["Status"] = "5.1.1"
+    status.set_payload([per_message, per_recipient])
+    report.set_payload([notice, status])
+    return bytes(report)
 
 
 @dataclass
@@ -68,6 +84,7 @@ class Post:
     adapter: EmailAdapter
     school: DemoSchool
     count: int = 0
+    last_raw: bytes = b""
 
     def key_of(self, address: str) -> str:
         letter = self.sink.to(address)[-1]
@@ -76,21 +93,33 @@ class Post:
         return found.group(1)
 
     async def reply(
-        self, text: str, *, sender: str = DANA, key: str | None = "mine", **more: object
-    ) -> Mail:
-        """`sender` replies to the last letter they got."""
+        self,
+        text: str,
+        *,
+        sender: str = DANA,
+        key: str | None = "mine",
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """`sender` replies to the last letter they got; the reply's Message-ID."""
         self.count += 1
         last = self.sink.to(sender)[-1] if self.sink.to(sender) else None
-        mail = Mail(
-            message_id=f"<reply-{self.count}@example.org>",
-            reply_key=self.key_of(sender) if key == "mine" else key,
-            from_address=sender,
-            text=text,
+        reply_key = self.key_of(sender) if key == "mine" else key
+        message_id = f"<reply-{self.count}@example.org>"
+        raw = raw_mail(
+            text,
+            sender=sender,
+            to=f"tandem+{reply_key}@maple.example" if reply_key else "tandem@maple.example",
+            message_id=message_id,
             in_reply_to=str(last["Message-ID"]) if last is not None else None,
+            headers=headers,
         )
-        mail = replace(mail, **more)  # type: ignore[arg-type]
-        await self.adapter.take(mail)
-        return mail
+        self.last_raw = raw
+        await self.take(raw)
+        return message_id
+
+    async def take(self, raw: bytes) -> None:
+        self.count += 1
+        await self.adapter.on_mail(self.count, raw)
 
     async def invite(self, address: str = DANA, student: str = "Sam Rivera") -> None:
         async with self.school.db.session() as session:
@@ -148,10 +177,10 @@ async def test_an_invite_letter_says_how_to_join_and_carries_a_secret_reply_addr
 async def test_replying_to_the_invite_joins_the_team_and_answers_in_the_thread(post: Post) -> None:
     await post.invite()
 
-    mail = await post.reply("Yes please!")
+    message_id = await post.reply("Yes please!")
 
     welcome = post.sink.to(DANA)[-1]
-    assert welcome["In-Reply-To"] == mail.message_id
+    assert welcome["In-Reply-To"] == message_id
     assert "Sam" in text_of(welcome)
     async with post.school.db.session() as session:
         accounts = (await session.exec(select(Account).where(Account.platform == "email"))).all()
@@ -194,10 +223,10 @@ async def test_a_valid_from_to_an_unknown_key_is_dropped_without_a_word(post: Po
 async def test_the_same_mail_twice_is_taken_once(post: Post) -> None:
     await post.invite()
     await post.reply("yes")
-    mail = await post.reply("+ Sam tied his shoes")
+    await post.reply("+ Sam tied his shoes")
     before = len(post.sink.letters)
 
-    await post.adapter.take(mail)
+    await post.take(post.last_raw)
 
     assert sum("tied his shoes" in entry.text for entry in await entries(post)) == 1
     assert len(post.sink.letters) == before
@@ -207,8 +236,8 @@ async def test_our_own_letter_returned_and_auto_replies_are_ignored(post: Post) 
     await post.invite()
     before = len(post.sink.letters)
 
-    await post.reply("I am out of office", kind=Kind.AUTO_REPLY)
-    await post.reply("How was Sam's week?", kind=Kind.OWN)
+    await post.reply("I am away until Monday.", headers={"Auto-Submitted": "auto-replied"})
+    await post.take(bytes(post.sink.to(DANA)[-1]))
 
     assert len(post.sink.letters) == before
 
@@ -216,10 +245,10 @@ async def test_our_own_letter_returned_and_auto_replies_are_ignored(post: Post) 
 async def test_a_reply_with_only_quoted_text_gets_one_kind_answer(post: Post) -> None:
     await post.invite()
     await post.reply("yes")
-    mail = await post.reply("", kind=Kind.EMPTY)
-    await post.adapter.take(mail)
+    message_id = await post.reply("On Monday, Tandem wrote:\n> How was Sam's week?\n")
+    await post.take(post.last_raw)
 
-    answers = [each for each in post.sink.to(DANA) if each["In-Reply-To"] == mail.message_id]
+    answers = [each for each in post.sink.to(DANA) if each["In-Reply-To"] == message_id]
     assert len(answers) == 1
     assert "only quoted text" in text_of(answers[0])
 
@@ -228,7 +257,7 @@ async def test_an_oversize_mail_from_a_stranger_gets_no_answer(post: Post) -> No
     await post.invite()
     before = len(post.sink.letters)
 
-    await post.reply("", sender="stranger@example.org", key="x" * 22, kind=Kind.OVERSIZE)
+    await post.reply("x" * (21 * 1024 * 1024), sender="stranger@example.org", key="x" * 22)
 
     assert len(post.sink.letters) == before
 
@@ -253,13 +282,7 @@ async def test_a_bounce_marks_the_address_unreachable(post: Post) -> None:
     await post.invite()
     await post.reply("yes")
 
-    await post.reply(
-        "",
-        sender="mailer-daemon@example.org",
-        key=None,
-        kind=Kind.BOUNCE,
-        bounced_addresses=(DANA,),
-    )
+    await post.take(bounce_for(DANA))
 
     async with post.school.db.session() as session:
         account = (await session.exec(select(Account).where(Account.platform == "email"))).one()
@@ -314,3 +337,27 @@ async def test_after_a_rekey_replies_to_older_letters_are_dropped(post: Post) ->
     texts = [entry.text for entry in await entries(post)]
     assert not any("sent home" in text for text in texts)
     assert any("tied his shoes" in text for text in texts)
+
+
+async def test_an_oversize_mail_from_a_family_gets_a_kind_answer_and_no_note(post: Post) -> None:
+    await post.invite()
+    await post.reply("yes")
+    before = len(await entries(post))
+
+    message_id = await post.reply("+ Sam " + "x" * (21 * 1024 * 1024))
+
+    (answer,) = [each for each in post.sink.to(DANA) if each["In-Reply-To"] == message_id]
+    assert "too large" in text_of(answer)
+    assert len(await entries(post)) == before
+
+
+async def test_stop_ends_the_letters_with_one_goodbye(post: Post) -> None:
+    await post.invite()
+    await post.reply("yes")
+
+    await post.reply("STOP")
+
+    assert "no more email" in text_of(post.sink.to(DANA)[-1])
+    async with post.school.db.session() as session:
+        account = (await session.exec(select(Account).where(Account.platform == "email"))).one()
+    assert not account.active
