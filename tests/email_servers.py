@@ -8,10 +8,12 @@ service does not matter. Both servers present a certificate from a throwaway tes
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -174,6 +176,7 @@ class DovecotServer:
             [DOVECOT, "-F", "-c", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so a stop ends every session
         )
         wait_for_port(self.port, self._process)
         wait_for_port(self.tls_port, self._process)
@@ -186,7 +189,9 @@ class DovecotServer:
         """Stop the server and wait for it (every child goes with the master)."""
         if self._process is None:
             return
-        self._process.terminate()
+        # IMAP sessions outlive the master: end the whole group, as a real restart would.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGTERM)
         try:
             self._process.wait(timeout=START_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
