@@ -9,11 +9,13 @@ that person's own address: anything else is dropped with one log line and no ans
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from adapters import email_identity, email_smtp
 from adapters.email_config import NAME, EmailConfig
 from adapters.email_identity import Mailbox
+from adapters.email_inbox import ImapInbox, ImapSettings
 from adapters.email_letters import Draft, Envelope, compose, pressed, reply_words
 from adapters.email_parse import InboundMail, MailKind, parse_mail
 from adapters.kit import ChatAdapter, Verdict
@@ -21,6 +23,7 @@ from bot.events import ButtonPress, Chat, Event, IncomingMessage, Reply, Sender
 from bot.i18n import Translator
 from storage.models import EmailMessage, Platform
 from storage.stores import Store
+from storage.stores.email import MailboxMemory
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,21 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
     def _setup(self) -> None:
         self.smtp = email_smtp.SmtpPool(self.config)
         self._secret = self.dispatcher.settings.security.secret_key
+        config = self.config
+        self.inbox = ImapInbox(
+            ImapSettings(
+                host=config.imap_host,
+                port=config.imap_port,
+                security=config.imap_security,
+                username=config.imap_username,
+                password=config.imap_password,
+                folder=config.imap_folder,
+                poll_seconds=config.poll_seconds,
+                max_message_bytes=MAX_MAIL_BYTES,
+            )
+        )
+        self._stopping = asyncio.Event()
+        self._reading: asyncio.Task[None] | None = None
 
     @staticmethod
     def render(reply: Reply) -> list[Draft]:
@@ -55,12 +73,21 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
         return email_smtp.classify(error)
 
     async def start(self) -> None:
-        """Nothing to log in to: SMTP connects with the first letter."""
+        """Read the mailbox (IDLE, or polling) until stopped; SMTP connects with the first
+        letter."""
+        self._stopping.clear()
+        memory = MailboxMemory(self.db)
+        self._reading = asyncio.create_task(self.inbox.run(self.on_mail, memory, self._stopping))
 
     async def connect(self) -> None:
-        """Nothing to log in to: SMTP connects with the first letter."""
+        """Nothing to log in to for sending only: SMTP connects with the first letter."""
 
     async def stop(self) -> None:
+        """Finish the letter being read, then close the mailbox and the SMTP connections."""
+        self._stopping.set()
+        if self._reading is not None:
+            await self._reading
+            self._reading = None
         await self.smtp.close()
 
     # --- out ---

@@ -60,7 +60,9 @@ def pressed(text: str, buttons: Sequence[Sequence[str]]) -> tuple[str, str] | No
     word = word.strip(".,!;:").casefold()
     for number, (reply_word, token) in enumerate(buttons, start=1):
         if word in (reply_word.casefold(), str(number)):
-            return token, "\n".join(part for part in (more.strip(), rest.strip()) if part)
+            # "Good - he slept well": the dash joins the word to the rest, it is no `-` concern.
+            same_line = more.strip().lstrip("-–—:,. ")
+            return token, "\n".join(part for part in (same_line, rest.strip()) if part)
     return None
 
 
