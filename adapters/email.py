@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from email.message import EmailMessage
 
 from adapters import email_identity, email_smtp
 from adapters.email_config import NAME, EmailConfig
@@ -21,7 +22,8 @@ from adapters.email_parse import InboundMail, MailKind, parse_mail
 from adapters.kit import ChatAdapter, Verdict
 from bot.events import ButtonPress, Chat, Event, IncomingMessage, Reply, Sender
 from bot.i18n import Translator
-from storage.models import EmailMessage, Platform
+from storage.models import EmailMessage as MessageRow
+from storage.models import Platform
 from storage.stores import Store
 from storage.stores.email import MailboxMemory
 
@@ -101,44 +103,56 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
     async def post(self, chat: str, message: Draft, thread: str | None) -> str:
         async with self.db.session() as session:
             store = Store(session)
-            identity = await store.email.identity(int(chat))
-            account = await store.email.account_of(int(chat))
-            person = await store.people.get(account.person_id) if account else None
-        if identity is None or identity.unreachable_at is not None:
-            raise email_smtp.Unreachable(chat)
-        mailbox = email_identity.open_mailbox(identity, self._secret)
-        language = person.language if person else self.dispatcher.settings.school.language
-        return await self.post_letter(mailbox, message, language, thread)
+            found = await store.email.addressee(int(chat))
+            if found is None or found[0].unreachable_at is not None:
+                raise email_smtp.Unreachable(chat)
+            identity, language = found
+            mailbox = email_identity.open_mailbox(identity, self._secret)
+            letter = self._letter(mailbox, message, language, thread)
+            await self._keep(store, mailbox, letter, message)
+        await self.smtp.send(letter, identity.address)
+        return str(letter["Message-ID"])
 
     async def post_letter(
-        self, mailbox: Mailbox, draft: Draft, language: str, thread: str | None = None
+        self, mailbox: Mailbox, draft: Draft, language: str | None, thread: str | None = None
     ) -> str:
         """Compose and send one letter to an identity; its Message-ID, kept with its buttons."""
+        letter = self._letter(mailbox, draft, language, thread)
+        async with self.db.session() as session:
+            await self._keep(Store(session), mailbox, letter, draft)
+        await self.smtp.send(letter, mailbox.identity.address)
+        return str(letter["Message-ID"])
+
+    def _letter(
+        self, mailbox: Mailbox, draft: Draft, language: str | None, thread: str | None
+    ) -> EmailMessage:
         envelope = Envelope(
             to=mailbox.identity.address,
             from_address=self.config.from_address,
             reply_to=self.config.reply_address(mailbox.key),
             school=self.dispatcher.settings.school.name,
-            language=language,
+            language=language or self.dispatcher.settings.school.language,
             in_reply_to=thread,
         )
         now = self.dispatcher.clock.now()
-        letter = compose(draft, envelope, self.config.message_id_domain, now)
-        await self.smtp.send(letter, mailbox.identity.address)
-        message_id = str(letter["Message-ID"])
+        return compose(draft, envelope, self.config.message_id_domain, now)
+
+    async def _keep(
+        self, store: Store, mailbox: Mailbox, letter: EmailMessage, draft: Draft
+    ) -> None:
+        """Keep a letter's Message-ID and reply words before it is sent: kept after, a slow
+        database could make the outbox give up on a letter already out, and send it twice."""
         words = reply_words(draft.buttons)
         buttons = [[word, button.token] for word, button in zip(words, draft.buttons, strict=True)]
-        async with self.db.session() as session:
-            await Store(session).email.add_message(
-                EmailMessage(
-                    message_id=message_id,
-                    identity_id=mailbox.id,
-                    outgoing=True,
-                    buttons=buttons,
-                    at=now,
-                )
+        await store.email.add_message(
+            MessageRow(
+                message_id=str(letter["Message-ID"]),
+                identity_id=mailbox.id,
+                outgoing=True,
+                buttons=buttons,
+                at=self.dispatcher.clock.now(),
             )
-        return message_id
+        )
 
     async def update(self, chat: str, message_id: str, message: Draft) -> None:
         raise email_smtp.CannotEdit(message_id)
@@ -255,7 +269,7 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
         await self.post_letter(mailbox, Draft(text), language, mail.message_id)
         async with self.db.session() as session:
             await Store(session).email.add_message(
-                EmailMessage(
+                MessageRow(
                     message_id=mail.message_id,
                     identity_id=mailbox.id,
                     outgoing=False,
