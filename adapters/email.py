@@ -20,6 +20,7 @@ from adapters.email_inbox import ImapInbox, ImapSettings
 from adapters.email_letters import Draft, Envelope, compose, pressed, reply_words
 from adapters.email_parse import InboundMail, MailKind, parse_mail
 from adapters.kit import ChatAdapter, Verdict
+from bot import blocked_notice
 from bot.events import ButtonPress, Chat, Event, IncomingMessage, Reply, Sender
 from bot.i18n import Translator
 from storage.models import EmailMessage as MessageRow
@@ -286,10 +287,16 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
             )
 
     async def _bounced(self, mail: InboundMail) -> None:
+        """The addresses a delivery report says failed: unreachable, their admins told once."""
+        now = self.dispatcher.clock.now()
         async with self.db.session() as session:
-            marked = await Store(session).email.mark_unreachable(
-                list(mail.bounced_addresses), self.dispatcher.clock.now()
-            )
+            store = Store(session)
+            marked = await store.email.mark_unreachable(list(mail.bounced_addresses), now)
+            for identity_id in marked:
+                account = await store.email.account_of(identity_id)
+                if account is not None:
+                    quiet = self.dispatcher.settings.schedule.quiet_hours
+                    await blocked_notice.tell_admins(store, account, now, quiet)
         log.info(
             "email %s: a bounce; %d address(es) marked unreachable", mail.message_id, len(marked)
         )

@@ -28,9 +28,7 @@ class Counting:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
 
-    async def handle_DATA(
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         now = time.monotonic()
         letter = message_from_bytes(envelope.original_content or b"")
         key = str(letter["Subject"] or "")

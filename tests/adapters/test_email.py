@@ -19,10 +19,13 @@ from adapters.email_invites import invite_by_email
 from bot import invites
 from bot.dispatch import Dispatcher
 from bot.events import RecipientBlocked, Reply
-from storage.models import Account, Entry, Role
+from bot.outbox import Letter, enqueue
+from bot.sender import OutboxSender
+from storage.models import Account, Entry, Outbox, Role
 from storage.stores import Store
 from tests.adapters.smtp_sink import SmtpSink, html_of, start_sink, text_of
 from tests.conftest import DemoSchool
+from tests.outbox_fakes import VirtualTime
 
 DANA = "dana@example.org"
 SECRET = "an email test secret key, 32 characters or more"
@@ -361,3 +364,53 @@ async def test_stop_ends_the_letters_with_one_goodbye(post: Post) -> None:
     async with post.school.db.session() as session:
         account = (await session.exec(select(Account).where(Account.platform == "email"))).one()
     assert not account.active
+
+
+async def test_letters_the_smtp_server_refuses_for_a_while_are_retried_and_none_lost(
+    post: Post,
+) -> None:
+    await post.invite()
+    await post.reply("yes")
+    async with post.school.db.session() as session:
+        store = Store(session)
+        account = (await session.exec(select(Account).where(Account.platform == "email"))).one()
+        for number in range(3):
+            await enqueue(
+                store,
+                Letter(
+                    f"bench:{number}",
+                    account.person_id,
+                    "note",
+                    Reply(f"Letter {number}"),
+                    post.school.clock.now(),
+                ),
+            )
+    post.sink.busy_for = 2  # the first two letters are answered 451
+    time = VirtualTime(post.school.clock)
+    settings = post.adapter.dispatcher.settings
+    sender = OutboxSender(
+        post.school.db,
+        {"email": post.adapter},
+        post.school.clock,
+        settings.sender,
+        worker="test",
+        sleep=time.sleep,
+    )
+
+    report = await sender.drain()
+
+    assert (report.sent, report.retried, report.dead) == (3, 2, 0)
+    subjects = sorted(str(letter["Subject"]) for letter in post.sink.to(DANA)[2:])
+    assert subjects == ["Letter 0", "Letter 1", "Letter 2"]
+
+
+async def test_a_bounce_tells_the_admins_once(post: Post) -> None:
+    await post.invite()
+    await post.reply("yes")
+
+    await post.take(bounce_for(DANA))
+    await post.take(bounce_for(DANA))
+
+    async with post.school.db.session() as session:
+        rows = (await session.exec(select(Outbox).where(col(Outbox.kind) == "blocked"))).all()
+    assert len(rows) == 1  # Ms. Ortiz, the demo school's one admin

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
+from adapters import email_identity
+from storage.db import Database
+from storage.stores import Store
 from tests.adapters.smtp_sink import SmtpSink, start_sink, text_of
-from tests.unit.test_cli import db_url, oak, tandem  # noqa: F401  (fixtures)
+from tests.unit.test_cli import SECRET_KEY, db_url, oak, tandem  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -61,3 +66,21 @@ def test_rekey_refuses_a_person_not_reached_by_email(oak: str) -> None:  # noqa:
     run = tandem("team", "rekey", "--person", "1")
 
     assert "not reached by email" in run.error
+
+
+def test_status_lists_an_address_the_mail_server_refused(oak: str) -> None:  # noqa: F811
+    async def refuse() -> None:
+        db = Database(oak)
+        try:
+            async with db.session() as session:
+                store = Store(session)
+                await email_identity.enrol(store, SECRET_KEY, "dana@example.org", datetime.now(UTC))
+                await store.email.mark_unreachable(["dana@example.org"], datetime.now(UTC))
+        finally:
+            await db.dispose()
+
+    asyncio.run(refuse())
+
+    status = tandem("status", "--json").json
+    assert [e["address"] for e in status["email_unreachable"]] == ["dana@example.org"]
+    assert "email address refused for good: dana@example.org" in tandem("status").stdout
