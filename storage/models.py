@@ -170,6 +170,9 @@ class Person(SQLModel, table=True):
     quiet_hours: str | None = Field(default=None, sa_type=String(16))
     # Check-ins are skipped until then (`/pause`); None means not paused.
     paused_until: datetime | None = utc_field(nullable=True)
+    # The platform letters go to (`/delivery email`), among the active accounts; None = the
+    # first account made.
+    delivery_platform: str | None = Field(default=None, sa_type=String(16))
 
 
 class Account(SQLModel, table=True):

@@ -414,3 +414,32 @@ async def test_a_bounce_tells_the_admins_once(post: Post) -> None:
     async with post.school.db.session() as session:
         rows = (await session.exec(select(Outbox).where(col(Outbox.kind) == "blocked"))).all()
     assert len(rows) == 1  # Ms. Ortiz, the demo school's one admin
+
+
+async def test_delivery_email_sends_letters_by_email_to_someone_also_on_another_platform(
+    post: Post,
+) -> None:
+    school = post.school
+    async with school.db.session() as session:
+        store = Store(session)
+        teacher = await store.people.account("console", "", school.teacher.external_id)
+        assert teacher is not None
+        person = await store.people.get(teacher.person_id)
+        assert person is not None
+        mailbox = await email_identity.enrol(
+            store, SECRET, "ortiz@maple.example", school.clock.now()
+        )
+        await store.people.add_account(person, "email", "", str(mailbox.id), str(mailbox.id))
+
+    refused = await school.say(school.teacher, "/delivery slack")
+    chosen = await school.say(school.teacher, "/delivery email")
+
+    assert "no slack account" in refused.text
+    assert "come by email" in chosen.text
+    async with school.db.session() as session:
+        store = Store(session)
+        account = await store.people.delivery_account(teacher.person_id)
+        school_row = await store.students.school_named("Maple Elementary (demo)")
+        weekly = await store.weekly.accounts(school_row.id if school_row else 0)
+    assert account is not None and account.platform == "email"
+    assert weekly[teacher.person_id].platform == "email"

@@ -1,4 +1,4 @@
-"""email: reply identities, messages by Message-ID, the mailbox's last UID
+"""email: reply identities, messages by Message-ID, the mailbox's last UID, delivery platform
 
 Revision ID: 0012
 Revises: 0011
@@ -19,7 +19,9 @@ depends_on: Union[str, Sequence[str], None] = None
 
 
 def upgrade() -> None:
-    """Add emailidentity, emailmessage and emailmailbox."""
+    """Add emailidentity, emailmessage and emailmailbox, and person.delivery_platform."""
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('delivery_platform', sa.String(length=16), nullable=True))
     op.create_table('emailidentity',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('address', sa.String(length=254), nullable=False),
@@ -60,3 +62,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_emailmessage_identity_id'))
     op.drop_table('emailmessage')
     op.drop_table('emailidentity')
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.drop_column('delivery_platform')
