@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiosmtplib
@@ -14,6 +15,7 @@ from bot.config import Settings
 from bot.errors import CommandError
 from bot.i18n import Translator
 from bot.invites import NewInvite
+from bot.roster_import import IssuedInvite
 from storage.models import EmailMessage, Student
 from storage.stores import Store
 
@@ -32,9 +34,9 @@ def check_address(address: str) -> str:
 async def invite_by_email(
     store: Store,
     settings: Settings,
-    new: NewInvite,
+    code: str,
     address: str,
-    student: Student | None,
+    student: str | None,
     now: datetime,
     smtp: SmtpPool | None = None,
 ) -> str:
@@ -48,12 +50,12 @@ async def invite_by_email(
     secret = settings.security.secret_key
     mailbox = await email_identity.enrol(store, secret, check_address(address), now)
     # Someone already on Tandem by email redeems it by a reply just the same.
-    mailbox.identity.invite_sealed = email_identity.seal(new.code, mailbox.key)
+    mailbox.identity.invite_sealed = email_identity.seal(code, mailbox.key)
     await store.email.save(mailbox.identity)
     language = settings.school.language
     t = Translator(language)
     school = settings.school.name
-    name = student.name if student else school
+    name = student or school
     draft = Draft(
         t("email.invite", school=school, student=name),
         subject=t("email.invite_subject", school=school, student=name),
@@ -90,7 +92,34 @@ async def send_from_cli(
     """`tandem invite --email`: the address the invite went to; a CommandError if the mail
     server would not take it (the invite is then not kept)."""
     try:
-        await invite_by_email(store, settings, new, address, student, now)
+        await invite_by_email(
+            store, settings, new.code, address, student.name if student else None, now
+        )
     except (OSError, aiosmtplib.SMTPException) as error:
         raise CommandError(f"--email: the mail server did not take the invite ({error})") from None
     return check_address(address)
+
+
+async def send_roster_invites(
+    store: Store, settings: Settings, issued: Sequence[IssuedInvite], now: datetime
+) -> int:
+    """The roster's invites for adults with an email address, sent; how many. One refused by
+    the mail server stops the import (nothing is kept), with the line it came from."""
+    wanted = [invite for invite in issued if invite.row.email]
+    if not wanted:
+        return 0
+    pool = SmtpPool(settings.platform(EmailConfig), size=1)
+    try:
+        for invite in wanted:
+            try:
+                await invite_by_email(
+                    store, settings, invite.code, invite.row.email, invite.row.student, now, pool
+                )
+            except (OSError, aiosmtplib.SMTPException) as error:
+                raise CommandError(
+                    f"line {invite.row.line}: the mail server did not take the invite to "
+                    f"{invite.row.email} ({error}); nothing imported"
+                ) from None
+    finally:
+        await pool.close()
+    return len(wanted)

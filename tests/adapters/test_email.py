@@ -137,7 +137,7 @@ class Post:
             new = await invites.create_invite(
                 store, settings, now, school, pupil, Role.PARENT, None
             )
-            await invite_by_email(store, settings, new, address, pupil, now)
+            await invite_by_email(store, settings, new.code, address, pupil.name, now)
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ async def invite_parent(week: Week) -> None:
         school = (await store.students.schools())[0]
         sam = next(s for s in await store.students.in_school(school.id or 0) if "Sam" in s.name)
         new = await invites.create_invite(store, settings, now, school, sam, Role.PARENT, None)
-        await invite_by_email(store, settings, new, PARENT, sam, now)
+        await invite_by_email(store, settings, new.code, PARENT, sam.name, now)
 
 
 async def test_a_school_week_with_the_teacher_on_telegram_and_the_parent_on_email(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,38 @@ def test_status_lists_an_address_the_mail_server_refused(oak: str) -> None:  # n
     status = tandem("status", "--json").json
     assert [e["address"] for e in status["email_unreachable"]] == ["dana@example.org"]
     assert "email address refused for good: dana@example.org" in tandem("status").stdout
+
+
+def test_a_roster_with_an_email_column_emails_those_invites(
+    oak: str,  # noqa: F811
+    sink: SmtpSink,
+    tmp_path: Path,
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "student,adult,role,contact,email\n"
+        "Sam,Dana Rivera,parent,,dana@example.org\n"
+        "Maya,Lee Chen,parent,phone 555-0100,\n",
+        encoding="utf-8",
+    )
+
+    result = tandem("roster", "import", str(roster), "--json").json
+
+    assert (result["invites"], result["emailed"]) == (2, 1)
+    (letter,) = sink.letters
+    assert str(letter["To"]) == "dana@example.org"
+    assert "Sam" in text_of(letter)
+
+
+def test_a_roster_with_a_bad_email_imports_nothing(
+    oak: str,  # noqa: F811
+    sink: SmtpSink,
+    tmp_path: Path,
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,adult,role,email\nSam,Dana,parent,dana at home\n", encoding="utf-8")
+
+    run = tandem("roster", "import", str(roster))
+
+    assert "not an email address" in run.error
+    assert not sink.letters
