@@ -21,7 +21,7 @@ from adapters.email_letters import Draft, Envelope, compose, pressed, reply_word
 from adapters.email_parse import InboundMail, MailKind, parse_mail
 from adapters.kit import ChatAdapter, Verdict
 from bot import blocked_notice
-from bot.events import ButtonPress, Chat, Event, IncomingMessage, Reply, Sender
+from bot.events import ButtonPress, Chat, Event, IncomingMessage, RecipientBlocked, Reply, Sender
 from bot.i18n import Translator
 from storage.models import EmailMessage as MessageRow
 from storage.models import Platform
@@ -197,7 +197,12 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
         else:
             for event in await self._events(mail, mailbox):
                 replies = await self.dispatcher.dispatch(event)
-                await self.answer(str(mailbox.id), replies, thread=mail.message_id)
+                try:
+                    await self.answer(str(mailbox.id), replies, thread=mail.message_id)
+                except RecipientBlocked:
+                    # Taken, but the address takes no mail (STOP, a bounce): raising would have
+                    # the inbox hand the same letter over again and again.
+                    log.info("email %s: taken; its sender is unreachable", mail.message_id)
             await self._joined(mailbox)
 
     async def _verify(self, mail: InboundMail) -> Mailbox | None:

@@ -443,3 +443,15 @@ async def test_delivery_email_sends_letters_by_email_to_someone_also_on_another_
         weekly = await store.weekly.accounts(school_row.id if school_row else 0)
     assert account is not None and account.platform == "email"
     assert weekly[teacher.person_id].platform == "email"
+
+
+async def test_a_note_after_stop_is_kept_and_the_inbox_moves_on(post: Post) -> None:
+    await post.invite()
+    await post.reply("yes")
+    await post.reply("STOP")
+    before = len(post.sink.letters)
+
+    await post.reply("+ Sam slept well")  # must not raise: the inbox would take it again
+
+    assert any("slept well" in entry.text for entry in await entries(post))
+    assert len(post.sink.letters) == before
