@@ -49,6 +49,8 @@ RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 # A server that says nothing for this long is taken for gone (IDLE waits set their own).
 READ_TIMEOUT_SECONDS = 120.0
 CONNECT_TIMEOUT_SECONDS = 20.0
+# Servers may end an IDLE after 30 minutes (RFC 2177): start a fresh one well before that.
+MAX_IDLE_SECONDS = 25 * 60.0
 # Connection-level failures: the server went away, refused us, or spoke nonsense.
 IMAP_FAILURES = (imaplib.IMAP4.error, OSError, EOFError)
 
@@ -65,6 +67,13 @@ class ImapSettings:
     folder: str = "INBOX"
     poll_seconds: float = 30.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+    def __post_init__(self) -> None:
+        # A typo must not mean a password sent in the clear.
+        if self.security not in ("tls", "starttls", "none"):
+            raise ValueError(f"imap_security must be tls, starttls or none, not {self.security!r}")
+        if self.poll_seconds <= 0:
+            raise ValueError("poll_seconds must be more than 0")
 
 
 class UidMemory(Protocol):
@@ -93,6 +102,7 @@ class ImapInbox:
         self._sleep = sleep
         self._delays = tuple(reconnect_delays)
         self._prefer_idle = prefer_idle
+        self._connected = False
 
     async def fetch_once(self, handler: MailHandler, memory: UidMemory) -> int:
         """Connect, hand over every letter not yet handled, disconnect; returns how many."""
@@ -106,10 +116,12 @@ class ImapInbox:
         """Hand over new letters until `stop` is set, reconnecting with backoff on failures.
 
         Waits with IDLE where the server has it (re-issued every poll_seconds), else polls every
-        poll_seconds. A handler that raises leaves its letter to be handed over again.
+        poll_seconds. A handler (or memory) that raises is logged and its letter handed over
+        again after the same pause as a lost connection: the inbox itself never stops.
         """
         failures = 0
         while not stop.is_set():
+            self._connected = False
             try:
                 await self._session(handler, memory, stop)
                 failures = 0
@@ -118,7 +130,10 @@ class ImapInbox:
                 failures += 1
             except IMAP_FAILURES as error:
                 log.warning("IMAP connection to %s lost: %s", self.settings.host, _reason(error))
-                failures += 1
+                failures = 1 if self._connected else failures + 1
+            except Exception:
+                log.exception("IMAP %s: handling a letter failed", self.settings.folder)
+                failures = 1 if self._connected else failures + 1
             if failures and not stop.is_set():
                 delay = self._delays[min(failures, len(self._delays)) - 1]
                 await self._pause(stop, delay)
@@ -126,12 +141,13 @@ class ImapInbox:
     async def _session(self, handler: MailHandler, memory: UidMemory, stop: asyncio.Event) -> None:
         """One connection: fetch, wait for news, fetch again, until stopped or broken."""
         client, uidvalidity = await asyncio.to_thread(self._connect)
+        self._connected = True  # a failure from here on starts the pauses over, short
         try:
             use_idle = self._prefer_idle and client.has_capability("IDLE")
             while not stop.is_set():
                 # Again until nothing is new: letters that came while we handled others are
                 # taken now, and whatever comes later is announced when IDLE starts.
-                while await self._fetch_new(client, uidvalidity, handler, memory):
+                while await self._fetch_new(client, uidvalidity, handler, memory, stop):
                     if stop.is_set():
                         return
                 if stop.is_set():
@@ -165,19 +181,29 @@ class ImapInbox:
         return client, int(selected[b"UIDVALIDITY"])
 
     async def _fetch_new(
-        self, client: IMAPClient, uidvalidity: int, handler: MailHandler, memory: UidMemory
+        self,
+        client: IMAPClient,
+        uidvalidity: int,
+        handler: MailHandler,
+        memory: UidMemory,
+        stop: asyncio.Event | None = None,
     ) -> int:
+        """Hand over each letter above the remembered UID, in order; returns how many."""
         folder = self.settings.folder
         last = await memory.last_uid(folder, uidvalidity)
         sizes = await asyncio.to_thread(self._sizes_after, client, last)
+        handed = 0
         for uid in sorted(sizes):
+            if stop is not None and stop.is_set():
+                break  # the rest waits, unremembered, for the next start
             raw = await asyncio.to_thread(self._download, client, uid, sizes[uid])
             await handler(uid, raw)
             await memory.remember(folder, uidvalidity, uid)
+            handed += 1
             await asyncio.to_thread(_mark_seen, client, uid)
-        if sizes:
-            log.info("IMAP %s: handed over %d new letter(s)", folder, len(sizes))
-        return len(sizes)
+        if handed:
+            log.info("IMAP %s: handed over %d new letter(s)", folder, handed)
+        return handed
 
     def _sizes_after(self, client: IMAPClient, last: int) -> dict[int, int]:
         """Each UID above `last` with its size (n:* always names the newest: filter it)."""
@@ -200,7 +226,7 @@ class ImapInbox:
     async def _idle(self, client: IMAPClient, stop: asyncio.Event) -> None:
         """Wait in IDLE for news, at most poll_seconds; a stop cuts the connection short."""
         waiting = asyncio.create_task(
-            asyncio.to_thread(_idle_once, client, self.settings.poll_seconds)
+            asyncio.to_thread(_idle_once, client, min(self.settings.poll_seconds, MAX_IDLE_SECONDS))
         )
         stopping = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)

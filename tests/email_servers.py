@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email import policy
 from email.message import Message
@@ -53,6 +54,23 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None) -> 
         except OSError:
             time.sleep(0.02)  # a readiness probe, not test timing
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {START_TIMEOUT_SECONDS}s")
+
+
+# Dovecot dies with the thread that started it (setpriv --pdeathsig), so a test run that is
+# killed leaves no server behind; this one thread lives as long as the test process.
+_LAUNCHER = ThreadPoolExecutor(1, thread_name_prefix="dovecot-launcher")
+SETPRIV = shutil.which("setpriv")
+
+
+def _spawn(command: list[str]) -> subprocess.Popen[bytes]:
+    if SETPRIV is not None:
+        command = [SETPRIV, "--pdeathsig", "TERM", "--", *command]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, so a stop ends every session
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,8 @@ default_internal_user = {internal_user}
 default_internal_group = {internal_user}
 default_login_user = {login_user}
 imap_idle_notify_interval = 1 secs
+# Mail that arrives during IDLE is announced at once (inotify), or within a second without it.
+mailbox_idle_check_interval = 1 secs
 # No delay or penalty (anvil below) after a wrong password: one test must not slow the next.
 auth_failure_delay = 0 secs
 passdb {{
@@ -172,12 +192,8 @@ class DovecotServer:
         config = self.root / "dovecot.conf"
         if not config.exists():
             self._write_config(config)
-        self._process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a stop ends every session
-        )
+        command = [DOVECOT, "-F", "-c", str(config)]
+        self._process = _LAUNCHER.submit(_spawn, command).result()
         wait_for_port(self.port, self._process)
         wait_for_port(self.tls_port, self._process)
 

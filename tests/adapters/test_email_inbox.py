@@ -245,6 +245,26 @@ async def run_until(
     await asyncio.wait_for(inbox.run(received, memory, stop), STUCK_SECONDS)
 
 
+async def test_a_run_survives_a_failing_handler_and_hands_the_letter_over_again(
+    dovecot: DovecotServer, mailbox: Mailbox, memory: RememberedUids
+) -> None:
+    uids = [dovecot.deliver(letter(n), mailbox) for n in (1, 2)]
+    sleeper = WaitingSleeper(dovecot)
+    inbox = ImapInbox(settings_for(dovecot, mailbox), sleep=sleeper)
+    failed: list[int] = []
+
+    def fail_once_on_first(uid: int) -> None:
+        if uid == uids[0] and not failed:
+            failed.append(uid)
+            raise RuntimeError("database unavailable")
+
+    received = Received(on_letter=fail_once_on_first)
+    await run_until(inbox, received, memory, 3)
+
+    assert received.uids == [uids[0], uids[0], uids[1]]
+    assert sleeper.waits == [1.0]
+
+
 async def test_a_server_restart_mid_fetch_loses_nothing_and_takes_nothing_twice(
     dovecot: DovecotServer, mailbox: Mailbox, memory: RememberedUids
 ) -> None:
@@ -336,3 +356,66 @@ async def test_a_wrong_password_is_retried_with_growing_pauses_until_stopped(
     await asyncio.wait_for(inbox.run(Received(), memory, stop), STUCK_SECONDS)
 
     assert sleeper.waits == [1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 60.0]
+
+
+def test_an_unknown_security_is_refused_rather_than_sending_the_password_in_the_clear() -> None:
+    with pytest.raises(ValueError, match="tls, starttls or none"):
+        ImapSettings("mail.example", 993, "ssl", "tandem", "secret")  # type: ignore[arg-type]
+
+
+async def test_pauses_start_over_short_after_a_connection_that_worked(
+    dovecot: DovecotServer, mailbox: Mailbox, memory: RememberedUids
+) -> None:
+    uids = [dovecot.deliver(letter(n), mailbox) for n in (1, 2, 3)]
+    sleeper = WaitingSleeper(dovecot)
+    inbox = ImapInbox(settings_for(dovecot, mailbox), sleep=sleeper)
+
+    async def restart_after_each_of_the_first_two(uid: int) -> None:
+        if uid in uids[:2]:
+            await asyncio.to_thread(dovecot.restart)
+
+    received = Received(on_letter=restart_after_each_of_the_first_two)
+    await run_until(inbox, received, memory, 3)
+
+    assert received.uids == uids
+    assert sleeper.waits == [1.0, 1.0]
+
+
+async def test_a_letter_that_arrives_while_others_are_handled_does_not_wait_for_the_next_poll(
+    dovecot: DovecotServer, mailbox: Mailbox, memory: RememberedUids
+) -> None:
+    dovecot.deliver(letter(1), mailbox)
+    sleeper = WaitingSleeper(dovecot)
+    inbox = ImapInbox(
+        settings_for(dovecot, mailbox, poll_seconds=45), sleep=sleeper, prefer_idle=False
+    )
+
+    async def deliver_the_second(uid: int) -> None:
+        if len(received.letters) == 1:
+            await asyncio.to_thread(dovecot.deliver, letter(2), mailbox)
+
+    received = Received(on_letter=deliver_the_second)
+    await run_until(inbox, received, memory, 2)
+
+    assert [raw for _, raw in received.letters] == [letter(1), letter(2)]
+    assert sleeper.waits == []
+
+
+async def test_the_log_names_letters_by_number_never_by_their_words(
+    dovecot: DovecotServer,
+    mailbox: Mailbox,
+    memory: RememberedUids,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dovecot.deliver(letter(1, "+ Sam had a seizure at lunch"), mailbox)
+    dovecot.deliver(letter(2, "+ Sam's video\n" + "x" * 200_000), mailbox)
+    inbox = ImapInbox(settings_for(dovecot, mailbox, max_message_bytes=100_000))
+
+    with caplog.at_level(logging.DEBUG, logger="adapters.email_inbox"):
+        await inbox.fetch_once(Received(), memory)
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "handed over 2 new letter(s)" in logged
+    assert "seizure" not in logged
+    assert "dana@example.org" not in logged
+    assert mailbox.password not in logged

@@ -93,6 +93,29 @@ def test_signatures_and_quoted_history_are_left_out(body: str, text: str) -> Non
     assert parse(letter(body)).text == text
 
 
+def test_a_flowed_reply_from_a_phone_is_one_line_again() -> None:
+    head = letter().as_bytes().split(b"\n\n")[0].split(b"\nContent-Type")[0]
+    raw = head + (
+        b'\nContent-Type: text/plain; charset="utf-8"; format=flowed\n\n'
+        b"+ Sam read a whole page aloud today and then \nasked for another book.\n\n"
+        b"On Mon, Nov 30, 2026, Tandem <tandem@maple.example> wrote:\n"
+        b"> How was Sam's day? Reply GOOD, MIXED \n> or TOUGH.\n"
+    )
+
+    mail = parse(raw)
+
+    assert mail.text == "+ Sam read a whole page aloud today and then asked for another book."
+
+
+def test_a_long_paragraph_starting_with_on_is_kept_whole() -> None:
+    # Phones send a paragraph as one line; it must not be taken for an "On ... wrote:" line.
+    paragraph = "On Monday Sam " + "read with his brother and " * 400 + "smiled."
+
+    mail = parse(letter(paragraph + QUOTED))
+
+    assert mail.text == paragraph
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -143,6 +166,18 @@ def test_html_only_mail_becomes_plain_text_without_its_quoted_part() -> None:
 
     assert mail.kind is MailKind.NOTE
     assert mail.text == "+ Sam & Maya shared the blocks\n#social"
+
+
+def test_an_outlook_html_reply_leaves_out_the_letter_below_its_marker() -> None:
+    message = letter()
+    message.set_content(
+        "<html><body><div>GOOD</div><div>He loved the field trip.</div>"
+        "<hr><div id='divRplyFwdMsg' dir='ltr'><b>From:</b> Tandem<br><b>Sent:</b> Monday</div>"
+        "<div>How was Sam's day? Reply GOOD, MIXED or TOUGH.</div></body></html>",
+        subtype="html",
+    )
+
+    assert parse(message).text == "GOOD\nHe loved the field trip."
 
 
 def test_a_message_in_an_unknown_charset_is_still_read() -> None:
@@ -230,6 +265,13 @@ def test_auto_replies_are_recognised(headers: dict[str, str]) -> None:
 
 def test_auto_submitted_no_is_a_person_writing() -> None:
     assert parse(letter("GOOD", Auto_Submitted="no")).kind is MailKind.NOTE
+
+
+@pytest.mark.parametrize("subject", ["Absence tomorrow", "Ausencia de Sam", "On vacation soon"])
+def test_a_family_writing_that_the_child_is_away_is_not_a_robot(subject: str) -> None:
+    mail = parse(letter("Sam has a doctor's appointment tomorrow.", subject=subject))
+
+    assert mail.kind is MailKind.NOTE
 
 
 def delivery_report(*recipients: tuple[str, str]) -> bytes:
