@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from adapters import cli_records, cli_report, cli_run, cli_school, cli_team
+from adapters import cli_email, cli_records, cli_report, cli_run, cli_school, cli_team
 from bot.errors import CommandError
 
 app = typer.Typer(
@@ -76,6 +76,7 @@ mount(invite_app, cli_team.invite_list, "list")
 mount(invite_app, cli_team.invite_revoke, "revoke")
 mount(team_app, cli_team.team_list, "list")
 mount(team_app, cli_team.team_remove, "remove")
+mount(team_app, cli_email.team_rekey, "rekey")
 mount(admin_app, cli_team.admin_add, "add")
 mount(admin_app, cli_team.admin_remove, "remove")
 mount(people_app, cli_team.people_merge, "merge")

@@ -121,7 +121,18 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         now = SystemClock().now()
         start, _ = week_bounds(now, settings.school.timezone)
         counts = await store.status.counts(start)
-        return {**counts, "unreachable": await team.unreachable(store, now)}
+        emails = [
+            {
+                "address": i.address,
+                "since": i.unreachable_at.isoformat() if i.unreachable_at else "",
+            }
+            for i in await store.email.unreachable()
+        ]
+        return {
+            **counts,
+            "unreachable": await team.unreachable(store, now),
+            "email_unreachable": emails,
+        }
 
     def show(r: dict[str, Any]) -> str:
         outbox = ", ".join(f"{k} {v}" for k, v in sorted(r["outbox"].items())) or "empty"
@@ -142,6 +153,10 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
                 f"({'expired' if i['expired'] else 'open until'} {i['expires_at'][:10]})"
                 for i in whom["never_joined"]
             ]
+        lines += [
+            f"email address refused for good: {e['address']} (since {e['since'][:10]})"
+            for e in r["email_unreachable"]
+        ]
         return "\n".join(lines)
 
     run_admin(load_settings(config), as_json, work, show)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from adapters import email_invites
 from adapters.bootstrap import bootstrap
 from adapters.cli_command import (
     ConfigOption,
@@ -172,6 +173,9 @@ def roster_import_command(
                 advance=lambda: progress.advance(task),
             )
         issued = report.issued or []
+        emailed = await email_invites.send_roster_invites(
+            store, settings, issued, SystemClock().now()
+        )
         if issued:
             # Before the commit: if the codes cannot be written, nothing is imported.
             write_private(target, roster_import.invites_csv(issued), overwrite=False)
@@ -179,6 +183,7 @@ def roster_import_command(
             "students": report.students,
             "invites": len(issued),
             "already_invited": report.already_invited,
+            **({"emailed": emailed} if emailed else {}),
             "out": str(target) if issued else None,
         }
 
@@ -199,6 +204,8 @@ def _describe_import(r: dict[str, Any]) -> str:
     text = f"Added {r['students']} student(s) and {r['invites']} invite(s)."
     if r["already_invited"]:
         text += f" {r['already_invited']} adult(s) already had an invite."
+    if r.get("emailed"):
+        text += f" {r['emailed']} invite(s) sent by email: a reply joins."
     if r["out"]:
         text += f"\nInvite codes (hand them out, then delete the file): {r['out']}"
     return text

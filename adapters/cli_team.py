@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from adapters import email_invites
 from adapters.cli_command import (
     ConfigOption,
     JsonOption,
@@ -58,6 +59,9 @@ def invite(
         str | None, typer.Option("--student", help="Required for parent and teacher.")
     ] = None,
     school: SchoolOption = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Send the invite to this address: a reply joins.")
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -86,9 +90,11 @@ def invite(
             operator(store, settings, found), access.school_admin(pupil), action
         ):
             raise CommandError(f"--student: {pupil.name}'s record is archived: it takes no invites")
-        new = await invites.create_invite(
-            store, settings, SystemClock().now(), found, pupil, Role(role), None
-        )
+        now = SystemClock().now()
+        new = await invites.create_invite(store, settings, now, found, pupil, Role(role), None)
+        if email is not None:
+            sent_to = await email_invites.send_from_cli(store, settings, new, email, pupil, now)
+            return {"emailed": sent_to, "expires_at": new.invite.expires_at.isoformat()}
         return {"code": new.code, "link": new.link, "expires_at": new.invite.expires_at.isoformat()}
 
     run_admin(
@@ -96,7 +102,9 @@ def invite(
         as_json,
         work,
         lambda r: (
-            f"Invite code (works once, until {r['expires_at']}): {r['code']}\n"
+            f"Invite sent to {r['emailed']} (a reply joins, until {r['expires_at']})."
+            if "emailed" in r
+            else f"Invite code (works once, until {r['expires_at']}): {r['code']}\n"
             + (f"Link: {r['link']}" if r["link"] else f"They send /start {r['code']} to the bot.")
         ),
         invites=True,

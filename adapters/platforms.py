@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from adapters import slack_config, telegram_config
+from adapters import email_config, slack_config, telegram_config
+from adapters.email_config import EmailConfig
 from adapters.slack_config import SlackConfig
 from adapters.telegram_config import TelegramConfig
 from bot.config import PlatformConfig, SendLimit, Settings, default_settings, load_config
@@ -22,6 +23,7 @@ from storage.db import Database
 __all__ = [
     "PLATFORMS",
     "Adapter",
+    "EmailConfig",
     "PlatformSpec",
     "SlackConfig",
     "TelegramConfig",
@@ -79,6 +81,12 @@ PLATFORMS: Mapping[str, PlatformSpec[Any]] = {
             SlackConfig,
             slack_config.build,
             per_chat_per_second=slack_config.PER_CHANNEL_PER_SECOND,
+        ),
+        PlatformSpec(
+            email_config.NAME,
+            EmailConfig,
+            email_config.build,
+            per_second=email_config.PER_SECOND,
         ),
     )
 }

@@ -1,7 +1,7 @@
 """Fan-out benchmark: the real OutboxSender against a fake platform that enforces the limit.
 
     python bench/fanout.py [--n 1000] [--rate 30] [--db sqlite|postgres] [--inject 0.02]
-                           [--variant both|steady|kill] [--markdown]
+                           [--variant both|steady|kill] [--platform telegram|email] [--markdown]
 
 Seeds N check-in letters to N parents (one Telegram chat each), starts bench/fake_platform.py in
 its own process (it answers 429 above the rate, and at random for 2 % of requests), and runs:
@@ -16,6 +16,10 @@ counted them), dead rows, 429s injected and enforced, and the most letters the p
 any one second. Targets: ratio >= 0.95, zero duplicates, zero lost. PostgreSQL uses the
 database `tandem_bench_fanout` (created if missing, emptied). 1000 letters take about 40 s per
 variant; 5000 about 3 minutes per variant.
+
+`--platform email`: N parents reached by email instead, the real EmailAdapter (aiosmtplib) as
+the transport and bench/smtp_sink.py (aiosmtpd, in its own process) as the server; the limit is
+`--rate` letters a second ([sender] email_per_second), and nothing is refused at random.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fanout_email
 from _common import fresh_postgres, load, markdown_table, pg_url, print_table
 
 from bot.config import PlatformLimits, SenderConfig
@@ -92,8 +97,8 @@ class HttpPlatform:
 # --- the database ------------------------------------------------------------------------------
 
 
-async def seed(url: str, n: int) -> None:
-    """An empty schema with N parents (one Telegram chat each) and one due letter to each."""
+async def seed(url: str, n: int, platform: str = Platform.TELEGRAM) -> None:
+    """An empty schema with N parents (one chat or mailbox each) and one due letter to each."""
     if url.startswith("sqlite"):
         remove_sqlite(url.split("///", 1)[1])
     else:
@@ -109,13 +114,16 @@ async def seed(url: str, n: int) -> None:
             student = Student(school_id=school.id or 0, name="Sam", name_key="sam")
             people = [Person(display_name=f"Parent {i}") for i in range(n)]
             session.add_all([student, *people])
+            mailboxes = fanout_email.identities(n if platform == Platform.EMAIL else 0, now)
+            session.add_all(mailboxes)
             await session.flush()
+            chats = [str(m.id) for m in mailboxes] or [f"chat{i}" for i in range(n)]
             accounts = [
                 Account(
                     person_id=p.id or 0,
-                    platform=Platform.TELEGRAM,
-                    external_id=f"chat{i}",
-                    dm_chat_id=f"chat{i}",
+                    platform=platform,
+                    external_id=chats[i],
+                    dm_chat_id=chats[i],
                 )
                 for i, p in enumerate(people)
             ]
@@ -212,23 +220,30 @@ def sender_config(args: argparse.Namespace) -> SenderConfig:
     return SenderConfig(
         claim_seconds=args.claim_seconds,
         concurrency=args.concurrency,
-        limits={Platform.TELEGRAM: PlatformLimits(args.rate, args.per_chat)},
+        limits={
+            Platform.TELEGRAM: PlatformLimits(args.rate, args.per_chat),
+            Platform.EMAIL: PlatformLimits(args.rate, None),
+        },
     )
 
 
 async def run_sender(
     db_url: str, platform_url: str, config: SenderConfig, worker: str, stop: asyncio.Event
 ) -> None:
-    """The real sender, on the real clock, until `stop`."""
+    """The real sender, on the real clock, until `stop`; `platform_url` "smtp:<port>" sends
+    email through the real email adapter."""
     db = Database(db_url)
-    transport = HttpPlatform(platform_url, config.concurrency)
+    if platform_url.startswith("smtp:"):
+        email = fanout_email.transport(db, int(platform_url.removeprefix("smtp:")))
+        transports: dict[str, Any] = {Platform.EMAIL: email}
+    else:
+        transports = {Platform.TELEGRAM: HttpPlatform(platform_url, config.concurrency)}
     try:
-        sender = OutboxSender(
-            db, {Platform.TELEGRAM: transport}, SystemClock(), config, worker=worker
-        )
+        sender = OutboxSender(db, transports, SystemClock(), config, worker=worker)
         await sender.run(stop)
     finally:
-        await transport.close()
+        for transport in transports.values():
+            await (transport.close() if isinstance(transport, HttpPlatform) else transport.stop())
         await db.dispose()
 
 
@@ -241,7 +256,7 @@ def sender_process(args: argparse.Namespace, worker: str) -> subprocess.Popen[by
             "--db-url",
             args.db_url,
             "--platform-url",
-            args.platform_url,
+            args.sender_url,
             "--rate",
             str(args.rate),
             "--per-chat",
@@ -324,13 +339,13 @@ async def result_of(
     )
 
 
-async def steady(args: argparse.Namespace, platform: FakePlatformProcess) -> Result:
-    await seed(args.db_url, args.n)
+async def steady(args: argparse.Namespace, platform: Any) -> Result:
+    await seed(args.db_url, args.n, args.platform)
     await platform.call("POST", "/reset")
     stop = asyncio.Event()
     started = time.monotonic()  # the platform's clock is this machine's monotonic clock too
     sending = asyncio.create_task(
-        run_sender(args.db_url, platform.url, sender_config(args), "bench", stop)
+        run_sender(args.db_url, args.sender_url, sender_config(args), "bench", stop)
     )
     stats = await wait_until_done(platform, args, started + budget(args))
     stop.set()
@@ -338,8 +353,8 @@ async def steady(args: argparse.Namespace, platform: FakePlatformProcess) -> Res
     return await result_of("steady", args, stats, started)
 
 
-async def kill_and_restart(args: argparse.Namespace, platform: FakePlatformProcess) -> Result:
-    await seed(args.db_url, args.n)
+async def kill_and_restart(args: argparse.Namespace, platform: Any) -> Result:
+    await seed(args.db_url, args.n, args.platform)
     await platform.call("POST", "/reset")
     started = time.monotonic()
     first = sender_process(args, "bench-first")
@@ -405,8 +420,13 @@ def rows(results: list[Result]) -> list[list[Any]]:
 
 
 async def bench(args: argparse.Namespace) -> list[Result]:
-    platform = FakePlatformProcess.start(args.rate, args.per_chat, args.inject)
-    args.platform_url = platform.url
+    platform: Any
+    if args.platform == Platform.EMAIL:
+        platform = fanout_email.SmtpSinkProcess.start()
+        args.sender_url = f"smtp:{platform.smtp_port}"
+    else:
+        platform = FakePlatformProcess.start(args.rate, args.per_chat, args.inject)
+        args.sender_url = platform.url
     try:
         results = []
         if args.variant in ("both", "steady"):
@@ -433,6 +453,7 @@ def main() -> None:
         default=10,
         help="how soon a killed sender's letters come back (default 10)",
     )
+    parser.add_argument("--platform", choices=("telegram", "email"), default="telegram")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     # Child-process mode, used by the kill run.
     parser.add_argument("--sender-only", action="store_true", help=argparse.SUPPRESS)
@@ -453,9 +474,14 @@ def main() -> None:
             args.db_url = f"sqlite+aiosqlite:///{os.path.join(tmp, 'bench.db')}"
         results = asyncio.run(bench(args))
     notes = [
-        f"{args.db}; limit {args.rate}/s overall and {args.per_chat}/s per chat; "
-        f"{args.inject:.0%} of requests answered 429 at random (retry_after 1 s); "
-        f"concurrency {args.concurrency}; claim_seconds {args.claim_seconds}",
+        f"{args.platform}, {args.db}; limit {args.rate}/s overall"
+        + (
+            " (email: the real EmailAdapter to a local aiosmtpd; nothing refused); "
+            if args.platform == Platform.EMAIL
+            else f" and {args.per_chat}/s per chat; "
+            f"{args.inject:.0%} of requests answered 429 at random (retry_after 1 s); "
+        )
+        + f"concurrency {args.concurrency}; claim_seconds {args.claim_seconds}",
         f"load average before: {load_before}; after: {load()}",
         f"targets: ratio >= {TARGET_RATIO}, zero duplicates, zero lost",
     ]

@@ -28,7 +28,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "adult": ("adult", "adult name", "name", "guardian", "person"),
     "role": ("role",),
     "contact": ("contact", "contact hint", "hint"),
+    "email": ("email", "e-mail", "email address"),
 }
+MAX_EMAIL = 254
 ROLES = {Role.PARENT.value: Role.PARENT, Role.TEACHER.value: Role.TEACHER}
 INVITES_COLUMNS = ("line", "student", "adult", "role", "contact", "code", "link", "expires_at")
 
@@ -42,6 +44,7 @@ class RosterRow:
     adult: str = ""
     role: Role | None = None
     contact: str = ""
+    email: str = ""  # the invite is emailed there (`tandem roster import`, [email] enabled)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def read_roster(text: str, source: str) -> list[RosterRow]:
                 if unknown:
                     problems.append(
                         f"line {line}: unknown column {unknown!r} (expected "
-                        "student, adult, role, contact)"
+                        "student, adult, role, contact, email)"
                     )
                     break
                 continue
@@ -117,7 +120,9 @@ def read_roster(text: str, source: str) -> list[RosterRow]:
         shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
         raise RosterError(f"{source}: {len(problems)} bad row(s), nothing imported: {shown}")
     if not rows:
-        raise RosterError(f"{source}: no rows to import (columns: student, adult, role, contact)")
+        raise RosterError(
+            f"{source}: no rows to import (columns: student, adult, role, contact, email)"
+        )
     return rows
 
 
@@ -153,7 +158,16 @@ def _row(line: int, cells: Sequence[str], order: Sequence[str]) -> tuple[RosterR
         return None, f"role must be parent or teacher, not {role_text[:20]!r}"
     if not adult and (role_text or contact):
         return None, "a role or contact without an adult's name"
-    return RosterRow(line, student, adult, ROLES.get(role_text) if adult else None, contact), ""
+    if not adult and values.get("email"):
+        return None, "an email without an adult's name"
+    email = values.get("email", "").lower()
+    local, at, domain = email.rpartition("@")
+    if email and (
+        not local or not at or "." not in domain or " " in email or len(email) > MAX_EMAIL
+    ):
+        return None, f"{email[:40]!r} is not an email address like dana@example.org"
+    role = ROLES.get(role_text) if adult else None
+    return RosterRow(line, student, adult, role, contact, email), ""
 
 
 async def import_roster(

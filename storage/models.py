@@ -64,6 +64,7 @@ def _utc_from_sqlite(value: str | None) -> datetime | None:
 class Platform(StrEnum):
     TELEGRAM = "telegram"
     SLACK = "slack"
+    EMAIL = "email"
     CONSOLE = "console"
 
 
@@ -169,6 +170,9 @@ class Person(SQLModel, table=True):
     quiet_hours: str | None = Field(default=None, sa_type=String(16))
     # Check-ins are skipped until then (`/pause`); None means not paused.
     paused_until: datetime | None = utc_field(nullable=True)
+    # The platform letters go to (`/delivery email`), among the active accounts; None = the
+    # first account made.
+    delivery_platform: str | None = Field(default=None, sa_type=String(16))
 
 
 class Account(SQLModel, table=True):
@@ -462,3 +466,44 @@ class JobRun(SQLModel, table=True):
     occurrence: str = Field(primary_key=True, sa_type=String(32))  # "2026-W48", "2026-11-26"
     worker: str = Field(sa_type=String(64))
     started_at: datetime = utc_field(index=True)
+
+
+class EmailIdentity(SQLModel, table=True):
+    """A person reached by email: their address and the secret reply address that proves them.
+
+    The reply key is never stored: it is recomputed from `key_salt` and the app's secret key, and
+    found again by `key_hash` (a keyed hash of it), so a database dump reveals neither. The email
+    account's `external_id` is this row's id.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(sa_type=String(254), unique=True)  # lower-cased addr-spec
+    key_salt: str = Field(sa_type=String(32))
+    key_hash: str = Field(sa_type=String(64), unique=True)
+    # The invite a reply to the invite letter redeems, sealed under the reply key; None once used.
+    invite_sealed: str | None = Field(default=None, sa_type=String(128))
+    # When a server refused the address for good (a 5xx, a bounce); None while it takes mail.
+    unreachable_at: datetime | None = utc_field(nullable=True)
+    created_at: datetime = utc_field()
+
+
+class EmailMessage(SQLModel, table=True):
+    """A letter we sent or a message we took, by its Message-ID: threading, dedupe, and the
+    buttons a reply may name ("GOOD")."""
+
+    message_id: str = Field(primary_key=True, sa_type=String(255))
+    identity_id: int | None = Field(
+        default=None, foreign_key="emailidentity.id", index=True, ondelete="CASCADE"
+    )
+    outgoing: bool
+    # A letter's buttons as [[reply word, token], ...]; empty for a message taken.
+    buttons: list[list[str]] = Field(default_factory=list, sa_type=JSON)
+    at: datetime = utc_field(index=True)
+
+
+class EmailMailbox(SQLModel, table=True):
+    """The last IMAP UID taken from one folder (per UIDVALIDITY), so nothing is taken twice."""
+
+    folder: str = Field(primary_key=True, sa_type=String(200))
+    uidvalidity: int = Field(primary_key=True, sa_type=BigInteger)
+    last_uid: int = Field(default=0, sa_type=BigInteger)

@@ -14,7 +14,7 @@ from bot.i18n import Translator, language_name, languages
 from bot.quiet_hours import OFF, person_quiet_hours
 from bot.router import Router
 from bot.weekly import week_bounds
-from storage.models import Delivery
+from storage.models import Delivery, Platform
 
 MAX_PAUSE = timedelta(days=366)
 
@@ -71,10 +71,22 @@ async def choose_language(ctx: Context, language: str) -> None:
 async def set_delivery(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
     """`/delivery instant` (each note as it comes) or `/delivery weekly` (the summary only)."""
     wanted = args.strip().casefold()
+    if wanted in {platform.value for platform in Platform}:
+        return [await choose_platform(ctx, wanted)]
     if wanted not in (Delivery.INSTANT, Delivery.WEEKLY):
         return [ctx.say("settings.delivery_usage")]
     await ctx.store.students.set_delivery(ctx.my_id, wanted)
     return [ctx.say(f"settings.delivery_set.{wanted}")]
+
+
+async def choose_platform(ctx: Context, platform: str) -> Reply:
+    """`/delivery email`: letters go to the sender's account there, of the ones they have."""
+    platforms = (await ctx.store.people.platforms_of([ctx.my_id])).get(ctx.my_id, [])
+    if platform not in platforms:
+        return ctx.say("settings.delivery_platform_missing", platform=platform)
+    ctx.me.delivery_platform = platform
+    await ctx.store.people.save(ctx.me)
+    return ctx.say("settings.delivery_platform_set", platform=platform)
 
 
 async def set_quiet(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:

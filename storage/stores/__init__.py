@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.stores.bot_profile import BotProfileStore
 from storage.stores.buttons import ButtonStore
+from storage.stores.email import EmailStore
 from storage.stores.entries import EntryStore
 from storage.stores.events import EventStore
 from storage.stores.invites import InviteStore
@@ -43,6 +44,7 @@ class Store:
         self.translations = TranslationStore(session)
         self.bot_profile = BotProfileStore(session)
         self.job_runs = JobRunStore(session)  # which replica composes a job's occurrence
+        self.email = EmailStore(session)
         self.status = StatusView(session)
 
 

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, delete, exists, func, update
+from sqlalchemy import (
+    ColumnElement,
+    PrimaryKeyConstraint,
+    UniqueConstraint,
+    case,
+    delete,
+    exists,
+    func,
+    update,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.main import default_registry
@@ -137,11 +146,13 @@ class PeopleStore(Queries):
         return (await self.session.exec(statement)).all()
 
     async def delivery_account(self, person_id: int) -> Account | None:
-        """The account a person is reached on: their first active one."""
+        """The account a person is reached on: their active one on the platform they chose
+        (`/delivery email`), else their first active one."""
         statement = (
             select(Account)
+            .join(Person, col(Person.id) == col(Account.person_id))
             .where(Account.person_id == person_id, col(Account.active).is_(True))
-            .order_by(col(Account.id))
+            .order_by(chosen_first(), col(Account.id))
         )
         return (await self.session.exec(statement)).first()
 
@@ -269,3 +280,8 @@ class PeopleStore(Queries):
                 await self.session.exec(statement.execution_options(synchronize_session=False))
             ).rowcount
         )
+
+
+def chosen_first() -> ColumnElement[int]:
+    """0 for an account on the platform its person chose, 1 for the others: an order."""
+    return case((col(Account.platform) == col(Person.delivery_platform), 0), else_=1)

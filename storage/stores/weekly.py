@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from storage.models import Account, Entry, EntryKind, Goal, Measure, Membership, Person, Student
 from storage.stores._sql import Queries
+from storage.stores.people import chosen_first
 
 
 class WeekEntry(NamedTuple):
@@ -112,7 +113,8 @@ class WeeklyView(Queries):
         return [Reader._make(row) for row in (await connection.execute(statement)).all()]
 
     async def accounts(self, school_id: int) -> dict[int, Account]:
-        """The delivery account (first active) of everyone on a team at the school."""
+        """The delivery account of everyone on a team at the school: the active one on the
+        platform they chose, else their first active one."""
         members = (
             select(Membership.person_id)
             .join(Student, col(Student.id) == col(Membership.student_id))
@@ -120,8 +122,10 @@ class WeeklyView(Queries):
         )
         statement = (
             select(Account)
+            .join(Person, col(Person.id) == col(Account.person_id))
             .where(col(Account.person_id).in_(members), col(Account.active).is_(True))
-            .order_by(col(Account.id).desc())
+            # The last row for a person wins: the chosen platform's, else the first made.
+            .order_by(chosen_first().desc(), col(Account.id).desc())
         )
         return {account.person_id: account for account in (await self.session.exec(statement))}
 

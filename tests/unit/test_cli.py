@@ -307,6 +307,7 @@ def test_status_counts_people_students_entries_this_week_and_outbox(oak: str) ->
         "entries_this_week": 1,
         "outbox": {"pending": 2, "sent": 1},
         "unreachable": status["unreachable"],  # tests/unit/test_team_cli.py
+        "email_unreachable": [],
     }
 
 
@@ -349,6 +350,7 @@ def test_status_of_an_empty_school_is_all_zero(oak: str) -> None:
         "entries_this_week": 0,
         "outbox": {},
         "unreachable": {"Oak School": {"blocked": [], "never_joined": [status_admin_invite()]}},
+        "email_unreachable": [],
     }
 
 

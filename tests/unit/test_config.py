@@ -492,7 +492,11 @@ def test_sender_defaults_match_the_documented_limits() -> None:
         max_attempts=8,
         claim_seconds=60,
         concurrency=16,
-        limits={"telegram": PlatformLimits(30, 1), "slack": PlatformLimits(None, 1)},
+        limits={
+            "telegram": PlatformLimits(30, 1),
+            "slack": PlatformLimits(None, 1),
+            "email": PlatformLimits(10, None),
+        },
     )
 
 

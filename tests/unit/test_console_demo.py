@@ -204,6 +204,7 @@ def test_running_the_demo_twice_seeds_once_and_keeps_entries(
         "entries_this_week": 1,
         "outbox": {},
         "unreachable": {"Maple Elementary (demo)": {"blocked": [], "never_joined": []}},
+        "email_unreachable": [],
     }
 
 

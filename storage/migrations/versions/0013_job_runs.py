@@ -1,7 +1,7 @@
 """job_run: one row per scheduled job occurrence, claimed by the replica that runs it
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-03 12:00:00.000000
 
 """
@@ -13,8 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '0013'
-# The chain is fixed at merge: 0012 lands beside this one.
-down_revision: Union[str, Sequence[str], None] = '0011'
+down_revision: Union[str, Sequence[str], None] = '0012'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
