@@ -82,6 +82,11 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
         memory = MailboxMemory(self.db)
         self._reading = asyncio.create_task(self.inbox.run(self.on_mail, memory, self._stopping))
 
+    async def is_connected(self) -> bool:
+        """Reading the mailbox: the loop running and logged in to the IMAP server."""
+        reading = self._reading is not None and not self._reading.done()
+        return reading and self.inbox.connected
+
     async def connect(self) -> None:
         """Nothing to log in to for sending only: SMTP connects with the first letter."""
 

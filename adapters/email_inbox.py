@@ -112,6 +112,11 @@ class ImapInbox:
         finally:
             await asyncio.to_thread(_close, client)
 
+    @property
+    def connected(self) -> bool:
+        """Logged in to the mailbox right now (not pausing after a failure)."""
+        return self._connected
+
     async def run(self, handler: MailHandler, memory: UidMemory, stop: asyncio.Event) -> None:
         """Hand over new letters until `stop` is set, reconnecting with backoff on failures.
 
@@ -134,6 +139,7 @@ class ImapInbox:
             except Exception:
                 log.exception("IMAP %s: handling a letter failed", self.settings.folder)
                 failures = 1 if self._connected else failures + 1
+            self._connected = False  # /healthz: down while we pause and reconnect
             if failures and not stop.is_set():
                 delay = self._delays[min(failures, len(self._delays)) - 1]
                 await self._pause(stop, delay)
