@@ -11,14 +11,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
 from bidi import get_display
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from bot.charts import ChartData, ChartLabels, Point, draw_png
 from bot.i18n import Translator, find_language, language_name, translate
-from bot.i18n.compile import sources
+from bot.i18n import compile as compile_module
+from bot.i18n.compile import missing_entries, problems, sources
+from bot.i18n.right_to_left import bare_runs, isolate
 from bot.script_layout import drawn_order, without_bidi_controls
 from tests.conftest import DemoSchool
 from tests.unit.test_console_demo import run_demo
@@ -326,3 +329,43 @@ def test_a_parent_moves_through_the_three_languages_in_the_demo(tmp_path: Path) 
     settings = week.answer("Dana Rivera", "/settings")
     assert settings[1].startswith("语言：简体中文（/language en|es|vi|ar|zh_Hans）")
     assert "时区：America/Chicago" in "\n".join(settings)
+
+
+# --- keeping the new catalogs complete ---------------------------------------------------------
+
+
+def test_the_check_names_a_command_left_bare_in_arabic_and_isolate_wraps_it() -> None:
+    english = Catalog(locale="en")
+    english.add("For example: /original 12", context="original.usage")
+    arabic = Catalog(locale="ar")
+    arabic.add("For example: /original 12", "مثلًا: /original 12", context="original.usage")
+
+    found = list(problems("ar", arabic, english))
+    fixed = isolate("مثلًا: /original 12 أو {name}")
+
+    assert any("'/original 12' is not in an isolate" in problem for problem in found)
+    assert fixed == "مثلًا: \u2068/original 12\u2069 أو \u2068{name}\u2069"
+    assert list(bare_runs(fixed)) == []
+
+
+def test_missing_lists_the_messages_a_catalog_lacks_ready_to_translate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    template = tmp_path / "messages.pot"
+    po = tmp_path / "locale" / "ar" / "LC_MESSAGES" / "tandem.po"
+    po.parent.mkdir(parents=True)
+    english = Catalog(locale="en")
+    english.add("Hello", context="greeting.hello")
+    english.add(("{count} note", "{count} notes"), context="count.notes")
+    arabic = Catalog(locale="ar")
+    arabic.add("Hello", "مرحبًا", context="greeting.hello")
+    for path, catalog in ((template, english), (po, arabic)):
+        with path.open("wb") as handle:
+            write_po(handle, catalog)
+    monkeypatch.setattr(compile_module, "TEMPLATE", template)
+    monkeypatch.setattr(compile_module, "LOCALES", tmp_path / "locale")
+
+    entries = missing_entries("ar")
+
+    assert 'msgctxt "count.notes"' in entries and "greeting.hello" not in entries
+    assert entries.count("msgstr[") == 6  # Arabic's six plural forms, each to fill in
