@@ -16,6 +16,7 @@ from adapters.slack_config import SlackConfig
 from adapters.telegram_config import TelegramConfig
 from bot.config import PlatformConfig, SendLimit, Settings, default_settings, load_config
 from bot.dispatch import Dispatcher
+from bot.i18n.school_catalog import read_school_catalog, use_school_catalog
 from bot.outbox import Transport
 from storage.db import Database
 
@@ -81,8 +82,12 @@ PLATFORMS: Mapping[str, PlatformSpec[Any]] = {
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """The config file and the environment, every platform's section included."""
-    return load_config(path, environ, PLATFORMS.values())
+    """The config file and the environment, every platform's section included; the school's
+    own wording (`[school] catalog_dir`) is in use from here on."""
+    settings = load_config(path, environ, PLATFORMS.values())
+    folder = settings.school.catalog_dir
+    use_school_catalog(read_school_catalog(Path(folder)) if folder else {})
+    return settings
 
 
 def defaults() -> Settings:

@@ -33,7 +33,8 @@ from bot.config_values import (
     read_file,
     toml_type,
 )
-from bot.i18n import languages
+from bot.i18n import find_language, languages
+from bot.i18n.school_catalog import SchoolCatalogError, read_school_catalog
 from bot.translation_config import TranslationConfig, read_translation
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class SchoolConfig:
     name: str = "Maple Elementary"
     timezone: str = "America/Chicago"
     language: str = "en"
+    # A folder of .po files whose messages replace Tandem's wording (bot/i18n/school_catalog.py).
+    catalog_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -301,8 +304,17 @@ def _school(s: Section) -> SchoolConfig:
     timezone = s.text("timezone", default.timezone)
     if timezone not in zoneinfo.available_timezones():
         raise s.error("timezone", "not a time zone known to zoneinfo, e.g. 'America/Chicago'")
-    language = s.choice("language", default.language, languages())  # those with a catalog
-    return SchoolConfig(name=name, timezone=timezone, language=language)
+    wanted = s.text("language", default.language)
+    language = find_language(wanted)  # those with a catalog: `zh_Hans`, `zh-hans`, `es`
+    if language is None:
+        raise s.error("language", f"expected one of {', '.join(map(repr, languages()))}")
+    catalog_dir = s.text("catalog_dir", default.catalog_dir)
+    if catalog_dir:
+        try:
+            read_school_catalog(Path(catalog_dir))
+        except SchoolCatalogError as err:
+            raise s.error("catalog_dir", str(err)) from None
+    return SchoolConfig(name=name, timezone=timezone, language=language, catalog_dir=catalog_dir)
 
 
 def _schedule(s: Section) -> ScheduleConfig:
