@@ -6,6 +6,7 @@ The composition root reads the config with `load_settings` and builds what is en
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from adapters.slack_config import SlackConfig
 from adapters.telegram_config import TelegramConfig
 from bot.config import PlatformConfig, SendLimit, Settings, default_settings, load_config
 from bot.dispatch import Dispatcher
+from bot.i18n import DEFAULT_LANGUAGE, find_language
 from bot.i18n.school_catalog import read_school_catalog, use_school_catalog
 from bot.outbox import Transport
 from storage.db import Database
@@ -87,7 +89,22 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     settings = load_config(path, environ, PLATFORMS.values())
     folder = settings.school.catalog_dir
     use_school_catalog(read_school_catalog(Path(folder)) if folder else {})
+    _school_language[:] = [settings.school.language]
     return settings
+
+
+# The language of the school in the settings last loaded: what the operator reads.
+_school_language: list[str] = []
+
+
+def operator_language(environ: Mapping[str, str] | None = None) -> str:
+    """The school's language once its settings are loaded; before that (or when they cannot
+    be), the operator's locale: LC_ALL, LC_MESSAGES or LANG (`es_MX.UTF-8` is Spanish)."""
+    if _school_language:
+        return _school_language[0]
+    env = os.environ if environ is None else environ
+    locale = env.get("LC_ALL") or env.get("LC_MESSAGES") or env.get("LANG") or ""
+    return find_language(locale.split(".")[0]) or DEFAULT_LANGUAGE
 
 
 def defaults() -> Settings:

@@ -22,6 +22,7 @@ _OPENERS = ("\u2066", "\u2067", FSI)
 _ALONE = re.compile(r"\s*\{\w+\}\s*")  # a note on its own line: its own paragraph and direction
 _BARE_VALUE = re.compile(r"#?\{\w+\}")
 _BARE_COMMAND = re.compile(r"/[a-z_]+(?:[ ][A-Za-z0-9_:|\[\]./%#-]+)*(?<![.])")
+_BARE_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")  # a `tandem` option: `--student`
 
 
 def outside_isolates(line: str) -> str:
@@ -53,16 +54,18 @@ def bare_runs(text: str) -> Iterator[str]:
         right_to_left = any(unicodedata.bidirectional(char) in ("R", "AL") for char in own)
         if right_to_left and _first_strong(own) == "L":
             yield f"line {line.strip()[:30]!r} would be laid out left to right"
-        for found in (*_BARE_VALUE.finditer(own), *_BARE_COMMAND.finditer(own)):
-            yield f"{found.group(0)!r} is not in an isolate (U+2068 ... U+2069)"
+        for pattern in (_BARE_VALUE, _BARE_COMMAND, _BARE_OPTION):
+            for found in pattern.finditer(own):
+                yield f"{found.group(0)!r} is not in an isolate (U+2068 ... U+2069)"
 
 
 def isolate(text: str) -> str:
-    """Wrap each bare value (`{name}`, `#{tag}`) and command (`/log Sam`) in an isolate."""
+    """Wrap each bare value (`{name}`, `#{tag}`), command (`/log Sam`) and option
+    (`--student`) in an isolate."""
     lines = []
     for line in text.split("\n"):
         if not _ALONE.fullmatch(line):
-            for pattern in (_BARE_VALUE, _BARE_COMMAND):
+            for pattern in (_BARE_VALUE, _BARE_COMMAND, _BARE_OPTION):
                 line = _wrap(pattern, line)
         lines.append(line)
     return "\n".join(lines)
