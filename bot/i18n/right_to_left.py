@@ -21,7 +21,7 @@ FSI, PDI = "\u2068", "\u2069"
 _OPENERS = ("\u2066", "\u2067", FSI)
 _ALONE = re.compile(r"\s*\{\w+\}\s*")  # a note on its own line: its own paragraph and direction
 _BARE_VALUE = re.compile(r"#?\{\w+\}")
-_BARE_COMMAND = re.compile(r"/[a-z_]+(?:[ ][A-Za-z0-9_:|\[\]./%#-]+)*(?<![.])")
+_BARE_COMMAND = re.compile(r"(?<![A-Za-z0-9/])/[a-z_]+(?:[ ][A-Za-z0-9_:|\[\]./%#-]+)*(?<![.])")
 _BARE_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")  # a `tandem` option: `--student`
 
 
