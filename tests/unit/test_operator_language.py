@@ -93,3 +93,9 @@ def test_every_operator_message_the_adapters_use_is_in_every_catalog() -> None:
     assert len(used) > 20
     for language in languages():
         assert used - set(messages(language).texts) == set(), language
+
+
+def test_a_roster_refusal_is_in_the_schools_language(oak: str, tmp_path: Path) -> None:
+    run = tandem("student", "add", "+Sam", "--config", str(spanish_school(tmp_path)))
+
+    assert run.error == "tandem: el nombre de un estudiante no puede empezar por '+'"
