@@ -24,6 +24,7 @@ from bot.i18n.compile import missing_entries, problems, sources
 from bot.i18n.right_to_left import bare_runs, isolate
 from bot.script_layout import drawn_order, without_bidi_controls
 from tests.conftest import DemoSchool
+from tests.unit.conftest import Mail, chicago
 from tests.unit.test_console_demo import run_demo
 from tests.unit.test_progress_report import measured_term
 
@@ -371,3 +372,28 @@ def test_missing_lists_the_messages_a_catalog_lacks_ready_to_translate(
 
     assert 'msgctxt "count.notes"' in entries and "greeting.hello" not in entries
     assert entries.count("msgstr[") == 6  # Arabic's six plural forms, each to fill in
+
+
+# --- the weekly summary's glossary -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", NEW)
+async def test_the_summary_explains_special_education_words_in_each_new_language(
+    school: DemoSchool, mail: Mail, language: str
+) -> None:
+    await school.say(school.parent, f"/language {language}")
+    await school.say(school.teacher, "+ Sam used his AAC device to ask for a break, per his IEP")
+    school.clock.set(chicago(2026, 11, 27, 15))
+
+    await mail.summary()
+
+    letter = (await mail.letter(school.parent, "summary")).text
+    t = Translator(language)
+    assert letter.split("\n\n")[-1].splitlines() == [
+        t("summary.glossary"),
+        f"• {t('glossary.iep')}",
+        f"• {t('glossary.aac')}",
+    ]
+    assert letter.startswith(
+        t("summary.title", student="Sam Rivera", start=t.day_month(chicago(2026, 11, 23, 0).date()))
+    )
