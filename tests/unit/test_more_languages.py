@@ -397,3 +397,25 @@ async def test_the_summary_explains_special_education_words_in_each_new_language
     assert letter.startswith(
         t("summary.title", student="Sam Rivera", start=t.day_month(chicago(2026, 11, 23, 0).date()))
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("؟ Sam: هل يستطيع أخذ سماعاته في الحافلة", "entry.logged_question"),
+        ("？Sam：可以在校车上戴耳机吗", "entry.logged_question"),
+        ("＋Sam 读完了一整页", "entry.logged_win"),
+    ],
+)
+async def test_arabic_and_chinese_keyboards_signs_log_a_note(
+    school: DemoSchool, typed: str, key: str
+) -> None:
+    said = await school.say(school.teacher, typed)
+
+    assert said.text.startswith(translate("en", key, student="Sam Rivera"))
+
+
+async def test_a_full_width_colon_names_the_student(school: DemoSchool) -> None:
+    said = await school.say(school.teacher, "Sam：睡得不好")
+
+    assert said.text.startswith(translate("en", "entry.logged_note", student="Sam Rivera"))
