@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from adapters import cli_email, cli_records, cli_report, cli_run, cli_school, cli_team
+from adapters import cli_email, cli_records, cli_report, cli_run, cli_school, cli_team, platforms
 from bot.errors import CommandError
 
 app = typer.Typer(
@@ -45,10 +45,14 @@ def _refusing(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def refusing(*args: Any, **kwargs: Any) -> None:
+        platforms.forget_operator_language()
         try:
             command(*args, **kwargs)
         except CommandError as error:
-            typer.echo(f"tandem: {error}", err=True)
+            typer.echo(
+                f"tandem: {error.in_language(platforms.operator_language(kwargs.get('config')))}",
+                err=True,
+            )
             raise typer.Exit(2) from None
 
     return refusing

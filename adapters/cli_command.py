@@ -18,7 +18,7 @@ from adapters.telegram_config import TelegramConfig
 from adapters.telegram_profile import ProfileUnavailable, fetch_bot_username
 from bot.config import Settings, check_secret_key
 from bot.context import Context, SystemClock
-from bot.errors import CommandError
+from bot.errors import CommandError, Said, said
 from bot.i18n import Translator
 from storage.db import Database
 from storage.models import Platform, School, Via
@@ -34,6 +34,8 @@ SchoolOption = Annotated[str | None, typer.Option("--school")]
 Work = Callable[[Store, Settings], Awaitable[dict[str, Any]]]
 Show = Callable[[dict[str, Any]], str]
 T = TypeVar("T")
+THE_DATABASE = said("operator.the_database")
+THE_DATABASE_OR_PLATFORM = said("operator.the_database_or_platform")
 
 
 def load_settings(config: Path | None, *, makes_codes: bool = False) -> Settings:
@@ -45,15 +47,17 @@ def load_settings(config: Path | None, *, makes_codes: bool = False) -> Settings
     return settings
 
 
-def run_async(main: Callable[[], Coroutine[Any, Any, T]], what: str = "the database") -> T:
+def run_async(main: Callable[[], Coroutine[Any, Any, T]], what: str | Said = THE_DATABASE) -> T:
     """Run a command's coroutine; a database (or platform) out of reach is a CommandError."""
     try:
         return asyncio.run(main())
     except OSError as err:
-        raise CommandError(f"cannot reach {what} ({err.strerror or err})") from None
+        raise CommandError(
+            said("operator.cannot_reach", what=what, why=err.strerror or err)
+        ) from None
     except DBAPIError as err:
         # The driver's own words, never the URL: it may hold a password.
-        raise CommandError(f"cannot use {what} ({err.orig})") from None
+        raise CommandError(said("operator.cannot_use", what=what, why=err.orig)) from None
 
 
 def print_result(result: dict[str, Any], as_json: bool, show: Show) -> None:

@@ -21,7 +21,7 @@ from adapters.private_file import write_private
 from bot import access, forget, grammar, record_export, roster, student_record
 from bot.access import Action
 from bot.config import Settings
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from bot.student_record import StudentRecord
 from storage.db import Database
 from storage.models import ExportFormat
@@ -53,7 +53,9 @@ def export(
         if not await access.authorize(
             ctx, access.school_admin(pupil), Action.EXPORT, access.Exported(form)
         ):
-            raise CommandError("not allowed")  # the operator is the school's admin: not reached
+            raise CommandError(
+                said("operator.not_allowed")
+            )  # the operator is the school's admin: not reached
         record = await student_record.gather(store, pupil)
         now = ctx.clock.now()
         text = record_export.render(record, form, now)
@@ -113,17 +115,14 @@ def forget_command(
 ) -> None:
     """Delete every trace of a student: entries, goals, team, invites, outbox, buttons, log."""
     if not yes:
-        raise CommandError(
-            f"forget deletes every trace of {student!r} and cannot be undone: "
-            "export first if the record is needed, then add --yes"
-        )
+        raise CommandError(said("operator.forget_needs_yes", student=repr(student)))
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
         found = await roster.pick_school(store, settings, school)
         pupil = await roster.student_named(store, found, student)
         # Deleting by a unique prefix would be too easy a slip: the full name is required.
         if grammar.fold(pupil.name) != grammar.fold(student):
-            raise CommandError(f"--student: write the full name to forget ({pupil.name!r})")
+            raise CommandError(said("operator.forget_full_name", student=repr(pupil.name)))
         done = await forget.forget_student(operator(store, settings, found), pupil, people=people)
         return {
             "student_id": done.student_id,

@@ -21,7 +21,7 @@ from adapters.private_file import write_private
 from bot import access, progress_report, roster
 from bot.access import Action, Viewed
 from bot.config import Settings
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from bot.i18n import Translator, languages
 from bot.report_pdf import render_pdf
 from storage.models import Read
@@ -41,7 +41,7 @@ def _day(text: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise CommandError(f"{name}: write the date like 2027-03-01, not {text!r}") from None
+        raise CommandError(said("operator.date_option", option=name, text=repr(text))) from None
 
 
 def report(
@@ -59,7 +59,13 @@ def report(
 ) -> None:
     """A student's progress report: every goal's measures, charts and trend, in one file."""
     if language is not None and language not in languages():
-        raise CommandError(f"--language: one of {', '.join(languages())}, not {language!r}")
+        raise CommandError(
+            said(
+                "operator.language_option",
+                languages=", ".join(languages()),
+                language=repr(language),
+            )
+        )
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
         found = await roster.pick_school(store, settings, school)
@@ -69,13 +75,15 @@ def report(
         last = _day(end, "--to") or today
         first = _day(start, "--from") or last - DEFAULT_PERIOD
         if first > last:
-            raise CommandError("--from is after --to: give the first day, then the last")
+            raise CommandError(said("operator.from_after_to"))
         if last > today:
-            raise CommandError(f"--to is in the future: the last day can be today ({today})")
+            raise CommandError(said("operator.to_in_future", today=today))
         if not await access.authorize(
             ctx, access.school_admin(pupil), Action.EXPORT, Viewed(Read.REPORT)
         ):
-            raise CommandError("not allowed")  # the operator is the school's admin: not reached
+            raise CommandError(
+                said("operator.not_allowed")
+            )  # the operator is the school's admin: not reached
         t = Translator(language or found.language)
         made = await progress_report.gather(store, found, pupil, first, last, today)
         blocks = await progress_report.compose(made, t, charts_too=form is ReportFormat.PDF)

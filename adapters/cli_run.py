@@ -15,6 +15,7 @@ import typer
 
 from adapters.bootstrap import bootstrap
 from adapters.cli_command import (
+    THE_DATABASE_OR_PLATFORM,
     ConfigOption,
     JsonOption,
     load_settings,
@@ -28,7 +29,7 @@ from adapters.runtime import drain_outbox, serve
 from bot import jobs, roster, team
 from bot.config import ConfigError, DatabaseConfig, Settings, check_secret_key
 from bot.context import SystemClock
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from bot.weekly import week_bounds
 from storage.stores import Store
 
@@ -38,7 +39,7 @@ def run(config: ConfigOption = None) -> None:
     settings = load_settings(config)
     if not settings.enabled_platforms:
         switches = " or ".join(f"{name}.enabled" for name in PLATFORMS)
-        raise CommandError(f"nothing to run: set {switches} to true in the config")
+        raise CommandError(said("operator.nothing_to_run", switches=switches))
     check_secret_key(settings.security)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -48,7 +49,7 @@ def run(config: ConfigOption = None) -> None:
         async with bootstrap(settings) as tandem:
             await serve(tandem)
 
-    run_async(main, "the database or the platform")
+    run_async(main, THE_DATABASE_OR_PLATFORM)
 
 
 class JobName(StrEnum):
@@ -98,7 +99,7 @@ def run_job(
                 "skipped": {r.school: r.skipped for r in reports if r.skipped},
             }
 
-    print_result(run_async(main, "the database or the platform"), as_json, _describe_job)
+    print_result(run_async(main, THE_DATABASE_OR_PLATFORM), as_json, _describe_job)
 
 
 def _describe_job(result: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ from adapters.private_file import write_private
 from bot import invites, roster, roster_import, team
 from bot.config import Settings
 from bot.context import SystemClock
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from storage.models import Role
 from storage.stores import Store
 
@@ -42,7 +42,7 @@ def init(
     name = school or settings.school.name
     tz = timezone or settings.school.timezone
     if tz not in available_timezones():
-        raise CommandError(f"--timezone: unknown timezone {tz!r} (use a name like America/Chicago)")
+        raise CommandError(said("operator.unknown_timezone", timezone=repr(tz)))
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
         found = await roster.ensure_school(store, name, tz, settings.school.language)
@@ -155,7 +155,7 @@ def roster_import_command(
     settings = load_settings(config, makes_codes=True)
     rows = _read_roster(file)
     if out is not None and (out.exists() or out.is_symlink()):
-        raise CommandError(f"--out: {out} exists; invite codes are never written over another file")
+        raise CommandError(said("operator.out_exists", path=out))
     target = out or roster_import.invites_path(file)
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
@@ -194,9 +194,11 @@ def _read_roster(file: Path) -> list[roster_import.RosterRow]:
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise CommandError(f"{file}: not UTF-8 text (save the roster as CSV UTF-8)") from None
+        raise CommandError(said("operator.roster_not_utf8", file=file)) from None
     except OSError as err:
-        raise CommandError(f"{file}: cannot read ({err.strerror or err})") from None
+        raise CommandError(
+            said("operator.cannot_read_file", file=file, why=err.strerror or err)
+        ) from None
     return roster_import.read_roster(text, file.name)
 
 

@@ -21,7 +21,7 @@ from bot import access, invites, roster, team
 from bot.access import Action
 from bot.config import Settings
 from bot.context import SystemClock
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from storage.models import Person, Role, School, Student
 from storage.stores import Store
 
@@ -38,14 +38,16 @@ async def _student(store: Store, settings: Settings, school: str | None, name: s
     pupil = await roster.student_named(store, found, name)
     ctx = operator(store, settings, found)
     if not await access.authorize(ctx, access.school_admin(pupil), Action.TEAM):
-        raise CommandError("not allowed")  # the operator is the school's admin: not reached
+        raise CommandError(
+            said("operator.not_allowed")
+        )  # the operator is the school's admin: not reached
     return pupil
 
 
 async def _person(store: Store, person_id: int, option: str = "--person") -> Person:
     person = await store.people.get(person_id)
     if person is None:
-        raise CommandError(f"{option}: no person with id {person_id} (tandem team list shows ids)")
+        raise CommandError(said("operator.no_person", option=option, id=person_id))
     return person
 
 
@@ -72,9 +74,9 @@ def invite(
     if context.invoked_subcommand is not None:
         return
     if role not in (Role.PARENT, Role.TEACHER, Role.ADMIN):
-        raise CommandError(f"--role: must be parent, teacher or admin, not {role!r}")
+        raise CommandError(said("operator.role_option", role=repr(role)))
     if role != Role.ADMIN and not student:
-        raise CommandError("--student: required for a parent or teacher invite")
+        raise CommandError(said("operator.student_needed"))
     settings = load_settings(config, makes_codes=True)
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
@@ -89,7 +91,7 @@ def invite(
         if pupil is not None and not await access.authorize(
             operator(store, settings, found), access.school_admin(pupil), action
         ):
-            raise CommandError(f"--student: {pupil.name}'s record is archived: it takes no invites")
+            raise CommandError(said("operator.archived_no_invites", student=pupil.name))
         now = SystemClock().now()
         new = await invites.create_invite(store, settings, now, found, pupil, Role(role), None)
         if email is not None:
@@ -147,7 +149,7 @@ def invite_revoke(
 ) -> None:
     """Make an unused invite stop working (a code sent to the wrong address)."""
     if (code is None) == (invite_id is None):
-        raise CommandError("give the invite's CODE or its --id (one of the two)")
+        raise CommandError(said("operator.code_or_id"))
     settings = load_settings(config, makes_codes=code is not None)
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
@@ -157,7 +159,7 @@ def invite_revoke(
             else await store.invites.get(invite_id or 0)
         )
         if found is None:
-            raise CommandError("no invite with that code or id: it may have expired and gone")
+            raise CommandError(said("operator.no_invite"))
         school = await store.students.school(found.school_id)
         assert school is not None
         await team.revoke_invite(operator(store, settings, school), found)
@@ -275,7 +277,7 @@ def people_merge(
     Both sides are shown first, and the merge waits for a yes (or --yes).
     """
     if keep == drop:
-        raise CommandError("--keep and --drop are the same person")
+        raise CommandError(said("operator.same_person"))
     settings = load_settings(config)
 
     async def sides(store: Store, settings: Settings) -> dict[str, Any]:
@@ -290,7 +292,7 @@ def people_merge(
     typer.echo(_describe_side("Keep", both["keep"]), err=True)
     typer.echo(_describe_side("Drop", both["drop"]), err=True)
     if not yes and not _confirmed(both):
-        raise CommandError("nothing changed (not confirmed; --yes merges without asking)")
+        raise CommandError(said("operator.not_confirmed"))
 
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
         kept, dropped = await _person(store, keep, "--keep"), await _person(store, drop, "--drop")

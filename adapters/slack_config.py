@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal, Self
 
 from bot.config import PlatformConfig, SendLimit
 from bot.config_values import Section, missing, parse_listen
+from bot.errors import said
 
 if TYPE_CHECKING:
     from adapters.platforms import Adapter
@@ -39,7 +40,7 @@ class SlackConfig(PlatformConfig):
         s, default = section, cls()
         base_url = s.url("base_url", default.base_url)
         if not base_url:
-            raise s.error("base_url", "must not be empty")
+            raise s.error("base_url", said("operator.not_empty"))
         config = cls(
             enabled=s.flag("enabled", default.enabled),
             bot_token=s.text("bot_token", default.bot_token),

@@ -390,7 +390,8 @@ class TelegramAdapter(ChatAdapter[TelegramConfig, TelegramMessage]):
             ]
             if not commands:
                 continue
-            code = None if language == DEFAULT_LANGUAGE else language
+            # Telegram takes a two-letter ISO 639-1 code: `zh_Hans` is `zh`.
+            code = None if language == DEFAULT_LANGUAGE else language.split("_")[0]
             await self.application.bot.set_my_commands(commands, language_code=code)
 
     async def _start_webhook(self) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal, Self
 
 from bot.config import PlatformConfig, SendLimit
 from bot.config_values import Section, missing, parse_listen
+from bot.errors import said
 
 if TYPE_CHECKING:
     from adapters.platforms import Adapter
@@ -53,11 +54,11 @@ class TelegramConfig(PlatformConfig):
             bot_username=s.text("bot_username", default.bot_username).removeprefix("@"),
         )
         if not config.base_url:
-            raise s.error("base_url", "must not be empty")
+            raise s.error("base_url", said("operator.not_empty"))
         if config.webhook_secret and not _WEBHOOK_SECRET_RE.fullmatch(config.webhook_secret):
-            raise s.error("webhook_secret", "use 1-256 characters from A-Z, a-z, 0-9, _ and -")
+            raise s.error("webhook_secret", said("operator.webhook_secret"))
         if config.bot_username and not _BOT_USERNAME_RE.fullmatch(config.bot_username):
-            raise s.error("bot_username", "expected a Telegram username: 5-32 of A-Z, a-z, 0-9, _")
+            raise s.error("bot_username", said("operator.bot_username"))
         if config.enabled:
             s.required("token", config.token, "telegram.enabled is true")
             if config.mode == "webhook":

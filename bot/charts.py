@@ -17,9 +17,9 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, TypeVar
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 log = logging.getLogger(__name__)
+
+from bot.script_layout import cjk_font, drawn_order
 
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 600, 100
 MAX_POINTS = 300
@@ -80,7 +82,39 @@ def _day_month(months: tuple[str, ...], value: float, _position: int | None = No
     from matplotlib.dates import num2date
 
     day = num2date(value)  # type: ignore[no-untyped-call]
-    return f"{day.day} {months[day.month - 1]}"
+    return drawn_order(f"{day.day} {months[day.month - 1]}")
+
+
+@cache
+def _use_fonts() -> None:
+    """DejaVu Sans, then a CJK font for the characters it lacks (matplotlib falls back per
+    character along the family list). Set once for the process: rc_context is not thread-safe."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    families = ["DejaVu Sans"]
+    cjk = cjk_font()
+    if cjk is not None:
+        font_manager.fontManager.addfont(str(cjk))
+        families.append(font_manager.FontProperties(fname=str(cjk)).get_name())
+    matplotlib.rcParams["font.family"] = families
+
+
+def _drawable(labels: ChartLabels) -> ChartLabels:
+    """The labels as matplotlib must get them: Arabic shaped and in drawing order (the month
+    names are ordered with their day, in `_day_month`)."""
+    return replace(
+        labels,
+        title=drawn_order(labels.title),
+        value_axis=drawn_order(labels.value_axis),
+        school=drawn_order(labels.school),
+        home=drawn_order(labels.home),
+        target=drawn_order(labels.target),
+        baseline=drawn_order(labels.baseline),
+        ticks={value: drawn_order(name) for value, name in labels.ticks.items()}
+        if labels.ticks
+        else labels.ticks,
+    )
 
 
 def draw_png(data: ChartData) -> bytes:
@@ -112,6 +146,7 @@ def draw_panels_png(panels: Sequence[ChartData]) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    _use_fonts()
     shown = list(panels)[:MAX_PANELS]
     width, height = panels_size(len(shown))
     figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
@@ -142,7 +177,7 @@ def _draw_axes(axes: Axes, data: ChartData) -> None:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.ticker import FuncFormatter
 
-    labels = data.labels
+    labels = _drawable(data.labels)
     for home, colour, marker, name in (
         (False, SCHOOL_COLOUR, "o", labels.school),
         (True, HOME_COLOUR, "^", labels.home),

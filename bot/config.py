@@ -33,7 +33,9 @@ from bot.config_values import (
     read_file,
     toml_type,
 )
-from bot.i18n import languages
+from bot.errors import said
+from bot.i18n import find_language, languages
+from bot.i18n.school_catalog import SchoolCatalogError, read_school_catalog
 from bot.metrics import MetricsConfig, read_metrics
 from bot.translation_config import TranslationConfig, read_translation
 
@@ -58,6 +60,8 @@ class SchoolConfig:
     name: str = "Maple Elementary"
     timezone: str = "America/Chicago"
     language: str = "en"
+    # A folder of .po files whose messages replace Tandem's wording (bot/i18n/school_catalog.py).
+    catalog_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -271,12 +275,14 @@ def _sections(
 ) -> dict[str, Section]:
     for name, table in data.items():
         if name not in known:
-            raise ConfigError(name, f"unknown section (expected {', '.join(known)})")
+            raise ConfigError(name, said("operator.unknown_section", sections=", ".join(known)))
         if not isinstance(table, dict):
-            raise ConfigError(name, f"expected a [{name}] table, got {toml_type(table)}")
+            raise ConfigError(
+                name, said("operator.expected_table", name=name, type=toml_type(table))
+            )
         for key in table:
             if key not in known[name]:
-                raise ConfigError(f"{name}.{key}", "unknown key")
+                raise ConfigError(f"{name}.{key}", said("operator.unknown_key"))
 
     sections: dict[str, Section] = {}
     for name, keys in known.items():
@@ -302,7 +308,7 @@ def _database(s: Section) -> DatabaseConfig:
     if not url.startswith(DATABASE_SCHEMES):
         # The URL itself is not repeated: it may hold a password.
         supported = " or ".join(f"{scheme}..." for scheme in DATABASE_SCHEMES)
-        raise s.error("url", f"unsupported database; supported URLs start with {supported}")
+        raise s.error("url", said("operator.database_url", supported=supported))
     return DatabaseConfig(url=url)
 
 
@@ -310,12 +316,23 @@ def _school(s: Section) -> SchoolConfig:
     default = SchoolConfig()
     name = s.text("name", default.name)
     if not name:
-        raise s.error("name", "must not be empty")
+        raise s.error("name", said("operator.not_empty"))
     timezone = s.text("timezone", default.timezone)
     if timezone not in zoneinfo.available_timezones():
-        raise s.error("timezone", "not a time zone known to zoneinfo, e.g. 'America/Chicago'")
-    language = s.choice("language", default.language, languages())  # those with a catalog
-    return SchoolConfig(name=name, timezone=timezone, language=language)
+        raise s.error("timezone", said("operator.timezone"))
+    wanted = s.text("language", default.language)
+    language = find_language(wanted)  # those with a catalog: `zh_Hans`, `zh-hans`, `es`
+    if language is None:
+        raise s.error(
+            "language", said("operator.one_of", options=", ".join(map(repr, languages())))
+        )
+    catalog_dir = s.text("catalog_dir", default.catalog_dir)
+    if catalog_dir:
+        try:
+            read_school_catalog(Path(catalog_dir))
+        except SchoolCatalogError as err:
+            raise s.error("catalog_dir", str(err)) from None
+    return SchoolConfig(name=name, timezone=timezone, language=language, catalog_dir=catalog_dir)
 
 
 def _schedule(s: Section) -> ScheduleConfig:
@@ -325,7 +342,7 @@ def _schedule(s: Section) -> ScheduleConfig:
         try:
             skip_dates.append(parse_date_range(item, s.key("skip_dates")))
         except ConfigError as err:
-            raise s.error("skip_dates", f"item {n}: {err.why}") from None
+            raise s.error("skip_dates", said("operator.item", number=n, why=err.said)) from None
     return ScheduleConfig(
         checkin=s.parsed("checkin", default.checkin, parse_weekly_time),
         summary=s.parsed("summary", default.summary, parse_weekly_time),
@@ -358,11 +375,19 @@ def check_secret_key(security: SecurityConfig) -> None:
     key = security.secret_key
     if len(key) >= MIN_SECRET_KEY_LENGTH:
         return
-    length = f"is {len(key)} characters, fewer than {MIN_SECRET_KEY_LENGTH}" if key else "is empty"
+    length = (
+        said("operator.secret_key_short", length=len(key), minimum=MIN_SECRET_KEY_LENGTH)
+        if key
+        else said("operator.secret_key_empty")
+    )
     raise ConfigError(
         "security.secret_key",
-        f"{length}; invite codes are hashed with it. Make one with {MAKE_SECRET_KEY} "
-        f"and set it in the config or in {SECRET_KEY_ALIAS}",
+        said(
+            "operator.secret_key",
+            length=length,
+            command=MAKE_SECRET_KEY,
+            variable=SECRET_KEY_ALIAS,
+        ),
     )
 
 
@@ -377,7 +402,7 @@ def _sender(s: Section, platforms: list[PlatformSection]) -> SenderConfig:
     # A claim must outlast a delivery started near its end (the sender stops starting new
     # ones in the last quarter of a claim), or another replica could send the same message.
     if config.claim_seconds < 10:
-        raise s.error("claim_seconds", "must be at least 10 seconds")
+        raise s.error("claim_seconds", said("operator.claim_seconds"))
     return config
 
 
@@ -387,5 +412,5 @@ def _limits(platform: PlatformSection, s: Section) -> PlatformLimits:
     most = s.positive(overall.key, overall.default) if overall else None
     each = s.positive(per_chat.key, per_chat.default) if per_chat else None
     if overall and per_chat and most is not None and each is not None and each > most:
-        raise s.error(per_chat.key, f"must not be more than {overall.key}")
+        raise s.error(per_chat.key, said("operator.not_more_than", other=overall.key))
     return PlatformLimits(most, each)

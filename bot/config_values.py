@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from bot.errors import CommandError
+from bot.errors import CommandError, Said, said
 
 DEFAULT_PATH = Path("tandem.toml")
 ENV_PREFIX = "TANDEM_"
@@ -39,14 +39,17 @@ _Choice = TypeVar("_Choice", bound=str)
 class ConfigError(CommandError):
     """A setting that stops start-up; ``key`` names it (``section.key``), ``why`` explains."""
 
-    def __init__(self, key: str, why: str) -> None:
+    def __init__(self, key: str, why: str | Said) -> None:
+        super().__init__(why)
         # Both in args so the error survives pickling (multiprocessing, logging handlers).
-        super().__init__(key, why)
+        self.args = (key, why)
         self.key = key
-        self.why = why
+        self.said = why
+        self.why = str(why)  # in English, for logs and for the code that reads it
 
-    def __str__(self) -> str:
-        return f"{self.key}: {self.why}"
+    def in_language(self, language: str) -> str:
+        said = self.said
+        return f"{self.key}: {said.in_language(language) if isinstance(said, Said) else said}"
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ def env_name(section: str, key: str) -> str:
 def missing(section: str, key: str, when: str) -> ConfigError:
     """The error for ``section.key`` left empty though `when` needs it."""
     return ConfigError(
-        f"{section}.{key}", f"required when {when} (or set {env_name(section, key)})"
+        f"{section}.{key}",
+        said("operator.missing_setting", when=when, variable=env_name(section, key)),
     )
 
 
@@ -112,7 +116,7 @@ def parse_weekly_time(value: str, key: str) -> WeeklyTime:
     match = _WEEKLY_TIME_RE.fullmatch(value.strip())
     weekday = _WEEKDAY_NUMBERS.get(match.group(1).lower()) if match else None
     if match is None or weekday is None:
-        raise ConfigError(key, "expected a weekday and a time like 'thu 17:00'")
+        raise ConfigError(key, said("operator.weekly_time"))
     t = _parse_time(match.group(2), match.group(3), key)
     return WeeklyTime(weekday=weekday, hour=t.hour, minute=t.minute)
 
@@ -124,11 +128,11 @@ def parse_quiet_hours(value: str, key: str) -> QuietHours | None:
         return None
     match = _QUIET_HOURS_RE.fullmatch(text)
     if match is None:
-        raise ConfigError(key, "expected a time range like '20:00-07:00' (or \"\" for none)")
+        raise ConfigError(key, said("operator.quiet_hours"))
     start = _parse_time(match.group(1), match.group(2), key)
     end = _parse_time(match.group(3), match.group(4), key)
     if start == end:
-        raise ConfigError(key, 'start and end are the same time (use "" for no quiet hours)')
+        raise ConfigError(key, said("operator.quiet_hours_same"))
     return QuietHours(start=start, end=end)
 
 
@@ -138,7 +142,7 @@ def parse_date_range(value: str, key: str) -> DateRange:
     first = _parse_date(first_text.strip(), key)
     last = _parse_date(last_text.strip(), key) if dots else first
     if last < first:
-        raise ConfigError(key, "the date range ends before it starts")
+        raise ConfigError(key, said("operator.date_range_backwards"))
     return DateRange(first=first, last=last)
 
 
@@ -146,30 +150,28 @@ def parse_listen(value: str, key: str) -> tuple[str, int]:
     """Parse "host:port" ("[::]:8443" for IPv6) into what a server binds to."""
     match = _LISTEN_RE.fullmatch(value.strip())
     if match is None:
-        raise ConfigError(key, "expected \"host:port\" like '0.0.0.0:8443'")
+        raise ConfigError(key, said("operator.listen"))
     port = int(match.group(2))
     if not 1 <= port <= 65535:
-        raise ConfigError(key, "the port must be between 1 and 65535")
+        raise ConfigError(key, said("operator.port_range"))
     return match.group(1).removeprefix("[").removesuffix("]"), port
 
 
 def _parse_time(hour: str, minute: str, key: str) -> datetime.time:
     h, m = int(hour), int(minute)
     if not (0 <= h <= 23 and 0 <= m <= 59):
-        raise ConfigError(key, "times are 24-hour HH:MM, from 00:00 to 23:59")
+        raise ConfigError(key, said("operator.time_range"))
     return datetime.time(h, m)
 
 
 def _parse_date(text: str, key: str) -> datetime.date:
     # The regex first: fromisoformat alone would also take "20261126" and week dates.
     if not _DATE_RE.fullmatch(text):
-        raise ConfigError(
-            key, "expected a date like '2026-11-26' or a range like '2026-12-21..2027-01-01'"
-        )
+        raise ConfigError(key, said("operator.date_format"))
     try:
         return datetime.date.fromisoformat(text)
     except ValueError:
-        raise ConfigError(key, "not a real calendar date") from None
+        raise ConfigError(key, said("operator.not_a_date")) from None
 
 
 def read_file(path: Path | None) -> dict[str, object]:
@@ -178,26 +180,31 @@ def read_file(path: Path | None) -> dict[str, object]:
             return {}
         path = DEFAULT_PATH
     elif not path.exists():
-        raise ConfigError("config", f"file not found: {path}")
+        raise ConfigError("config", said("operator.file_not_found", path=path))
     try:
         with path.open("rb") as file:
             data: dict[str, object] = tomllib.load(file)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError("config", f"{path}: not valid TOML ({_toml_where(err)})") from err
+        raise ConfigError(
+            "config", said("operator.not_toml", path=path, where=_toml_where(err))
+        ) from err
     except UnicodeDecodeError as err:
-        raise ConfigError("config", f"{path}: not valid TOML (not UTF-8 text)") from err
+        raise ConfigError("config", said("operator.not_utf8_toml", path=path)) from err
     except OSError as err:
-        raise ConfigError("config", f"cannot read {path}: {err.strerror}") from err
+        raise ConfigError(
+            "config", said("operator.cannot_read", path=path, why=err.strerror)
+        ) from err
     return data
 
 
-def _toml_where(err: tomllib.TOMLDecodeError) -> str:
+def _toml_where(err: tomllib.TOMLDecodeError) -> str | Said:
     # Python 3.11 gives only the message, "Invalid value (at line 3, column 9)".
     match = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(err), re.DOTALL)
     if match is None:
         return str(err)
     problem = match.group(1)
-    return f"line {match.group(2)}, column {match.group(3)}: {problem[:1].lower()}{problem[1:]}"
+    problem = f"{problem[:1].lower()}{problem[1:]}"  # tomllib's own words, in English
+    return said("operator.toml_where", line=match.group(2), column=match.group(3), problem=problem)
 
 
 class Section:
@@ -214,7 +221,7 @@ class Section:
     def key(self, name: str) -> str:
         return f"{self.name}.{name}"
 
-    def error(self, name: str, why: str) -> ConfigError:
+    def error(self, name: str, why: str | Said) -> ConfigError:
         return ConfigError(self.key(name), why)
 
     def text(self, name: str, default: str) -> str:
@@ -222,7 +229,7 @@ class Section:
         if raw is None:
             return default
         if not isinstance(raw, str):
-            raise self.error(name, f"expected a string, got {toml_type(raw)}")
+            raise self.error(name, said("operator.expected_string", type=toml_type(raw)))
         # Stray spaces or a newline pasted with a token would only fail later, obscurely.
         return raw.strip()
 
@@ -236,8 +243,8 @@ class Section:
             word = raw.strip().lower()
             if word in _TRUE or word in _FALSE:
                 return word in _TRUE
-            raise self.error(name, f"expected true or false (or 1 or 0) in {self.from_env[name]}")
-        raise self.error(name, f"expected true or false, got {toml_type(raw)}")
+            raise self.error(name, said("operator.expected_flag_env", variable=self.from_env[name]))
+        raise self.error(name, said("operator.expected_flag", type=toml_type(raw)))
 
     def integer(self, name: str, default: int) -> int:
         raw = self.values.get(name)
@@ -248,13 +255,15 @@ class Section:
         if isinstance(raw, str) and name in self.from_env:
             if _INTEGER_RE.fullmatch(raw.strip()):
                 return int(raw)
-            raise self.error(name, f"expected a whole number in {self.from_env[name]}")
-        raise self.error(name, f"expected a whole number, got {toml_type(raw)}")
+            raise self.error(
+                name, said("operator.expected_number_env", variable=self.from_env[name])
+            )
+        raise self.error(name, said("operator.expected_number", type=toml_type(raw)))
 
     def positive(self, name: str, default: int) -> int:
         number = self.integer(name, default)
         if number <= 0:
-            raise self.error(name, "must be a positive whole number")
+            raise self.error(name, said("operator.positive"))
         return number
 
     def choice(self, name: str, default: _Choice, options: tuple[_Choice, ...]) -> _Choice:
@@ -262,12 +271,12 @@ class Section:
         for option in options:
             if word == option:
                 return option
-        raise self.error(name, f"expected one of {', '.join(repr(o) for o in options)}")
+        raise self.error(name, said("operator.one_of", options=", ".join(map(repr, options))))
 
     def url(self, name: str, default: str) -> str:
         url = self.text(name, default)
         if url and not url.startswith(("https://", "http://")):
-            raise self.error(name, "expected an http:// or https:// URL")
+            raise self.error(name, said("operator.url"))
         return url
 
     def parsed(self, name: str, default: _T, parse: Callable[[str, str], _T]) -> _T:
@@ -282,14 +291,21 @@ class Section:
         if isinstance(raw, str) and name in self.from_env:
             return [item.strip() for item in raw.split(",") if item.strip()]
         if not isinstance(raw, list):
-            raise self.error(name, f"expected a list of strings, got {toml_type(raw)}")
+            raise self.error(name, said("operator.expected_list", type=toml_type(raw)))
         items: list[str] = []
         for n, item in enumerate(raw, start=1):
             # A bare TOML date (2026-11-26, no quotes) is a date already.
             if isinstance(item, datetime.date) and not isinstance(item, datetime.datetime):
                 item = item.isoformat()
             if not isinstance(item, str):
-                raise self.error(name, f"item {n}: expected a string, got {toml_type(item)}")
+                raise self.error(
+                    name,
+                    said(
+                        "operator.item",
+                        number=n,
+                        why=said("operator.expected_string", type=toml_type(item)),
+                    ),
+                )
             items.append(item)
         return items
 
@@ -297,24 +313,27 @@ class Section:
         if value:
             return
         variable = self.from_env.get(name)
-        hint = f"{variable} is set but empty" if variable else f"or set {env_name(self.name, name)}"
-        raise self.error(name, f"required when {when} ({hint})")
+        if variable:
+            raise self.error(name, said("operator.required_empty", when=when, variable=variable))
+        raise self.error(
+            name, said("operator.missing_setting", when=when, variable=env_name(self.name, name))
+        )
 
 
-def toml_type(value: object) -> str:
+def toml_type(value: object) -> Said | str:
     # Named in TOML's words, never echoing the value: it could be a misplaced secret.
     if isinstance(value, bool):
-        return "true/false"
+        return said("operator.type_flag")
     if isinstance(value, int):
-        return "a number"
+        return said("operator.type_number")
     if isinstance(value, float):
-        return "a decimal number"
+        return said("operator.type_decimal")
     if isinstance(value, str):
-        return "a string"
+        return said("operator.type_string")
     if isinstance(value, list):
-        return "a list"
+        return said("operator.type_list")
     if isinstance(value, dict):
-        return "a table"
+        return said("operator.type_table")
     if isinstance(value, datetime.date | datetime.time):
-        return "a date or time (quote it)"
+        return said("operator.type_date")
     return type(value).__name__

@@ -15,6 +15,11 @@ PREFIXES: dict[str, EntryKind] = {
     "-": EntryKind.CONCERN,
     "?": EntryKind.QUESTION,
     "!": EntryKind.URGENT,
+    # As Arabic and Chinese keyboards type them: `؟` and the full-width `？ ！ ＋`.
+    "\u061f": EntryKind.QUESTION,
+    "\uff1f": EntryKind.QUESTION,
+    "\uff01": EntryKind.URGENT,
+    "\uff0b": EntryKind.WIN,
 }
 
 # Bidi overrides/isolates and zero-width characters can disguise text; they carry no meaning here.
@@ -103,7 +108,7 @@ def match_student(text: str, students: Sequence[tuple[int, str]]) -> NameMatch:
     `Sam: slept badly` names Sam and leaves `slept badly`; `Sam read a page` names Sam and keeps
     the sentence whole, because the entry stays as written.
     """
-    head, colon, rest = text.partition(":")
+    head, colon, rest = text.replace("\uff1a", ":", 1).partition(":")  # `Sam：` as typed in Chinese
     unknown = NameMatch((), text, named=False)
     if colon and 0 < len(head.split()) <= 3:
         ids = _lookup(head.split(), students, exact_words=len(head.split()))

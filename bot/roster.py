@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bot import grammar
 from bot.config import Settings
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from storage.models import School, Student
 from storage.stores import Store
 
@@ -26,7 +26,7 @@ async def pick_school(store: Store, settings: Settings, name: str | None) -> Sch
     if name:
         school = await store.students.school_named(name)
         if school is None:
-            raise RosterError(f"no school named {name!r}; run `tandem init` first")
+            raise RosterError(said("operator.no_school_named", school=repr(name)))
         return school
     schools = await store.students.schools()
     if len(schools) == 1:
@@ -34,9 +34,7 @@ async def pick_school(store: Store, settings: Settings, name: str | None) -> Sch
     school = await store.students.school_named(settings.school.name)
     if school is None:
         raise RosterError(
-            "no school yet: run `tandem init --school NAME --timezone TZ` first"
-            if not schools
-            else "several schools: say which with --school NAME"
+            said("operator.no_school_yet") if not schools else said("operator.several_schools")
         )
     return school
 
@@ -45,9 +43,9 @@ def clean_student_name(name: str) -> str:
     """The name as it will be kept, or RosterError saying why it cannot be one."""
     clean = " ".join(grammar.clean_text(name).split())
     if not clean or len(clean) > 200:
-        raise RosterError("a student's name must be 1 to 200 characters")
+        raise RosterError(said("operator.student_name_length"))
     if clean[0] in grammar.PREFIXES or clean.startswith(("/", "#")):
-        raise RosterError(f"a student's name can't start with {clean[0]!r}")
+        raise RosterError(said("operator.student_name_start", sign=repr(clean[0])))
     return clean
 
 
@@ -57,11 +55,12 @@ async def add_student(store: Store, school: School, name: str) -> Student:
     key = grammar.fold(clean)
     for student in await store.students.in_school(school.id, archived=True):
         if student.name_key == key:
-            archived = " (archived: `tandem student unarchive` brings them back)"
-            raise RosterError(
-                f"{clean!r} is already a student at {school.name}"
-                + (archived if student.archived else "")
+            exists = (
+                "operator.student_exists_archived"
+                if student.archived
+                else "operator.student_exists"
             )
+            raise RosterError(said(exists, student=repr(clean), school=school.name))
     return await store.students.add(school, clean, key)
 
 
@@ -73,8 +72,8 @@ async def student_named(store: Store, school: School, name: str) -> Student:
     if len(ids) != 1:
         names = ", ".join(s.name for s in students if s.id in ids)
         raise RosterError(
-            f"{name!r} matches several students: {names}"
+            said("operator.several_students", name=repr(name), names=names)
             if ids
-            else f"no student named {name!r} at {school.name}"
+            else said("operator.no_student_named", name=repr(name), school=school.name)
         )
     return next(s for s in students if s.id == ids[0])

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot import access, forget
 from bot.context import Context
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from storage.models import Invite, Person, Role, School, Student, TeamChange
 from storage.stores import Store
 from storage.stores.people import MergedPeople
@@ -86,7 +86,7 @@ async def remove_member(ctx: Context, student: Student, person_id: int) -> Remov
     membership = await ctx.store.students.membership(person_id, _id(student))
     person = await ctx.store.people.get(person_id)
     if membership is None or person is None:
-        raise CommandError(f"person {person_id} is not on {student.name}'s team")
+        raise CommandError(said("operator.not_on_team", id=person_id, student=student.name))
     await ctx.store.students.delete_membership(membership)
     names_it = forget.mentions(student.name)
     buttons = await ctx.store.buttons.delete_about_student(person_id, _id(student), names_it)
@@ -136,8 +136,7 @@ async def remove_admin(ctx: Context, school: School, person: Person) -> bool:
         return False
     if len(admins) == 1:
         raise CommandError(
-            f"{person.display_name} is the last admin of {school.name}: make someone else an "
-            "admin first (tandem admin add --person ID)"
+            said("operator.last_admin", person=person.display_name, school=school.name)
         )
     await ctx.store.students.delete_admin(_id(person), _id(school))
     await access.log_team_change(ctx, TeamChange.ADMIN_REMOVED, school, _id(person), Role.ADMIN)
@@ -181,9 +180,7 @@ async def open_invites(
 async def revoke_invite(ctx: Context, invite: Invite) -> None:
     """Make an unused invite stop working: it is deleted, so its code is unknown from now on."""
     if invite.used_at is not None:
-        raise CommandError(
-            "that invite was already used: remove the person with tandem team remove"
-        )
+        raise CommandError(said("operator.invite_used"))
     await ctx.store.invites.delete(invite)
     about = await _invited_to(ctx.store, invite)
     if about is not None:
@@ -280,10 +277,7 @@ async def refuse_conflicts(store: Store, keep: Person, drop: Person) -> None:
     """CommandError if two people cannot become one: on one team in different roles."""
     conflicts = await store.people.role_conflicts(_id(keep), _id(drop))
     if conflicts:
-        raise CommandError(
-            f"they are on {', '.join(conflicts)}'s team in different roles: take one of them off "
-            "first (tandem team remove)"
-        )
+        raise CommandError(said("operator.role_conflict", students=", ".join(conflicts)))
 
 
 async def merge_people(ctx: Context, keep: Person, drop: Person) -> MergedPeople:

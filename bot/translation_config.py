@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from bot.errors import said
+
 if TYPE_CHECKING:
     from bot.config_values import Section
 
@@ -37,7 +39,7 @@ def read_translation(s: Section) -> TranslationConfig:
         monthly_char_limit=s.integer("monthly_char_limit", default.monthly_char_limit),
     )
     if config.monthly_char_limit < 0:
-        raise s.error("monthly_char_limit", "must be 0 (no limit) or more")
+        raise s.error("monthly_char_limit", said("operator.char_limit"))
     if config.provider != "none":
         s.required("url", config.url, f'translation.provider is "{config.provider}"')
     if config.provider == "deepl":

@@ -10,7 +10,7 @@ from bot.config import ConfigError
 from bot.config_values import parse_quiet_hours
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
-from bot.i18n import Translator, language_name, languages
+from bot.i18n import Translator, find_language, language_name, languages
 from bot.quiet_hours import OFF, person_quiet_hours
 from bot.router import Router
 from bot.weekly import week_bounds
@@ -52,13 +52,19 @@ async def show_settings(msg: IncomingMessage, ctx: Context, args: str) -> list[R
 
 
 async def set_language(msg: IncomingMessage, ctx: Context, args: str) -> list[Reply]:
-    """`/language es`: Tandem's own messages in that language from now on."""
-    wanted = args.strip().casefold()[:8]
-    if wanted not in languages():
+    """`/language es` (or `Español`): Tandem's own messages in that language from now on."""
+    wanted = _language_named(args[:64])
+    if wanted is None:
         choices = ", ".join(f"{code} ({language_name(code)})" for code in languages())
         return [ctx.say("settings.language_usage", languages=choices)]
     await choose_language(ctx, wanted)
     return [ctx.say("settings.language_set")]
+
+
+def _language_named(text: str) -> str | None:
+    """A catalog by its code (`zh_Hans`, `zh-hans`, `zh`) or by its own name (`Tiếng Việt`)."""
+    names = {language_name(code).casefold(): code for code in languages()}
+    return names.get(" ".join(text.split()).casefold()) or find_language(text)
 
 
 async def choose_language(ctx: Context, language: str) -> None:

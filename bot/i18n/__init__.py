@@ -5,7 +5,14 @@ The catalogs are gettext files: `messages.pot` (English, the source) and one
 installed, or by `python -m bot.i18n compile`.
 """
 
-from bot.i18n.catalogs import DEFAULT_LANGUAGE, catalog, guess_language, languages, messages
+from bot.i18n.catalogs import (
+    DEFAULT_LANGUAGE,
+    catalog,
+    find_language,
+    guess_language,
+    languages,
+    messages,
+)
 from bot.i18n.dates import language_name
 from bot.i18n.translator import Translator, translate
 
@@ -13,6 +20,7 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "Translator",
     "catalog",
+    "find_language",
     "guess_language",
     "language_name",
     "languages",

@@ -63,16 +63,43 @@ def messages(language: str) -> Messages:
     return Messages(language, texts, gettext.c2py(catalog.plural_expr))
 
 
+# The order the welcome's buttons and /language offer the catalogs in; one not named here comes
+# after these, by code.
+OFFERED_FIRST = ("en", "es", "vi", "ar", "zh_Hans")
+
+
 @cache
 def languages() -> tuple[str, ...]:
     """The languages Tandem can write in (those with a catalog), English first."""
-    return tuple(sources())
+    found = sources()
+    return tuple(code for code in OFFERED_FIRST if code in found) + tuple(
+        code for code in found if code not in OFFERED_FIRST
+    )
+
+
+def _folded(code: str) -> str:
+    return code.replace("-", "_").casefold()
+
+
+def find_language(wanted: str) -> str | None:
+    """The catalog a person or platform means: `zh_Hans`, `zh-hans`, `ZH`, `es-MX` -> ours."""
+    folded = _folded(wanted.strip())
+    if not folded:
+        return None
+    ours = {_folded(code): code for code in languages()}
+    if folded in ours:
+        return ours[folded]
+    # `es_MX` is `es`; `zh`, `zh_CN`, `zh_TW` are `zh_Hans`, the one Chinese catalog there is.
+    first = folded.split("_")[0]
+    for key, code in ours.items():
+        if key.split("_")[0] == first:
+            return code
+    return None
 
 
 def guess_language(hint: str | None, fallback: str) -> str:
     """A platform's language code (`es-MX`, `pt_BR`) as one we write in, else `fallback`."""
-    short = (hint or "").replace("_", "-").split("-")[0].casefold()
-    return short if short in languages() else fallback
+    return find_language(hint or "") or fallback
 
 
 def catalog(language: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "messages.pot"
@@ -68,6 +68,9 @@ def _forms(value: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def problems(language: str, catalog: Catalog, english: Catalog) -> Iterator[str]:
     """What keeps a catalog from being complete: missing, stale, extra or mis-filled messages."""
+    # Imported here: setup.py loads this module by path, with no `bot` package to import from.
+    from bot.i18n.right_to_left import RIGHT_TO_LEFT, bare_runs
+
     theirs, ours = keyed(catalog), keyed(english)
     for key, source in ours.items():
         message = theirs.get(key)
@@ -98,8 +101,44 @@ def problems(language: str, catalog: Catalog, english: Catalog) -> Iterator[str]
                 f"{language}: {key}: placeholders {sorted(placeholders(forms[0]))} differ "
                 f"from {sorted(wanted)}"
             )
+        if language in RIGHT_TO_LEFT:
+            for form in forms:
+                for trouble in bare_runs(form):
+                    yield f"{language}: {key}: {trouble} (python -m bot.i18n isolate {language})"
     for key in theirs.keys() - ours.keys():
         yield f"{language}: {key}: not in the English template (a message that was removed?)"
+
+
+def missing_entries(language: str) -> str:
+    """The English messages `language` lacks, as .po entries to translate and append."""
+    english, theirs = read_source(SOURCE_LANGUAGE), keyed(read_source(language))
+    wanted = Catalog(locale=language, domain=DOMAIN)
+    for key, message in keyed(english).items():
+        if key not in theirs:
+            empty = ("",) * wanted.num_plurals if message.pluralizable else ""
+            wanted.add(message.id, empty, context=key)
+    buffer = io.BytesIO()
+    write_po(buffer, wanted, width=100, omit_header=True)
+    return buffer.getvalue().decode("utf-8")
+
+
+def isolate_catalog(language: str) -> int:
+    """Put the right-to-left catalog's bare values and commands in isolates; how many changed."""
+    from bot.i18n.right_to_left import isolate
+
+    catalog = read_source(language)
+    changed = 0
+    for message in catalog:
+        if not message.id or not message.string:
+            continue
+        forms = _forms(message.string)
+        fixed = tuple(isolate(form) for form in forms)
+        if fixed != forms:
+            message.string = fixed if message.pluralizable else fixed[0]
+            changed += 1
+    with sources()[language].open("wb") as handle:
+        write_po(handle, catalog, width=100)
+    return changed
 
 
 def compile_language(language: str) -> Path:
@@ -123,10 +162,15 @@ def check_all() -> list[str]:
     ]
 
 
+USAGE = "usage: python -m bot.i18n [compile|check|missing LANG|isolate LANG]"
+
+
 def main(argv: Sequence[str] = ()) -> int:
     command = argv[0] if argv else "compile"
+    if command in ("missing", "isolate"):
+        return _for_one_language(command, argv[1:])
     if command not in ("compile", "check"):
-        print("usage: python -m bot.i18n [compile|check]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     found = check_all()
     for problem in found:
@@ -137,6 +181,22 @@ def main(argv: Sequence[str] = ()) -> int:
     elif not found:
         print(f"every catalog is complete: {', '.join(sources())}")
     return 1 if found and command == "check" else 0
+
+
+def _for_one_language(command: str, rest: Sequence[str]) -> int:
+    from bot.i18n.right_to_left import RIGHT_TO_LEFT
+
+    if len(rest) != 1 or rest[0] not in sources() or rest[0] == SOURCE_LANGUAGE:
+        print(USAGE, file=sys.stderr)
+        return 2
+    if command == "missing":
+        print(missing_entries(rest[0]), end="")
+    elif rest[0] not in RIGHT_TO_LEFT:
+        print(f"{rest[0]} is written left to right: nothing to isolate", file=sys.stderr)
+        return 2
+    else:
+        print(f"isolated the values and commands of {isolate_catalog(rest[0])} messages")
+    return 0
 
 
 if __name__ == "__main__":

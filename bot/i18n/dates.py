@@ -52,8 +52,14 @@ def moment(at: datetime, timezone: str, language: str) -> str:
     return str(locale.datetime_formats["medium"]).replace("{1}", on).replace("{0}", time)
 
 
+# Where CLDR's own name is not the one a reader looks for: it calls zh_Hans "中文 (简体)".
+_OWN_NAMES = {"zh_Hans": "简体中文"}
+
+
 @cache
 def language_name(language: str) -> str:
     """A language's name in that language, as a person looking for it would read it: `Español`."""
+    if language in _OWN_NAMES:
+        return _OWN_NAMES[language]
     name = locale_of(language).get_display_name(language) or language
     return name[:1].upper() + name[1:]

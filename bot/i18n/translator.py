@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from bot.i18n import dates
 from bot.i18n.catalogs import DEFAULT_LANGUAGE, Messages, languages, messages
+from bot.i18n.school_catalog import school_messages
 
 
 def _choose(found: Messages, key: str, count: object) -> str:
@@ -30,8 +31,14 @@ class Translator:
         return self.template(key, values.get("count"))(**values)
 
     def template(self, key: str, count: object = None) -> Callable[..., str]:
-        """`t.template(key)(**values)` is `t(key, **values)`, looked up once for many lines."""
-        found = self._own if key in self._own.texts else self._english
+        """`t.template(key)(**values)` is `t(key, **values)`, looked up once for many lines.
+
+        The school's own wording first (`[school] catalog_dir`), then Tandem's, then English."""
+        school = school_messages(self.language)
+        if school is not None and key in school.texts:
+            found = school
+        else:
+            found = self._own if key in self._own.texts else self._english
         return _choose(found, key, count).format
 
     def moment(self, at: datetime, timezone: str) -> str:

@@ -356,6 +356,9 @@ class FakeTelegram(FileMethods):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(command["description"]) <= 256:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        code = p.get("language_code", "")
+        if code and not re.fullmatch("[a-z]{2}", code):  # "a two-letter ISO 639-1 language code"
+            raise ApiError(400, "Bad Request: LANGUAGE_CODE_INVALID")
         scope = json.dumps(p.get("scope", {"type": "default"}), sort_keys=True)
         self.commands[(scope, p.get("language_code", ""))] = commands
         return True

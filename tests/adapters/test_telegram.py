@@ -228,11 +228,30 @@ async def test_a_father_whose_telegram_is_in_spanish_is_answered_in_spanish(
     assert joined["text"] == welcome(
         "onboarding.welcome_parent", "es", name="Luis Rivera", student="Sam Rivera"
     )
-    assert labels(joined) == ["English", "Español"]
+    assert labels(joined) == ["English", "Español", "Tiếng Việt", "العربية", "简体中文"]
     assert noted["text"].startswith(translate("es", "entry.logged_win", student="Sam Rivera"))
     assert labels(noted) == [translate("es", "button.undo")]
     [entry] = await telegram.entries()
     assert entry.text == "Sam comió solo hoy"  # kept as he wrote it
+
+
+@pytest.mark.parametrize(
+    ("app_language", "language"), [("vi", "vi"), ("ar", "ar"), ("zh-hans", "zh_Hans")]
+)
+async def test_a_parent_whose_telegram_is_in_a_new_language_is_answered_in_it(
+    telegram: Telegram, app_language: str, language: str
+) -> None:
+    parent = TgUser(5010, "Lan", "Nguyen", language_code=app_language)
+    [joined] = await telegram.join(parent, "Sam Rivera", Role.PARENT)
+    [noted] = await telegram.say(parent, "+ Sam ate everything today")
+    [settings] = await telegram.say(parent, "/settings")
+
+    assert joined["text"] == welcome(
+        "onboarding.welcome_parent", language, name="Lan Nguyen", student="Sam Rivera"
+    )
+    assert noted["text"].startswith(translate(language, "entry.logged_win", student="Sam Rivera"))
+    assert labels(noted) == [translate(language, "button.undo")]
+    assert "America/Chicago" in settings["text"]  # the time zone, shown in /settings
 
 
 async def test_tapping_english_under_the_welcome_rewrites_it_in_english(
@@ -609,7 +628,7 @@ async def test_a_stranger_gets_the_onboarding_line_and_nothing_else(telegram: Te
 async def test_start_registers_the_command_menu_and_remembers_the_username(
     telegram: Telegram,
 ) -> None:
-    english, spanish = telegram.fake.calls_of("setMyCommands")
+    english, spanish, *others = telegram.fake.calls_of("setMyCommands")
     names = [command["command"] for command in english.params["commands"]]
     known = telegram.adapter.dispatcher.routes.commands
 
@@ -618,6 +637,8 @@ async def test_start_registers_the_command_menu_and_remembers_the_username(
     # The menu in Spanish for Telegram users whose app is in Spanish: same commands, own words.
     assert "language_code" not in english.params
     assert spanish.params["language_code"] == "es"
+    # Telegram takes two-letter codes: the Simplified Chinese menu is the `zh` one.
+    assert [call.params["language_code"] for call in others] == ["vi", "ar", "zh"]
     menu = {command["command"]: command["description"] for command in spanish.params["commands"]}
     assert list(menu) == names
     assert menu["help"] == translate("es", "menu.help") != translate("en", "menu.help")

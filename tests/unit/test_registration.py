@@ -36,7 +36,8 @@ def test_the_root_mounts_every_conversation_once() -> None:
 
     commands = {"start", "join", "link", "win", "undo", "log", "invite", "pause"}
     assert commands <= set(routes.commands)
-    assert set(routes.prefixes) == {"+", "-", "?", "!"}
+    # The signs as Arabic and Chinese keyboards type them too: `؟ ？ ！ ＋`.
+    assert set(routes.prefixes) == {"+", "-", "?", "!", "\u061f", "\uff1f", "\uff01", "\uff0b"}
     assert routes.open_commands == {"start", "join", "link"}
     assert None not in (routes.plain_text, routes.edit, routes.thread)
 

@@ -20,7 +20,7 @@ def shown(
     return en(
         "settings.show",
         lang=language,
-        languages="en|es",
+        languages="en|es|vi|ar|zh_Hans",
         delivery=en(f"settings.delivery.{delivery}"),
         quiet=quiet,
         timezone=timezone,
@@ -118,7 +118,10 @@ async def test_language_with_an_unknown_code_lists_the_languages(
 ) -> None:
     said = await school.say(school.parent, "/language xx")
 
-    assert said.text == en("settings.language_usage", languages="en (English), es (Español)")
+    assert said.text == en(
+        "settings.language_usage",
+        languages="en (English), es (Español), vi (Tiếng Việt), ar (العربية), zh_Hans (简体中文)",
+    )
     (dana,) = await record.rows(Person, Person.display_name == "Dana Rivera")
     assert dana.language == "en"
 
