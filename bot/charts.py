@@ -23,12 +23,13 @@ from functools import cache, partial
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, TypeVar
 
+from bot.script_layout import cjk_font, drawn_order
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 log = logging.getLogger(__name__)
 
-from bot.script_layout import cjk_font, drawn_order
 
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 600, 100
 MAX_POINTS = 300
