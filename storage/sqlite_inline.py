@@ -3,11 +3,12 @@
 aiosqlite runs each call of a statement (a cursor, the execute, the fetch, the close) on the
 connection's own thread and wakes the event loop for every answer: four thread hops per
 statement, which cost more CPU than SQLite takes to run it. An incoming event's transaction
-(`Database.event_session`) starts instead with `BEGIN IMMEDIATE` on that thread: whatever
-wait for another writer there is (the sender, a job, a CLI command in another process) is
-spent there, off the loop. Once the transaction holds SQLite's write lock, nothing it runs waits
-for a lock (in WAL mode readers never block a writer), so its statements and its commit run
-inline, without a hop, and the loop is held only for the microseconds each takes.
+(`Database.event_session`) starts instead with `BEGIN IMMEDIATE`: asked without waiting on the
+loop's thread, and only when another writer holds the lock (the sender, a job, a CLI command in
+another process) waited for on aiosqlite's thread, off the loop. Once the transaction holds
+SQLite's write lock, nothing it runs waits for a lock (in WAL mode readers never block a
+writer), so its statements and its commit run inline, without a hop, and the loop is held only
+for the microseconds each takes.
 """
 
 from __future__ import annotations
@@ -68,14 +69,35 @@ def allow_inline(engine: AsyncEngine) -> None:
 
 
 async def begin_inline(session: AsyncSession) -> InlineConnection | None:
-    """Take SQLite's write lock for the session's transaction (waiting on aiosqlite's thread),
-    then run the connection's calls inline until it is back in the pool (the commit, and the
-    pool's reset of the connection, inline too). None for an engine made without
-    `allow_inline`."""
+    """Take SQLite's write lock for the session's transaction, then run the connection's calls
+    inline until it is back in the pool (the commit, and the pool's reset of the connection,
+    inline too). None for an engine made without `allow_inline`.
+
+    The lock is first asked for inline without waiting; only if another writer holds it is it
+    waited for on aiosqlite's thread, under the connection's busy timeout.
+    """
     connection = await session.connection()
-    await connection.exec_driver_sql("BEGIN IMMEDIATE")
     driver = (await connection.get_raw_connection()).driver_connection
     if not isinstance(driver, InlineConnection):
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
         return None
+    if not _begin_at_once(driver._conn):
+        await driver._execute(driver._conn.execute, "BEGIN IMMEDIATE")
     driver.inline = True
     return driver
+
+
+def _begin_at_once(conn: sqlite3.Connection) -> bool:
+    """BEGIN IMMEDIATE if no other connection holds the write lock; False (no transaction
+    begun) if one does. Runs on the caller's thread: SQLite answers at once, waiting for nothing."""
+    timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise
+        return False
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
