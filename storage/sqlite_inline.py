@@ -32,7 +32,8 @@ class InlineConnection(aiosqlite.Connection):
 
     async def _execute(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         if not self.inline:
-            result: _T = await super()._execute(fn, *args, **kwargs)
+            # aiosqlite's own method is untyped: it answers what `fn` returns, from its thread.
+            result: _T = await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
             return result
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
@@ -43,7 +44,8 @@ def _connect(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> Inli
     """What `aiosqlite.connect` does, with an InlineConnection (SQLAlchemy awaits it)."""
 
     def connector() -> sqlite3.Connection:
-        return sqlite3.connect(database, **kwargs)
+        connection: sqlite3.Connection = sqlite3.connect(database, **kwargs)
+        return connection
 
     connection = InlineConnection(connector, iter_chunk_size)
     connection._thread.daemon = True  # as SQLAlchemy sets it: no hang at interpreter exit
