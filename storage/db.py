@@ -177,6 +177,10 @@ class Database:
             await begin_inline(session)
             yield session
 
+    # The outbox's claims and settlements are short writes too: on SQLite they wait their turn
+    # with the events' instead of sleeping in SQLite's busy handler while events take the lock.
+    write_session = event_session
+
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration."""
         async with self.engine.begin() as connection:
