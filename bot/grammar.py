@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -60,6 +61,8 @@ def clean_text(text: str) -> str:
     return text.strip()
 
 
+# Every note folds each of the sender's students' names: the same few names, over and over.
+@functools.lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Case- and accent-insensitive form used to compare names."""
     decomposed = unicodedata.normalize("NFKD", text)

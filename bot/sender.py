@@ -212,7 +212,7 @@ class OutboxSender:
         platforms = await self._sending()
         now = self._clock.now()
         until = now + self._claim_for
-        async with self._db.session() as session:
+        async with self._db.write_session() as session:
             rows = await Store(session).outbox.claim(self.worker, now, until, limit, platforms)
         return [_Claimed(row, account, until) for row, account in rows]
 
@@ -268,7 +268,7 @@ class OutboxSender:
         if not live or min(letter.until for letter in live) > now + self._margin:
             return
         until = now + self._claim_for
-        async with self._db.session() as session:
+        async with self._db.write_session() as session:
             renewed = await Store(session).outbox.renew_claims(
                 [letter.id for letter in live], self.worker, now, until
             )
@@ -416,7 +416,7 @@ class OutboxSender:
 
     async def _settle(self, settle: Callable[[Store], Awaitable[bool]]) -> bool:
         """Record what became of a letter, in its own short transaction."""
-        async with self._db.session() as session:
+        async with self._db.write_session() as session:
             return await settle(Store(session))
 
     async def _sent(self, letter: _Claimed, ref: str, report: DrainReport) -> None:
