@@ -311,7 +311,12 @@ class RecordStore(Queries):
                 "outbox",
                 delete(Outbox).where(
                     col(Outbox.status).in_(
-                        [OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.FAILED]
+                        [
+                            OutboxStatus.SENT,
+                            OutboxStatus.DEAD,
+                            OutboxStatus.FAILED,
+                            OutboxStatus.CANCELLED,
+                        ]
                     ),
                     col(Outbox.not_before) < events_before,
                 ),
