@@ -28,7 +28,7 @@ from storage.db import Database
 from storage.models import Outbox, OutboxStatus, Platform, Student, Via
 from storage.stores import Store
 from storage.stores.outbox import NOT_ON_TEAM
-from tests.conftest import DemoSchool, FakeClock
+from tests.conftest import DemoSchool
 from tests.outbox_fakes import FakePlatform
 
 DANA = "Dana Rivera"  # Sam's parent, who is taken off his team
@@ -250,7 +250,7 @@ async def test_the_sender_drops_a_letter_to_someone_no_longer_on_the_team(
 
 
 async def test_a_picture_drawn_after_its_reader_left_is_not_drawn_for_them(
-    school: DemoSchool, settings: Settings, db: Database, clock: FakeClock
+    school: DemoSchool, settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A chart letter already in the sender's hands when the reader leaves: composing it
     finds them off the team and makes nothing to send."""
@@ -264,7 +264,7 @@ async def test_a_picture_drawn_after_its_reader_left_is_not_drawn_for_them(
                 select(Outbox).where(col(Outbox.person_id) == dana, col(Outbox.kind) == "chart")
             )
         ).all()
-    await removed_in_chat(school, pytest.MonkeyPatch())
+    await removed_in_chat(school, monkeypatch)
     charts = WeekCharts(db, drawing=drawing_in_threads())
 
     assert await charts.compose(chart.payload, dana) is None
