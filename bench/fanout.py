@@ -53,7 +53,18 @@ from bot.events import Reply
 from bot.outbox import PermanentError, RateLimited, TransientError
 from bot.sender import OutboxSender
 from storage.db import Database
-from storage.models import Account, Outbox, OutboxStatus, Person, Platform, School, Student
+from storage.models import (
+    Account,
+    Delivery,
+    Membership,
+    Outbox,
+    OutboxStatus,
+    Person,
+    Platform,
+    Role,
+    School,
+    Student,
+)
 
 HERE = Path(__file__).resolve().parent
 PG_DATABASE = "tandem_bench_fanout"
@@ -128,6 +139,16 @@ async def seed(url: str, n: int, platform: str = Platform.TELEGRAM) -> None:
                 for i, p in enumerate(people)
             ]
             session.add_all(accounts)
+            # Each parent on Sam's team: the sender drops letters about him to anyone else.
+            session.add_all(
+                Membership(
+                    person_id=p.id or 0,
+                    student_id=student.id or 0,
+                    role=Role.PARENT,
+                    delivery=Delivery.WEEKLY,
+                )
+                for p in people
+            )
             await session.flush()
             session.add_all(
                 [

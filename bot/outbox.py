@@ -76,8 +76,9 @@ class Composer(Protocol):
 
     def composes(self, payload: dict[str, Any]) -> bool: ...
 
-    async def compose(self, payload: dict[str, Any]) -> Reply | None:
-        """The reply; None when there is nothing left to send."""
+    async def compose(self, payload: dict[str, Any], person_id: int) -> Reply | None:
+        """The reply for `person_id`; None when there is nothing left to send (nothing of the
+        data left, or the person no longer on the student's team)."""
         ...
 
 

@@ -27,6 +27,7 @@ from storage.db import Database
 from storage.locks import Lease
 from storage.models import Account, Outbox, OutboxStatus
 from storage.stores import Store
+from storage.stores.outbox import NOT_ON_TEAM
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,10 @@ class OutboxSender:
         now = self._clock.now()
         until = now + self._claim_for
         async with self._db.write_session() as session:
-            rows = await Store(session).outbox.claim(self.worker, now, until, limit, platforms)
+            outbox = Store(session).outbox
+            rows = await outbox.claim(self.worker, now, until, limit, platforms)
+        if outbox.letters_cancelled:
+            log.info("outbox: %d letter(s) cancelled: %s", outbox.letters_cancelled, NOT_ON_TEAM)
         return [_Claimed(row, account, until) for row, account in rows]
 
     async def _sending(self) -> list[str]:
@@ -388,7 +392,7 @@ class OutboxSender:
         if self._composer is None or not self._composer.composes(payload):
             return from_payload(payload)
         try:
-            return await self._composer.compose(payload)
+            return await self._composer.compose(payload, letter.row.person_id)
         except Exception as error:  # a failed drawing is retried like a failed delivery
             return error
 

@@ -18,8 +18,8 @@ from storage.models import Invite, Person, Role, School, Student, TeamChange
 from storage.stores import Store
 from storage.stores.people import MergedPeople
 
-# Queued letters an archived student's team no longer gets.
-WEEKLY_LETTERS = ("checkin", "nudge", "summary")
+# Queued letters an archived student's team no longer gets (the summary's picture with it).
+WEEKLY_LETTERS = ("checkin", "nudge", "summary", "chart")
 
 
 def _id(row: Student | School | Person) -> int:

@@ -71,17 +71,21 @@ class WeekCharts:
     def composes(self, payload: dict[str, Any]) -> bool:
         return PAYLOAD_KEY in payload
 
-    async def compose(self, payload: dict[str, Any]) -> Reply | None:
+    async def compose(self, payload: dict[str, Any], person_id: int) -> Reply | None:
         """The picture of the student's week with its numbers in words; None if nothing of
-        that week is measured any more (its notes undone since the job ran)."""
+        that week is measured any more (its notes undone since the job ran), or if the reader
+        has left the student's team or the student was archived meanwhile."""
         facts = payload[PAYLOAD_KEY]
         t = Translator(facts["language"])
         start, end = datetime.fromisoformat(facts["from"]), datetime.fromisoformat(facts["to"])
         async with self._db.session() as session:
             store = Store(session)
-            student = await store.students.get(facts["student"])
+            # Checked as the picture is drawn: a letter waits here while others are drawn.
+            student = await store.students.readable_by(facts["student"], person_id)
+            if student is None:
+                return None
             week = await store.progress.student_week(facts["student"], start, end)
-        if student is None or not week:
+        if not week:
             return None
         panels = tuple(chart_data(t, goal, series) for goal, series in week)
         lines = [goal_series_words(t, goal, series) for goal, series in week]

@@ -98,6 +98,8 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     DEAD = "dead"
+    # Dropped unsent at delivery: the person had left the student's team (`last_error` says so).
+    CANCELLED = "cancelled"
 
 
 class AccessAction(StrEnum):

@@ -7,7 +7,22 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Text, bindparam, case, cast, delete, func, or_, text, true, update
+from sqlalchemy import (
+    JSON,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    not_,
+    or_,
+    text,
+    true,
+    update,
+)
 from sqlalchemy import column as sa_column
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
 from sqlalchemy import table as sa_table
@@ -20,8 +35,18 @@ from sqlalchemy.sql.schema import Column
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Account, Entry, EntryKind, Outbox, OutboxStatus, Student, UTCDateTime
-from storage.outbox_keys import entry_letter_prefixes
+from storage.models import (
+    Account,
+    Admin,
+    Entry,
+    EntryKind,
+    Membership,
+    Outbox,
+    OutboxStatus,
+    Student,
+    UTCDateTime,
+)
+from storage.outbox_keys import CHART, CHECKIN, NUDGE, SUMMARY, entry_letter_prefixes
 from storage.stores._sql import Queries
 
 
@@ -155,6 +180,36 @@ def _turns_in_school(now: datetime, platforms: Sequence[str]) -> Subquery:
     )
 
 
+# What `last_error` says of a letter dropped at delivery (`OutboxStore.drop_unwelcome`).
+NOT_ON_TEAM = "recipient no longer on the team"
+# The weekly letters about a student that stop when the student is archived.
+WEEKLY_KINDS = (CHECKIN, NUDGE, SUMMARY, CHART)
+
+
+def _unwelcome() -> ColumnElement[bool]:
+    """A letter about a student whose recipient may no longer read about them: not on the
+    student's team and not an admin of their school (or the student is gone), or a weekly
+    letter about an archived student. Each test is one lookup in a unique index."""
+    on_team = exists().where(
+        col(Membership.person_id) == col(Outbox.person_id),
+        col(Membership.student_id) == col(Outbox.student_id),
+    )
+    admin = exists().where(
+        col(Admin.person_id) == col(Outbox.person_id),
+        col(Admin.school_id) == col(Outbox.school_id),
+    )
+    archived = exists().where(
+        col(Student.id) == col(Outbox.student_id), col(Student.archived).is_(True)
+    )
+    return and_(
+        col(Outbox.student_id).is_not(None),
+        or_(
+            and_(not_(on_team), not_(admin)),
+            and_(col(Outbox.kind).in_(WEEKLY_KINDS), archived),
+        ),
+    )
+
+
 # A job queueing this many letters at once brings the planner's statistics up to date.
 ANALYZE_AFTER_ROWS = 500
 
@@ -166,6 +221,8 @@ class OutboxStore(Queries):
         super().__init__(session)
         # Outbox rows this transaction queued, so the caller knows whether to wake the sender.
         self.letters_queued = 0
+        # Letters this transaction's claims dropped: their recipient had left the team.
+        self.letters_cancelled = 0
 
     async def add(self, row: Outbox) -> bool:
         """Insert unless a row with the same dedupe key exists; True if inserted."""
@@ -360,6 +417,7 @@ class OutboxStore(Queries):
         if self.session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True, of=Outbox)
         ids = [row_id for row_id in (await self.session.exec(due)).all() if row_id is not None]
+        ids = await self._drop_unwelcome(ids)
         if not ids:
             return []
         await self.session.exec(
@@ -380,6 +438,23 @@ class OutboxStore(Queries):
         # In turn, as chosen: the sender queues each chat's letters in this order.
         turn: dict[int | None, int] = {row_id: n for n, row_id in enumerate(ids)}
         return sorted((await self.session.exec(claimed)).all(), key=lambda got: turn[got[0].id])
+
+    async def _drop_unwelcome(self, ids: list[int]) -> list[int]:
+        """The second line of defence, once per claim: cancel the due letters whose recipient
+        left the student's team after they were queued (the removal cancels them too); the
+        rest of `ids`, in order."""
+        if not ids:
+            return ids
+        dropped = await self.session.exec(
+            update(Outbox)
+            .where(col(Outbox.id).in_(ids), _unwelcome())
+            .values(status=OutboxStatus.CANCELLED, last_error=NOT_ON_TEAM, claimed_until=None)
+            .returning(col(Outbox.id))
+            .execution_options(synchronize_session=False)
+        )
+        gone = set(dropped.scalars().all())
+        self.letters_cancelled += len(gone)
+        return [row_id for row_id in ids if row_id not in gone]
 
     async def _settle(self, row_id: int, worker: str, *, where: Any = None, **values: Any) -> bool:
         statement = (

@@ -57,6 +57,10 @@ def _student_rows(student_id: int, entry_ids: Sequence[int | None]) -> list[tupl
     ]
 
 
+# Letters whose story is over, purged with the events of their time.
+_FINISHED = (OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.FAILED, OutboxStatus.CANCELLED)
+
+
 class RecordStore(Queries):
     """The access log, amendments, exports, forgetting and retention."""
 
@@ -310,9 +314,7 @@ class RecordStore(Queries):
             (
                 "outbox",
                 delete(Outbox).where(
-                    col(Outbox.status).in_(
-                        [OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.FAILED]
-                    ),
+                    col(Outbox.status).in_(_FINISHED),
                     col(Outbox.not_before) < events_before,
                 ),
             ),

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, true, update
+from sqlalchemy import delete, exists, func, or_, true, update
 from sqlmodel import col, select
 
 from storage.models import Admin, Membership, Person, School, Student
@@ -50,6 +50,20 @@ class StudentStore(Queries):
 
     async def get(self, student_id: int) -> Student | None:
         return await self.session.get(Student, student_id)
+
+    async def readable_by(self, student_id: int, person_id: int) -> Student | None:
+        """The student, if not archived and the person is on their team or an admin of their
+        school; None otherwise (one statement: a letter drawn at delivery reads it anyway)."""
+        on_team = exists().where(
+            col(Membership.person_id) == person_id, col(Membership.student_id) == student_id
+        )
+        admin = exists().where(
+            col(Admin.person_id) == person_id, col(Admin.school_id) == col(Student.school_id)
+        )
+        statement = select(Student).where(
+            col(Student.id) == student_id, col(Student.archived).is_(False), or_(on_team, admin)
+        )
+        return (await self.session.exec(statement)).first()
 
     async def add(self, school: School, name: str, name_key: str) -> Student:
         assert school.id is not None
