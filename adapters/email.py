@@ -297,19 +297,44 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
             )
 
     async def _bounced(self, mail: InboundMail) -> None:
-        """The addresses a delivery report says failed: unreachable, their admins told once."""
+        """The addresses a delivery report proves failed: unreachable, their admins told once.
+
+        Proof is a letter Tandem sent to that address among the report's returned Message-IDs:
+        anyone can write a report naming a family's address, not one quoting our letter to it.
+        """
         now = self.dispatcher.clock.now()
         async with self.db.session() as session:
             store = Store(session)
-            marked = await store.email.mark_unreachable(list(mail.bounced_addresses), now)
+            proven = await _proven(store, mail)
+            marked = await store.email.mark_unreachable(proven, now)
             for identity_id in marked:
                 account = await store.email.account_of(identity_id)
                 if account is not None:
                     quiet = self.dispatcher.settings.schedule.quiet_hours
                     await blocked_notice.tell_admins(store, account, now, quiet)
+        unproven = len(mail.bounced_addresses) - len(proven)
         log.info(
-            "email %s: a bounce; %d address(es) marked unreachable", mail.message_id, len(marked)
+            "email %s: a bounce; %d address(es) marked unreachable, %d without a letter of ours"
+            " (ignored)",
+            mail.message_id,
+            len(marked),
+            unproven,
         )
+
+
+async def _proven(store: Store, mail: InboundMail) -> list[str]:
+    """The bounced addresses whose returned letter is one Tandem sent to them."""
+    sent_to: set[int | None] = set()
+    for message_id in mail.returned_ids:
+        row = await store.email.message(message_id)
+        if row is not None and row.outgoing:
+            sent_to.add(row.identity_id)
+    proven = []
+    for address in mail.bounced_addresses:
+        identity = await store.email.identity_by_address(address)
+        if identity is not None and identity.id in sent_to:
+            proven.append(address)
+    return proven
 
 
 def _attachment_ref(mail: InboundMail) -> str | None:
