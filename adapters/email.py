@@ -62,7 +62,8 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
                 folder=config.imap_folder,
                 poll_seconds=config.poll_seconds,
                 max_message_bytes=MAX_MAIL_BYTES,
-            )
+            ),
+            ssl_context=config.imap_tls(),
         )
         self._stopping = asyncio.Event()
         self._reading: asyncio.Task[None] | None = None
