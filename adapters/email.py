@@ -115,7 +115,8 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
                 raise email_smtp.Unreachable(chat)
             identity, language = found
             mailbox = email_identity.open_mailbox(identity, self._secret)
-            letter = self._letter(mailbox, message, language, thread)
+            team = await store.email.teams_of(mailbox.id)
+            letter = self._letter(mailbox, message, language, thread, team)
             await self._keep(store, mailbox, letter, message)
         await self.smtp.send(letter, identity.address)
         return str(letter["Message-ID"])
@@ -124,20 +125,29 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
         self, mailbox: Mailbox, draft: Draft, language: str | None, thread: str | None = None
     ) -> str:
         """Compose and send one letter to an identity; its Message-ID, kept with its buttons."""
-        letter = self._letter(mailbox, draft, language, thread)
         async with self.db.session() as session:
-            await self._keep(Store(session), mailbox, letter, draft)
+            store = Store(session)
+            team = await store.email.teams_of(mailbox.id)
+            letter = self._letter(mailbox, draft, language, thread, team)
+            await self._keep(store, mailbox, letter, draft)
         await self.smtp.send(letter, mailbox.identity.address)
         return str(letter["Message-ID"])
 
     def _letter(
-        self, mailbox: Mailbox, draft: Draft, language: str | None, thread: str | None
+        self,
+        mailbox: Mailbox,
+        draft: Draft,
+        language: str | None,
+        thread: str | None,
+        team: tuple[list[str], list[str]],
     ) -> EmailMessage:
+        schools, roles = team
         envelope = Envelope(
             to=mailbox.identity.address,
             from_address=self.config.from_address,
             reply_to=self.config.reply_address(mailbox.key),
-            school=self.dispatcher.settings.school.name,
+            school=", ".join(schools) or self.dispatcher.settings.school.name,
+            roles=tuple(roles),
             language=language or self.dispatcher.settings.school.language,
             in_reply_to=thread,
         )

@@ -39,6 +39,9 @@ async def invite_by_email(
     student: str | None,
     now: datetime,
     smtp: SmtpPool | None = None,
+    *,
+    school: str | None = None,
+    role: str | None = None,
 ) -> str:
     """Send the invite to `address` from its own reply address; the letter's Message-ID.
 
@@ -54,7 +57,7 @@ async def invite_by_email(
     await store.email.save(mailbox.identity)
     language = settings.school.language
     t = Translator(language)
-    school = settings.school.name
+    school = school or settings.school.name
     name = student or school
     draft = Draft(
         t("email.invite", school=school, student=name),
@@ -65,6 +68,7 @@ async def invite_by_email(
         from_address=config.from_address,
         reply_to=config.reply_address(mailbox.key),
         school=school,
+        roles=(role,) if role else (),
         language=language,
     )
     letter = compose(draft, envelope, config.message_id_domain, now)
@@ -91,9 +95,17 @@ async def send_from_cli(
 ) -> str:
     """`tandem invite --email`: the address the invite went to; a CommandError if the mail
     server would not take it (the invite is then not kept)."""
+    school = await store.students.school(new.invite.school_id)
     try:
         await invite_by_email(
-            store, settings, new.code, address, student.name if student else None, now
+            store,
+            settings,
+            new.code,
+            address,
+            student.name if student else None,
+            now,
+            school=school.name if school else None,
+            role=new.invite.role,
         )
     except (OSError, aiosmtplib.SMTPException) as error:
         raise CommandError(f"--email: the mail server did not take the invite ({error})") from None
@@ -101,7 +113,11 @@ async def send_from_cli(
 
 
 async def send_roster_invites(
-    store: Store, settings: Settings, issued: Sequence[IssuedInvite], now: datetime
+    store: Store,
+    settings: Settings,
+    issued: Sequence[IssuedInvite],
+    now: datetime,
+    school: str | None = None,
 ) -> int:
     """The roster's invites for adults with an email address, sent; how many. One refused by
     the mail server stops the import (nothing is kept), with the line it came from."""
@@ -113,7 +129,15 @@ async def send_roster_invites(
         for invite in wanted:
             try:
                 await invite_by_email(
-                    store, settings, invite.code, invite.row.email, invite.row.student, now, pool
+                    store,
+                    settings,
+                    invite.code,
+                    invite.row.email,
+                    invite.row.student,
+                    now,
+                    pool,
+                    school=school,
+                    role=invite.row.role,
                 )
             except (OSError, aiosmtplib.SMTPException) as error:
                 raise CommandError(

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from adapters import email_identity
 from adapters.bootstrap import build_router
 from adapters.email import EmailAdapter
-from adapters.email_invites import invite_by_email
+from adapters.email_invites import send_from_cli
 from bot import invites
 from bot.dispatch import Dispatcher
 from bot.events import RecipientBlocked, Reply
@@ -154,7 +154,7 @@ class Post:
             new = await invites.create_invite(
                 store, settings, now, school, pupil, Role.PARENT, None
             )
-            await invite_by_email(store, settings, new.code, address, pupil.name, now)
+            await send_from_cli(store, settings, new, address, pupil, now)
 
 
 @pytest.fixture
@@ -191,7 +191,11 @@ async def test_an_invite_letter_says_how_to_join_and_carries_a_secret_reply_addr
     assert "reply to this email" in text_of(letter).lower()
     assert re.fullmatch(r"tandem\+[\w-]{22}@maple\.example", str(letter["Reply-To"]))
     assert "List-Unsubscribe" in letter
-    assert "because Maple Elementary added this address" in text_of(letter)
+    why = (
+        "because Maple Elementary (demo) added this address to a student's team in Tandem"
+        " (your role: parent)"
+    )
+    assert why in text_of(letter)
 
 
 async def test_replying_to_the_invite_joins_the_team_and_answers_in_the_thread(post: Post) -> None:
@@ -202,6 +206,8 @@ async def test_replying_to_the_invite_joins_the_team_and_answers_in_the_thread(p
     welcome = post.sink.to(DANA)[-1]
     assert welcome["In-Reply-To"] == message_id
     assert "Sam" in text_of(welcome)
+    assert "Maple Elementary (demo) added this address" in text_of(welcome)
+    assert "(your role: parent)" in text_of(welcome)
     async with post.school.db.session() as session:
         accounts = (await session.exec(select(Account).where(Account.platform == "email"))).all()
     assert len(accounts) == 1
