@@ -82,11 +82,11 @@ class EmailConfig(PlatformConfig):
         for name in ("smtp_ca_file", "imap_ca_file"):
             _check_ca_file(s, name, getattr(config, name))
         if not _sender_address(config.from_address):
-            raise s.error("from_address", 'expected an address like "Tandem <tandem@school.org>"')
+            raise s.error("from_address", said("operator.email_from_address"))
         if not _DOMAIN_RE.fullmatch(config.reply_domain):
-            raise s.error("reply_domain", "expected a mail domain like 'school.org'")
+            raise s.error("reply_domain", said("operator.email_domain"))
         if not config.imap_folder:
-            raise s.error("imap_folder", "must not be empty")
+            raise s.error("imap_folder", said("operator.not_empty"))
         if config.enabled:
             when = "email.enabled is true"
             s.required("smtp_host", config.smtp_host, when)
@@ -128,7 +128,7 @@ class EmailConfig(PlatformConfig):
 def _port(section: Section, name: str, default: int) -> int:
     port = section.integer(name, default)
     if not 1 <= port <= 65535:
-        raise section.error(name, "the port must be between 1 and 65535")
+        raise section.error(name, said("operator.port_range"))
     return port
 
 

@@ -12,7 +12,7 @@ from adapters.email_config import EmailConfig
 from adapters.email_letters import Draft, Envelope, compose
 from adapters.email_smtp import SmtpPool
 from bot.config import Settings
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from bot.i18n import Translator
 from bot.invites import NewInvite
 from bot.roster_import import IssuedInvite
@@ -27,7 +27,7 @@ def check_address(address: str) -> str:
     address = address.strip().lower()
     local, at, domain = address.rpartition("@")
     if not at or not local or "." not in domain or len(address) > _ADDRESS_LIMIT or " " in address:
-        raise CommandError(f"--email: {address!r} is not an email address like dana@example.org")
+        raise CommandError(said("operator.email_not_address", address=repr(address)))
     return address
 
 
@@ -49,7 +49,7 @@ async def invite_by_email(
     """
     config = settings.platform(EmailConfig)
     if not config.smtp_host:
-        raise CommandError("--email: set [email] smtp_host (and enable email) to send invites")
+        raise CommandError(said("operator.email_not_set_up"))
     secret = settings.security.secret_key
     mailbox = await email_identity.enrol(store, secret, check_address(address), now)
     # Someone already on Tandem by email redeems it by a reply just the same.
@@ -108,7 +108,7 @@ async def send_from_cli(
             role=new.invite.role,
         )
     except (OSError, aiosmtplib.SMTPException) as error:
-        raise CommandError(f"--email: the mail server did not take the invite ({error})") from None
+        raise CommandError(said("operator.email_invite_refused", why=error)) from None
     return check_address(address)
 
 
@@ -141,8 +141,12 @@ async def send_roster_invites(
                 )
             except (OSError, aiosmtplib.SMTPException) as error:
                 raise CommandError(
-                    f"line {invite.row.line}: the mail server did not take the invite to "
-                    f"{invite.row.email} ({error}); nothing imported"
+                    said(
+                        "operator.email_roster_refused",
+                        line=invite.row.line,
+                        address=invite.row.email,
+                        why=error,
+                    )
                 ) from None
     finally:
         await pool.close()
