@@ -3,6 +3,7 @@ taken as the answer to what that letter asked, by the letter's kind."""
 
 from __future__ import annotations
 
+from bot import grammar
 from bot.context import Context
 from bot.events import IncomingMessage, Reply
 from bot.handlers import checkins, questions
@@ -23,7 +24,8 @@ async def by_reply(msg: IncomingMessage, ctx: Context, text: str) -> list[Reply]
         return None
     if letter.kind == EntryKind.QUESTION and "entry_id" in letter.payload:
         return await questions.answer(msg, ctx, int(letter.payload["entry_id"]), text)
-    if letter.kind == CHECKIN and letter.student_id is not None:
+    signed = grammar.split_prefix(text)[0] is not None  # "+ Sam ...": the note it says it is
+    if letter.kind == CHECKIN and letter.student_id is not None and not signed:
         return await checkins.note_on_checkin(msg, ctx, text, letter.student_id)
     return None
 

@@ -407,3 +407,20 @@ async def test_the_email_parents_reply_without_a_mood_word_is_her_check_ins_note
         last = (await session.exec(select(Entry).order_by(col(Entry.id).desc()))).first()
     assert last is not None and last.text == "She loved the library trip"
     assert last.kind == EntryKind.NOTE and last.setting == Setting.HOME
+
+
+async def test_a_signed_note_in_reply_to_the_check_in_is_the_note_it_says(
+    school: DemoSchool,
+) -> None:
+    async with school.db.session() as session:
+        await seed_email_parent(Store(session))
+    chat, _ = console(school)
+    await chat.handle_line("/tick checkin")
+    await chat.handle_line("/as Rosa")
+
+    await chat.handle_line("+ Maya tied her shoes by herself")
+
+    async with school.db.session() as session:
+        last = (await session.exec(select(Entry).order_by(col(Entry.id).desc()))).first()
+    assert last is not None and last.kind == EntryKind.WIN
+    assert last.text == "Maya tied her shoes by herself"
