@@ -35,6 +35,7 @@ from bot.handlers import (
     progress,
     questions,
     records,
+    replies,
     report,
     settings,
     team,
@@ -61,7 +62,8 @@ HANDLERS: tuple[Mount, ...] = (
     link.register,  # /link, [Join] [Cancel]
     notes.register,  # + - ? ! /win /concern /note /ask /urgent, plain text, /undo, edits
     urgent.register,  # [Seen]
-    questions.register,  # /questions /answer, replies to a question
+    questions.register,  # /questions /answer
+    replies.register,  # a reply to a question's letter answers it; to a check-in's, its note
     checkins.register,  # the weekly check-in's buttons and the line after
     amendments.register,  # /amend, [Accept] [Decline]
     records.register,  # /students /log /week /record

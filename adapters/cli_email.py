@@ -8,7 +8,7 @@ from adapters import email_identity
 from adapters.cli_command import ConfigOption, JsonOption, load_settings, run_admin
 from adapters.cli_team import PersonOption
 from bot.config import Settings
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from storage.stores import Store
 
 
@@ -21,7 +21,7 @@ def team_rekey(
     async def work(store: Store, settings: Settings) -> dict[str, Any]:
         identity = await store.email.identity_of(person)
         if identity is None:
-            raise CommandError(f"--person: person {person} is not reached by email")
+            raise CommandError(said("operator.not_by_email", person=person))
         await email_identity.rekey(store, settings.security.secret_key, identity)
         return {"person_id": person, "address": identity.address}
 

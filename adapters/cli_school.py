@@ -174,7 +174,7 @@ def roster_import_command(
             )
         issued = report.issued or []
         emailed = await email_invites.send_roster_invites(
-            store, settings, issued, SystemClock().now()
+            store, settings, issued, SystemClock().now(), found.name
         )
         if issued:
             # Before the commit: if the codes cannot be written, nothing is imported.

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import TextIO
 
 from adapters.bootstrap import Tandem
+from adapters.console_mail import ConsoleMailbox, MailReader
 from adapters.private_file import write_private
 from bot import grammar, jobs
 from bot.context import Clock
-from bot.demo import DEMO_PEOPLE, DEMO_SCHOOL, console_id, seed_demo
+from bot.demo import DEMO_EMAIL_PARENT, DEMO_PEOPLE, DEMO_SCHOOL, console_id, seed_demo
 from bot.dispatch import Dispatcher
 from bot.events import Attachment, Button, ButtonPress, Chat, IncomingMessage, Reply, Sender
 from bot.i18n import Translator, translate
@@ -80,6 +81,7 @@ class ConsoleChat:
             files  # where charts and reports are written, since a terminal shows no picture
         )
         self.inbox = ConsoleInbox(self)
+        self.mailbox = ConsoleMailbox(lambda: self.dispatcher.clock.now(), self.show_mail)
         # Draws the weekly summary's pictures as their letters are shown.
         self.composer = composer if composer is not None else WeekCharts(db)
         # Event ids must not repeat across runs on the same database file.
@@ -87,8 +89,8 @@ class ConsoleChat:
         self._count = 0
 
     @staticmethod
-    def _sender(name: str) -> Sender:
-        return Sender(Platform.CONSOLE, "", console_id(name), name)
+    def _sender(name: str, platform: Platform = Platform.CONSOLE) -> Sender:
+        return Sender(platform, "", console_id(name), name)
 
     def _event_id(self) -> str:
         self._count += 1
@@ -109,7 +111,9 @@ class ConsoleChat:
         if text == "/tick" or text.startswith("/tick "):
             await self._tick(text[5:].strip())
             return True
-        if text.isdecimal() and 1 <= int(text) <= len(self.buttons):
+        if self.me.platform == Platform.EMAIL:
+            await self._reply_by_mail(line.rstrip("\n"))
+        elif text.isdecimal() and 1 <= int(text) <= len(self.buttons):
             button = self.buttons[int(text) - 1]
             event = ButtonPress(self.me, self._chat(), button.token, self._event_id())
             self._show(await self.dispatcher.dispatch(event))
@@ -121,6 +125,14 @@ class ConsoleChat:
             self._show(await self.dispatcher.dispatch(message))
         await self.deliver(self.dispatcher.clock)
         return True
+
+    async def _reply_by_mail(self, text: str) -> None:
+        """The email parent's reply to her last letter; Tandem's answers come as letters."""
+        event_id = self._event_id()
+        thread = self.mailbox.last.get(self.me.external_id, ("", []))[0] or None
+        for event in self.mailbox.events(self.me, self._chat(), text, event_id):
+            for reply in await self.dispatcher.dispatch(event):
+                self.mailbox.letter(self.me.external_id, reply, thread)
 
     async def _tick(self, job: str) -> None:
         """`/tick checkin`, `/tick summary`: run a weekly job now and show who receives what."""
@@ -148,13 +160,18 @@ class ConsoleChat:
     async def deliver(self, clock: Clock) -> int:
         """Send what the outbox holds for console people (other platforms are not here)."""
         async with self.db.session() as session:
+            store = Store(session)
             self.inbox.names = {
                 account.external_id: person.display_name
-                for person, account in await Store(session).people.on_platform(Platform.CONSOLE)
+                for person, account in await store.people.on_platform(Platform.CONSOLE)
+            }
+            self.mailbox.readers = {
+                account.external_id: _reader(person.display_name, person.language)
+                for person, account in await store.people.on_platform(Platform.EMAIL)
             }
         sender = OutboxSender(
             self.db,
-            {Platform.CONSOLE: self.inbox},
+            {Platform.CONSOLE: self.inbox, Platform.EMAIL: self.mailbox},
             clock,
             self.dispatcher.settings.sender,
             worker=f"console:{self._run}",
@@ -179,15 +196,31 @@ class ConsoleChat:
                 + self.t("console.answer_hint", name=name)
             )
 
+    def show_mail(self, external_id: str, letter: str) -> None:
+        """A letter to the email parent: shown now if she is typing, else kept for `/as`."""
+        reader = self.mailbox.readers.get(external_id)
+        name = reader.name if reader else external_id
+        if external_id == self.me.external_id:
+            self._print(letter)
+            return
+        self._print(self.t("console.letter", name=name))
+        self._print(letter)
+        self._print(self.t("console.answer_hint", name=name))
+        self.mailbox.waiting[external_id].append(letter)
+
     def _chat(self) -> Chat:
         return Chat(self.me.external_id, private=True)
 
     async def _switch(self, name: str) -> None:
         async with self.db.session() as session:
-            languages = {
-                person.display_name: person.language
-                for person, _ in await Store(session).people.on_platform(Platform.CONSOLE)
-            }
+            store = Store(session)
+            known = [
+                (person, platform)
+                for platform in (Platform.CONSOLE, Platform.EMAIL)
+                for person, _ in await store.people.on_platform(platform)
+            ]
+        languages = {person.display_name: person.language for person, _ in known}
+        platforms = {person.display_name: platform for person, platform in known}
         people = list(languages)
         if not name:
             self._print(self.t("console.people", names=", ".join(people)))
@@ -205,10 +238,16 @@ class ConsoleChat:
             return
         self.buttons = []
         if len(matches) == 1:
-            self.me = self._sender(matches[0])
+            self.me = self._sender(matches[0], platforms[matches[0]])
             # The demo's own lines follow the typist too, as the bot's replies do.
             self.t = Translator(languages[matches[0]])
             self._print(self.t("console.now", name=self.me.display_name))
+            if self.me.platform == Platform.EMAIL:
+                self._print(self.t("console.mail_hint"))
+                mail = self.mailbox.waiting.pop(self.me.external_id, [])
+                if mail:
+                    self._print(self.t("console.waiting", count=len(mail)))
+                    self._print("\n".join(mail))
         else:
             self.me = self._sender(" ".join(name.split()))
             self.t = Translator(self.language)
@@ -246,6 +285,13 @@ class ConsoleChat:
         self.out.flush()
 
 
+def _reader(name: str, language: str) -> MailReader:
+    demo = DEMO_EMAIL_PARENT
+    if name == demo.name:
+        return MailReader(name, demo.email, language, (demo.role.value,))
+    return MailReader(name, f"{console_id(name)}@example.org", language)
+
+
 async def typed_lines(chat: ConsoleChat, source: TextIO = sys.stdin) -> AsyncIterator[str]:
     """Lines from a person at a terminal, or from a script piped in (echoed, so output reads)."""
     interactive = source.isatty()
@@ -275,7 +321,7 @@ async def run_demo(tandem: Tandem, out: TextIO = sys.stdout, source: TextIO = sy
     """`tandem demo`: the demo school (seeded once), then a chat as its teacher until /quit."""
     settings = tandem.settings
     async with tandem.db.session() as session:
-        await seed_demo(Store(session), settings.school.timezone)
+        await seed_demo(Store(session), settings.school.timezone, email=True)
     chat = ConsoleChat(
         tandem.dispatcher,
         tandem.db,

@@ -62,7 +62,8 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
                 folder=config.imap_folder,
                 poll_seconds=config.poll_seconds,
                 max_message_bytes=MAX_MAIL_BYTES,
-            )
+            ),
+            ssl_context=config.imap_tls(),
         )
         self._stopping = asyncio.Event()
         self._reading: asyncio.Task[None] | None = None
@@ -114,7 +115,8 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
                 raise email_smtp.Unreachable(chat)
             identity, language = found
             mailbox = email_identity.open_mailbox(identity, self._secret)
-            letter = self._letter(mailbox, message, language, thread)
+            team = await store.email.teams_of(mailbox.id)
+            letter = self._letter(mailbox, message, language, thread, team)
             await self._keep(store, mailbox, letter, message)
         await self.smtp.send(letter, identity.address)
         return str(letter["Message-ID"])
@@ -123,20 +125,29 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
         self, mailbox: Mailbox, draft: Draft, language: str | None, thread: str | None = None
     ) -> str:
         """Compose and send one letter to an identity; its Message-ID, kept with its buttons."""
-        letter = self._letter(mailbox, draft, language, thread)
         async with self.db.session() as session:
-            await self._keep(Store(session), mailbox, letter, draft)
+            store = Store(session)
+            team = await store.email.teams_of(mailbox.id)
+            letter = self._letter(mailbox, draft, language, thread, team)
+            await self._keep(store, mailbox, letter, draft)
         await self.smtp.send(letter, mailbox.identity.address)
         return str(letter["Message-ID"])
 
     def _letter(
-        self, mailbox: Mailbox, draft: Draft, language: str | None, thread: str | None
+        self,
+        mailbox: Mailbox,
+        draft: Draft,
+        language: str | None,
+        thread: str | None,
+        team: tuple[list[str], list[str]],
     ) -> EmailMessage:
+        schools, roles = team
         envelope = Envelope(
             to=mailbox.identity.address,
             from_address=self.config.from_address,
             reply_to=self.config.reply_address(mailbox.key),
-            school=self.dispatcher.settings.school.name,
+            school=", ".join(schools) or self.dispatcher.settings.school.name,
+            roles=tuple(roles),
             language=language or self.dispatcher.settings.school.language,
             in_reply_to=thread,
         )
@@ -297,19 +308,44 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
             )
 
     async def _bounced(self, mail: InboundMail) -> None:
-        """The addresses a delivery report says failed: unreachable, their admins told once."""
+        """The addresses a delivery report proves failed: unreachable, their admins told once.
+
+        Proof is a letter Tandem sent to that address among the report's returned Message-IDs:
+        anyone can write a report naming a family's address, not one quoting our letter to it.
+        """
         now = self.dispatcher.clock.now()
         async with self.db.session() as session:
             store = Store(session)
-            marked = await store.email.mark_unreachable(list(mail.bounced_addresses), now)
+            proven = await _proven(store, mail)
+            marked = await store.email.mark_unreachable(proven, now)
             for identity_id in marked:
                 account = await store.email.account_of(identity_id)
                 if account is not None:
                     quiet = self.dispatcher.settings.schedule.quiet_hours
                     await blocked_notice.tell_admins(store, account, now, quiet)
+        unproven = len(mail.bounced_addresses) - len(proven)
         log.info(
-            "email %s: a bounce; %d address(es) marked unreachable", mail.message_id, len(marked)
+            "email %s: a bounce; %d address(es) marked unreachable, %d without a letter of ours"
+            " (ignored)",
+            mail.message_id,
+            len(marked),
+            unproven,
         )
+
+
+async def _proven(store: Store, mail: InboundMail) -> list[str]:
+    """The bounced addresses whose returned letter is one Tandem sent to them."""
+    sent_to: set[int | None] = set()
+    for message_id in mail.returned_ids:
+        row = await store.email.message(message_id)
+        if row is not None and row.outgoing:
+            sent_to.add(row.identity_id)
+    proven = []
+    for address in mail.bounced_addresses:
+        identity = await store.email.identity_by_address(address)
+        if identity is not None and identity.id in sent_to:
+            proven.append(address)
+    return proven
 
 
 def _attachment_ref(mail: InboundMail) -> str | None:

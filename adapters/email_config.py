@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Literal, Self
 
 from bot.config import PlatformConfig, SendLimit
 from bot.config_values import Section, missing
+from bot.errors import said
 
 if TYPE_CHECKING:
     from adapters.platforms import Adapter
@@ -49,6 +51,10 @@ class EmailConfig(PlatformConfig):
     imap_password: str = field(default="", repr=False)
     imap_folder: str = "INBOX"
     poll_seconds: int = 30
+    # A PEM file of the CA that signed a server's certificate, for a school's own CA; empty =
+    # the system's trusted CAs.
+    smtp_ca_file: str = ""
+    imap_ca_file: str = ""
 
     @classmethod
     def read(cls, section: Section) -> Self:
@@ -70,13 +76,17 @@ class EmailConfig(PlatformConfig):
             imap_password=s.text("imap_password", default.imap_password),
             imap_folder=s.text("imap_folder", default.imap_folder).strip(),
             poll_seconds=s.positive("poll_seconds", default.poll_seconds),
+            smtp_ca_file=s.text("smtp_ca_file", default.smtp_ca_file).strip(),
+            imap_ca_file=s.text("imap_ca_file", default.imap_ca_file).strip(),
         )
+        for name in ("smtp_ca_file", "imap_ca_file"):
+            _check_ca_file(s, name, getattr(config, name))
         if not _sender_address(config.from_address):
-            raise s.error("from_address", 'expected an address like "Tandem <tandem@school.org>"')
+            raise s.error("from_address", said("operator.email_from_address"))
         if not _DOMAIN_RE.fullmatch(config.reply_domain):
-            raise s.error("reply_domain", "expected a mail domain like 'school.org'")
+            raise s.error("reply_domain", said("operator.email_domain"))
         if not config.imap_folder:
-            raise s.error("imap_folder", "must not be empty")
+            raise s.error("imap_folder", said("operator.not_empty"))
         if config.enabled:
             when = "email.enabled is true"
             s.required("smtp_host", config.smtp_host, when)
@@ -102,6 +112,14 @@ class EmailConfig(PlatformConfig):
         """The right side of our Message-IDs: apart from any person's, so ours are known."""
         return f"tandem.{self.reply_domain}"
 
+    def smtp_tls(self) -> ssl.SSLContext:
+        """What the SMTP connection trusts: the school's CA file, or the system's CAs."""
+        return ssl.create_default_context(cafile=self.smtp_ca_file or None)
+
+    def imap_tls(self) -> ssl.SSLContext:
+        """What the IMAP connection trusts: the school's CA file, or the system's CAs."""
+        return ssl.create_default_context(cafile=self.imap_ca_file or None)
+
     def reply_address(self, key: str) -> str:
         """The secret address a person's replies go to: tandem+<key>@reply_domain."""
         return f"{REPLY_LOCAL_PART}+{key}@{self.reply_domain}"
@@ -110,8 +128,22 @@ class EmailConfig(PlatformConfig):
 def _port(section: Section, name: str, default: int) -> int:
     port = section.integer(name, default)
     if not 1 <= port <= 65535:
-        raise section.error(name, "the port must be between 1 and 65535")
+        raise section.error(name, said("operator.port_range"))
     return port
+
+
+def _check_ca_file(section: Section, name: str, path: str) -> None:
+    """A CA file named must be there and hold a certificate: found out at start, not at the
+    first letter."""
+    if not path:
+        return
+    try:
+        ssl.create_default_context(cafile=path)
+    except FileNotFoundError:
+        raise section.error(name, said("operator.file_not_found", path=path)) from None
+    except (OSError, ssl.SSLError) as error:
+        why = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+        raise section.error(name, said("operator.cannot_read_file", file=path, why=why)) from None
 
 
 def _sender_address(value: str) -> str:

@@ -12,7 +12,7 @@ from adapters.email_config import EmailConfig
 from adapters.email_letters import Draft, Envelope, compose
 from adapters.email_smtp import SmtpPool
 from bot.config import Settings
-from bot.errors import CommandError
+from bot.errors import CommandError, said
 from bot.i18n import Translator
 from bot.invites import NewInvite
 from bot.roster_import import IssuedInvite
@@ -27,7 +27,7 @@ def check_address(address: str) -> str:
     address = address.strip().lower()
     local, at, domain = address.rpartition("@")
     if not at or not local or "." not in domain or len(address) > _ADDRESS_LIMIT or " " in address:
-        raise CommandError(f"--email: {address!r} is not an email address like dana@example.org")
+        raise CommandError(said("operator.email_not_address", address=repr(address)))
     return address
 
 
@@ -39,6 +39,9 @@ async def invite_by_email(
     student: str | None,
     now: datetime,
     smtp: SmtpPool | None = None,
+    *,
+    school: str | None = None,
+    role: str | None = None,
 ) -> str:
     """Send the invite to `address` from its own reply address; the letter's Message-ID.
 
@@ -46,7 +49,7 @@ async def invite_by_email(
     """
     config = settings.platform(EmailConfig)
     if not config.smtp_host:
-        raise CommandError("--email: set [email] smtp_host (and enable email) to send invites")
+        raise CommandError(said("operator.email_not_set_up"))
     secret = settings.security.secret_key
     mailbox = await email_identity.enrol(store, secret, check_address(address), now)
     # Someone already on Tandem by email redeems it by a reply just the same.
@@ -54,7 +57,7 @@ async def invite_by_email(
     await store.email.save(mailbox.identity)
     language = settings.school.language
     t = Translator(language)
-    school = settings.school.name
+    school = school or settings.school.name
     name = student or school
     draft = Draft(
         t("email.invite", school=school, student=name),
@@ -65,6 +68,7 @@ async def invite_by_email(
         from_address=config.from_address,
         reply_to=config.reply_address(mailbox.key),
         school=school,
+        roles=(role,) if role else (),
         language=language,
     )
     letter = compose(draft, envelope, config.message_id_domain, now)
@@ -91,17 +95,29 @@ async def send_from_cli(
 ) -> str:
     """`tandem invite --email`: the address the invite went to; a CommandError if the mail
     server would not take it (the invite is then not kept)."""
+    school = await store.students.school(new.invite.school_id)
     try:
         await invite_by_email(
-            store, settings, new.code, address, student.name if student else None, now
+            store,
+            settings,
+            new.code,
+            address,
+            student.name if student else None,
+            now,
+            school=school.name if school else None,
+            role=new.invite.role,
         )
     except (OSError, aiosmtplib.SMTPException) as error:
-        raise CommandError(f"--email: the mail server did not take the invite ({error})") from None
+        raise CommandError(said("operator.email_invite_refused", why=error)) from None
     return check_address(address)
 
 
 async def send_roster_invites(
-    store: Store, settings: Settings, issued: Sequence[IssuedInvite], now: datetime
+    store: Store,
+    settings: Settings,
+    issued: Sequence[IssuedInvite],
+    now: datetime,
+    school: str | None = None,
 ) -> int:
     """The roster's invites for adults with an email address, sent; how many. One refused by
     the mail server stops the import (nothing is kept), with the line it came from."""
@@ -113,12 +129,24 @@ async def send_roster_invites(
         for invite in wanted:
             try:
                 await invite_by_email(
-                    store, settings, invite.code, invite.row.email, invite.row.student, now, pool
+                    store,
+                    settings,
+                    invite.code,
+                    invite.row.email,
+                    invite.row.student,
+                    now,
+                    pool,
+                    school=school,
+                    role=invite.row.role,
                 )
             except (OSError, aiosmtplib.SMTPException) as error:
                 raise CommandError(
-                    f"line {invite.row.line}: the mail server did not take the invite to "
-                    f"{invite.row.email} ({error}); nothing imported"
+                    said(
+                        "operator.email_roster_refused",
+                        line=invite.row.line,
+                        address=invite.row.email,
+                        why=error,
+                    )
                 ) from None
     finally:
         await pool.close()

@@ -37,8 +37,9 @@ class Envelope:
     to: str
     from_address: str
     reply_to: str
-    school: str
+    school: str  # the person's school(s), named in "why you get this"
     language: str
+    roles: tuple[str, ...] = ()  # their roles on the team ("parent"); () before they join
     in_reply_to: str | None = None
     references: tuple[str, ...] = field(default=())
 
@@ -71,7 +72,7 @@ def compose(draft: Draft, envelope: Envelope, domain: str, now: datetime) -> Ema
     t = Translator(envelope.language)
     words = reply_words(draft.buttons)
     choices = _choices(t, words) if words else ""
-    footer = [t("email.reply_hint"), t("email.why", school=envelope.school)]
+    footer = [t("email.reply_hint"), _why(t, envelope)]
     letter = EmailMessage()
     letter["Subject"] = draft.subject or _subject(draft.text)
     letter["From"] = envelope.from_address
@@ -100,6 +101,14 @@ def compose(draft: Draft, envelope: Envelope, domain: str, now: datetime) -> Ema
             filename=draft.attachment.filename,
         )
     return letter
+
+
+def _why(t: Translator, envelope: Envelope) -> str:
+    """Why this person gets the letter: their school(s) and their role on the student's team."""
+    if not envelope.roles:
+        return t("email.why", school=envelope.school)
+    roles = ", ".join(t(f"role.{role}") for role in envelope.roles)
+    return t("email.why_team", school=envelope.school, role=roles)
 
 
 def _first_word(label: str) -> str:

@@ -93,6 +93,9 @@ class InboundMail:
     attachments: tuple[AttachmentRef, ...]
     kind: MailKind
     bounced_addresses: tuple[str, ...] = ()
+    # A bounce's proof: the Message-IDs of the letter it says came back (its returned copy or
+    # headers, its In-Reply-To and References); Tandem trusts it only for letters it sent.
+    returned_ids: tuple[str, ...] = ()
 
 
 def oversize_stub(headers: bytes, size: int) -> bytes:
@@ -125,7 +128,12 @@ def _parse(raw: bytes, reply_domain: str, own_domain: str, max_bytes: int) -> In
     base = _mail_of_headers(message, raw, reply_domain)
     kind = _kind_from_headers(message, base.message_id, own_domain, oversize)
     if kind is MailKind.BOUNCE:
-        return replace(base, kind=kind, bounced_addresses=_bounced_addresses(message))
+        return replace(
+            base,
+            kind=kind,
+            bounced_addresses=_bounced_addresses(message),
+            returned_ids=_returned_ids(message, base),
+        )
     if kind is not None:
         return replace(base, kind=kind)
     text, attachments, readable = _body(message)
@@ -278,6 +286,26 @@ def _bounced_addresses(message: Message) -> tuple[str, ...]:
             if action == "failed" and "@" in address and address not in failed:
                 failed.append(address)
     return tuple(failed)
+
+
+def _returned_ids(message: Message, base: InboundMail) -> tuple[str, ...]:
+    """The Message-IDs a delivery report carries of the letter that came back."""
+    found: list[str] = []
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/rfc822":
+            payload = part.get_payload()
+            returned = payload[0] if isinstance(payload, list) and payload else None
+        elif kind == "text/rfc822-headers":
+            text = part.get_payload(decode=True)
+            headers = text.decode("utf-8", "replace") if isinstance(text, bytes) else ""
+            returned = email.message_from_string(headers)
+        else:
+            continue
+        if isinstance(returned, Message):
+            found.extend(MSG_ID.findall(_header(returned, "Message-ID")))
+    found.extend(filter(None, [base.in_reply_to, *base.references]))
+    return tuple(dict.fromkeys(found))
 
 
 def _body(message: Message) -> tuple[str, tuple[AttachmentRef, ...], bool]:

@@ -29,6 +29,7 @@ class SmtpPool:
 
     def __init__(self, config: EmailConfig, size: int = CONNECTIONS) -> None:
         self._config = config
+        self._tls = config.smtp_tls() if config.smtp_security != "none" else None
         self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         for _ in range(size):
             self._idle.put_nowait(self._client())
@@ -42,6 +43,7 @@ class SmtpPool:
             password=config.smtp_password or None,
             use_tls=config.smtp_security == "tls",
             start_tls=config.smtp_security == "starttls",
+            tls_context=self._tls,
             timeout=TIMEOUT_SECONDS,
         )
 

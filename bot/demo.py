@@ -18,6 +18,7 @@ class DemoPerson:
     students: tuple[str, ...]
     admin: bool = False
     language: str = "en"
+    email: str = ""  # reads Tandem by email (the console shows their letters as text)
 
 
 DEMO_PEOPLE = (
@@ -26,6 +27,10 @@ DEMO_PEOPLE = (
     DemoPerson("Lee Chen", Role.PARENT, ("Maya Chen",)),
     # Sam's father reads Tandem in Spanish: the same notes, Tandem's own words in his language.
     DemoPerson("Luis Rivera", Role.PARENT, ("Sam Rivera",), language="es"),
+)
+# Maya's mother uses neither Telegram nor Slack: `tandem demo` adds her (seed_demo(email=True)).
+DEMO_EMAIL_PARENT = DemoPerson(
+    "Rosa Chen", Role.PARENT, ("Maya Chen",), email="rosa.chen@example.org"
 )
 DEMO_GOALS = {
     "Sam Rivera": [("reading", "Reads a page aloud to an adult")],
@@ -38,9 +43,15 @@ def console_id(name: str) -> str:
     return "-".join(name.casefold().replace(".", "").split())
 
 
-async def seed_demo(store: Store, timezone: str = "America/Chicago") -> bool:
-    """Create the demo school once; False if it was already there."""
-    if await store.students.school_named(DEMO_SCHOOL) is not None:
+async def seed_demo(
+    store: Store, timezone: str = "America/Chicago", *, email: bool = False
+) -> bool:
+    """Create the demo school once (with its email parent if `email`); False if it was
+    already there."""
+    found = await store.students.school_named(DEMO_SCHOOL)
+    if found is not None:
+        if email:
+            await seed_email_parent(store)
         return False
     school = await store.students.add_school(DEMO_SCHOOL, timezone, "en")
     students = {}
@@ -63,4 +74,26 @@ async def seed_demo(store: Store, timezone: str = "America/Chicago") -> bool:
             )
         if demo.admin:
             await store.students.add_admin(person.id, school.id)
+    if email:
+        await seed_email_parent(store)
     return True
+
+
+async def seed_email_parent(store: Store) -> None:
+    """Add the demo's email parent once (to a demo school seeded before she was in it)."""
+    demo = DEMO_EMAIL_PARENT
+    if await store.people.account(Platform.EMAIL, "", console_id(demo.name)) is not None:
+        return
+    school = await store.students.school_named(DEMO_SCHOOL)
+    assert school is not None and school.id is not None
+    students = {s.name: s.id for s in await store.students.in_school(school.id)}
+    person = await store.people.add(demo.name, demo.language)
+    assert person.id is not None
+    # On the email platform, her console name as the account: the core knows no addresses.
+    await store.people.add_account(
+        person, Platform.EMAIL, "", console_id(demo.name), console_id(demo.name)
+    )
+    for name in demo.students:
+        student_id = students.get(name)
+        if student_id is not None:
+            await store.students.add_membership(person.id, student_id, demo.role, Delivery.WEEKLY)

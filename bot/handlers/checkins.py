@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot import access
+from bot.access import Action
 from bot.buttons import Checked, CheckinMood, CheckinMore, offer, withdraw
 from bot.context import Context
 from bot.events import ButtonPress, IncomingMessage, Reply
@@ -64,6 +66,32 @@ async def add_to_checkin(
     )
     student = await ctx.store.students.get(entry.student_id)
     return [ctx.say("checkin.added", student=student.name if student else "")]
+
+
+async def note_on_checkin(
+    msg: IncomingMessage, ctx: Context, text: str, student_id: int
+) -> list[Reply]:
+    """A reply to the check-in's letter without a mood word: the check-in's home note, in the
+    parent's words (no mood chosen), not a plain note asking what kind it is."""
+    link = await access.my_link(ctx, student_id, Action.LOG)
+    if link is None or link.student.archived:
+        return [ctx.say("students.not_found")]
+    if not text and msg.attachment_ref is None:
+        return [ctx.say("input.empty")]
+    await ctx.store.entries.add(
+        Entry(
+            student_id=student_id,
+            author_id=ctx.my_id,
+            kind=EntryKind.NOTE,
+            setting=Setting.HOME,
+            text=text,
+            source_platform=ctx.account.platform if ctx.account else "",
+            source_ref=msg.message_ref,
+            attachment_ref=msg.attachment_ref,
+            created_at=ctx.clock.now(),
+        )
+    )
+    return [ctx.say("checkin.added", student=link.student.name)]
 
 
 def register(router: Router) -> None:

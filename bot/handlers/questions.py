@@ -59,16 +59,6 @@ async def answer_command(msg: IncomingMessage, ctx: Context, args: str) -> list[
     return await answer(msg, ctx, number, text.strip())
 
 
-async def answer_by_reply(msg: IncomingMessage, ctx: Context, text: str) -> list[Reply] | None:
-    """A reply to a question's notification answers that question."""
-    if ctx.account is None or ctx.account.id is None or msg.reply_to_ref is None:
-        return None
-    letter = await ctx.store.outbox.sent_as(ctx.account.id, msg.reply_to_ref)
-    if letter is None or letter.kind != EntryKind.QUESTION or "entry_id" not in letter.payload:
-        return None
-    return await answer(msg, ctx, int(letter.payload["entry_id"]), text)
-
-
 async def answer(msg: IncomingMessage, ctx: Context, number: int, text: str) -> list[Reply]:
     """Log the answer on the question's student and send it to the asker."""
     question = await ctx.store.entries.get(number)
@@ -139,7 +129,6 @@ async def _tell_asker(
 
 
 def register(router: Router) -> None:
-    """/questions, /answer, and replies to a question's notification."""
+    """/questions and /answer (a reply to a question's letter: bot/handlers/replies.py)."""
     router.command("questions", list_questions)
     router.command("answer", answer_command)
-    router.replied(answer_by_reply)

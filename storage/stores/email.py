@@ -11,7 +11,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from storage.db import Database
-from storage.models import Account, EmailIdentity, EmailMailbox, EmailMessage, Person
+from storage.models import (
+    Account,
+    EmailIdentity,
+    EmailMailbox,
+    EmailMessage,
+    Membership,
+    Person,
+    School,
+    Student,
+)
 from storage.stores._sql import Queries, _table
 
 EMAIL = "email"  # Account.platform of an email account
@@ -57,6 +66,20 @@ class EmailStore(Queries):
         )
         row = (await self.session.exec(statement)).first()
         return (row[0], row[1]) if row is not None else None
+
+    async def teams_of(self, identity_id: int) -> tuple[list[str], list[str]]:
+        """The schools whose teams the person this identity reaches is on, and their roles
+        there (sorted, each once): what a letter's "why you get this" line names."""
+        statement = (
+            select(School.name, Membership.role)
+            .join(Student, col(Student.school_id) == col(School.id))
+            .join(Membership, col(Membership.student_id) == col(Student.id))
+            .join(Account, col(Account.person_id) == col(Membership.person_id))
+            .where(col(Account.platform) == EMAIL, col(Account.external_id) == str(identity_id))
+            .distinct()
+        )
+        rows = (await self.session.exec(statement)).all()
+        return sorted({name for name, _ in rows}), sorted({role for _, role in rows})
 
     async def account_of(self, identity_id: int) -> Account | None:
         statement = select(Account).where(

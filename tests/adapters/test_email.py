@@ -3,6 +3,7 @@ both ways, buttons as reply words, and the mails that must be dropped or answere
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from sqlmodel import col, select
 from adapters import email_identity
 from adapters.bootstrap import build_router
 from adapters.email import EmailAdapter
-from adapters.email_invites import invite_by_email
+from adapters.email_invites import send_from_cli
 from bot import invites
 from bot.dispatch import Dispatcher
 from bot.events import RecipientBlocked, Reply
@@ -55,8 +56,9 @@ def raw_mail(
     return bytes(mail)
 
 
-def bounce_for(address: str) -> bytes:
-    """A delivery report (DSN) saying `address` does not exist."""
+def bounce_for(address: str, returned: str | None = None, *, headers_only: bool = False) -> bytes:
+    """A delivery report (DSN) saying `address` does not exist, with the returned letter (its
+    Message-ID `returned`) as a whole copy or as its headers alone."""
     report = EmailMessage()
     report["From"] = "Mail Delivery System <MAILER-DAEMON@example.org>"
     report["To"] = "tandem@maple.example"
@@ -75,7 +77,22 @@ def bounce_for(address: str) -> bytes:
     per_recipient["Action"] = "failed"
     per_recipient["Status"] = "5.1.1"
     status.set_payload([per_message, per_recipient])
-    report.set_payload([notice, status])
+    parts = [notice, status]
+    if returned is not None:
+        original = EmailMessage()
+        original["From"] = "tandem@maple.example"
+        original["To"] = address
+        original["Message-ID"] = returned
+        original.set_content("The letter that came back.")
+        copy = Message()
+        if headers_only:
+            copy.set_type("text/rfc822-headers")
+            copy.set_payload(str(original).split("\n\n", 1)[0] + "\n")
+        else:
+            copy.set_type("message/rfc822")
+            copy.set_payload([original])
+        parts.append(copy)
+    report.set_payload(parts)
     return bytes(report)
 
 
@@ -137,7 +154,7 @@ class Post:
             new = await invites.create_invite(
                 store, settings, now, school, pupil, Role.PARENT, None
             )
-            await invite_by_email(store, settings, new.code, address, pupil.name, now)
+            await send_from_cli(store, settings, new, address, pupil, now)
 
 
 @pytest.fixture
@@ -174,7 +191,11 @@ async def test_an_invite_letter_says_how_to_join_and_carries_a_secret_reply_addr
     assert "reply to this email" in text_of(letter).lower()
     assert re.fullmatch(r"tandem\+[\w-]{22}@maple\.example", str(letter["Reply-To"]))
     assert "List-Unsubscribe" in letter
-    assert "because Maple Elementary added this address" in text_of(letter)
+    why = (
+        "because Maple Elementary (demo) added this address to a student's team in Tandem"
+        " (your role: parent)"
+    )
+    assert why in text_of(letter)
 
 
 async def test_replying_to_the_invite_joins_the_team_and_answers_in_the_thread(post: Post) -> None:
@@ -185,6 +206,8 @@ async def test_replying_to_the_invite_joins_the_team_and_answers_in_the_thread(p
     welcome = post.sink.to(DANA)[-1]
     assert welcome["In-Reply-To"] == message_id
     assert "Sam" in text_of(welcome)
+    assert "Maple Elementary (demo) added this address" in text_of(welcome)
+    assert "(your role: parent)" in text_of(welcome)
     async with post.school.db.session() as session:
         accounts = (await session.exec(select(Account).where(Account.platform == "email"))).all()
     assert len(accounts) == 1
@@ -281,15 +304,48 @@ async def test_buttons_become_words_to_reply_with_and_such_a_reply_presses_them(
     assert not any("headphones" in entry.text for entry in await entries(post))
 
 
-async def test_a_bounce_marks_the_address_unreachable(post: Post) -> None:
+async def email_account_active(post: Post) -> bool:
+    async with post.school.db.session() as session:
+        account = (await session.exec(select(Account).where(Account.platform == "email"))).one()
+    return account.active
+
+
+@pytest.mark.parametrize("headers_only", [False, True])
+async def test_a_bounce_of_our_letter_marks_the_address_unreachable(
+    post: Post, headers_only: bool
+) -> None:
+    await post.invite()
+    await post.reply("yes")
+    ours = str(post.sink.to(DANA)[-1]["Message-ID"])
+
+    await post.take(bounce_for(DANA, ours, headers_only=headers_only))
+
+    assert not await email_account_active(post)
+
+
+async def test_a_bounce_quoting_no_letter_of_ours_is_ignored(
+    post: Post, caplog: pytest.LogCaptureFixture
+) -> None:
     await post.invite()
     await post.reply("yes")
 
-    await post.take(bounce_for(DANA))
+    caplog.set_level(logging.INFO, logger="adapters.email")
+    await post.take(bounce_for(DANA))  # anyone can write this
+    await post.take(bounce_for(DANA, "<made-up@tandem.maple.example>"))
 
-    async with post.school.db.session() as session:
-        account = (await session.exec(select(Account).where(Account.platform == "email"))).one()
-    assert not account.active
+    assert await email_account_active(post)
+    assert "1 without a letter of ours (ignored)" in caplog.text
+
+
+async def test_a_bounce_quoting_our_letter_to_someone_else_is_ignored(post: Post) -> None:
+    await post.invite()
+    await post.reply("yes")
+    await post.invite("lee@example.org")
+    to_lee = str(post.sink.to("lee@example.org")[-1]["Message-ID"])
+
+    await post.take(bounce_for(DANA, to_lee))
+
+    assert await email_account_active(post)
 
 
 async def test_a_5xx_for_the_recipient_marks_them_unreachable(post: Post) -> None:
@@ -408,8 +464,9 @@ async def test_a_bounce_tells_the_admins_once(post: Post) -> None:
     await post.invite()
     await post.reply("yes")
 
-    await post.take(bounce_for(DANA))
-    await post.take(bounce_for(DANA))
+    ours = str(post.sink.to(DANA)[-1]["Message-ID"])
+    await post.take(bounce_for(DANA, ours))
+    await post.take(bounce_for(DANA, ours))
 
     async with post.school.db.session() as session:
         rows = (await session.exec(select(Outbox).where(col(Outbox.kind) == "blocked"))).all()

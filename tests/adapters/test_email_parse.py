@@ -301,6 +301,39 @@ def test_a_delivery_report_is_a_bounce_naming_the_failed_addresses() -> None:
     assert mail.bounced_addresses == ("gone@example.org",)
 
 
+def test_a_bounce_carries_the_message_ids_of_the_letter_that_came_back() -> None:
+    returned = (
+        "--r\nContent-Type: message/rfc822\n\nFrom: tandem@maple.example\nX-Tandem: checkin\n"
+        "Message-ID: <ours-1@tandem.maple.example>\n\nHi\n"
+    )
+    headers_only = (
+        "--r\nContent-Type: text/rfc822-headers\n\nFrom: tandem@maple.example\n"
+        "Message-ID: <ours-2@tandem.maple.example>\n"
+    )
+    raw = delivery_report(("gone@example.org", "failed")).decode()
+    raw = raw.replace(
+        "--r\nContent-Type: message/rfc822\n\nFrom: tandem@maple.example\n"
+        "X-Tandem: checkin\n\nHi\n",
+        returned + headers_only,
+    )
+    raw = raw.replace("MIME-Version", "In-Reply-To: <ours-3@tandem.maple.example>\nMIME-Version")
+
+    mail = parse(raw.encode())
+
+    assert mail.kind is MailKind.BOUNCE
+    assert mail.returned_ids == (
+        "<ours-1@tandem.maple.example>",
+        "<ours-2@tandem.maple.example>",
+        "<ours-3@tandem.maple.example>",
+    )
+
+
+def test_a_bounce_quoting_nothing_returns_no_message_id() -> None:
+    mail = parse(delivery_report(("gone@example.org", "failed")))
+
+    assert mail.kind is MailKind.BOUNCE and mail.returned_ids == ()
+
+
 def test_a_read_receipt_is_a_robot_not_a_bounce() -> None:
     raw = delivery_report(("dana@example.org", "failed")).replace(
         b"report-type=delivery-status", b"report-type=disposition-notification"

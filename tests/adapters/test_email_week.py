@@ -25,7 +25,7 @@ from adapters.telegram_config import TelegramConfig
 from bot import invites, jobs
 from bot.dispatch import Dispatcher
 from bot.sender import OutboxSender
-from storage.models import Entry, EntryKind, Role
+from storage.models import Entry, EntryKind, Role, Setting
 from storage.stores import Store
 from storage.stores.email import MailboxMemory
 from tests.adapters.fake_telegram import BotApiSpec, FakeTelegram, TgUser
@@ -226,3 +226,43 @@ async def test_a_school_week_with_the_teacher_on_telegram_and_the_parent_on_emai
     assert "read a whole page aloud" in text
     html = letter.get_body(("html",))
     assert html is not None and "<table" not in str(html.get_content())  # type: ignore[attr-defined]
+
+
+async def run_checkin_for_sam(week: Week) -> None:
+    async with week.school.db.session() as session:
+        school = (await Store(session).students.schools())[0]
+    assert school.id is not None
+    await jobs.run_checkin(
+        week.school.db, week.school.dispatcher.settings, week.school.clock, school.id
+    )
+    await week.deliver()
+
+
+async def test_a_reply_to_the_check_in_without_a_mood_word_is_its_home_note(week: Week) -> None:
+    await invite_parent(week)
+    await week.parent_replies("Yes, thank you")
+    await run_checkin_for_sam(week)
+    _, text = week.last_letter()
+    assert "GOOD, MIXED or TOUGH" in text
+
+    answer = await week.parent_replies("He slept badly on Monday but loved the library trip")
+
+    assert "Added to Sam Rivera's check-in" in answer
+    assert "what kind" not in answer.lower()
+    [note] = await week.entries(EntryKind.NOTE)
+    assert note.text == "He slept badly on Monday but loved the library trip"
+    assert (note.setting, note.mood) == (Setting.HOME, None)
+
+
+async def test_a_reply_to_a_question_letter_answers_it_and_is_no_note(week: Week) -> None:
+    await join_teacher(week)
+    await invite_parent(week)
+    await week.parent_replies("Yes, thank you")
+    await week.telegram.say(TEACHER, "? Sam: may he bring his headphones on Friday?")
+    await week.deliver()
+
+    await week.parent_replies("Yes please, they are in his bag")
+
+    [answer] = await week.entries(EntryKind.ANSWER)
+    assert answer.text == "Yes please, they are in his bag"
+    assert await week.entries(EntryKind.NOTE) == []

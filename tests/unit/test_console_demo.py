@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from adapters.cli import app
 from adapters.console import ConsoleChat, run_console
+from bot.demo import seed_email_parent
 from bot.i18n import translate
+from storage.models import Entry, EntryKind, Setting
+from storage.stores import Store
 from tests.conftest import DemoSchool
 
 TANDEM = shutil.which("tandem", path=str(Path(sys.executable).parent)) or shutil.which("tandem")
@@ -192,14 +196,14 @@ def test_running_the_demo_twice_seeds_once_and_keeps_entries(
     again = run_demo(db, ["/as", "/log Sam"])
 
     assert again.answer("Ms. Ortiz", "/as") == [
-        t("console.people", names="Ms. Ortiz, Dana Rivera, Lee Chen, Luis Rivera")
+        t("console.people", names="Ms. Ortiz, Dana Rivera, Lee Chen, Luis Rivera, Rosa Chen")
     ]
     assert any(
         "Sam read a whole page aloud" in line for line in again.answer("Ms. Ortiz", "/log Sam")
     )
     assert status_of(db, monkeypatch) == {
         "schools": 1,
-        "people": 4,
+        "people": 5,  # Rosa Chen, Maya's mother, reads Tandem by email
         "students": 2,
         "entries_this_week": 1,
         "outbox": {},
@@ -342,3 +346,81 @@ def test_the_demo_week_reaches_a_spanish_speaking_father_in_spanish(tmp_path: Pa
     assert "Sam Rivera had 1 win this week." in hers
     assert "Luis Rivera (home):\n  │ a good week at home" in hers
     assert "Luis Rivera (home):\n  │ Comió bien y durmió toda la noche" in hers
+
+
+# --- the demo's email parent ----------------------------------------------------------------
+
+
+async def test_the_email_parent_reads_her_check_in_letter_and_answers_by_reply(
+    school: DemoSchool,
+) -> None:
+    async with school.db.session() as session:
+        await seed_email_parent(Store(session))
+    chat, out = console(school)
+    await chat.handle_line("/tick checkin")
+    out.truncate(0)
+    out.seek(0)
+
+    await chat.handle_line("/as Rosa")
+
+    shown = out.getvalue()
+    assert t("console.now", name="Rosa Chen") in shown
+    assert t("console.mail_hint") in shown
+    assert (
+        t(
+            "console.mail",
+            address="rosa.chen@example.org",
+            subject="How was Maya Chen's week at home?",
+        )
+        in shown
+    )
+    assert "Reply with one word: GOOD, MIXED or TOUGH." in shown
+    assert "Maple Elementary (demo) added this address" in shown and "(your role: parent)" in shown
+
+    out.truncate(0)
+    out.seek(0)
+    await chat.handle_line("Tough - she missed her sister all week")
+
+    answer = out.getvalue()
+    assert t("checkin.added", student="Maya Chen") in answer
+    async with school.db.session() as session:
+        entries = (await session.exec(select(Entry).order_by(col(Entry.id)))).all()
+    assert [(e.mood, e.text) for e in entries[-2:]] == [
+        ("tough", t("checkin.mood.tough")),
+        (None, "she missed her sister all week"),
+    ]
+
+
+async def test_the_email_parents_reply_without_a_mood_word_is_her_check_ins_note(
+    school: DemoSchool,
+) -> None:
+    async with school.db.session() as session:
+        await seed_email_parent(Store(session))
+    chat, out = console(school)
+    await chat.handle_line("/tick checkin")
+    await chat.handle_line("/as Rosa")
+
+    await chat.handle_line("She loved the library trip")
+
+    assert "Added to Maya Chen's check-in" in out.getvalue()
+    async with school.db.session() as session:
+        last = (await session.exec(select(Entry).order_by(col(Entry.id).desc()))).first()
+    assert last is not None and last.text == "She loved the library trip"
+    assert last.kind == EntryKind.NOTE and last.setting == Setting.HOME
+
+
+async def test_a_signed_note_in_reply_to_the_check_in_is_the_note_it_says(
+    school: DemoSchool,
+) -> None:
+    async with school.db.session() as session:
+        await seed_email_parent(Store(session))
+    chat, _ = console(school)
+    await chat.handle_line("/tick checkin")
+    await chat.handle_line("/as Rosa")
+
+    await chat.handle_line("+ Maya tied her shoes by herself")
+
+    async with school.db.session() as session:
+        last = (await session.exec(select(Entry).order_by(col(Entry.id).desc()))).first()
+    assert last is not None and last.kind == EntryKind.WIN
+    assert last.text == "Maya tied her shoes by herself"

@@ -82,3 +82,22 @@ def test_reply_address_is_the_plus_address_on_the_reply_domain(tmp_path: Path) -
 
     assert config.sender_address == "tandem@oak.example"
     assert config.reply_address("k3y") == "tandem+k3y@oak.example"
+
+
+def test_a_ca_file_that_is_not_there_is_named_at_start(tmp_path: Path) -> None:
+    missing = tmp_path / "school-ca.pem"
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, ENABLED + f'smtp_ca_file = "{missing}"\n', PASSWORDS)
+
+    assert "email.smtp_ca_file" in str(caught.value)
+    assert f"file not found: {missing}" in str(caught.value)
+
+
+def test_a_ca_file_that_holds_no_certificate_is_refused_at_start(tmp_path: Path) -> None:
+    wrong = tmp_path / "notes.txt"
+    wrong.write_text("not a certificate", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, ENABLED + f'imap_ca_file = "{wrong}"\n', PASSWORDS)
+
+    assert "email.imap_ca_file" in str(caught.value)
+    assert f"{wrong}: cannot read" in str(caught.value)

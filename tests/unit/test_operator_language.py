@@ -99,3 +99,35 @@ def test_a_roster_refusal_is_in_the_schools_language(oak: str, tmp_path: Path) -
     run = tandem("student", "add", "+Sam", "--config", str(spanish_school(tmp_path)))
 
     assert run.error == "tandem: el nombre de un estudiante no puede empezar por '+'"
+
+
+def test_an_email_setting_refused_is_named_in_the_schools_language(
+    oak: str, tmp_path: Path
+) -> None:
+    config = spanish_school(tmp_path, '[email]\nreply_domain = "not a domain"\n')
+
+    run = tandem("status", "--config", str(config))
+
+    assert run.error == (
+        "tandem: email.reply_domain: se esperaba un dominio de correo como 'school.org'"
+    )
+
+
+def test_an_email_invite_refused_is_in_the_schools_language(oak: str, tmp_path: Path) -> None:
+    config = spanish_school(tmp_path, '[email]\nsmtp_host = "127.0.0.1"\n')
+
+    run = tandem(
+        "invite",
+        "--role",
+        "parent",
+        "--student",
+        "Sam",
+        "--email",
+        "dana at home",
+        "--config",
+        str(config),
+    )
+
+    assert run.error == (
+        "tandem: --email: 'dana at home' no es una dirección de correo como dana@example.org"
+    )
