@@ -10,7 +10,7 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Literal, Self
 
 from bot.config import PlatformConfig, SendLimit
-from bot.config_values import Section, missing
+from bot.config_values import Section, missing, when_is, when_set
 from bot.errors import said
 
 if TYPE_CHECKING:
@@ -88,11 +88,11 @@ class EmailConfig(PlatformConfig):
         if not config.imap_folder:
             raise s.error("imap_folder", said("operator.not_empty"))
         if config.enabled:
-            when = "email.enabled is true"
+            when = when_is("email.enabled", "true")
             s.required("smtp_host", config.smtp_host, when)
             s.required("imap_host", config.imap_host, when)
             if config.smtp_username:
-                s.required("smtp_password", config.smtp_password, "email.smtp_username is set")
+                s.required("smtp_password", config.smtp_password, when_set("email.smtp_username"))
             s.required("imap_username", config.imap_username, when)
             s.required("imap_password", config.imap_password, when)
         return config
@@ -100,7 +100,7 @@ class EmailConfig(PlatformConfig):
     def check(self) -> None:
         """Refuse what the loader lets through only for a disabled adapter."""
         if not self.smtp_host:
-            raise missing(NAME, "smtp_host", "the email adapter runs")
+            raise missing(NAME, "smtp_host", said("operator.when_email_runs"))
 
     @property
     def sender_address(self) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Self
 
 from bot.config import PlatformConfig, SendLimit
-from bot.config_values import Section, missing, parse_listen
+from bot.config_values import Section, missing, parse_listen, when_is
 from bot.errors import said
 
 if TYPE_CHECKING:
@@ -53,18 +53,18 @@ class SlackConfig(PlatformConfig):
             team_id=s.text("team_id", default.team_id),
         )
         if config.enabled:
-            s.required("bot_token", config.bot_token, "slack.enabled is true")
+            s.required("bot_token", config.bot_token, when_is("slack.enabled", "true"))
             if config.mode == "socket":
-                s.required("app_token", config.app_token, 'slack.mode is "socket"')
+                s.required("app_token", config.app_token, when_is("slack.mode", '"socket"'))
             else:
-                s.required("signing_secret", config.signing_secret, 'slack.mode is "http"')
+                s.required("signing_secret", config.signing_secret, when_is("slack.mode", '"http"'))
         return config
 
     def check(self) -> None:
         """Refuse what the loader lets through only for a disabled adapter."""
         if self.mode == "http" and not self.signing_secret:
             # Without the secret anyone could post events in any user's name.
-            raise missing(NAME, "signing_secret", 'slack.mode is "http"')
+            raise missing(NAME, "signing_secret", when_is("slack.mode", '"http"'))
 
 
 def build(config: SlackConfig, dispatcher: Dispatcher, db: Database) -> Adapter:

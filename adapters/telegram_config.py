@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Self
 
 from bot.config import PlatformConfig, SendLimit
-from bot.config_values import Section, missing, parse_listen
+from bot.config_values import Section, missing, parse_listen, when_is
 from bot.errors import said
 
 if TYPE_CHECKING:
@@ -60,18 +60,20 @@ class TelegramConfig(PlatformConfig):
         if config.bot_username and not _BOT_USERNAME_RE.fullmatch(config.bot_username):
             raise s.error("bot_username", said("operator.bot_username"))
         if config.enabled:
-            s.required("token", config.token, "telegram.enabled is true")
+            s.required("token", config.token, when_is("telegram.enabled", "true"))
             if config.mode == "webhook":
-                s.required("webhook_url", config.webhook_url, 'telegram.mode is "webhook"')
+                s.required("webhook_url", config.webhook_url, when_is("telegram.mode", '"webhook"'))
                 # Without the secret anyone could post updates in any user's name.
-                s.required("webhook_secret", config.webhook_secret, 'telegram.mode is "webhook"')
+                s.required(
+                    "webhook_secret", config.webhook_secret, when_is("telegram.mode", '"webhook"')
+                )
         return config
 
     def check(self) -> None:
         """Refuse what the loader lets through only for a disabled adapter."""
         if self.mode == "webhook" and not self.webhook_secret:
             # Without the secret anyone could post updates in any user's name.
-            raise missing(NAME, "webhook_secret", 'telegram.mode is "webhook"')
+            raise missing(NAME, "webhook_secret", when_is("telegram.mode", '"webhook"'))
 
     def invite_link(self, code: str, bot_username: str | None) -> str | None:
         """The deep link `https://t.me/<bot>?start=<code>`: telegram.bot_username wins over the

@@ -98,12 +98,21 @@ class DateRange:
         return f"{self.first.isoformat()}..{self.last.isoformat()}"
 
 
+def when_is(setting: str, value: str) -> Said:
+    """The `when` of a setting another one needs: `slack.mode is "http"`."""
+    return said("operator.when_is", setting=setting, value=value)
+
+
+def when_set(setting: str) -> Said:
+    return said("operator.when_set", setting=setting)
+
+
 def env_name(section: str, key: str) -> str:
     """The environment variable that overrides ``section.key``."""
     return f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
 
 
-def missing(section: str, key: str, when: str) -> ConfigError:
+def missing(section: str, key: str, when: Said) -> ConfigError:
     """The error for ``section.key`` left empty though `when` needs it."""
     return ConfigError(
         f"{section}.{key}",
@@ -309,7 +318,7 @@ class Section:
             items.append(item)
         return items
 
-    def required(self, name: str, value: str, when: str) -> None:
+    def required(self, name: str, value: str, when: Said) -> None:
         if value:
             return
         variable = self.from_env.get(name)

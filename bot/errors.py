@@ -17,14 +17,21 @@ class Said:
     def in_language(self, language: str) -> str:
         from bot.i18n import translate  # the catalogs load on first use, not on import
 
-        words = {
-            name: value.in_language(language) if isinstance(value, Said) else value
-            for name, value in self.values.items()
-        }
+        words = {name: _worded(value, language) for name, value in self.values.items()}
         return translate(language, self.key, **words)
 
     def __str__(self) -> str:
         return self.in_language("en")
+
+
+def _worded(value: object, language: str) -> object:
+    """A value as its reader sees it: a message in their language; a tuple of them (a list of
+    problems), each one so, joined by "; "."""
+    if isinstance(value, Said):
+        return value.in_language(language)
+    if isinstance(value, tuple):
+        return "; ".join(str(_worded(item, language)) for item in value)
+    return value
 
 
 def said(key: str, **values: object) -> Said:

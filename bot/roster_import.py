@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot import grammar, invites, roster, spreadsheet
 from bot.config import Settings
+from bot.errors import Said, said
 from bot.roster import RosterError
 from storage.models import Role, School, Student
 from storage.stores import Store
@@ -68,7 +69,7 @@ def _clean(text: str) -> str:
 
 def read_roster(text: str, source: str) -> list[RosterRow]:
     """Check every row; RosterError lists each bad line (in one line of text) if any is bad."""
-    problems: list[str] = []
+    problems: list[Said] = []
     rows: list[RosterRow] = []
     # strict: a quote left open is an error on its line, not a name running to the end.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -83,7 +84,7 @@ def read_roster(text: str, source: str) -> list[RosterRow]:
         except StopIteration:
             break
         except csv.Error as err:
-            problems.append(f"line {line}: {err}")
+            problems.append(_at(line, said("operator.roster_not_csv", why=str(err))))
             break
         cells = [_clean(cell) for cell in cells]
         if not any(cells):
@@ -95,34 +96,29 @@ def read_roster(text: str, source: str) -> list[RosterRow]:
                 order, unknown = header
                 if unknown:
                     problems.append(
-                        f"line {line}: unknown column {unknown!r} (expected "
-                        "student, adult, role, contact, email)"
+                        _at(line, said("operator.roster_unknown_column", column=repr(unknown)))
                     )
                     break
                 continue
         row, problem = _row(line, cells, order)
-        if problem:
-            problems.append(f"line {line}: {problem}")
+        if problem is not None:
+            problems.append(_at(line, problem))
             continue
         assert row is not None
         key = (grammar.fold(row.student), grammar.fold(row.adult))
         earlier = seen.get(key)
         if earlier is not None and row.adult and earlier[0] != row.role:
-            problems.append(
-                f"line {line}: {row.adult} is already listed for {row.student} "
-                f"as {earlier[0]} (line {earlier[1]})"
-            )
-            continue
-        if earlier is None:
+            problems.append(_at(line, _listed_twice(row, *earlier)))
+        elif earlier is None:
             seen[key] = (row.role, line)
             rows.append(row)
     if problems:
-        shown = "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
-        raise RosterError(f"{source}: {len(problems)} bad row(s), nothing imported: {shown}")
-    if not rows:
+        shown = tuple(problems[:10]) + (("...",) if len(problems) > 10 else ())
         raise RosterError(
-            f"{source}: no rows to import (columns: student, adult, role, contact, email)"
+            said("operator.roster_bad_rows", source=source, count=len(problems), problems=shown)
         )
+    if not rows:
+        raise RosterError(said("operator.roster_empty", source=source))
     return rows
 
 
@@ -138,36 +134,50 @@ def _header(cells: Sequence[str]) -> tuple[list[str], str] | None:
     return order, unknown
 
 
-def _row(line: int, cells: Sequence[str], order: Sequence[str]) -> tuple[RosterRow | None, str]:
+def _listed_twice(row: RosterRow, role: Role | None, line: int) -> Said:
+    """The same adult for the same student on an earlier line, in another role."""
+    return said(
+        "operator.roster_listed_twice", adult=row.adult, student=row.student, role=role, line=line
+    )
+
+
+def _at(line: int, problem: Said | str) -> Said:
+    return said("operator.roster_line", line=line, problem=problem)
+
+
+def _row(
+    line: int, cells: Sequence[str], order: Sequence[str]
+) -> tuple[RosterRow | None, Said | str | None]:
     if len(cells) > len(order) and any(cells[len(order) :]):
-        return None, f"expected at most {len(order)} columns, found {len(cells)}"
+        columns = said("operator.roster_columns", most=len(order), found=len(cells))
+        return None, columns
     values = dict(zip(order, cells, strict=False))
     student, adult = values.get("student", ""), values.get("adult", "")
     role_text, contact = values.get("role", "").casefold(), values.get("contact", "")
     if not student:
-        return None, "no student name"
+        return None, said("operator.roster_no_student")
     try:
         student = roster.clean_student_name(student)
     except RosterError as err:
-        return None, str(err)
+        return None, err.message
     if len(adult) > MAX_NAME:
-        return None, f"the adult's name is longer than {MAX_NAME} characters"
+        return None, said("operator.roster_adult_long", most=MAX_NAME)
     if len(contact) > MAX_CONTACT:
-        return None, f"the contact hint is longer than {MAX_CONTACT} characters"
+        return None, said("operator.roster_contact_long", most=MAX_CONTACT)
     if adult and role_text not in ROLES:
-        return None, f"role must be parent or teacher, not {role_text[:20]!r}"
+        return None, said("operator.roster_role", role=repr(role_text[:20]))
     if not adult and (role_text or contact):
-        return None, "a role or contact without an adult's name"
+        return None, said("operator.roster_no_adult")
     if not adult and values.get("email"):
-        return None, "an email without an adult's name"
+        return None, said("operator.roster_email_no_adult")
     email = values.get("email", "").lower()
     local, at, domain = email.rpartition("@")
     if email and (
         not local or not at or "." not in domain or " " in email or len(email) > MAX_EMAIL
     ):
-        return None, f"{email[:40]!r} is not an email address like dana@example.org"
+        return None, said("operator.roster_email", email=repr(email[:40]))
     role = ROLES.get(role_text) if adult else None
-    return RosterRow(line, student, adult, role, contact, email), ""
+    return RosterRow(line, student, adult, role, contact, email), None
 
 
 async def import_roster(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from bot.config_values import when_is
 from bot.errors import said
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def read_translation(s: Section) -> TranslationConfig:
     if config.monthly_char_limit < 0:
         raise s.error("monthly_char_limit", said("operator.char_limit"))
     if config.provider != "none":
-        s.required("url", config.url, f'translation.provider is "{config.provider}"')
+        s.required("url", config.url, when_is("translation.provider", f'"{config.provider}"'))
     if config.provider == "deepl":
-        s.required("api_key", config.api_key, 'translation.provider is "deepl"')
+        s.required("api_key", config.api_key, when_is("translation.provider", '"deepl"'))
     return config

@@ -131,3 +131,49 @@ def test_an_email_invite_refused_is_in_the_schools_language(oak: str, tmp_path: 
     assert run.error == (
         "tandem: --email: 'dana at home' no es una dirección de correo como dana@example.org"
     )
+
+
+BAD_ROSTER = "student,adult,role\n,Lee Chen,parent\nMaya Chen,Lee Chen,boss\nIvy Lu,,parent\n"
+
+
+def test_a_rosters_bad_rows_are_named_in_the_schools_language(oak: str, tmp_path: Path) -> None:
+    bad = tmp_path / "roster.csv"
+    bad.write_text(BAD_ROSTER, encoding="utf-8")
+    students = tandem("status", "--json").json["students"]
+
+    run = tandem("roster", "import", str(bad), "--json", "--config", str(spanish_school(tmp_path)))
+
+    assert run.error == (
+        "tandem: roster.csv: 3 fila(s) con errores, no se importó nada: "
+        "línea 2: falta el nombre del estudiante; "
+        "línea 3: role debe ser parent o teacher, no 'boss'; "
+        "línea 4: un rol o contacto sin nombre de adulto"
+    )
+    assert tandem("status", "--json").json["students"] == students  # nothing imported
+
+
+def test_a_rosters_header_is_refused_in_the_language_the_environment_sets(
+    oak: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "roster.csv").write_text("student,phone\nSam,555\n", encoding="utf-8")
+    monkeypatch.setenv("TANDEM_SCHOOL_LANGUAGE", "es")
+
+    run = tandem("roster", "import", str(tmp_path / "roster.csv"))
+
+    assert run.error == (
+        "tandem: roster.csv: 1 fila(s) con errores, no se importó nada: línea 1: columna "
+        "desconocida 'phone' (se esperaba student, adult, role, contact, email)"
+    )
+
+
+def test_what_a_required_setting_is_needed_for_is_in_the_schools_language(
+    oak: str, tmp_path: Path
+) -> None:
+    config = spanish_school(tmp_path, "[telegram]\nenabled = true\n")
+
+    run = tandem("status", "--config", str(config))
+
+    assert run.error == (
+        "tandem: telegram.token: obligatorio cuando telegram.enabled es true "
+        "(o defina TANDEM_TELEGRAM_TOKEN)"
+    )
