@@ -62,5 +62,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_emailmessage_identity_id'))
     op.drop_table('emailmessage')
     op.drop_table('emailidentity')
-    with op.batch_alter_table('person', schema=None) as batch_op:
+    # Not copied: on SQLite a copy drops the old `person`, and with foreign keys on that
+    # deletes every row that cascades from it (the outbox, the teams). SQLite >= 3.35 drops a
+    # column in place.
+    with op.batch_alter_table('person', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('delivery_platform')
