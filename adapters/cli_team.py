@@ -16,6 +16,7 @@ from adapters.cli_command import (
     operator,
     run_admin,
     run_in_store,
+    words,
 )
 from bot import access, invites, roster, team
 from bot.access import Action
@@ -103,14 +104,18 @@ def invite(
         settings,
         as_json,
         work,
-        lambda r: (
-            f"Invite sent to {r['emailed']} (a reply joins, until {r['expires_at']})."
-            if "emailed" in r
-            else f"Invite code (works once, until {r['expires_at']}): {r['code']}\n"
-            + (f"Link: {r['link']}" if r["link"] else f"They send /start {r['code']} to the bot.")
-        ),
+        _show_invite,
         invites=True,
     )
+
+
+def _show_invite(r: dict[str, Any]) -> str:
+    if "emailed" in r:
+        return words("operator.invite_emailed", email=r["emailed"], expires_at=r["expires_at"])
+    code = words("operator.invite_code", expires_at=r["expires_at"], code=r["code"])
+    if r["link"]:
+        return code + "\n" + words("operator.invite_link", link=r["link"])
+    return code + "\n" + words("operator.they_send_start", code=r["code"])
 
 
 def invite_list(
@@ -215,7 +220,10 @@ def team_remove(
         return {"removed": {"person_id": removed.person_id, "role": removed.role}}
 
     def show(r: dict[str, Any]) -> str:
-        return f"Removed {said['name']} ({r['removed']['role']}) from {said['student']}'s team."
+        role = r["removed"]["role"]
+        return words(
+            "operator.removed_member", name=said["name"], role=role, student=said["student"]
+        )
 
     run_admin(load_settings(config), as_json, work, show)
 
