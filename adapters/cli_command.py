@@ -60,6 +60,12 @@ def run_async(main: Callable[[], Coroutine[Any, Any, T]], what: str | Said = THE
         raise CommandError(said("operator.cannot_use", what=what, why=err.orig)) from None
 
 
+def words(key: str, /, **values: object) -> str:
+    """A success or progress line in the operator's language: the school's once the settings
+    are loaded, else LANG (`words("operator.sent", count=3)`)."""
+    return said(key, **values).in_language(platforms.operator_language())
+
+
 def print_result(result: dict[str, Any], as_json: bool, show: Show) -> None:
     """The result for a person to read, or as one JSON object on the last line."""
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else show(result))
@@ -118,7 +124,7 @@ async def learn_bot_username(tandem: Tandem) -> None:
     try:
         username = await fetch_bot_username(telegram)
     except ProfileUnavailable as why:
-        typer.echo(f"tandem: no invite link until `tandem run` has started: {why}", err=True)
+        typer.echo(f"tandem: {words('operator.no_invite_link', why=why)}", err=True)
         return
     async with tandem.db.session() as session:
         await Store(session).bot_profile.set_username(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters import email_identity
-from adapters.cli_command import ConfigOption, JsonOption, load_settings, run_admin
+from adapters.cli_command import ConfigOption, JsonOption, load_settings, run_admin, words
 from adapters.cli_team import PersonOption
 from bot.config import Settings
 from bot.errors import CommandError, said
@@ -26,9 +26,6 @@ def team_rekey(
         return {"person_id": person, "address": identity.address}
 
     def show(r: dict[str, Any]) -> str:
-        return (
-            f"New reply address for {r['address']}: replies to letters sent before now are "
-            "dropped; the next letter carries the new one."
-        )
+        return words("operator.new_reply_address", address=r["address"])
 
     run_admin(load_settings(config, makes_codes=True), as_json, work, show)

@@ -16,6 +16,7 @@ from adapters.cli_command import (
     load_settings,
     operator,
     run_admin,
+    words,
 )
 from adapters.private_file import write_private
 from bot import access, forget, grammar, record_export, roster, student_record
@@ -96,7 +97,8 @@ def _describe_export(r: dict[str, Any]) -> str:
             else str(record)
         )
         return text.rstrip("\n")
-    return f"Exported {r['student']}'s record ({r['entries']} entries) to {r['out']}."
+    entries = words("operator.count_entries", count=r["entries"])
+    return words("operator.exported", student=r["student"], entries=entries, out=r["out"])
 
 
 def forget_command(
@@ -145,7 +147,11 @@ async def _compact(db: Database, result: dict[str, Any]) -> None:
 
 def _describe_forget(r: dict[str, Any]) -> str:
     counts = ", ".join(f"{name} {count}" for name, count in r["deleted"].items() if count)
-    text = f"Forgot student #{r['student_id']}: {counts or 'nothing else held'}."
+    text = words(
+        "operator.forgot",
+        student_id=r["student_id"],
+        counts=counts or words("operator.forgot_nothing"),
+    )
     if r.get("compacted") is False:
         text += (
             "\nThe rows are deleted and overwritten, but the busy database file was not "

@@ -16,6 +16,7 @@ from adapters.cli_command import (
     load_settings,
     operator,
     run_admin,
+    words,
 )
 from adapters.private_file import write_private
 from bot import access, progress_report, roster
@@ -101,7 +102,9 @@ def report(
 
 
 def _describe(r: dict[str, Any]) -> str:
-    return f"Wrote the progress report ({r['goals']} goals, {r['pages']} pages) to {r['out']}."
+    goals = words("operator.count_goals", count=r["goals"])
+    pages = words("operator.count_pages", count=r["pages"])
+    return words("operator.report_written", goals=goals, pages=pages, out=r["out"])
 
 
 __all__ = ["report"]

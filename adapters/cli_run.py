@@ -22,6 +22,7 @@ from adapters.cli_command import (
     print_result,
     run_admin,
     run_async,
+    words,
 )
 from adapters.console import run_demo
 from adapters.platforms import PLATFORMS
@@ -106,7 +107,7 @@ def _describe_job(result: dict[str, Any]) -> str:
     if "purged" in result:
         return "Purged: " + ", ".join(f"{k} {v}" for k, v in result["purged"].items())
     if "sent" in result:
-        return f"Sent {result['sent']} message(s)."
+        return words("operator.sent", count=result["sent"])
     lines = [f"{name}: {count} message(s) queued" for name, count in result["queued"].items()]
     lines += [f"{name}: skipped ({why})" for name, why in result["skipped"].items()]
     return "\n".join(lines) or "No schools yet."

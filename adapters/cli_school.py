@@ -21,6 +21,7 @@ from adapters.cli_command import (
     operator,
     run_admin,
     run_async,
+    words,
 )
 from adapters.private_file import write_private
 from bot import invites, roster, roster_import, team
@@ -61,8 +62,13 @@ def init(
         as_json,
         work,
         lambda r: (
-            f"School {r['school']} is ready.\nAdmin invite (works once): {r['code']}\n"
-            + (f"Open {r['link']}" if r["link"] else f"Send /start {r['code']} to the bot.")
+            words("operator.school_ready", school=r["school"], code=r["code"])
+            + "\n"
+            + (
+                words("operator.open_link", link=r["link"])
+                if r["link"]
+                else words("operator.send_start", code=r["code"])
+            )
         ),
         upgrade=True,
         invites=True,
@@ -78,7 +84,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
             pass
 
     run_async(main)
-    typer.echo("The database is up to date.")
+    typer.echo(words("operator.db_up_to_date"))
 
 
 def student_add(
@@ -94,7 +100,11 @@ def student_add(
         student = await roster.add_student(store, found, name)
         return {"id": student.id, "name": student.name}
 
-    run_admin(load_settings(config), as_json, work, lambda r: f"Added {r['name']} (id {r['id']}).")
+    run_admin(load_settings(config), as_json, work, show_added)
+
+
+def show_added(r: dict[str, Any]) -> str:
+    return words("operator.student_added", name=r["name"], id=r["id"])
 
 
 def student_archive(
@@ -163,7 +173,7 @@ def roster_import_command(
         console = Console(stderr=True)
         # The bar goes to standard error, and only on a terminal: stdout ends with the JSON.
         with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-            task = progress.add_task(f"Importing {file.name}", total=len(rows))
+            task = progress.add_task(words("operator.importing", file=file.name), total=len(rows))
             report = await roster_import.import_roster(
                 store,
                 settings,
@@ -203,11 +213,15 @@ def _read_roster(file: Path) -> list[roster_import.RosterRow]:
 
 
 def _describe_import(r: dict[str, Any]) -> str:
-    text = f"Added {r['students']} student(s) and {r['invites']} invite(s)."
+    text = words(
+        "operator.imported",
+        students=words("operator.count_students", count=r["students"]),
+        invites=words("operator.count_invites", count=r["invites"]),
+    )
     if r["already_invited"]:
-        text += f" {r['already_invited']} adult(s) already had an invite."
+        text += " " + words("operator.already_invited", count=r["already_invited"])
     if r.get("emailed"):
-        text += f" {r['emailed']} invite(s) sent by email: a reply joins."
+        text += " " + words("operator.emailed_invites", count=r["emailed"])
     if r["out"]:
-        text += f"\nInvite codes (hand them out, then delete the file): {r['out']}"
+        text += "\n" + words("operator.invite_codes_file", out=r["out"])
     return text

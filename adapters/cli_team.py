@@ -16,6 +16,7 @@ from adapters.cli_command import (
     operator,
     run_admin,
     run_in_store,
+    words,
 )
 from bot import access, invites, roster, team
 from bot.access import Action
@@ -103,14 +104,18 @@ def invite(
         settings,
         as_json,
         work,
-        lambda r: (
-            f"Invite sent to {r['emailed']} (a reply joins, until {r['expires_at']})."
-            if "emailed" in r
-            else f"Invite code (works once, until {r['expires_at']}): {r['code']}\n"
-            + (f"Link: {r['link']}" if r["link"] else f"They send /start {r['code']} to the bot.")
-        ),
+        _show_invite,
         invites=True,
     )
+
+
+def _show_invite(r: dict[str, Any]) -> str:
+    if "emailed" in r:
+        return words("operator.invite_emailed", email=r["emailed"], expires_at=r["expires_at"])
+    code = words("operator.invite_code", expires_at=r["expires_at"], code=r["code"])
+    if r["link"]:
+        return code + "\n" + words("operator.invite_link", link=r["link"])
+    return code + "\n" + words("operator.they_send_start", code=r["code"])
 
 
 def invite_list(
@@ -215,7 +220,10 @@ def team_remove(
         return {"removed": {"person_id": removed.person_id, "role": removed.role}}
 
     def show(r: dict[str, Any]) -> str:
-        return f"Removed {said['name']} ({r['removed']['role']}) from {said['student']}'s team."
+        role = r["removed"]["role"]
+        return words(
+            "operator.removed_member", name=said["name"], role=role, student=said["student"]
+        )
 
     run_admin(load_settings(config), as_json, work, show)
 
@@ -289,8 +297,8 @@ def people_merge(
         }
 
     both = run_in_store(settings, sides)
-    typer.echo(_describe_side("Keep", both["keep"]), err=True)
-    typer.echo(_describe_side("Drop", both["drop"]), err=True)
+    typer.echo(_describe_side(words("operator.keep"), both["keep"]), err=True)
+    typer.echo(_describe_side(words("operator.drop"), both["drop"]), err=True)
     if not yes and not _confirmed(both):
         raise CommandError(said("operator.not_confirmed"))
 
@@ -308,27 +316,35 @@ def people_merge(
         settings,
         as_json,
         work,
-        lambda r: (
-            f"Merged person {r['dropped']} into {r['kept']}: {r['students']} more team(s), "
-            f"{r['entries']} note(s) moved."
+        lambda r: words(
+            "operator.merged",
+            dropped=r["dropped"],
+            kept=r["kept"],
+            teams=words("operator.count_more_teams", count=r["students"]),
+            notes=words("operator.count_notes", count=r["entries"]),
         ),
     )
 
 
 def _describe_side(which: str, side: dict[str, Any]) -> str:
-    teams = ", ".join(f"{t['student']} ({t['role']})" for t in side["teams"]) or "no team"
-    admin = f"; admin of {', '.join(side['admin_of'])}" if side["admin_of"] else ""
-    platforms = ", ".join(side["platforms"]) or "no account"
+    teams = ", ".join(f"{t['student']} ({t['role']})" for t in side["teams"])
+    schools = ", ".join(side["admin_of"])
+    admin = words("operator.admin_of", schools=schools) if schools else ""
+    platforms = ", ".join(side["platforms"]) or words("operator.no_account")
+    notes = words("operator.count_notes", count=side["entries"])
     return (
-        f"{which}: #{side['person_id']} {side['name']} · {platforms} · {teams}{admin} · "
-        f"{side['entries']} note(s)"
+        f"{which}: #{side['person_id']} {side['name']} · {platforms} · "
+        f"{teams or words('operator.no_team')}{admin} · {notes}"
     )
 
 
 def _confirmed(both: dict[str, Any]) -> bool:
-    question = (
-        f"Join {both['drop']['name']} (#{both['drop']['person_id']}) into "
-        f"{both['keep']['name']} (#{both['keep']['person_id']})? Both will be one person"
+    question = words(
+        "operator.join_question",
+        drop=both["drop"]["name"],
+        drop_id=both["drop"]["person_id"],
+        keep=both["keep"]["name"],
+        keep_id=both["keep"]["person_id"],
     )
     try:
         return typer.confirm(question, default=False, err=True)

@@ -177,3 +177,17 @@ def test_what_a_required_setting_is_needed_for_is_in_the_schools_language(
         "tandem: telegram.token: obligatorio cuando telegram.enabled es true "
         "(o defina TANDEM_TELEGRAM_TOKEN)"
     )
+
+
+def test_a_spanish_schools_export_says_where_the_record_went_in_spanish(
+    oak: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "sam.md"
+    config = str(spanish_school(tmp_path))
+
+    run = tandem(
+        "export", "--student", "Sam", "--format", "md", "--out", str(out), "--config", config
+    )
+
+    assert run.stdout.strip() == f"Se exportó el expediente de Sam (0 entradas) a {out}."
+    assert out.exists()
