@@ -153,10 +153,7 @@ def _describe_forget(r: dict[str, Any]) -> str:
         counts=counts or words("operator.forgot_nothing"),
     )
     if r.get("compacted") is False:
-        text += (
-            "\nThe rows are deleted and overwritten, but the busy database file was not "
-            "rewritten: stop `tandem run` and run `sqlite3 FILE VACUUM` to finish."
-        )
+        text += "\n" + words("operator.not_compacted")
     if r["mentions_elsewhere"]:
         text += (
             f"\n{r['mentions_elsewhere']} note(s) about other students mention the "

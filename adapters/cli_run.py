@@ -105,12 +105,19 @@ def run_job(
 
 def _describe_job(result: dict[str, Any]) -> str:
     if "purged" in result:
-        return "Purged: " + ", ".join(f"{k} {v}" for k, v in result["purged"].items())
+        counts = ", ".join(f"{k} {v}" for k, v in result["purged"].items())
+        return words("operator.purged", counts=counts)
     if "sent" in result:
         return words("operator.sent", count=result["sent"])
-    lines = [f"{name}: {count} message(s) queued" for name, count in result["queued"].items()]
-    lines += [f"{name}: skipped ({why})" for name, why in result["skipped"].items()]
-    return "\n".join(lines) or "No schools yet."
+    lines = [
+        words("operator.job_queued", school=name, count=count)
+        for name, count in result["queued"].items()
+    ]
+    lines += [
+        words("operator.job_skipped", school=name, why=why)
+        for name, why in result["skipped"].items()
+    ]
+    return "\n".join(lines) or words("operator.no_schools")
 
 
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:

@@ -134,12 +134,17 @@ def invite_list(
 
     def show(r: dict[str, Any]) -> str:
         lines = [
-            f"#{i['id']} {i['role']} for {i['student'] or 'the school'}"
-            + (f" ({i['label']})" if i["label"] else "")
-            + f", until {i['expires_at']}"
+            words(
+                "operator.invite_line",
+                id=i["id"],
+                role=i["role"],
+                student=i["student"] or words("operator.the_school"),
+                label=f" ({i['label']})" if i["label"] else "",
+                expires=i["expires_at"],
+            )
             for i in r["invites"]
         ]
-        return "\n".join(lines) or "No unused invites."
+        return "\n".join(lines) or words("operator.no_invites")
 
     run_admin(load_settings(config), as_json, work, show)
 
@@ -170,7 +175,7 @@ def invite_revoke(
         await team.revoke_invite(operator(store, settings, school), found)
         return {"revoked": True}
 
-    run_admin(settings, as_json, work, lambda r: "Revoked: the code no longer works.")
+    run_admin(settings, as_json, work, lambda r: words("operator.revoked"))
 
 
 # --- tandem team --------------------------------------------------------------------------------
@@ -192,11 +197,12 @@ def team_list(
     def show(r: dict[str, Any]) -> str:
         lines = [
             f"#{m['person_id']} {m['name']} · {m['role']} · "
-            + (", ".join(m["platforms"]) or "no account")
-            + (f" · joined {m['joined_at'][:10]}" if m["joined_at"] else "")
+            + (", ".join(m["platforms"]) or words("operator.no_account"))
+            + (" · " + words("operator.joined", date=m["joined_at"][:10]) if m["joined_at"] else "")
             for m in r["members"]
         ]
-        return "\n".join([f"{r['student']}'s team:", *lines] if lines else ["Nobody yet."])
+        heading = words("operator.team_of", student=r["student"])
+        return "\n".join([heading, *lines] if lines else [words("operator.nobody_yet")])
 
     run_admin(load_settings(config), as_json, work, show)
 

@@ -191,3 +191,13 @@ def test_a_spanish_schools_export_says_where_the_record_went_in_spanish(
 
     assert run.stdout.strip() == f"Se exportó el expediente de Sam (0 entradas) a {out}."
     assert out.exists()
+
+
+def test_a_spanish_schools_team_and_invite_lists_are_in_spanish(oak: str, tmp_path: Path) -> None:
+    config = str(spanish_school(tmp_path))
+
+    team = tandem("team", "list", "--student", "Sam", "--config", config)
+    invites = tandem("invite", "list", "--config", config)
+
+    assert team.stdout == "Todavía nadie.\n"
+    assert invites.stdout.startswith("#1 admin para la escuela, hasta ")  # the admin's invite
