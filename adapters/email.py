@@ -316,7 +316,7 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
         now = self.dispatcher.clock.now()
         async with self.db.session() as session:
             store = Store(session)
-            proven = await _proven(store, mail)
+            proven = await store.email.sent_to(mail.returned_ids, mail.bounced_addresses)
             marked = await store.email.mark_unreachable(proven, now)
             for identity_id in marked:
                 account = await store.email.account_of(identity_id)
@@ -331,21 +331,6 @@ class EmailAdapter(ChatAdapter[EmailConfig, Draft]):
             len(marked),
             unproven,
         )
-
-
-async def _proven(store: Store, mail: InboundMail) -> list[str]:
-    """The bounced addresses whose returned letter is one Tandem sent to them."""
-    sent_to: set[int | None] = set()
-    for message_id in mail.returned_ids:
-        row = await store.email.message(message_id)
-        if row is not None and row.outgoing:
-            sent_to.add(row.identity_id)
-    proven = []
-    for address in mail.bounced_addresses:
-        identity = await store.email.identity_by_address(address)
-        if identity is not None and identity.id in sent_to:
-            proven.append(address)
-    return proven
 
 
 def _attachment_ref(mail: InboundMail) -> str | None:

@@ -18,6 +18,7 @@ from storage.stores import Store
 PLATFORM_NAMES: dict[str, str] = {
     Platform.TELEGRAM: "platform.telegram",
     Platform.SLACK: "platform.slack",
+    Platform.EMAIL: "platform.email",
     Platform.CONSOLE: "platform.console",
 }
 

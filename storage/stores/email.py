@@ -143,6 +143,22 @@ class EmailStore(Queries):
     async def message(self, message_id: str) -> EmailMessage | None:
         return await self.session.get(EmailMessage, message_id)
 
+    async def sent_to(self, message_ids: Sequence[str], addresses: Sequence[str]) -> list[str]:
+        """Those of `addresses` that one of our letters `message_ids` went to (one query)."""
+        if not message_ids or not addresses:
+            return []
+        statement = (
+            select(EmailIdentity.address)
+            .join(EmailMessage, col(EmailMessage.identity_id) == col(EmailIdentity.id))
+            .where(
+                col(EmailMessage.message_id).in_(message_ids),
+                col(EmailMessage.outgoing).is_(True),
+                col(EmailIdentity.address).in_([address.lower() for address in addresses]),
+            )
+            .distinct()
+        )
+        return list((await self.session.exec(statement)).all())
+
     # --- the mailbox ---
 
     async def last_uid(self, folder: str, uidvalidity: int) -> int:

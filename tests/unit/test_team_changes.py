@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from adapters.telegram_config import TelegramConfig
 from bot import invites, roster, team
+from bot.blocked_notice import PLATFORM_NAMES
 from bot.config import Settings
 from bot.context import Context
 from bot.demo import DEMO_SCHOOL
@@ -265,6 +266,12 @@ async def test_team_lists_the_members_with_remove_under_each_other_one(
         en("team.line", name="Luis Rivera", role=en("role.parent"), platforms=console),
     ]
     assert [button.label for button in said.buttons] == ["Remove Dana Rivera", "Remove Luis Rivera"]
+
+
+def test_every_platform_has_its_own_name_in_the_team_list_and_the_blocked_notice() -> None:
+    names = [en(PLATFORM_NAMES[platform]) for platform in Platform]
+
+    assert names == ["Telegram", "Slack", "email", "the console"]
 
 
 async def test_a_parent_gets_no_team_list(school: DemoSchool) -> None:
