@@ -67,6 +67,20 @@ class Bench:
     pacer: asyncio.Task[None] | None = None
     limits: Limits | None = None
 
+    def stats(self) -> JSON:
+        return {
+            "released": self.released,
+            "handed": len(self.handed),
+            "replied": len(self.latencies),
+            "unmatched": self.unmatched,
+            "edits": self.edits,
+            "photos": self.photos,
+            "polls": self.polls,
+            "first_handout": self.first_handout,
+            "last_reply": self.last_reply,
+            "latencies": self.latencies,
+        }
+
 
 @dataclass
 class Limits:
@@ -95,19 +109,6 @@ class Limits:
         self.last_to[chat] = now
         return 0, ""
 
-    def stats(self) -> JSON:
-        return {
-            "released": self.released,
-            "handed": len(self.handed),
-            "replied": len(self.latencies),
-            "unmatched": self.unmatched,
-            "edits": self.edits,
-            "photos": self.photos,
-            "polls": self.polls,
-            "first_handout": self.first_handout,
-            "last_reply": self.last_reply,
-            "latencies": self.latencies,
-        }
 
 
 async def _release(bench: Bench, updates: list[JSON]) -> None:
