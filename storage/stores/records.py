@@ -24,6 +24,7 @@ from storage.models import (
     EntryRevision,
     Goal,
     Invite,
+    JobRun,
     Measure,
     Membership,
     Outbox,
@@ -311,6 +312,8 @@ class RecordStore(Queries):
             ("seen_events", delete(SeenEvent).where(col(SeenEvent.seen_at) < events_before)),
             ("buttons", delete(PendingAction).where(col(PendingAction.expires_at) < now)),
             ("code_guesses", delete(CodeGuess).where(col(CodeGuess.at) < events_before)),
+            # A job's occurrence is claimed once; a month on it can never fire again.
+            ("job_runs", delete(JobRun).where(col(JobRun.started_at) < events_before)),
             (
                 "outbox",
                 delete(Outbox).where(

@@ -58,3 +58,19 @@ async def test_the_nightly_purge_runs_once_a_day(db: Database) -> None:
     again = await run_purge(db, Settings(), clock, once="host:2")
 
     assert first != {} and again == {}
+
+
+async def test_the_purge_forgets_job_runs_a_month_old(db: Database) -> None:
+    clock = FakeClock()
+    home = await Household(db, clock).setup()
+    await home.people(["dana"])
+    await run_checkin(db, Settings(), clock, home.school_id, once="host:1")
+    clock.advance(days=31)
+    await run_checkin(db, Settings(), clock, home.school_id, once="host:1")
+
+    purged = await run_purge(db, Settings(), clock)
+
+    assert purged["job_runs"] == 1
+    async with db.session() as session:
+        runs = (await session.exec(select(JobRun))).all()
+    assert [run.occurrence for run in runs] == ["2026-W52"]  # the later one
