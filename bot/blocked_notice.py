@@ -34,8 +34,7 @@ async def tell_admins(
     for admin, school in await store.students.admins_over(person.id or 0):
         assert admin.id is not None
         language = admin.language
-        platform = translate(language, PLATFORM_NAMES.get(account.platform, "platform.console"))
-        text = translate(language, "outbox.blocked", name=person.display_name, platform=platform)
+        text = _notice(language, account.platform, person.display_name)
         quiet = person_quiet_hours(admin.quiet_hours, school_quiet_hours)
         due = next_allowed(now, admin.timezone or school.timezone, quiet)
         # One key per blocked account and admin: told once, however many letters failed.
@@ -50,3 +49,11 @@ async def tell_admins(
                 school_id=school.id,
             ),
         )
+
+
+def _notice(language: str, platform: str, name: str) -> str:
+    """What the admins read: a chat's "blocked the bot", or an email address that bounces."""
+    if platform == Platform.EMAIL:
+        return translate(language, "outbox.blocked_email", name=name)
+    where = translate(language, PLATFORM_NAMES.get(platform, "platform.console"))
+    return translate(language, "outbox.blocked", name=name, platform=where)

@@ -471,6 +471,8 @@ async def test_a_bounce_tells_the_admins_once(post: Post) -> None:
     async with post.school.db.session() as session:
         rows = (await session.exec(select(Outbox).where(col(Outbox.kind) == "blocked"))).all()
     assert len(rows) == 1  # Ms. Ortiz, the demo school's one admin
+    told = rows[0].payload["text"]
+    assert "by email" in told and "blocked the bot" not in told and "/start" not in told
 
 
 async def test_delivery_email_sends_letters_by_email_to_someone_also_on_another_platform(
