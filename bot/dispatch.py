@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import re
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from bot import buttons
+from bot.charts import DRAWERS
 from bot.config import Settings
 from bot.context import Clock, Context
 from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
@@ -58,6 +63,7 @@ class Dispatcher:
         *,
         metrics: Metrics = NO_METRICS,
         timer: Timer = default_timer,
+        drawing_slots: int = DRAWERS,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -70,21 +76,38 @@ class Dispatcher:
         self.after_event: Callable[[], None] | None = None
         self.metrics = metrics
         self._timer = timer
+        # A command that draws (/progress, /report) takes one of a few slots before its
+        # transaction and keeps it until drawn, and only one of them is in the database at a
+        # time: a burst of them waits here, not ahead of notes in the writers' turn.
+        self._drawing_slots = asyncio.Semaphore(drawing_slots)
+        self._drawing_turn = asyncio.Lock()
 
     async def dispatch(self, event: Event) -> list[Reply]:
         started = self._timer()
         outcome = EventOutcome.ERROR
         try:
-            replies = await self._dispatch_once_more_if_lost(event)
+            draws = self._draws(event)
+            async with self._drawing_slots if draws else contextlib.nullcontext():
+                replies = await self._dispatch_once_more_if_lost(event, draws)
             outcome = EventOutcome.REPLIED if replies else EventOutcome.SILENT
             return replies
         finally:
             self.metrics.event_handled(event_kind(event), outcome, self._timer() - started)
 
-    async def _dispatch_once_more_if_lost(self, event: Event) -> list[Reply]:
+    def _draws(self, event: Event) -> bool:
+        if not isinstance(event, IncomingMessage):
+            return False
+        command = split_command(event.text.lstrip())
+        return command is not None and command[0] in self.routes.drawing_commands
+
+    async def _dispatch_once_more_if_lost(self, event: Event, draws: bool = False) -> list[Reply]:
         """The event's replies; handled a second time if the database dropped the connection."""
+        turn: AbstractAsyncContextManager[Any] = (
+            self._drawing_turn if draws else contextlib.nullcontext()
+        )
         try:
-            replies, queued = await self._dispatch(event)
+            async with turn:
+                replies, queued = await self._dispatch(event)
         except Exception as error:
             if not is_connection_lost(error):
                 raise
@@ -93,7 +116,8 @@ class Dispatcher:
             log.warning(
                 "event %s: the database connection was lost; handling it again", event.event_id
             )
-            replies, queued = await self._dispatch(event)
+            async with turn:
+                replies, queued = await self._dispatch(event)
         if queued and self.after_event is not None:
             self.after_event()
         # The transaction is over: charts and reports are drawn now, holding no lock.

@@ -38,16 +38,25 @@ class Router:
     follow_ups: dict[type[Payload], FollowUpHandler[Any]] = field(default_factory=dict)
     # Commands an unknown (not yet joined) sender may use.
     open_commands: set[str] = field(default_factory=set)
+    # Commands that draw a picture or lay out a PDF (/progress, /report): a few at a time.
+    drawing_commands: set[str] = field(default_factory=set)
 
     def command(
-        self, name: str, handler: MessageHandler, *, open_to_strangers: bool = False
+        self,
+        name: str,
+        handler: MessageHandler,
+        *,
+        open_to_strangers: bool = False,
+        draws: bool = False,
     ) -> None:
         """`/name ARGS` goes to `handler`; `open_to_strangers` lets a sender who has not joined
-        use it."""
+        use it; `draws` marks a command whose replies are drawn (see `Dispatcher`)."""
         self._claim(self.commands, name, f"/{name}")
         self.commands[name] = handler
         if open_to_strangers:
             self.open_commands.add(name)
+        if draws:
+            self.drawing_commands.add(name)
 
     def prefix(self, char: str, handler: MessageHandler) -> None:
         """A message that starts with `char` goes to `handler`, with the rest of the text."""

@@ -72,4 +72,4 @@ async def _chart_reply(ctx: Context, goal: Goal, series: Sequence[Measure]) -> R
 
 def register(router: Router) -> None:
     """/progress."""
-    router.command("progress", show_progress)
+    router.command("progress", show_progress, draws=True)

@@ -65,4 +65,4 @@ async def send_report(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
 
 def register(router: Router) -> None:
     """/report."""
-    router.command("report", send_report)
+    router.command("report", send_report, draws=True)

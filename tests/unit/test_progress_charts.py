@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import stat
 import struct
 from pathlib import Path
 
+import pytest
+
 from adapters.console import ConsoleChat
+from bot import charts
+from bot.charts import DRAWERS, ChartData
 from bot.events import Reply
 from tests.conftest import DemoSchool
 from tests.unit.conftest import Record, en
@@ -131,3 +136,41 @@ async def test_a_goal_rated_in_prompt_levels_is_charted_with_the_levels_in_words
     [reply] = said.replies
     assert reply.text == "#shoes — ties his shoes: verbal prompt, independent (home)"
     assert reply.attachment is not None and png_size(reply.attachment.data)[0] >= 800
+
+
+class HeldDrawings:
+    """charts.draw, held until released: counts the drawings under way at once."""
+
+    def __init__(self, slots: int) -> None:
+        self.release = asyncio.Event()
+        self.slots_taken = asyncio.Event()
+        self.slots = slots
+        self.under_way = 0
+        self.most_at_once = 0
+
+    async def draw(self, data: ChartData) -> bytes:
+        self.under_way += 1
+        self.most_at_once = max(self.most_at_once, self.under_way)
+        if self.under_way == self.slots:
+            self.slots_taken.set()
+        await self.release.wait()
+        self.under_way -= 1
+        return b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_burst_of_progress_draws_a_few_at_a_time_and_notes_go_past_it(
+    school: DemoSchool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await measured(school)
+    drawings = HeldDrawings(DRAWERS)
+    monkeypatch.setattr(charts, "draw", drawings.draw)
+
+    burst = [asyncio.create_task(school.say(school.parent, "/progress Sam")) for _ in range(6)]
+    await asyncio.wait_for(drawings.slots_taken.wait(), timeout=10)
+    note = await asyncio.wait_for(school.say(school.teacher, "+ Sam read aloud"), timeout=10)
+    drawings.release.set()
+    answered = await asyncio.gather(*burst)
+
+    assert note.text == en("entry.logged_win", student="Sam Rivera")
+    assert drawings.most_at_once == DRAWERS  # the rest waited, before their transaction
+    assert all(said.replies[0].attachment is not None for said in answered)
