@@ -231,7 +231,9 @@ async def fan_out(folder: Path, students: int, charts: bool, rate: int = 30) -> 
     transport = KeyedPlatform(platform.url, config.concurrency)
     week_charts = WeekCharts(db)
     try:
-        report = await jobs.run_summary(db, _settings(charts), summaries.FixedClock(), 1)
+        report = await jobs.run_summary(
+            db, _settings(charts), summaries.FixedClock(), 1, drawing=DRAWING
+        )
         await platform.call("POST", "/reset")
         stop = asyncio.Event()
         sender = OutboxSender(
