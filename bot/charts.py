@@ -128,11 +128,22 @@ WORKER_NICENESS = 10  # drawing yields the CPU to the event loop: notes first, p
 
 def warm_up() -> None:
     """A pool worker's start: lower its priority, so a burst of drawings takes only the CPU
-    the bot leaves free, and import what drawing needs once, before its first chart."""
+    the bot leaves free, and draw a small chart once, so that the first real one does not pay
+    for loading the fonts and matplotlib's first layouts (several times a chart's time)."""
     with contextlib.suppress(OSError, AttributeError):  # no nice() on some systems
         os.nice(WORKER_NICENESS)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-    from matplotlib.figure import Figure  # noqa: F401
+    try:
+        draw_panels_png((_WARM_UP_CHART,))
+    except Exception as error:  # only a head start: the real drawing reports its own failure
+        log.warning("drawing warm-up failed: %s", type(error).__name__)
+
+
+_WARM_UP_CHART = ChartData(
+    (Point(datetime(2026, 1, 5, 12), 1.0, False), Point(datetime(2026, 1, 9, 12), 2.0, True)),
+    ChartLabels("", "", "school", "home", "target", "baseline", months=("Jan",) * 12),
+    target=2.0,
+    baseline=1.0,
+)
 
 
 def panels_size(count: int) -> tuple[int, int]:

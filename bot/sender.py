@@ -148,6 +148,9 @@ class OutboxSender:
         self._batch = max(2 * settings.concurrency * len(self._transports), busy, 8)
         self._slots = {name: asyncio.Semaphore(settings.concurrency) for name in self._transports}
         self._held: dict[int, _Claimed] = {}
+        # Follow-ups in hand (`_next_in_chat`): held, but not counted against the next claim,
+        # so the platform stays busy while they wait for their reply (a picture being drawn).
+        self._following: set[int] = set()
         self._chats: dict[tuple[str, str], deque[int]] = {}
         self._blocked: set[int] = set()  # accounts found blocked during this drain
         self._draining = asyncio.Lock()  # one drain at a time: they share the letters in hand
@@ -201,8 +204,9 @@ class OutboxSender:
             async with asyncio.TaskGroup() as tasks:
                 while True:
                     stopping = stop is not None and stop.is_set()
-                    if not stopping and len(self._held) <= self._batch // 2:
-                        claimed = await self._claim(self._batch - len(self._held))
+                    in_hand = len(self._held) - len(self._following)
+                    if not stopping and in_hand <= self._batch // 2:
+                        claimed = await self._claim(self._batch - in_hand)
                         for letter in claimed:
                             self._take(letter, tasks, report, stop)
                         if claimed:
@@ -215,6 +219,7 @@ class OutboxSender:
         finally:
             # After a failure the claims simply run out and the letters are claimed again.
             self._held.clear()
+            self._following.clear()
             self._chats.clear()
             for preparing in self._ahead:  # only for letters no longer in hand (stopping)
                 preparing.cancel()
@@ -339,6 +344,7 @@ class OutboxSender:
                     await self._handle(letter, report, stop)
                 finally:
                     del self._held[letter.id]
+                    self._following.discard(letter.id)
                     self._progress.set()
         finally:
             del self._chats[key]
@@ -504,6 +510,7 @@ class OutboxSender:
         is on `letter`), so a summary's picture comes right after it."""
         follow_up = _Claimed(row, letter.account, letter.until)
         self._held[follow_up.id] = follow_up
+        self._following.add(follow_up.id)
         self._chats[(letter.account.platform, letter.chat)].appendleft(follow_up.id)
 
     async def _release(self, letter: _Claimed, report: DrainReport) -> None:

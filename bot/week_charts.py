@@ -37,8 +37,11 @@ log = logging.getLogger(__name__)
 
 KIND = "chart"  # the letters' kind in the outbox
 PAYLOAD_KEY = "chart"  # what marks a letter whose reply is made at delivery
-IN_FLIGHT = 2  # drawings at once: the sender sends ~30 letters a second, a drawing takes ~0.3 s
+# Drawings handed to the pool at once: one more than its workers, so that a worker done with
+# one starts the next at once instead of waiting for a busy event loop to hand it over.
+IN_FLIGHT = charts.DRAWERS + 1
 CACHE_BYTES = 32 * 1024 * 1024  # pictures kept for the rest of a team (~60 KB each)
+ASKED_KEPT = 4096  # weeks remembered as drawn ahead (a few summary days' worth)
 
 
 def week_payload(
@@ -81,8 +84,10 @@ class WeekCharts:
         self._db = db
         self._drawing_pool = drawing  # the process's; the runtime closes it on exit
         self._slots = asyncio.Semaphore(in_flight)
-        # Pictures drawn ahead read their week one at a time per slot, in the order claimed.
+        # Pictures drawn ahead read their weeks a few at a time (the database's connections).
         self._ahead = asyncio.Semaphore(in_flight)
+        # The weeks asked for ahead lately: each member's letter asks, one drawing serves all.
+        self._asked: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self._cache: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._cached = 0
@@ -94,13 +99,20 @@ class WeekCharts:
 
     async def prepare(self, payload: dict[str, Any], person_id: int) -> None:
         """Draw the letter's picture into the cache before its turn to be sent, at most
-        `in_flight` at once; a failure is only logged (`compose` draws it again)."""
+        `in_flight` at once, once for every member of the team asking; a failure is only
+        logged (`compose` draws it again, and a picture changed since is drawn again then)."""
+        facts = payload[PAYLOAD_KEY]
+        asked = tuple(sorted(facts.items()))
+        if asked in self._asked:
+            return
+        self._asked[asked] = None
+        while len(self._asked) > ASKED_KEPT:
+            self._asked.popitem(last=False)
         try:
             async with self._ahead:
-                read = await self._read(payload[PAYLOAD_KEY], person_id)
-                if read is not None:
-                    facts, panels, _ = read
-                    await self.picture(facts["student"], facts["week"], panels)
+                read = await self._read(facts, None)
+            if read is not None:  # queued for a drawing slot, in the order claimed
+                await self.picture(facts["student"], facts["week"], read[1])
         except Exception as error:  # the letter's own turn tries again, and reports it
             log.info("drawing a week's picture ahead failed: %s", type(error).__name__)
 
@@ -116,24 +128,29 @@ class WeekCharts:
         return Reply(words, attachment=Attachment(png, f"progress-{facts['week']}.png", words))
 
     async def _read(
-        self, facts: dict[str, Any], person_id: int
+        self, facts: dict[str, Any], person_id: int | None
     ) -> tuple[dict[str, Any], tuple[charts.ChartData, ...], str] | None:
         """The week's panels and words as the reader sees them now; None if there is nothing
-        to show them."""
+        to show them. Without a reader (drawn ahead: shown to nobody yet), no words."""
         t = Translator(facts["language"])
         start, end = datetime.fromisoformat(facts["from"]), datetime.fromisoformat(facts["to"])
+        name = ""
         async with self._db.session() as session:
             store = Store(session)
-            # Checked as the picture is drawn: a letter waits here while others are drawn.
-            student = await store.students.readable_by(facts["student"], person_id)
-            if student is None:
-                return None
+            if person_id is not None:
+                # Checked as the picture is sent: a letter waits here while others are drawn.
+                student = await store.students.readable_by(facts["student"], person_id)
+                if student is None:
+                    return None
+                name = student.name
             week = await store.progress.student_week(facts["student"], start, end)
         if not week:
             return None
         panels = tuple(chart_data(t, goal, series) for goal, series in week)
+        if person_id is None:
+            return facts, panels, ""
         lines = [goal_series_words(t, goal, series) for goal, series in week]
-        return facts, panels, "\n".join([t("summary.chart_words", student=student.name), *lines])
+        return facts, panels, "\n".join([t("summary.chart_words", student=name), *lines])
 
     async def picture(
         self, student_id: int, week: str, panels: Sequence[charts.ChartData]
