@@ -1,8 +1,10 @@
 """The sender: claims due letters from the outbox, delivers them within the rate limits, and
 settles each one (sent, retried with backoff, waited out after a 429, given up).
 
-What a letter is and how it is queued: `bot/outbox.py`. What the admins hear when an account
-blocked the bot: `bot/blocked_notice.py`. The whole story: `docs/outbox.md`.
+What a letter is and how it is queued: `bot/outbox.py`; a letter's follow-up (a summary's
+picture) is queued here, as the letter is marked sent (`_mark_sent`), and its reply prepared
+as soon as the letter is claimed (`_prepare`). What the admins hear when an account blocked the
+bot: `bot/blocked_notice.py`. The whole story: `docs/outbox.md`.
 """
 
 from __future__ import annotations

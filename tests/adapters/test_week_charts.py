@@ -506,3 +506,33 @@ async def test_a_failed_drawing_is_retried_later_and_the_picture_sent_once(
     async with school.db.session() as session:
         letters = (await session.exec(select(Outbox).where(Outbox.kind == "chart"))).all()
     assert sorted((letter.status, letter.attempts) for letter in letters) == [("sent", 1)] * 3
+
+
+async def test_the_job_starts_the_drawing_pool_only_when_it_queued_pictures(
+    school: DemoSchool,
+) -> None:
+    started: list[CountingDrawings] = []
+
+    def counting(workers: int) -> CountingDrawings:
+        started.append(CountingDrawings(workers, asyncio.Event()))
+        return started[-1]
+
+    drawing = DrawingPool(workers=2, make=counting)
+    await school.say(school.teacher, GOAL)  # a goal, nothing measured yet
+    await jobs.run_summary(
+        school.db, Settings(), school.clock, await school_id(school.db), drawing=drawing
+    )
+    assert started == []  # no picture to draw: no processes
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    async with school.db.session() as session:
+        await session.exec(delete(Outbox))
+
+    await jobs.run_summary(
+        school.db, Settings(), school.clock, await school_id(school.db), drawing=drawing
+    )
+    answer = await drawing.run(len, "ab")  # a drawing waits for the pool being started
+    drawing.close()
+
+    assert answer == 2
+    # One pool, each of its workers started with a first task before the drawing.
+    assert len(started) == 1 and started[0].calls == 2 + 1
