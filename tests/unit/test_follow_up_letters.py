@@ -7,18 +7,21 @@ Time is a FakeClock driven by VirtualTime: nothing here really sleeps.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
 from bot.events import Reply
 from bot.outbox import Letter, PermanentError, enqueue, follow_up, to_payload
+from bot.sender import OutboxSender
 from storage.db import Database
-from storage.models import Outbox, OutboxStatus
+from storage.models import Outbox, OutboxStatus, Platform
 from storage.outbox_keys import follow_up_key
 from storage.stores import Store
 from tests.conftest import FakeClock
-from tests.outbox_fakes import FakePlatform, Household, VirtualTime, blocked, sender
+from tests.outbox_fakes import FAST, FakePlatform, Household, VirtualTime, blocked, sender
 
 
 @pytest.fixture
@@ -37,13 +40,16 @@ async def home(db: Database, clock: FakeClock, time: VirtualTime) -> Household:
     return await Household(db, clock).setup()
 
 
-async def followed_letters(home: Household, people: Sequence[int], prefix: str = "week") -> None:
+async def followed_letters(
+    home: Household, people: Sequence[int], prefix: str = "week", *, composed: bool = False
+) -> None:
     """To each person a letter `<prefix>:<n>:<person>` followed by `then <prefix>:<n>:<person>`."""
     async with home.db.session() as session:
         store = Store(session)
         for n, person_id in enumerate(people):
             key = f"{prefix}:{n}:{person_id}"
-            then = follow_up("picture", to_payload(Reply(f"then {key}")))
+            extra = {"picture": True} if composed else {}
+            then = follow_up("picture", to_payload(Reply(f"then {key}"), **extra))
             await enqueue(
                 store,
                 Letter(
@@ -159,3 +165,52 @@ async def test_a_follow_up_already_queued_is_not_queued_again(
     assert first is not None and first.id is not None and first.claimed_by == "w"
     assert second is None
     assert len(await home.outbox()) == 1
+
+
+class SlowPictures:
+    """A composer whose pictures are all ready only once every summary has gone out."""
+
+    def __init__(self, summaries: int) -> None:
+        self.summaries = summaries
+        self.waiting = 0
+        self.prepared: list[str] = []
+        self.ready = asyncio.Event()
+
+    def composes(self, payload: dict[str, Any]) -> bool:
+        return "picture" in payload
+
+    async def prepare(self, payload: dict[str, Any], person_id: int) -> None:
+        self.prepared.append(payload["text"])
+
+    async def compose(self, payload: dict[str, Any], person_id: int) -> Reply | None:
+        self.waiting += 1
+        if self.waiting == self.summaries:
+            self.ready.set()
+        await self.ready.wait()
+        return Reply(payload["text"])
+
+
+async def test_follow_ups_waiting_for_their_reply_do_not_hold_up_the_letters_behind(
+    db: Database, home: Household, platform: FakePlatform, clock: FakeClock, time: VirtualTime
+) -> None:
+    people = await home.people([f"c{n}" for n in range(100)])  # more than the sender holds
+    await followed_letters(home, people, composed=True)
+    pictures = SlowPictures(len(people))
+    outbox = OutboxSender(
+        db,
+        {Platform.TELEGRAM: platform},
+        clock,
+        FAST,
+        worker="w",
+        sleep=time.sleep,
+        composer=pictures,
+    )
+
+    async with asyncio.timeout(60):  # each picture waits for the last summary to go out
+        report = await outbox.drain()
+
+    assert report.sent == 200
+    assert len(pictures.prepared) == 100  # each prepared as its summary was claimed
+    for person in people:
+        [summary, picture] = [d.text for d in platform.deliveries if d.text.endswith(f":{person}")]
+        assert picture == f"then {summary}"
