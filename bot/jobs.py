@@ -256,7 +256,7 @@ async def run_summary(
     With `[summary] charts`, the summary of a student measured that week carries the picture
     of it, which the sender queues once the summary is sent and draws (`bot/week_charts.py`):
     the job writes the same rows as without. `drawing`: the pool of the sender in this
-    process, started as soon as summaries with pictures are queued."""
+    process, started in the background as soon as the job finds pictures to come."""
     async with db.session() as session:
         store = Store(session)
         occurrence = await _occurrence(store, settings, clock, "summary", school_id, once)
@@ -272,13 +272,14 @@ async def run_summary(
         for goal in await store.weekly.goals(school_id):
             goals[goal.student_id].append(goal)
         measures = _measures_by_student(await store.weekly.measures(school_id, start, end))
+        if settings.summary.charts and measures and drawing is not None:
+            # Pictures to come: the pool starts (fork server, matplotlib) while this job runs.
+            drawing.warm()
         readers = [r for r in await store.weekly.readers(school_id) if r.student_id in students]
         ways = _ways_of_reading(readers, school)
         texts: dict[tuple[int, str, str], dict[str, Any]] = {}
-        pictures = 0  # summaries followed by a picture of the student's week
 
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
-            nonlocal pictures
             known = (goals[student_id], questions[student_id], measures.get(student_id, ()))
             story = StudentWeek(students[student_id], entries, *known)
             pictured = settings.summary.charts and student_id in measures
@@ -288,7 +289,6 @@ async def run_summary(
                 # The picture rides on the summary: the sender queues it once this is sent.
                 then = picture_after(student_id, week, start, end, language) if pictured else {}
                 texts[(student_id, language, timezone)] = to_payload(Reply(text), **then)
-                pictures += bool(then)
 
         weeks, translated = await _week(notes, store, clock, school, (start, end), ways)
         async for student_id, entries in weeks:
@@ -302,10 +302,7 @@ async def run_summary(
             due = letters.due(reader.timezone, reader.quiet_hours)
             key = outbox_keys.summary_key(reader.student_id, reader.person_id, week)
             letters.add_for(key, reader.person_id, due, "summary", texts[way], reader.student_id)
-        queued = await letters.post()
-    if pictures and queued and drawing is not None:
-        drawing.warm()  # the fork server and matplotlib's import, before the first picture
-    return JobReport(school.name, queued)
+        return JobReport(school.name, await letters.post())
 
 
 def _ways_of_reading(
