@@ -128,13 +128,21 @@ WORKER_NICENESS = 10  # drawing yields the CPU to the event loop: notes first, p
 
 def warm_up() -> None:
     """A pool worker's start: lower its priority, so a burst of drawings takes only the CPU
-    the bot leaves free, and draw a small chart once, so that the first real one does not pay
-    for loading the fonts and matplotlib's first layouts (several times a chart's time)."""
+    the bot leaves free; and draw a first chart, unless the fork server it was forked from
+    did (`bot/chart_preload.py`)."""
     with contextlib.suppress(OSError, AttributeError):  # no nice() on some systems
         os.nice(WORKER_NICENESS)
+    draw_first_chart()
+
+
+@cache
+def draw_first_chart() -> None:
+    """Draw a small chart, once in a process, so that its first real one does not pay for
+    loading the fonts and matplotlib's first layouts (several times a chart's time). Never
+    raises: it is only a head start, and the real drawing reports its own failure."""
     try:
         draw_panels_png((_WARM_UP_CHART,))
-    except Exception as error:  # only a head start: the real drawing reports its own failure
+    except Exception as error:
         log.warning("drawing warm-up failed: %s", type(error).__name__)
 
 
@@ -239,8 +247,15 @@ def _draw_axes(axes: Axes, data: ChartData) -> None:
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
-# Imported once by the pool's fork server, so each worker starts with matplotlib loaded.
-PRELOAD = ["bot.charts", "bot.report_pdf", "matplotlib.figure", "matplotlib.backends.backend_agg"]
+# Imported once by the pool's fork server, so each worker starts with matplotlib loaded and a
+# first chart drawn (`bot/chart_preload.py`, last: it draws).
+PRELOAD = [
+    "bot.charts",
+    "bot.report_pdf",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "bot.chart_preload",
+]
 
 
 def pool_context() -> BaseContext:
@@ -279,9 +294,11 @@ class DrawingPool:
             self._starting = asyncio.get_running_loop().run_in_executor(None, self._started)
 
     def _started(self) -> Executor:
+        # The processes start with the first submissions (in this thread: that blocks); the
+        # drawings then queue behind these in the pool, not in the event loop.
         executor = self._make(self.workers)
-        for started in [executor.submit(_nothing) for _ in range(self.workers)]:
-            started.result()  # each worker up, matplotlib imported (`warm_up`)
+        for _ in range(self.workers):
+            executor.submit(_nothing)
         return executor
 
     async def _ready(self) -> Executor:
