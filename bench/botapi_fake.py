@@ -110,6 +110,7 @@ class Limits:
         return 0, ""
 
 
+
 async def _release(bench: Bench, updates: list[JSON]) -> None:
     async with bench.arrived:
         bench.queued.extend(updates)
