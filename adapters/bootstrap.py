@@ -145,6 +145,7 @@ class Tandem:
             self.notes,
             self.core_metrics,
             worker=worker_name(),
+            drawing=DRAWING,  # this process's sender draws the pictures (`sender`)
         )
 
 

@@ -231,7 +231,12 @@ async def fan_out(folder: Path, students: int, charts: bool, rate: int = 30) -> 
     transport = KeyedPlatform(platform.url, config.concurrency)
     week_charts = WeekCharts(db)
     try:
-        report = await jobs.run_summary(db, _settings(charts), summaries.FixedClock(), 1)
+        report = await jobs.run_summary(
+            db, _settings(charts), summaries.FixedClock(), 1, drawing=DRAWING
+        )
+        # Every student is measured: with charts, each summary is followed by its picture,
+        # which the sender queues once the summary is sent.
+        expected = report.queued * (2 if charts else 1)
         await platform.call("POST", "/reset")
         stop = asyncio.Event()
         sender = OutboxSender(
@@ -245,9 +250,9 @@ async def fan_out(folder: Path, students: int, charts: bool, rate: int = 30) -> 
         started = time.monotonic()  # the platform's clock is this machine's monotonic clock
         sending = asyncio.create_task(sender.run(stop))
         stats: dict[str, Any] = {}
-        while time.monotonic() < started + 30 + report.queued / rate * 3:
+        while time.monotonic() < started + 30 + expected / rate * 3:
             stats = await platform.call("GET", "/stats")
-            if stats["unique"] >= report.queued:
+            if stats["unique"] >= expected:
                 break
             await asyncio.sleep(0.25)
         stop.set()

@@ -128,11 +128,30 @@ WORKER_NICENESS = 10  # drawing yields the CPU to the event loop: notes first, p
 
 def warm_up() -> None:
     """A pool worker's start: lower its priority, so a burst of drawings takes only the CPU
-    the bot leaves free, and import what drawing needs once, before its first chart."""
+    the bot leaves free; and draw a first chart, unless the fork server it was forked from
+    did (`bot/chart_preload.py`)."""
     with contextlib.suppress(OSError, AttributeError):  # no nice() on some systems
         os.nice(WORKER_NICENESS)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-    from matplotlib.figure import Figure  # noqa: F401
+    draw_first_chart()
+
+
+@cache
+def draw_first_chart() -> None:
+    """Draw a small chart, once in a process, so that its first real one does not pay for
+    loading the fonts and matplotlib's first layouts (several times a chart's time). Never
+    raises: it is only a head start, and the real drawing reports its own failure."""
+    try:
+        draw_panels_png((_WARM_UP_CHART,))
+    except Exception as error:
+        log.warning("drawing warm-up failed: %s", type(error).__name__)
+
+
+_WARM_UP_CHART = ChartData(
+    (Point(datetime(2026, 1, 5, 12), 1.0, False), Point(datetime(2026, 1, 9, 12), 2.0, True)),
+    ChartLabels("", "", "school", "home", "target", "baseline", months=("Jan",) * 12),
+    target=2.0,
+    baseline=1.0,
+)
 
 
 def panels_size(count: int) -> tuple[int, int]:
@@ -218,7 +237,9 @@ def _draw_axes(axes: Axes, data: ChartData) -> None:
         axes.xaxis.set_major_formatter(FuncFormatter(partial(_day_month, labels.months)))
     else:
         axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    axes.set_title(labels.title, fontsize=14)
+    # A fixed place (y given): matplotlib skips placing it above the axes' decorations, which
+    # it would do on every drawing (~15 % of a chart); nothing is drawn above the axes here.
+    axes.set_title(labels.title, fontsize=14, y=1.0)
     axes.set_ylabel(labels.value_axis, fontsize=12)
     axes.grid(True, alpha=0.3)
     axes.legend(loc="best", fontsize=11)
@@ -226,8 +247,15 @@ def _draw_axes(axes: Axes, data: ChartData) -> None:
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
-# Imported once by the pool's fork server, so each worker starts with matplotlib loaded.
-PRELOAD = ["bot.charts", "bot.report_pdf", "matplotlib.figure", "matplotlib.backends.backend_agg"]
+# Imported once by the pool's fork server, so each worker starts with matplotlib loaded and a
+# first chart drawn (`bot/chart_preload.py`, last: it draws).
+PRELOAD = [
+    "bot.charts",
+    "bot.report_pdf",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "bot.chart_preload",
+]
 
 
 def pool_context() -> BaseContext:
@@ -256,12 +284,40 @@ class DrawingPool:
         self.workers = workers
         self._make = make
         self._executor: Executor | None = None
+        self._starting: asyncio.Future[Executor] | None = None  # `warm`, in a thread
+
+    def warm(self) -> None:
+        """Start the processes now, in a thread, so that the first drawing does not wait for
+        them: the fork server's start and matplotlib's import take a second or two, and would
+        block the event loop (processes are started by the call that needs them)."""
+        if self._executor is None and self._starting is None:
+            self._starting = asyncio.get_running_loop().run_in_executor(None, self._started)
+
+    def _started(self) -> Executor:
+        # The processes start with the first submissions (in this thread: that blocks); the
+        # drawings then queue behind these in the pool, not in the event loop.
+        executor = self._make(self.workers)
+        for _ in range(self.workers):
+            executor.submit(_nothing)
+        return executor
+
+    async def _ready(self) -> Executor:
+        starting = self._starting
+        if starting is not None:
+            started: Executor | None = None
+            try:
+                started = await asyncio.shield(starting)
+            except Exception as error:  # the drawing starts the pool itself
+                log.warning("drawing pool failed to start: %s", type(error).__name__)
+            if self._starting is starting:  # the first to see it (`close` ends it otherwise)
+                self._starting, self._executor = None, started
+        if self._executor is None:
+            self._executor = self._make(self.workers)
+        return self._executor
 
     async def run(self, work: Callable[[_In], _Out], argument: _In) -> _Out:
         """`work(argument)` in the pool; the callers wait, the event loop does not."""
-        if self._executor is None:
-            self._executor = self._make(self.workers)
-        executor = self._executor
+        executor = await self._ready()
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, work, argument)
         except BrokenProcessPool:
@@ -277,6 +333,18 @@ class DrawingPool:
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        starting, self._starting = self._starting, None
+        if starting is not None:  # still starting: ended once started
+            starting.add_done_callback(_shut_down_started)
+
+
+def _nothing() -> None:
+    """A pool worker's first task when the pool is warmed: it only has to start."""
+
+
+def _shut_down_started(starting: asyncio.Future[Executor]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        starting.result().shutdown(wait=False)
 
 
 DRAWING = DrawingPool()  # the process's pool: /progress, /report and the summary's pictures

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.buttons import CheckinMood, as_row
+from bot.charts import DrawingPool
 from bot.config import Settings
 from bot.context import Clock
 from bot.early_warning import Warning, early_warnings
@@ -21,7 +22,7 @@ from bot.outbox import to_payload
 from bot.quiet_hours import next_allowed, person_quiet_hours
 from bot.summary_translation import translate_week
 from bot.translation import NoteTranslator, Rendering
-from bot.week_charts import week_payload
+from bot.week_charts import picture_after
 from bot.weekly import EntryFacts, Mood, StudentWeek, compose_summary, iso_week, week_bounds
 from storage import outbox_keys
 from storage.db import Database
@@ -245,11 +246,17 @@ async def run_summary(
     notes: NoteTranslator | None = None,
     *,  # `once`: this replica's name (`_ran_elsewhere`)
     once: str | None = None,
+    drawing: DrawingPool | None = None,
 ) -> JobReport:
     """Send each member of each student's team the story of the week, in their language.
 
     A constant number of queries per school, whatever the number of students; entries are
-    streamed a student at a time. With `once`, one replica a week composes it."""
+    streamed a student at a time. With `once`, one replica a week composes it.
+
+    With `[summary] charts`, the summary of a student measured that week carries the picture
+    of it, which the sender queues once the summary is sent and draws (`bot/week_charts.py`):
+    the job writes the same rows as without. `drawing`: the pool of the sender in this
+    process, started in the background as soon as the job finds pictures to come."""
     async with db.session() as session:
         store = Store(session)
         occurrence = await _occurrence(store, settings, clock, "summary", school_id, once)
@@ -265,6 +272,9 @@ async def run_summary(
         for goal in await store.weekly.goals(school_id):
             goals[goal.student_id].append(goal)
         measures = _measures_by_student(await store.weekly.measures(school_id, start, end))
+        if settings.summary.charts and measures and drawing is not None:
+            # Pictures to come: the pool starts (fork server, matplotlib) while this job runs.
+            drawing.warm()
         readers = [r for r in await store.weekly.readers(school_id) if r.student_id in students]
         ways = _ways_of_reading(readers, school)
         texts: dict[tuple[int, str, str], dict[str, Any]] = {}
@@ -272,17 +282,19 @@ async def run_summary(
         def compose(student_id: int, entries: Sequence[tuple[EntryFacts, str]]) -> None:
             known = (goals[student_id], questions[student_id], measures.get(student_id, ()))
             story = StudentWeek(students[student_id], entries, *known)
+            pictured = settings.summary.charts and student_id in measures
             for language, timezone in ways[student_id]:
                 told = replace(story, translated=translated[language]) if translated else story
                 text = compose_summary(told, start, timezone, Translator(language))
-                texts[(student_id, language, timezone)] = to_payload(Reply(text))
+                # The picture rides on the summary: the sender queues it once this is sent.
+                then = picture_after(student_id, week, start, end, language) if pictured else {}
+                texts[(student_id, language, timezone)] = to_payload(Reply(text), **then)
 
         weeks, translated = await _week(notes, store, clock, school, (start, end), ways)
         async for student_id, entries in weeks:
             if student_id in ways:
                 compose(student_id, entries)
         letters = _Letters(store, settings, now, school)
-        pictures = _WeekPictures(week, start, end) if settings.summary.charts else None
         for reader in readers:
             way = (reader.student_id, *_way_of_reading(reader.language, reader.timezone, school))
             if way not in texts:  # nothing written this week: the kind empty-week summary
@@ -290,29 +302,7 @@ async def run_summary(
             due = letters.due(reader.timezone, reader.quiet_hours)
             key = outbox_keys.summary_key(reader.student_id, reader.person_id, week)
             letters.add_for(key, reader.person_id, due, "summary", texts[way], reader.student_id)
-            if pictures is not None and reader.student_id in measures:
-                pictures.add(letters, reader, due)
         return JobReport(school.name, await letters.post())
-
-
-class _WeekPictures:
-    """A chart letter after each summary of a student measured this week. Only the student and
-    the week are queued: the sender draws the picture when it delivers (`bot/week_charts.py`),
-    so this job stays a queueing job."""
-
-    def __init__(self, week: str, start: datetime, end: datetime) -> None:
-        self.week, self.start, self.end = week, start, end
-        self.payloads: dict[tuple[int, str], dict[str, Any]] = {}
-
-    def add(self, letters: _Letters, reader: Reader, due: datetime) -> None:
-        way = (reader.student_id, reader.language)
-        payload = self.payloads.get(way)
-        if payload is None:  # shared by every reader of the student in that language
-            payload = self.payloads[way] = week_payload(
-                reader.student_id, self.week, self.start, self.end, reader.language
-            )
-        key = outbox_keys.chart_key(reader.student_id, reader.person_id, self.week)
-        letters.add_for(key, reader.person_id, due, "chart", payload, reader.student_id)
 
 
 def _ways_of_reading(

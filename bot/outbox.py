@@ -2,6 +2,10 @@
 
 A job never sends. It writes rows with a unique dedupe key (insert-or-ignore), so a job fired
 twice, by a restart or by two replicas, enqueues once.
+
+A letter may carry the letter that follows it (`follow_up`: a summary, then its picture): the
+sender queues that one when it marks the first sent, in the same transaction, so the job
+writes one row per letter it sends now, and the second never arrives before the first.
 """
 
 from __future__ import annotations
@@ -13,12 +17,25 @@ from typing import Any, Protocol
 from bot.events import Button, Reply
 from bot.events import RecipientBlocked as RecipientBlocked  # a Transport raises it too
 from storage.models import Account, Outbox
+from storage.outbox_keys import FOLLOW_UP
 from storage.stores import Store
 
 
 def to_payload(reply: Reply, **extra: Any) -> dict[str, Any]:
     """A reply as JSON the outbox row can keep."""
     return {"text": reply.text, "buttons": [[b.label, b.token] for b in reply.buttons], **extra}
+
+
+def follow_up(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What a letter's payload carries (`to_payload(reply, **follow_up(...))`) so that a letter
+    of `kind` with `payload` is queued to the same person once it is sent."""
+    return {FOLLOW_UP: {"kind": kind, "payload": payload}}
+
+
+def followed_by(payload: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The kind and payload of the letter to queue once this one is sent, if any."""
+    then = payload.get(FOLLOW_UP)
+    return (then["kind"], then["payload"]) if then else None
 
 
 def from_payload(payload: dict[str, Any]) -> Reply:
@@ -75,6 +92,11 @@ class Composer(Protocol):
     drawn from the data as it is then: `bot/week_charts.py`)."""
 
     def composes(self, payload: dict[str, Any]) -> bool: ...
+
+    async def prepare(self, payload: dict[str, Any], person_id: int) -> None:
+        """Start what `compose` will need (a picture drawn ahead, while the letters before it
+        go out), so that it then finds it done. Never raises: `compose` tries again."""
+        ...
 
     async def compose(self, payload: dict[str, Any], person_id: int) -> Reply | None:
         """The reply for `person_id`; None when there is nothing left to send (nothing of the

@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot import jobs
+from bot.charts import DrawingPool
 from bot.config import Settings
 from bot.config_values import WeeklyTime
 from bot.context import Clock
@@ -46,11 +47,13 @@ def build_scheduler(
     notes: NoteTranslator | None = None,
     metrics: Metrics = NO_METRICS,
     worker: str | None = None,
+    drawing: DrawingPool | None = None,
 ) -> AsyncIOScheduler:
     """One scheduler for every school; `start()` it inside the running event loop.
 
     With `worker` (this replica's name), each job's occurrence is composed by the first replica
-    to claim it; the others fire too, find it claimed and log that it ran elsewhere.
+    to claim it; the others fire too, find it claimed and log that it ran elsewhere. `drawing`:
+    the pool this process's sender draws the summary's pictures in, started by the job.
     """
     scheduler = AsyncIOScheduler(timezone=UTC)
     options = {
@@ -73,7 +76,7 @@ def build_scheduler(
             measured_job(metrics, "summary", jobs.run_summary, jobs.ran_elsewhere),
             weekly_trigger(settings.schedule.summary, school.timezone),
             args=(db, settings, clock, school.id, notes),
-            kwargs={"once": worker},
+            kwargs={"once": worker, "drawing": drawing},
             id=f"summary:{school.id}",
             name=f"summary for {school.name}",
             **options,

@@ -1,8 +1,10 @@
 """The sender: claims due letters from the outbox, delivers them within the rate limits, and
 settles each one (sent, retried with backoff, waited out after a 429, given up).
 
-What a letter is and how it is queued: `bot/outbox.py`. What the admins hear when an account
-blocked the bot: `bot/blocked_notice.py`. The whole story: `docs/outbox.md`.
+What a letter is and how it is queued: `bot/outbox.py`; a letter's follow-up (a summary's
+picture) is queued here, as the letter is marked sent (`_mark_sent`), and its reply prepared
+as soon as the letter is claimed (`_prepare`). What the admins hear when an account blocked the
+bot: `bot/blocked_notice.py`. The whole story: `docs/outbox.md`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot import blocked_notice
 from bot.config import SenderConfig
@@ -21,17 +24,26 @@ from bot.config_values import QuietHours
 from bot.context import Clock
 from bot.events import RecipientBlocked, Reply
 from bot.metrics import NO_METRICS, Metrics
-from bot.outbox import Composer, PermanentError, RateLimited, Transport, from_payload
+from bot.outbox import (
+    Composer,
+    PermanentError,
+    RateLimited,
+    Transport,
+    followed_by,
+    from_payload,
+)
 from bot.ratelimit import WINDOW_SECONDS, RateLimiter
 from storage.db import Database
 from storage.locks import Lease
 from storage.models import Account, Outbox, OutboxStatus
+from storage.outbox_keys import follow_up_key
 from storage.stores import Store
 from storage.stores.outbox import NOT_ON_TEAM
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+_Settled = TypeVar("_Settled")
 
 # Transient failures wait base * 2**(attempt - 1) seconds, capped, times a jitter in [0.5, 1):
 # 8 attempts span roughly 16 to 32 minutes, enough to ride out a short platform outage.
@@ -120,6 +132,7 @@ class OutboxSender:
         self._jitter = jitter
         self._quiet_hours = quiet_hours  # the school default, for the notices to admins
         self._composer = composer  # makes the replies of letters composed at delivery
+        self._ahead: set[asyncio.Task[None]] = set()  # replies being prepared (`_prepare`)
         self._limits = RateLimiter(settings.limits, clock, sleep)
         self._claim_for = timedelta(seconds=settings.claim_seconds)
         # No delivery starts in the last quarter of a claim, and none may take longer than that
@@ -137,6 +150,9 @@ class OutboxSender:
         self._batch = max(2 * settings.concurrency * len(self._transports), busy, 8)
         self._slots = {name: asyncio.Semaphore(settings.concurrency) for name in self._transports}
         self._held: dict[int, _Claimed] = {}
+        # Follow-ups in hand (`_next_in_chat`): held, but not counted against the next claim,
+        # so the platform stays busy while they wait for their reply (a picture being drawn).
+        self._following: set[int] = set()
         self._chats: dict[tuple[str, str], deque[int]] = {}
         self._blocked: set[int] = set()  # accounts found blocked during this drain
         self._draining = asyncio.Lock()  # one drain at a time: they share the letters in hand
@@ -190,8 +206,9 @@ class OutboxSender:
             async with asyncio.TaskGroup() as tasks:
                 while True:
                     stopping = stop is not None and stop.is_set()
-                    if not stopping and len(self._held) <= self._batch // 2:
-                        claimed = await self._claim(self._batch - len(self._held))
+                    in_hand = len(self._held) - len(self._following)
+                    if not stopping and in_hand <= self._batch // 2:
+                        claimed = await self._claim(self._batch - in_hand)
                         for letter in claimed:
                             self._take(letter, tasks, report, stop)
                         if claimed:
@@ -204,7 +221,10 @@ class OutboxSender:
         finally:
             # After a failure the claims simply run out and the letters are claimed again.
             self._held.clear()
+            self._following.clear()
             self._chats.clear()
+            for preparing in self._ahead:  # only for letters no longer in hand (stopping)
+                preparing.cancel()
         return report
 
     # --- claiming ---
@@ -303,6 +323,7 @@ class OutboxSender:
             self._held[letter.id].until = letter.until
             return
         self._held[letter.id] = letter
+        self._prepare(letter)
         key = (letter.account.platform, letter.chat)
         queue = self._chats.get(key)
         if queue is None:
@@ -325,9 +346,26 @@ class OutboxSender:
                     await self._handle(letter, report, stop)
                 finally:
                     del self._held[letter.id]
+                    self._following.discard(letter.id)
                     self._progress.set()
         finally:
             del self._chats[key]
+
+    def _prepare(self, letter: _Claimed) -> None:
+        """Have the composer start on the reply of a letter just claimed, or of the one that
+        will follow it once sent (a summary's picture): ready when its turn comes. One
+        preparation per letter in hand: never more than the sender can send."""
+        if self._composer is None:
+            return
+        payload = letter.row.payload
+        if not self._composer.composes(payload):
+            then = followed_by(payload)
+            if then is None or not self._composer.composes(then[1]):
+                return
+            payload = then[1]
+        preparing = asyncio.create_task(self._composer.prepare(payload, letter.row.person_id))
+        self._ahead.add(preparing)
+        preparing.add_done_callback(self._ahead.discard)
 
     # --- delivering ---
 
@@ -418,7 +456,7 @@ class OutboxSender:
 
     # --- settling ---
 
-    async def _settle(self, settle: Callable[[Store], Awaitable[bool]]) -> bool:
+    async def _settle(self, settle: Callable[[Store], Awaitable[_Settled]]) -> _Settled:
         """Record what became of a letter, in its own short transaction."""
         async with self._db.write_session() as session:
             return await settle(Store(session))
@@ -427,15 +465,55 @@ class OutboxSender:
         report.sent += 1
         self._metrics.letter_sent(letter.account.platform)
         now = self._clock.now()
-        if not await self._settle(
-            lambda store: store.outbox.mark_sent(letter.id, self.worker, now, ref)
-        ):
+        settled = await self._settle(lambda store: self._mark_sent(store, letter, now, ref))
+        if isinstance(settled, Outbox):
+            self._next_in_chat(letter, settled)
+        elif not settled:
             # Only if our claim ran out mid-delivery and another sender took the letter.
             log.warning(
                 "outbox letter %s was delivered after its claim passed to another "
                 "sender: it may arrive twice",
                 letter.id,
             )
+
+    async def _mark_sent(
+        self, store: Store, letter: _Claimed, now: datetime, ref: str
+    ) -> Outbox | bool:
+        """Mark the letter sent and, if it was still ours, queue the letter that follows it (a
+        summary's picture) to the same person and chat, due now and claimed by us: one
+        transaction, so it is queued once however often the letter is delivered, and never
+        for a letter given up. The follow-up, True if none, or False if the letter was not
+        ours any more."""
+        if not await store.outbox.mark_sent(letter.id, self.worker, now, ref):
+            return False
+        then = followed_by(letter.row.payload)
+        if then is None:
+            return True
+        kind, payload = then
+        row = letter.row
+        follow_up = await store.outbox.add_claimed(
+            Outbox(
+                dedupe_key=follow_up_key(row.dedupe_key),
+                person_id=row.person_id,
+                account_id=row.account_id,
+                student_id=row.student_id,
+                school_id=row.school_id,
+                kind=kind,
+                payload=payload,
+                not_before=now,
+                claimed_by=self.worker,
+                claimed_until=letter.until,
+            )
+        )
+        return follow_up or True
+
+    def _next_in_chat(self, letter: _Claimed, row: Outbox) -> None:
+        """A follow-up queued as `letter` was sent: its chat's next letter (the chat's worker
+        is on `letter`), so a summary's picture comes right after it."""
+        follow_up = _Claimed(row, letter.account, letter.until)
+        self._held[follow_up.id] = follow_up
+        self._following.add(follow_up.id)
+        self._chats[(letter.account.platform, letter.chat)].appendleft(follow_up.id)
 
     async def _release(self, letter: _Claimed, report: DrainReport) -> None:
         report.released += 1

@@ -1,19 +1,25 @@
 """The weekly summary's pictures: one per student, of the goals measured that week.
 
-The summary job only queues a letter that names the student and the week (`week_payload`);
-the picture is drawn when the sender delivers that letter (`WeekCharts.compose`), so the job
-stays as fast as it was and a big school's pictures are drawn no faster than they go out.
-They are drawn from the measures as they are at delivery (a note edited after the job ran is
-shown as edited), in a small process pool, at most `in_flight` at a time, and each student's
-picture is drawn once for the whole team: it is kept, by student, week and a fingerprint of
-everything drawn, in a bounded cache. The drawing pool is the process's (`bot.charts.DRAWING`),
-shared with /progress and /report; the runtime closes it on exit.
+The summary job writes only the summaries; a summary of a student measured that week carries
+its picture's facts (`picture_after`: the student, the week, the language), and the sender,
+when it marks the summary sent, queues the chart letter to the same person in the same
+transaction (`bot.outbox.follow_up`). So the job writes no more rows than with charts off, and
+the picture never arrives before its summary.
+
+The picture is drawn from the measures as they are at delivery (a note edited after the job ran
+is shown as edited). The sender asks for it ahead (`WeekCharts.prepare`) when it claims the
+summary or the chart letter, so it is drawn while the letters before it go out; never more than
+the letters in the sender's hands need, and at most `in_flight` at a time, in the process pool
+`bot.charts.DRAWING` (shared with /progress and /report; the runtime closes it on exit). Each
+student's picture is drawn once for the whole team: it is kept, by student, week and a
+fingerprint of everything drawn, in a bounded cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
@@ -23,12 +29,19 @@ from bot import charts
 from bot.events import Attachment, Reply
 from bot.i18n import Translator
 from bot.measure_words import chart_data, goal_series_words
+from bot.outbox import follow_up
 from storage.db import Database
 from storage.stores import Store
 
+log = logging.getLogger(__name__)
+
+KIND = "chart"  # the letters' kind in the outbox
 PAYLOAD_KEY = "chart"  # what marks a letter whose reply is made at delivery
-IN_FLIGHT = 2  # drawings at once: the sender sends ~30 letters a second, a drawing takes ~0.3 s
+# Drawings handed to the pool at once: one more than its workers, so that a worker done with
+# one starts the next at once instead of waiting for a busy event loop to hand it over.
+IN_FLIGHT = charts.DRAWERS + 1
 CACHE_BYTES = 32 * 1024 * 1024  # pictures kept for the rest of a team (~60 KB each)
+ASKED_KEPT = 4096  # weeks remembered as drawn ahead (a few summary days' worth)
 
 
 def week_payload(
@@ -48,8 +61,17 @@ def week_payload(
     }
 
 
+def picture_after(
+    student_id: int, week: str, start: datetime, end: datetime, language: str
+) -> dict[str, Any]:
+    """What a summary's payload carries so that its picture follows it (`bot.outbox.follow_up`):
+    the sender queues the chart letter once the summary is sent."""
+    return follow_up(KIND, week_payload(student_id, week, start, end, language))
+
+
 class WeekCharts:
-    """Makes a chart letter's reply when the sender delivers it (`bot.outbox.Composer`)."""
+    """Makes a chart letter's reply when the sender delivers it, and draws its picture ahead
+    when the sender claims it or the summary it follows (`bot.outbox.Composer`)."""
 
     def __init__(
         self,
@@ -62,6 +84,10 @@ class WeekCharts:
         self._db = db
         self._drawing_pool = drawing  # the process's; the runtime closes it on exit
         self._slots = asyncio.Semaphore(in_flight)
+        # Pictures drawn ahead read their weeks a few at a time (the database's connections).
+        self._ahead = asyncio.Semaphore(in_flight)
+        # The weeks asked for ahead lately: each member's letter asks, one drawing serves all.
+        self._asked: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self._cache: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._cached = 0
@@ -71,44 +97,89 @@ class WeekCharts:
     def composes(self, payload: dict[str, Any]) -> bool:
         return PAYLOAD_KEY in payload
 
+    async def prepare(self, payload: dict[str, Any], person_id: int) -> None:
+        """Draw the letter's picture into the cache before its turn to be sent, at most
+        `in_flight` at once, once for every member of the team asking; a failure is only
+        logged (`compose` draws it again, and a picture changed since is drawn again then)."""
+        facts = payload[PAYLOAD_KEY]
+        asked = tuple(sorted(facts.items()))
+        if asked in self._asked:
+            return
+        self._asked[asked] = None
+        while len(self._asked) > ASKED_KEPT:
+            self._asked.popitem(last=False)
+        try:
+            async with self._ahead:
+                read = await self._read(facts, None)
+            if read is not None:  # queued for a drawing slot, in the order claimed
+                await self.picture(facts["student"], facts["week"], read[1])
+        except Exception as error:  # the letter's own turn tries again, and reports it
+            log.info("drawing a week's picture ahead failed: %s", type(error).__name__)
+
     async def compose(self, payload: dict[str, Any], person_id: int) -> Reply | None:
         """The picture of the student's week with its numbers in words; None if nothing of
         that week is measured any more (its notes undone since the job ran), or if the reader
         has left the student's team or the student was archived meanwhile."""
-        facts = payload[PAYLOAD_KEY]
+        read = await self._read(payload[PAYLOAD_KEY], person_id)
+        if read is None:
+            return None
+        facts, panels, words = read
+        png = await self.picture(facts["student"], facts["week"], panels)
+        return Reply(words, attachment=Attachment(png, f"progress-{facts['week']}.png", words))
+
+    async def _read(
+        self, facts: dict[str, Any], person_id: int | None
+    ) -> tuple[dict[str, Any], tuple[charts.ChartData, ...], str] | None:
+        """The week's panels and words as the reader sees them now; None if there is nothing
+        to show them. Without a reader (drawn ahead: shown to nobody yet), no words."""
         t = Translator(facts["language"])
         start, end = datetime.fromisoformat(facts["from"]), datetime.fromisoformat(facts["to"])
+        name = ""
         async with self._db.session() as session:
             store = Store(session)
-            # Checked as the picture is drawn: a letter waits here while others are drawn.
-            student = await store.students.readable_by(facts["student"], person_id)
-            if student is None:
-                return None
+            if person_id is not None:
+                # Checked as the picture is sent: a letter waits here while others are drawn.
+                student = await store.students.readable_by(facts["student"], person_id)
+                if student is None:
+                    return None
+                name = student.name
             week = await store.progress.student_week(facts["student"], start, end)
         if not week:
             return None
         panels = tuple(chart_data(t, goal, series) for goal, series in week)
+        if person_id is None:
+            return facts, panels, ""
         lines = [goal_series_words(t, goal, series) for goal, series in week]
-        words = "\n".join([t("summary.chart_words", student=student.name), *lines])
-        png = await self.picture(facts["student"], facts["week"], panels)
-        return Reply(words, attachment=Attachment(png, f"progress-{facts['week']}.png", words))
+        return facts, panels, "\n".join([t("summary.chart_words", student=name), *lines])
 
     async def picture(
         self, student_id: int, week: str, panels: Sequence[charts.ChartData]
     ) -> bytes:
         """The PNG of these panels: from the cache, from a drawing already under way for
-        another member of the team, or drawn now in the pool."""
+        another member of the team (or drawn ahead), or drawn now in the pool."""
         key = (student_id, week, _fingerprint(panels))
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        under_way = self._drawing.get(key)
-        if under_way is not None:
-            return await asyncio.shield(under_way)
+        while True:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            under_way = self._drawing.get(key)
+            if under_way is None:
+                return await self._draw_once(key, tuple(panels))
+            try:
+                return await asyncio.shield(under_way)
+            except asyncio.CancelledError:
+                this = asyncio.current_task()
+                if not under_way.cancelled() or (this is not None and this.cancelling()):
+                    raise
+                # Only the drawing was cancelled (drawn ahead by a drain that ended): draw here.
+
+    async def _draw_once(
+        self, key: tuple[int, str, str], panels: tuple[charts.ChartData, ...]
+    ) -> bytes:
         drawing: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._drawing[key] = drawing
         try:
-            png = await self._draw(tuple(panels))
+            png = await self._draw(panels)
         except asyncio.CancelledError:
             drawing.cancel()
             raise

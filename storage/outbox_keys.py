@@ -187,17 +187,10 @@ def parse_summary_key(key: str) -> SummaryKey | None:
     return SummaryKey(int(found[0]), int(found[1]), found[2]) if found else None
 
 
-class ChartKey(NamedTuple):
-    student_id: int
-    person_id: int
-    week: str
+FOLLOW_UP = "then"
 
 
-def chart_key(student_id: int, person_id: int, week: str) -> str:
-    """A member's weekly picture of one student's measured goals, beside the summary."""
-    return f"{CHART}:{student_id}:{person_id}:{week}"
-
-
-def parse_chart_key(key: str) -> ChartKey | None:
-    found = _fields(CHART, key, 3)
-    return ChartKey(int(found[0]), int(found[1]), found[2]) if found else None
+def follow_up_key(key: str) -> str:
+    """The letter the sender queues once the letter keyed `key` is sent (a summary's picture):
+    one per letter, however often that letter is delivered."""
+    return f"{key}:{FOLLOW_UP}"

@@ -241,6 +241,24 @@ class OutboxStore(Queries):
         self.letters_queued += int(bool(result.rowcount))
         return bool(result.rowcount)
 
+    async def add_claimed(self, row: Outbox) -> Outbox | None:
+        """Insert a letter already claimed (`row.claimed_by`, `row.claimed_until`) by the
+        sender that queues it (a letter's follow-up), unless its dedupe key is queued; the row
+        with its id, or None."""
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(Outbox)
+            .values(**row.model_dump(exclude={"id"}))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(col(Outbox.id))
+        )
+        row_id = (await self.session.exec(statement)).scalar()
+        if row_id is None:
+            return None
+        self.letters_queued += 1
+        return row.model_copy(update={"id": row_id})
+
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert many outbox rows given as column values (every column but `id`, as
         `outbox_values` makes them), skipping dedupe keys already queued; how many were new.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 from adapters.console import ConsoleChat
 from bot import jobs
@@ -22,6 +22,7 @@ from bot.charts import DrawingPool, panels_size
 from bot.config import Settings, SummaryConfig
 from bot.i18n import translate
 from bot.measure_words import chart_data
+from bot.outbox import followed_by
 from bot.sender import OutboxSender
 from bot.week_charts import WeekCharts
 from storage.db import Database
@@ -128,11 +129,14 @@ async def test_each_member_gets_one_picture_of_each_measured_student_after_the_s
         assert texts[texts.index(words) - 1].startswith("Sam Rivera — the week of")
         assert len(texts) == (3 if user is TEACHER else 2)
     assert charts.drawn == 1  # one drawing for the whole team
-    assert report.queued == 3 + 2  # three summaries, two pictures
+    assert report.queued == 3  # three summaries: the sender queued the pictures after two
     again = await jobs.run_summary(
         telegram.db, telegram.settings, telegram.clock, await school_id(telegram.db)
     )
-    assert again.queued == 0  # the chart letters keep their dedupe keys
+    assert again.queued == 0  # the summaries keep their dedupe keys
+    async with telegram.db.session() as session:
+        kinds = (await session.exec(select(Outbox.kind).order_by(col(Outbox.id)))).all()
+    assert sorted(kinds[-5:]) == ["chart", "chart", "summary", "summary", "summary"]
 
 
 async def test_a_note_edited_before_delivery_is_drawn_as_it_now_reads(telegram: Telegram) -> None:
@@ -352,7 +356,7 @@ async def test_the_process_pool_draws_in_its_own_processes_and_ends_with_close(
     assert after_close == set() and set(multiprocessing.active_children()) - others == set()
 
 
-async def test_a_picture_is_queued_only_for_students_with_measures(
+async def test_only_the_summaries_of_students_with_measures_are_followed_by_a_picture(
     school: DemoSchool,
 ) -> None:
     await school.say(school.teacher, GOAL)
@@ -361,20 +365,106 @@ async def test_a_picture_is_queued_only_for_students_with_measures(
     await jobs.run_summary(school.db, Settings(), school.clock, await school_id(school.db))
 
     async with school.db.session() as session:
-        statement = select(Outbox.dedupe_key).where(Outbox.kind == "chart")
-        keys = (await session.exec(statement.order_by(col(Outbox.id)))).all()
-    # Sam's three readers (Ms. Ortiz, Dana, Luis); none for Maya.
-    assert len(keys) == 3 and all(key.startswith("chart:") and key.endswith(WEEK) for key in keys)
+        rows = (await session.exec(select(Outbox).order_by(col(Outbox.id)))).all()
+    followed = {row.dedupe_key: followed_by(row.payload) for row in rows}
+    # Sam's three readers (Ms. Ortiz, Dana, Luis); none for Maya (Ms. Ortiz, Lee).
+    assert {row.kind for row in rows} == {"summary"} and len(rows) == 5
+    pictures = [then for key, then in followed.items() if then is not None]
+    assert len(pictures) == 3 and {kind for kind, _ in pictures} == {"chart"}
+    assert all(
+        key.startswith(f"summary:{rows[0].student_id}:") for key, then in followed.items() if then
+    )
+    assert {then["chart"]["language"] for _, then in pictures} == {"en", "es"}
 
 
-class BrokenOnce(ThreadPoolExecutor):
-    """A pool whose first drawing fails, as a worker killed mid-drawing would."""
+async def test_with_charts_on_the_job_queues_as_many_letters_as_with_charts_off(
+    school: DemoSchool,
+) -> None:
+    await school.say(school.teacher, GOAL)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    charts_off = replace(Settings(), summary=SummaryConfig(charts=False))
+    charts_on = replace(Settings(), summary=SummaryConfig(charts=True))
 
-    failed = False
+    off = await jobs.run_summary(school.db, charts_off, school.clock, await school_id(school.db))
+    async with school.db.session() as session:
+        written_off = len((await session.exec(select(Outbox))).all())
+        await session.exec(delete(Outbox))
+    on = await jobs.run_summary(school.db, charts_on, school.clock, await school_id(school.db))
+    async with school.db.session() as session:
+        written_on = (await session.exec(select(Outbox))).all()
+
+    assert off.queued == on.queued == written_off == len(written_on) == 5
+    assert {row.kind for row in written_on} == {"summary"}
+
+
+class CountingDrawings(ThreadPoolExecutor):
+    """Drawings in threads, counted; `started` is set by the first."""
+
+    def __init__(self, workers: int, started: asyncio.Event) -> None:
+        super().__init__(workers)
+        self.calls = 0
+        self.started = started
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        if not BrokenOnce.failed:
-            BrokenOnce.failed = True
+        self.calls += 1
+        self.started.set()
+        return super().submit(fn, *args, **kwargs)
+
+
+class SummaryWaitsForADrawing:
+    """The console transport, except that Sam's summary goes out only once a picture is being
+    drawn: without drawing ahead, the picture would wait for the summary, and this for it."""
+
+    def __init__(self, drawing: asyncio.Event) -> None:
+        self.drawing = drawing
+        self.sent: list[tuple[str, Any]] = []
+
+    async def deliver(self, account: Any, reply: Any) -> str:
+        if reply.attachment is None and reply.text.startswith("Sam Rivera"):
+            async with asyncio.timeout(10):
+                await self.drawing.wait()
+        self.sent.append((account.external_id, reply))
+        return f"letter:{len(self.sent)}"
+
+
+async def test_a_picture_is_drawn_ahead_once_per_student_and_follows_its_summary(
+    school: DemoSchool,
+) -> None:
+    await school.say(school.teacher, GOAL)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    pools: list[CountingDrawings] = []
+    drawing = asyncio.Event()
+
+    def counting(workers: int) -> CountingDrawings:
+        pools.append(CountingDrawings(workers, drawing))
+        return pools[-1]
+
+    charts = WeekCharts(school.db, drawing=DrawingPool(make=counting))
+    console = SummaryWaitsForADrawing(drawing)
+    await jobs.run_summary(school.db, Settings(), school.clock, await school_id(school.db))
+    settings = replace(Settings().sender, limits={})
+    sender = OutboxSender(
+        school.db, {Platform.CONSOLE: console}, school.clock, settings, worker="w", composer=charts
+    )
+
+    report = await sender.drain()
+
+    assert report.sent == 5 + 3  # every summary, and Sam's picture after each of his three
+    # Drawn before any summary of Sam went out; once in English, once in Spanish (Luis).
+    assert len(pools) == 1 and pools[0].calls == charts.drawn == 2
+    for reader in ("ms-ortiz", "dana-rivera", "luis-rivera"):
+        got = [reply for who, reply in console.sent if who == reader]
+        [at] = [n for n, reply in enumerate(got) if reply.attachment is not None]
+        assert got[at - 1].text.startswith("Sam Rivera")  # right after his summary
+
+
+class Broken(ThreadPoolExecutor):
+    """A pool that fails every drawing while `broken`, as a worker killed mid-drawing would."""
+
+    broken = True
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if Broken.broken:
             raise RuntimeError("the drawing pool broke")
         return super().submit(fn, *args, **kwargs)
 
@@ -395,8 +485,8 @@ async def test_a_failed_drawing_is_retried_later_and_the_picture_sent_once(
 ) -> None:
     await school.say(school.teacher, GOAL)
     await school.say(school.teacher, "+ Sam read 6/10 words #reading")
-    BrokenOnce.failed = False
-    charts = WeekCharts(school.db, drawing=DrawingPool(make=BrokenOnce))
+    Broken.broken = True
+    charts = WeekCharts(school.db, drawing=DrawingPool(make=Broken))
     console = Console()
     await jobs.run_summary(school.db, Settings(), school.clock, await school_id(school.db))
     settings = replace(Settings().sender, limits={})
@@ -404,18 +494,45 @@ async def test_a_failed_drawing_is_retried_later_and_the_picture_sent_once(
         school.db, {Platform.CONSOLE: console}, school.clock, settings, worker="w", composer=charts
     )
 
-    first = await sender.drain()
+    first = await sender.drain()  # drawn ahead, then at each picture's turn: failed
+    Broken.broken = False
     school.clock.advance(minutes=1)  # past the first retry's backoff (15 s at most)
     second = await sender.drain()
 
-    assert first.retried == 1 and second.sent == 1
+    assert first.retried == 3 and second.sent == 3
     pictures = [(who, reply) for who, reply in console.sent if reply.attachment is not None]
-    # Sam's three readers each got the picture once: the failed letter came back, none twice.
+    # Sam's three readers each got the picture once: the failed letters came back, none twice.
     assert sorted(who for who, _ in pictures) == sorted(["ms-ortiz", "dana-rivera", "luis-rivera"])
     async with school.db.session() as session:
         letters = (await session.exec(select(Outbox).where(Outbox.kind == "chart"))).all()
-    assert sorted((letter.status, letter.attempts) for letter in letters) == [
-        ("sent", 0),
-        ("sent", 0),
-        ("sent", 1),
-    ]
+    assert sorted((letter.status, letter.attempts) for letter in letters) == [("sent", 1)] * 3
+
+
+async def test_the_job_starts_the_drawing_pool_only_when_it_queued_pictures(
+    school: DemoSchool,
+) -> None:
+    started: list[CountingDrawings] = []
+
+    def counting(workers: int) -> CountingDrawings:
+        started.append(CountingDrawings(workers, asyncio.Event()))
+        return started[-1]
+
+    drawing = DrawingPool(workers=2, make=counting)
+    await school.say(school.teacher, GOAL)  # a goal, nothing measured yet
+    await jobs.run_summary(
+        school.db, Settings(), school.clock, await school_id(school.db), drawing=drawing
+    )
+    assert started == []  # no picture to draw: no processes
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    async with school.db.session() as session:
+        await session.exec(delete(Outbox))
+
+    await jobs.run_summary(
+        school.db, Settings(), school.clock, await school_id(school.db), drawing=drawing
+    )
+    answer = await drawing.run(len, "ab")  # a drawing waits for the pool being started
+    drawing.close()
+
+    assert answer == 2
+    # One pool, each of its workers started with a first task before the drawing.
+    assert len(started) == 1 and started[0].calls == 2 + 1

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.context import Context
 from bot.demo import DEMO_SCHOOL, console_id
 from bot.i18n import Translator
+from bot.outbox import followed_by
 from bot.sender import OutboxSender
 from bot.week_charts import WeekCharts
 from storage.db import Database
@@ -120,7 +121,7 @@ async def school_id(school: DemoSchool) -> int:
 
 
 async def measured_week(school: DemoSchool) -> None:
-    """Sam measured this week, so the summary job queues a picture beside each summary."""
+    """Sam measured this week, so each summary is followed by a picture once it is sent."""
     said = await school.say(school.teacher, "+ Sam read 6/10 words #reading")
     assert said.replies
 
@@ -135,7 +136,7 @@ async def test_a_removed_parent_gets_neither_the_summary_nor_its_picture(
     settings = with_charts(settings)
     await measured_week(school)
     await jobs.run_summary(school.db, settings, school.clock, await school_id(school))
-    assert await queued_to(school, DANA) == ["chart", "summary"]
+    assert await queued_to(school, DANA) == ["summary"]  # its picture follows once it is sent
 
     await remove(school, monkeypatch)
     platform = await deliver(school, settings)
@@ -207,7 +208,7 @@ async def test_nobody_gets_the_weeks_letters_of_a_student_who_left(
     await measured_week(school)
     await jobs.run_summary(school.db, settings, school.clock, await school_id(school))
     await jobs.run_checkin(school.db, settings, school.clock, await school_id(school))
-    assert await queued_to(school, LUIS) == ["chart", "checkin", "summary"]
+    assert await queued_to(school, LUIS) == ["checkin", "summary"]
 
     await operator(school, leaves)
     platform = await deliver(school, settings)
@@ -224,7 +225,8 @@ async def test_the_sender_drops_a_letter_to_someone_no_longer_on_the_team(
     school: DemoSchool, settings: Settings
 ) -> None:
     """A letter the removal did not cancel (say, queued by a job that committed just after it)
-    is dropped by the sender, with the reason, and the rest of the team still gets theirs."""
+    is dropped by the sender, with the reason, and its picture is never queued; the rest of
+    the team still gets theirs."""
     settings = with_charts(settings)
     await measured_week(school)
     await jobs.run_summary(school.db, settings, school.clock, await school_id(school))
@@ -244,7 +246,6 @@ async def test_the_sender_drops_a_letter_to_someone_no_longer_on_the_team(
     async with school.db.session() as session:
         rows = (await session.exec(select(Outbox).where(col(Outbox.person_id) == dana))).all()
     assert sorted((row.kind, row.status, row.last_error) for row in rows) == [
-        ("chart", OutboxStatus.CANCELLED, NOT_ON_TEAM),
         ("summary", OutboxStatus.CANCELLED, NOT_ON_TEAM),
     ]
 
@@ -252,21 +253,24 @@ async def test_the_sender_drops_a_letter_to_someone_no_longer_on_the_team(
 async def test_a_picture_drawn_after_its_reader_left_is_not_drawn_for_them(
     school: DemoSchool, settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A chart letter already in the sender's hands when the reader leaves: composing it
-    finds them off the team and makes nothing to send."""
+    """A chart letter already queued when the reader leaves: composing it finds them off the
+    team and makes nothing to send."""
     settings = with_charts(settings)
     await measured_week(school)
     await jobs.run_summary(school.db, settings, school.clock, await school_id(school))
     dana, luis = await person_id(school, DANA), await person_id(school, LUIS)
     async with school.db.session() as session:
-        [chart] = (
+        [summary] = (
             await session.exec(
-                select(Outbox).where(col(Outbox.person_id) == dana, col(Outbox.kind) == "chart")
+                select(Outbox).where(col(Outbox.person_id) == dana, col(Outbox.kind) == "summary")
             )
         ).all()
+    then = followed_by(summary.payload)  # the chart letter queued once the summary is sent
+    assert then is not None
+    _, chart = then
     await removed_in_chat(school, monkeypatch)
     charts = WeekCharts(db, drawing=drawing_in_threads())
 
-    assert await charts.compose(chart.payload, dana) is None
-    reply = await charts.compose(chart.payload, luis)  # the same picture, to one still on it
+    assert await charts.compose(chart, dana) is None
+    reply = await charts.compose(chart, luis)  # the same picture, to one still on it
     assert reply is not None and reply.attachment is not None

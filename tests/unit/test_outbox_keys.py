@@ -21,7 +21,6 @@ KINDS: list[tuple[Callable[..., str], tuple[Any, ...], str, Callable[[str], Any]
     (keys.checkin_key, (5, 7, "2026-W48"), "checkin:5:7:2026-W48", keys.parse_checkin_key),
     (keys.nudge_key, (7, "2026-W48"), "nudge:7:2026-W48", keys.parse_nudge_key),
     (keys.summary_key, (5, 7, "2026-W48"), "summary:5:7:2026-W48", keys.parse_summary_key),
-    (keys.chart_key, (5, 7, "2026-W48"), "chart:5:7:2026-W48", keys.parse_chart_key),
 ]
 
 
@@ -53,3 +52,12 @@ def test_the_letters_about_an_entry_are_found_by_prefix_and_no_other_entrys() ->
 
     assert all(any(key.startswith(prefix) for prefix in prefixes) for key in about_5)
     assert not any(key.startswith(prefix) for prefix in prefixes for key in about_51)
+
+
+def test_a_follow_up_is_keyed_by_the_letter_it_follows_and_is_not_read_as_that_letter() -> None:
+    summary = keys.summary_key(5, 7, "2026-W48")
+
+    follow_up = keys.follow_up_key(summary)
+
+    assert follow_up == "summary:5:7:2026-W48:then"
+    assert keys.parse_summary_key(follow_up) is None
