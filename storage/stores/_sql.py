@@ -60,6 +60,25 @@ SEEN = {
 }
 
 
+def _seen_in_turn() -> Any:
+    """PostgreSQL's SEEN once the chat's turn (an advisory lock, bound as `key`) is taken: one
+    round trip for both. The insert's row comes out of the lock's subquery, so it is tried only
+    once the lock is held; ON CONFLICT then checks the unique index, which sees the rows
+    committed while we waited (a retry handled by another replica meanwhile). Nothing here
+    reads a table: a read in this statement would use the snapshot taken before the wait."""
+    seen = _table(SeenEvent)
+    turn = sa_select(func.pg_advisory_xact_lock(bindparam("key")).label("taken")).subquery("turn")
+    row = sa_select(
+        *(bindparam(column.name, type_=column.type) for column in seen.columns)
+    ).select_from(turn)
+    return (
+        pg_insert(seen).from_select([column.name for column in seen.columns], row)
+    ).on_conflict_do_nothing()
+
+
+SEEN_IN_TURN = _seen_in_turn()
+
+
 def _awaiting(person_id: Any) -> tuple[Any, ...]:
     """A pending action of `person_id`'s, of the kinds bound as `actions`, unexpired at `now`."""
     return (
