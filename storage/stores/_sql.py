@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, exists, func, insert, null, union_all
+from sqlalchemy import Table, bindparam, exists, func, insert, null, true, union_all
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -101,10 +101,11 @@ SENDER = (
 )
 
 
-def _links_statement() -> Select[Student, Any, Any, Any]:
-    """A person's students in one query: each team they are on (with its role, and the shape of
-    the team), then each student of each school they run (no role: that is how they differ).
-    Archived students too: their record stays readable; access.py refuses what would add to it."""
+def _linked(person_id: Any) -> Any:
+    """A person's students (`person_id`: a bound parameter, or a column of an outer query): each
+    team they are on (with its role, and the shape of the team), then each student of each
+    school they run (no role: that is how they differ). Archived students too: their record
+    stays readable; access.py refuses what would add to it."""
     student_columns = _table(Student).columns
     weekly, instant = aliased(Membership), aliased(Membership)
     weekly_parents = (
@@ -123,8 +124,9 @@ def _links_statement() -> Select[Student, Any, Any, Any]:
         .where(
             col(instant.student_id) == col(Student.id),
             col(instant.delivery) == Delivery.INSTANT,
-            col(instant.person_id) != bindparam("person_id"),
+            col(instant.person_id) != person_id,
         )
+        .correlate_except(instant)  # the student, and the person of an outer query
         .scalar_subquery()
     )
     on_team = (
@@ -135,7 +137,7 @@ def _links_statement() -> Select[Student, Any, Any, Any]:
             instant_others.label("instant_others"),
         )
         .join(Membership, col(Membership.student_id) == col(Student.id))
-        .where(col(Membership.person_id) == bindparam("person_id"))
+        .where(col(Membership.person_id) == person_id)
     )
     administered = sa_select(
         *student_columns,
@@ -144,10 +146,15 @@ def _links_statement() -> Select[Student, Any, Any, Any]:
         null().label("instant_others"),
     ).where(
         col(Student.school_id).in_(
-            select(Admin.school_id).where(col(Admin.person_id) == bindparam("person_id"))
+            select(Admin.school_id).where(col(Admin.person_id) == person_id).correlate_except(Admin)
         )
     )
-    linked = union_all(on_team, administered).subquery("linked")
+    return union_all(on_team, administered)
+
+
+def _links_statement() -> Select[Student, Any, Any, Any]:
+    """A person's students (`_linked`) in one query, the person bound as `person_id`."""
+    linked = _linked(bindparam("person_id")).subquery("linked")
     return select(
         aliased(Student, linked), linked.c.role, linked.c.weekly_parents, linked.c.instant_others
     )
@@ -178,3 +185,30 @@ FOLLOW_UP = (
     .where(*_awaiting(bindparam("person_id")))
     .order_by(col(PendingAction.expires_at).desc())
 )
+
+
+def _sender_and_links() -> Any:
+    """PostgreSQL's SENDER with the person's students (LINKS), in one query: a row per student
+    (one row, without a student, for a person who has none)."""
+    linked = _linked(col(Person.id)).subquery("linked").lateral("linked")
+    return (
+        sa_select(
+            Account,
+            Person,
+            _AWAITS_FOLLOW_UP.label("awaits_follow_up"),
+            aliased(Student, linked),
+            linked.c.role,
+            linked.c.weekly_parents,
+            linked.c.instant_others,
+        )
+        .join(Person, col(Person.id) == col(Account.person_id))
+        .outerjoin(linked, true())
+        .where(
+            col(Account.platform) == bindparam("platform"),
+            col(Account.workspace) == bindparam("workspace"),
+            col(Account.external_id) == bindparam("external_id"),
+        )
+    )
+
+
+SENDER_AND_LINKS = _sender_and_links()
