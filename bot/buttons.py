@@ -20,7 +20,7 @@ and handling it: `router.button(Undo, undo_button)`, where
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, fields
 from datetime import datetime, timedelta
 from enum import Enum
@@ -31,7 +31,7 @@ from bot.access import Action
 from bot.context import Context
 from bot.events import Sender
 from bot.weekly import Mood
-from storage.models import EntryKind, PendingAction
+from storage.models import Entry, EntryKind, PendingAction
 from storage.stores.students import StudentLink
 
 P = TypeVar("P", bound="Payload")
@@ -309,6 +309,22 @@ async def offer_many(ctx: Context, payloads: Sequence[Payload], ttl: timedelta) 
     """Store what each of a reply's buttons means, in one statement; their tokens in order."""
     return await ctx.store.buttons.add_many(
         ctx.my_id, [encode(payload) for payload in payloads], ctx.clock.now() + ttl
+    )
+
+
+async def offer_on_new_entry(
+    ctx: Context, entry: Entry, payloads: Sequence[Callable[[int], OnEntry]], ttl: timedelta
+) -> list[str]:
+    """Write a new entry and what each of the sender's buttons under it means (`payloads`: each
+    made from the entry's id), in one statement on PostgreSQL; the buttons' tokens in order.
+    The entry gets its id."""
+    meanings = []
+    for make in payloads:
+        action, data = encode(make(0))
+        del data["entry_id"]  # the store writes in the new entry's, once it has one
+        meanings.append((action, data))
+    return await ctx.store.entries.add_detached_with_buttons(
+        entry, ctx.my_id, meanings, ctx.clock.now() + ttl
     )
 
 

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, exists, func, insert, null, true, union_all
+from sqlalchemy import (
+    Table,
+    Text,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    null,
+    true,
+    union_all,
+)
+from sqlalchemy import column as sql_column
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -212,3 +226,44 @@ def _sender_and_links() -> Any:
 
 
 SENDER_AND_LINKS = _sender_and_links()
+
+
+def _new_entry_with_buttons() -> Any:
+    """PostgreSQL's NEW_ENTRY and NEW_BUTTONS in one statement: the entry's INSERT and its
+    buttons' (bound as `buttons`, a JSON list of {token, action, payload}, with `person_id` and
+    `expires_at`) as data-modifying CTEs; each payload gets the new entry's id as `entry_id`.
+    Answers the entry's id."""
+    entry, pending = _table(Entry), _table(PendingAction)
+    new_entry = (
+        insert(entry)
+        .values({name: bindparam(name, type_=entry.c[name].type) for name in ENTRY_COLUMNS})
+        .returning(entry.c.id)
+        .cte("new_entry")
+    )
+    button = (
+        func.jsonb_to_recordset(bindparam("buttons", type_=JSONB))
+        .table_valued(
+            sql_column("token", Text), sql_column("action", Text), sql_column("payload", JSONB)
+        )
+        .render_derived("button", with_types=True)
+    )
+    with_entry_id = button.c.payload.op("||")(
+        func.jsonb_build_object(literal_column("'entry_id'"), new_entry.c.id)
+    )
+    rows = (
+        sa_select(
+            button.c.token,
+            bindparam("person_id", type_=pending.c.person_id.type),
+            button.c.action,
+            cast(with_entry_id, pending.c.payload.type),
+            bindparam("expires_at", type_=pending.c.expires_at.type),
+        )
+        .select_from(new_entry)
+        .join(button, true())
+    )
+    columns = ["token", "person_id", "action", "payload", "expires_at"]
+    new_buttons = insert(pending).from_select(columns, rows).cte("new_buttons")
+    return sa_select(new_entry.c.id).add_cte(new_buttons)
+
+
+NEW_ENTRY_WITH_BUTTONS = _new_entry_with_buttons()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,7 +21,14 @@ from storage.models import (
     Measure,
     Person,
 )
-from storage.stores._sql import ENTRY_COLUMNS, GOALS, NEW_ENTRY, Queries
+from storage.stores._sql import (
+    ENTRY_COLUMNS,
+    GOALS,
+    NEW_BUTTONS,
+    NEW_ENTRY,
+    NEW_ENTRY_WITH_BUTTONS,
+    Queries,
+)
 
 
 class EntryStore(Queries):
@@ -37,6 +46,43 @@ class EntryStore(Queries):
         values = {name: getattr(entry, name) for name in ENTRY_COLUMNS}
         entry.id = (await self.session.exec(NEW_ENTRY, params=values)).scalar_one()
         return entry
+
+    async def add_detached_with_buttons(
+        self,
+        entry: Entry,
+        person_id: int,
+        meanings: Sequence[tuple[str, dict[str, Any]]],
+        expires_at: datetime,
+    ) -> list[str]:
+        """`add_detached`, and the buttons under the new entry for `person_id`, (action,
+        payload) each, whose payloads get the entry's id as `entry_id`: on PostgreSQL in one
+        statement. Their tokens, in the same order."""
+        tokens = [secrets.token_urlsafe(16) for _ in meanings]
+        if self.session.get_bind().dialect.name != "postgresql":
+            # SQLite has no data-modifying CTE; its two statements run inline (no round trip).
+            await self.add_detached(entry)
+            rows = [
+                {
+                    "token": token,
+                    "person_id": person_id,
+                    "action": action,
+                    "payload": {**payload, "entry_id": entry.id},
+                    "expires_at": expires_at,
+                }
+                for token, (action, payload) in zip(tokens, meanings, strict=True)
+            ]
+            if rows:
+                await self.session.exec(NEW_BUTTONS, params=rows)
+            return tokens
+        params = {name: getattr(entry, name) for name in ENTRY_COLUMNS}
+        params["person_id"] = person_id
+        params["expires_at"] = expires_at
+        params["buttons"] = [
+            {"token": token, "action": action, "payload": payload}
+            for token, (action, payload) in zip(tokens, meanings, strict=True)
+        ]
+        entry.id = (await self.session.exec(NEW_ENTRY_WITH_BUTTONS, params=params)).scalar_one()
+        return tokens
 
     async def get(self, entry_id: int) -> Entry | None:
         return await self.session.get(Entry, entry_id)
