@@ -31,7 +31,7 @@ from bot.access import Action
 from bot.context import Context
 from bot.events import Sender
 from bot.weekly import Mood
-from storage.models import Entry, EntryKind, PendingAction
+from storage.models import EntryKind, PendingAction
 from storage.stores.students import StudentLink
 
 P = TypeVar("P", bound="Payload")
@@ -313,18 +313,21 @@ async def offer_many(ctx: Context, payloads: Sequence[Payload], ttl: timedelta) 
 
 
 async def offer_on_new_entry(
-    ctx: Context, entry: Entry, payloads: Sequence[Callable[[int], OnEntry]], ttl: timedelta
-) -> list[str]:
-    """Write a new entry and what each of the sender's buttons under it means (`payloads`: each
-    made from the entry's id), in one statement on PostgreSQL; the buttons' tokens in order.
-    The entry gets its id."""
+    ctx: Context,
+    columns: Mapping[str, object],
+    payloads: Sequence[Callable[[int], OnEntry]],
+    ttl: timedelta,
+) -> tuple[int, list[str]]:
+    """Write a new entry (its `columns`) and what each of the sender's buttons under it means
+    (`payloads`: each made from the entry's id), in one statement on PostgreSQL; the entry's id
+    and the buttons' tokens in order."""
     meanings = []
     for make in payloads:
         action, data = encode(make(0))
         del data["entry_id"]  # the store writes in the new entry's, once it has one
         meanings.append((action, data))
-    return await ctx.store.entries.add_detached_with_buttons(
-        entry, ctx.my_id, meanings, ctx.clock.now() + ttl
+    return await ctx.store.entries.add_with_buttons(
+        columns, ctx.my_id, meanings, ctx.clock.now() + ttl
     )
 
 

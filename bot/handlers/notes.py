@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from bot import access, grammar, notifications
 from bot.access import Action, Shared
@@ -159,33 +160,36 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
     team, families_wait = await _team_to_tell(ctx, kind, student, link)
     # [Share with family now], when the family would otherwise wait for the weekly summary.
     share = setting == Setting.SCHOOL and kind in _CLASSIFY and families_wait
-    entry = Entry(
-        student_id=_id(student),
-        author_id=ctx.my_id,
-        kind=kind,
-        setting=setting,
-        text=text,
-        goal_id=known[0].id if known else None,
-        source_platform=ctx.account.platform if ctx.account else "",
-        source_ref=draft.source_ref,
-        attachment_ref=draft.attachment_ref,
-        created_at=ctx.clock.now(),
-    )
+    columns: dict[str, Any] = {
+        "student_id": _id(student),
+        "author_id": ctx.my_id,
+        "kind": kind,
+        "setting": setting,
+        "text": text,
+        "goal_id": known[0].id if known else None,
+        "source_platform": ctx.account.platform if ctx.account else "",
+        "source_ref": draft.source_ref,
+        "attachment_ref": draft.attachment_ref,
+        "created_at": ctx.clock.now(),
+    }
     # The entry and its buttons are written together (one statement on PostgreSQL); what
-    # needs the entry's id comes after.
-    buttons = await _entry_with_buttons(ctx, entry, _CLASSIFY if draft.ask_kind else (), share)
+    # needs the entry comes after, and only then is it made an object (most notes need none).
+    entry_id, buttons = await _entry_with_buttons(
+        ctx, columns, _CLASSIFY if draft.ask_kind else (), share
+    )
+    entry = Entry(id=entry_id, **columns) if measured.found or team is not None else None
     line = ctx.t(f"entry.logged_{kind}", student=student.name)
     if paged_enough:
         cap = ctx.settings.security.urgent_per_hour
         line = f"{line} {ctx.t('entry.urgent_used_up', count=cap)}"
-    measure_words = await keep_measure(ctx, entry, measured)
+    measure_words = await keep_measure(ctx, entry, measured) if entry is not None else ""
     if measure_words:
         line = f"{line} {measure_words}"
     elif known:
         line = f"{line} {ctx.t('entry.goal_linked', tag=known[0].tag)}"
     if draft.ask_kind:
         line = f"{line} {ctx.t('entry.ask_kind')}"
-    if team is not None:
+    if entry is not None and team is not None:
         await notifications.tell_team(ctx, entry, student, team)
     replies = [Reply(line).with_buttons(*buttons)]
     if unknown:
@@ -224,18 +228,21 @@ async def _team_to_tell(
 
 
 async def _entry_with_buttons(
-    ctx: Context, entry: Entry, kinds: Sequence[EntryKind], share: bool
-) -> list[Button]:
-    """Write a new entry with its buttons: one per kind in `kinds`, [Undo], and [Share with
-    family now] if `share`."""
+    ctx: Context, columns: dict[str, Any], kinds: Sequence[EntryKind], share: bool
+) -> tuple[int, list[Button]]:
+    """Write a new entry (its `columns`) with its buttons: one per kind in `kinds`, [Undo], and
+    [Share with family now] if `share`. The entry's id, and the buttons."""
     labelled: list[tuple[str, Callable[[int], OnEntry]]] = [
         (ctx.t(f"button.{kind}"), partial(Classify, kind=kind)) for kind in kinds
     ]
     labelled.append((ctx.t("button.undo"), Undo))
     if share:
         labelled.append((ctx.t("button.share"), Share))
-    tokens = await offer_on_new_entry(ctx, entry, [make for _, make in labelled], BUTTON_TTL)
-    return [Button(label, token) for (label, _), token in zip(labelled, tokens, strict=True)]
+    entry_id, tokens = await offer_on_new_entry(
+        ctx, columns, [make for _, make in labelled], BUTTON_TTL
+    )
+    buttons = [Button(label, token) for (label, _), token in zip(labelled, tokens, strict=True)]
+    return entry_id, buttons
 
 
 def _entry_id(entry: Entry) -> int:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
+    String,
     Table,
     Text,
+    any_,
     bindparam,
     cast,
     exists,
@@ -22,7 +25,9 @@ from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -54,6 +59,17 @@ class Queries:
         self.session.add(row)
         await self.session.flush()
         return row
+
+    async def _run_core(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+        """Run a Core statement on the session's connection, past the ORM's execution (its
+        compile state, events and result wrapping: more Python than a hot INSERT needs). What
+        the session holds unflushed is flushed first, as the ORM's autoflush would."""
+
+        def run(session: Session) -> CursorResult[Any]:
+            session.flush()
+            return session.connection().execute(statement, params)
+
+        return await self.session.run_sync(run)
 
 
 # --- the statements every message runs, built once --------------------------------------------
@@ -201,6 +217,16 @@ FOLLOW_UP = (
 )
 
 
+def _awaits_follow_up_pg() -> Any:
+    """_AWAITS_FOLLOW_UP with the actions as one array parameter (`= ANY`): an expanding IN
+    is rendered into the SQL again at each execution."""
+    return exists().where(
+        col(PendingAction.person_id) == col(Person.id),
+        col(PendingAction.action) == any_(bindparam("actions", type_=ARRAY(String))),
+        col(PendingAction.expires_at) > bindparam("now"),
+    )
+
+
 def _sender_and_links() -> Any:
     """PostgreSQL's SENDER with the person's students (LINKS), in one query: a row per student
     (one row, without a student, for a person who has none)."""
@@ -209,7 +235,7 @@ def _sender_and_links() -> Any:
         sa_select(
             Account,
             Person,
-            _AWAITS_FOLLOW_UP.label("awaits_follow_up"),
+            _awaits_follow_up_pg().label("awaits_follow_up"),
             aliased(Student, linked),
             linked.c.role,
             linked.c.weekly_parents,

@@ -37,4 +37,4 @@ class EventStore(Queries):
             "event_id": event_id,
             "seen_at": now,
         }
-        return bool((await self.session.exec(SEEN_IN_TURN, params=params)).rowcount)
+        return bool((await self._run_core(SEEN_IN_TURN, params)).rowcount)
