@@ -48,6 +48,9 @@ from storage.models import (
 
 Row = TypeVar("Row")
 
+# Where a session keeps the links read with the sender until it writes (students.py).
+KNOWN_LINKS = "tandem.known_links"
+
 
 class Queries:
     """Queries over one session (one transaction per incoming event or CLI command)."""
@@ -67,6 +70,9 @@ class Queries:
 
         def run(session: Session) -> CursorResult[Any]:
             session.flush()
+            # A write here is past the ORM's events, which forget the links read with the
+            # sender (students.py): forgotten here too.
+            session.info.pop(KNOWN_LINKS, None)
             return session.connection().execute(statement, params)
 
         return await self.session.run_sync(run)

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Admin, Membership, Person, School, Student
-from storage.stores._sql import LINKS, TEAM, Queries
+from storage.stores._sql import KNOWN_LINKS, LINKS, TEAM, Queries
 
 
 @dataclass(frozen=True)
@@ -245,32 +245,30 @@ def links_from(rows: Iterable[LinkRow]) -> list[StudentLink]:
 # trip fewer per message. They stand for `links_of` until the transaction writes anything (a
 # /join, a removal...), after which it reads them again.
 
-_KNOWN_LINKS = "tandem.known_links"
-
 
 def remember_links(session: AsyncSession, person_id: int, links: list[StudentLink]) -> None:
-    session.info[_KNOWN_LINKS] = (person_id, links)
+    session.info[KNOWN_LINKS] = (person_id, links)
 
 
 def _known_links(session: AsyncSession, person_id: int) -> list[StudentLink] | None:
-    known = session.info.get(_KNOWN_LINKS)
+    known = session.info.get(KNOWN_LINKS)
     if known is None or known[0] != person_id:
         return None
     if session.new or session.dirty or session.deleted:
         # A read would flush these first: they may be what changes the links.
-        session.info.pop(_KNOWN_LINKS, None)
+        session.info.pop(KNOWN_LINKS, None)
         return None
     links: list[StudentLink] = known[1]
     return links
 
 
 def _forget_after_flush(session: Session, _flush_context: Any) -> None:
-    session.info.pop(_KNOWN_LINKS, None)
+    session.info.pop(KNOWN_LINKS, None)
 
 
 def _forget_after_write(state: ORMExecuteState) -> None:
     if not state.is_select:
-        state.session.info.pop(_KNOWN_LINKS, None)
+        state.session.info.pop(KNOWN_LINKS, None)
 
 
 event.listen(Session, "after_flush", _forget_after_flush)
