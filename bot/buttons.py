@@ -20,7 +20,7 @@ and handling it: `router.button(Undo, undo_button)`, where
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, fields
 from datetime import datetime, timedelta
 from enum import Enum
@@ -309,6 +309,25 @@ async def offer_many(ctx: Context, payloads: Sequence[Payload], ttl: timedelta) 
     """Store what each of a reply's buttons means, in one statement; their tokens in order."""
     return await ctx.store.buttons.add_many(
         ctx.my_id, [encode(payload) for payload in payloads], ctx.clock.now() + ttl
+    )
+
+
+async def offer_on_new_entry(
+    ctx: Context,
+    columns: Mapping[str, object],
+    payloads: Sequence[Callable[[int], OnEntry]],
+    ttl: timedelta,
+) -> tuple[int, list[str]]:
+    """Write a new entry (its `columns`) and what each of the sender's buttons under it means
+    (`payloads`: each made from the entry's id), in one statement on PostgreSQL; the entry's id
+    and the buttons' tokens in order."""
+    meanings = []
+    for make in payloads:
+        action, data = encode(make(0))
+        del data["entry_id"]  # the store writes in the new entry's, once it has one
+        meanings.append((action, data))
+    return await ctx.store.entries.add_with_buttons(
+        columns, ctx.my_id, meanings, ctx.clock.now() + ttl
     )
 
 

@@ -141,13 +141,17 @@ class Dispatcher:
         """The replies, and how many letters the event queued."""
         async with self.db.event_session() as session:
             store = Store(session)
-            # First, the chat's turn: another replica handling this chat's previous event
-            # finishes first, and a platform's retry of it then finds its dedupe row below.
+            # First, the chat's turn, then the dedupe row (one statement on PostgreSQL): another
+            # replica handling this chat's previous event finishes first, and a platform's retry
+            # of it then finds its dedupe row. The dedupe row shares the transaction: if
+            # handling fails, a retry is handled again. What the event reads comes after.
             sender = event.sender
-            await store.events.take_turn(sender.platform, sender.workspace, event.chat.id)
-            # The dedupe row shares the transaction: if handling fails, a retry is handled again.
-            if not await store.events.mark_seen(
-                event.sender.platform, _short_id(event.event_id), self.clock.now()
+            if not await store.events.mark_seen_in_turn(
+                sender.platform,
+                sender.workspace,
+                event.chat.id,
+                _short_id(event.event_id),
+                self.clock.now(),
             ):
                 log.info("duplicate event %s ignored", event.event_id)
                 self.metrics.duplicate_event(event.sender.platform)

@@ -29,6 +29,11 @@ class NoteMeasure:
     reading: Reading | None = None
     refusal: Reply | None = None
 
+    @property
+    def found(self) -> bool:
+        """Whether there is a measure to keep (`keep_measure` does nothing otherwise)."""
+        return self.goal is not None and self.reading is not None
+
 
 NONE = NoteMeasure()
 

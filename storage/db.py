@@ -150,13 +150,19 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on error."""
-        async with self._sessions() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
+        session = self._sessions()
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            # Closed as `async with` closes it: in a task of its own, which a cancellation
+            # cannot abandon halfway with a connection out of the pool.
+            async with session:
                 await session.rollback()
-                raise
+            raise
+        # Committed: the connection is back in the pool already, and closing only lets go of
+        # the session's objects, which needs no task of its own (a loop turn per event).
+        await session.close()
 
     @asynccontextmanager
     async def event_session(self) -> AsyncIterator[AsyncSession]:

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from bot import access, grammar, notifications
 from bot.access import Action, Shared
 from bot.buttons import (
     Checked,
     Classify,
-    Payload,
+    OnEntry,
     PickStudent,
     Share,
     Undo,
     offer,
-    offer_many,
+    offer_on_new_entry,
     withdraw,
 )
 from bot.context import Context
@@ -28,6 +29,8 @@ from bot.router import Router
 from storage.models import (
     Entry,
     EntryKind,
+    Membership,
+    Person,
     Role,
     Setting,
     Student,
@@ -154,35 +157,40 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
     # Past the hour's urgent notes, one more would page the whole team again: a concern instead.
     paged_enough = draft.kind == EntryKind.URGENT and await _urgent_notes_used_up(ctx)
     kind = EntryKind.CONCERN if paged_enough else draft.kind
-    entry = await ctx.store.entries.add_detached(
-        Entry(
-            student_id=_id(student),
-            author_id=ctx.my_id,
-            kind=kind,
-            setting=setting,
-            text=text,
-            goal_id=known[0].id if known else None,
-            source_platform=ctx.account.platform if ctx.account else "",
-            source_ref=draft.source_ref,
-            attachment_ref=draft.attachment_ref,
-            created_at=ctx.clock.now(),
-        )
+    team, families_wait = await _team_to_tell(ctx, kind, student, link)
+    # [Share with family now], when the family would otherwise wait for the weekly summary.
+    share = setting == Setting.SCHOOL and kind in _CLASSIFY and families_wait
+    columns: dict[str, Any] = {
+        "student_id": _id(student),
+        "author_id": ctx.my_id,
+        "kind": kind,
+        "setting": setting,
+        "text": text,
+        "goal_id": known[0].id if known else None,
+        "source_platform": ctx.account.platform if ctx.account else "",
+        "source_ref": draft.source_ref,
+        "attachment_ref": draft.attachment_ref,
+        "created_at": ctx.clock.now(),
+    }
+    # The entry and its buttons are written together (one statement on PostgreSQL); what
+    # needs the entry comes after, and only then is it made an object (most notes need none).
+    entry_id, buttons = await _entry_with_buttons(
+        ctx, columns, _CLASSIFY if draft.ask_kind else (), share
     )
+    entry = Entry(id=entry_id, **columns) if measured.found or team is not None else None
     line = ctx.t(f"entry.logged_{kind}", student=student.name)
     if paged_enough:
         cap = ctx.settings.security.urgent_per_hour
         line = f"{line} {ctx.t('entry.urgent_used_up', count=cap)}"
-    measure_words = await keep_measure(ctx, entry, measured)
+    measure_words = await keep_measure(ctx, entry, measured) if entry is not None else ""
     if measure_words:
         line = f"{line} {measure_words}"
     elif known:
         line = f"{line} {ctx.t('entry.goal_linked', tag=known[0].tag)}"
     if draft.ask_kind:
         line = f"{line} {ctx.t('entry.ask_kind')}"
-    families_wait = await _tell_team(ctx, entry, student, link)
-    # [Share with family now], when the family would otherwise wait for the weekly summary.
-    share = setting == Setting.SCHOOL and entry.kind in _CLASSIFY and families_wait
-    buttons = await _entry_buttons(ctx, entry, _CLASSIFY if draft.ask_kind else (), share)
+    if entry is not None and team is not None:
+        await notifications.tell_team(ctx, entry, student, team)
     replies = [Reply(line).with_buttons(*buttons)]
     if unknown:
         listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
@@ -206,32 +214,35 @@ async def _urgent_notes_used_up(ctx: Context) -> bool:
     return used >= ctx.settings.security.urgent_per_hour
 
 
-async def _tell_team(ctx: Context, entry: Entry, student: Student, link: StudentLink) -> bool:
-    """Queue what the rest of the team hears of the new entry now; True if the student's
-    families wait for the weekly summary instead. The team is read (once, for both) only if
-    the shape of it that came with the link does not settle both."""
+async def _team_to_tell(
+    ctx: Context, kind: EntryKind, student: Student, link: StudentLink
+) -> tuple[Sequence[tuple[Person, Membership]] | None, bool]:
+    """The team to tell of a new entry of this kind now (None: nobody is told at once), and
+    whether the student's families wait for the weekly summary instead. The team is read
+    (once, for both) only if the shape of it that came with the link does not settle both."""
     shape = link.team
-    if shape is not None and not notifications.may_tell(entry.kind, shape):
-        return shape.weekly_parents > 0
+    if shape is not None and not notifications.may_tell(kind, shape):
+        return None, shape.weekly_parents > 0
     team = await ctx.store.students.team_of(_id(student))
-    await notifications.tell_team(ctx, entry, student, team)
-    return bool(await notifications.weekly_families(ctx, student, team))
+    return team, bool(await notifications.weekly_families(ctx, student, team))
 
 
-async def _entry_buttons(
-    ctx: Context, entry: Entry, kinds: Sequence[EntryKind], share: bool
-) -> list[Button]:
-    """A new entry's buttons: one per kind in `kinds`, [Undo], and [Share with family now] if
-    `share`. What they mean is written in one statement."""
-    entry_id = _entry_id(entry)
-    labelled: list[tuple[str, Payload]] = [
-        (ctx.t(f"button.{kind}"), Classify(entry_id, kind)) for kind in kinds
+async def _entry_with_buttons(
+    ctx: Context, columns: dict[str, Any], kinds: Sequence[EntryKind], share: bool
+) -> tuple[int, list[Button]]:
+    """Write a new entry (its `columns`) with its buttons: one per kind in `kinds`, [Undo], and
+    [Share with family now] if `share`. The entry's id, and the buttons."""
+    labelled: list[tuple[str, Callable[[int], OnEntry]]] = [
+        (ctx.t(f"button.{kind}"), partial(Classify, kind=kind)) for kind in kinds
     ]
-    labelled.append((ctx.t("button.undo"), Undo(entry_id)))
+    labelled.append((ctx.t("button.undo"), Undo))
     if share:
-        labelled.append((ctx.t("button.share"), Share(entry_id)))
-    tokens = await offer_many(ctx, [payload for _, payload in labelled], BUTTON_TTL)
-    return [Button(label, token) for (label, _), token in zip(labelled, tokens, strict=True)]
+        labelled.append((ctx.t("button.share"), Share))
+    entry_id, tokens = await offer_on_new_entry(
+        ctx, columns, [make for _, make in labelled], BUTTON_TTL
+    )
+    buttons = [Button(label, token) for (label, _), token in zip(labelled, tokens, strict=True)]
+    return entry_id, buttons
 
 
 def _entry_id(entry: Entry) -> int:

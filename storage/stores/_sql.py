@@ -4,11 +4,30 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, exists, func, insert, null, union_all
+from sqlalchemy import (
+    ARRAY,
+    String,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    null,
+    true,
+    union_all,
+)
+from sqlalchemy import column as sql_column
 from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 columns
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import aliased
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
@@ -29,6 +48,9 @@ from storage.models import (
 
 Row = TypeVar("Row")
 
+# Where a session keeps the links read with the sender until it writes (students.py).
+KNOWN_LINKS = "tandem.known_links"
+
 
 class Queries:
     """Queries over one session (one transaction per incoming event or CLI command)."""
@@ -40,6 +62,20 @@ class Queries:
         self.session.add(row)
         await self.session.flush()
         return row
+
+    async def _run_core(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+        """Run a Core statement on the session's connection, past the ORM's execution (its
+        compile state, events and result wrapping: more Python than a hot INSERT needs). What
+        the session holds unflushed is flushed first, as the ORM's autoflush would."""
+
+        def run(session: Session) -> CursorResult[Any]:
+            session.flush()
+            # A write here is past the ORM's events, which forget the links read with the
+            # sender (students.py): forgotten here too.
+            session.info.pop(KNOWN_LINKS, None)
+            return session.connection().execute(statement, params)
+
+        return await self.session.run_sync(run)
 
 
 # --- the statements every message runs, built once --------------------------------------------
@@ -58,6 +94,25 @@ SEEN = {
     dialect: insert_for(_table(SeenEvent)).on_conflict_do_nothing()
     for dialect, insert_for in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+
+
+def _seen_in_turn() -> Any:
+    """PostgreSQL's SEEN once the chat's turn (an advisory lock, bound as `key`) is taken: one
+    round trip for both. The insert's row comes out of the lock's subquery, so it is tried only
+    once the lock is held; ON CONFLICT then checks the unique index, which sees the rows
+    committed while we waited (a retry handled by another replica meanwhile). Nothing here
+    reads a table: a read in this statement would use the snapshot taken before the wait."""
+    seen = _table(SeenEvent)
+    turn = sa_select(func.pg_advisory_xact_lock(bindparam("key")).label("taken")).subquery("turn")
+    row = sa_select(
+        *(bindparam(column.name, type_=column.type) for column in seen.columns)
+    ).select_from(turn)
+    return (
+        pg_insert(seen).from_select([column.name for column in seen.columns], row)
+    ).on_conflict_do_nothing()
+
+
+SEEN_IN_TURN = _seen_in_turn()
 
 
 def _awaiting(person_id: Any) -> tuple[Any, ...]:
@@ -82,10 +137,11 @@ SENDER = (
 )
 
 
-def _links_statement() -> Select[Student, Any, Any, Any]:
-    """A person's students in one query: each team they are on (with its role, and the shape of
-    the team), then each student of each school they run (no role: that is how they differ).
-    Archived students too: their record stays readable; access.py refuses what would add to it."""
+def _linked(person_id: Any) -> Any:
+    """A person's students (`person_id`: a bound parameter, or a column of an outer query): each
+    team they are on (with its role, and the shape of the team), then each student of each
+    school they run (no role: that is how they differ). Archived students too: their record
+    stays readable; access.py refuses what would add to it."""
     student_columns = _table(Student).columns
     weekly, instant = aliased(Membership), aliased(Membership)
     weekly_parents = (
@@ -104,8 +160,9 @@ def _links_statement() -> Select[Student, Any, Any, Any]:
         .where(
             col(instant.student_id) == col(Student.id),
             col(instant.delivery) == Delivery.INSTANT,
-            col(instant.person_id) != bindparam("person_id"),
+            col(instant.person_id) != person_id,
         )
+        .correlate_except(instant)  # the student, and the person of an outer query
         .scalar_subquery()
     )
     on_team = (
@@ -116,7 +173,7 @@ def _links_statement() -> Select[Student, Any, Any, Any]:
             instant_others.label("instant_others"),
         )
         .join(Membership, col(Membership.student_id) == col(Student.id))
-        .where(col(Membership.person_id) == bindparam("person_id"))
+        .where(col(Membership.person_id) == person_id)
     )
     administered = sa_select(
         *student_columns,
@@ -125,10 +182,15 @@ def _links_statement() -> Select[Student, Any, Any, Any]:
         null().label("instant_others"),
     ).where(
         col(Student.school_id).in_(
-            select(Admin.school_id).where(col(Admin.person_id) == bindparam("person_id"))
+            select(Admin.school_id).where(col(Admin.person_id) == person_id).correlate_except(Admin)
         )
     )
-    linked = union_all(on_team, administered).subquery("linked")
+    return union_all(on_team, administered)
+
+
+def _links_statement() -> Select[Student, Any, Any, Any]:
+    """A person's students (`_linked`) in one query, the person bound as `person_id`."""
+    linked = _linked(bindparam("person_id")).subquery("linked")
     return select(
         aliased(Student, linked), linked.c.role, linked.c.weekly_parents, linked.c.instant_others
     )
@@ -159,3 +221,81 @@ FOLLOW_UP = (
     .where(*_awaiting(bindparam("person_id")))
     .order_by(col(PendingAction.expires_at).desc())
 )
+
+
+def _awaits_follow_up_pg() -> Any:
+    """_AWAITS_FOLLOW_UP with the actions as one array parameter (`= ANY`): an expanding IN
+    is rendered into the SQL again at each execution."""
+    return exists().where(
+        col(PendingAction.person_id) == col(Person.id),
+        col(PendingAction.action) == any_(bindparam("actions", type_=ARRAY(String))),
+        col(PendingAction.expires_at) > bindparam("now"),
+    )
+
+
+def _sender_and_links() -> Any:
+    """PostgreSQL's SENDER with the person's students (LINKS), in one query: a row per student
+    (one row, without a student, for a person who has none)."""
+    linked = _linked(col(Person.id)).subquery("linked").lateral("linked")
+    return (
+        sa_select(
+            Account,
+            Person,
+            _awaits_follow_up_pg().label("awaits_follow_up"),
+            aliased(Student, linked),
+            linked.c.role,
+            linked.c.weekly_parents,
+            linked.c.instant_others,
+        )
+        .join(Person, col(Person.id) == col(Account.person_id))
+        .outerjoin(linked, true())
+        .where(
+            col(Account.platform) == bindparam("platform"),
+            col(Account.workspace) == bindparam("workspace"),
+            col(Account.external_id) == bindparam("external_id"),
+        )
+    )
+
+
+SENDER_AND_LINKS = _sender_and_links()
+
+
+def _new_entry_with_buttons() -> Any:
+    """PostgreSQL's NEW_ENTRY and NEW_BUTTONS in one statement: the entry's INSERT and its
+    buttons' (bound as `buttons`, a JSON list of {token, action, payload}, with `person_id` and
+    `expires_at`) as data-modifying CTEs; each payload gets the new entry's id as `entry_id`.
+    Answers the entry's id."""
+    entry, pending = _table(Entry), _table(PendingAction)
+    new_entry = (
+        insert(entry)
+        .values({name: bindparam(name, type_=entry.c[name].type) for name in ENTRY_COLUMNS})
+        .returning(entry.c.id)
+        .cte("new_entry")
+    )
+    button = (
+        func.jsonb_to_recordset(bindparam("buttons", type_=JSONB))
+        .table_valued(
+            sql_column("token", Text), sql_column("action", Text), sql_column("payload", JSONB)
+        )
+        .render_derived("button", with_types=True)
+    )
+    with_entry_id = button.c.payload.op("||")(
+        func.jsonb_build_object(literal_column("'entry_id'"), new_entry.c.id)
+    )
+    rows = (
+        sa_select(
+            button.c.token,
+            bindparam("person_id", type_=pending.c.person_id.type),
+            button.c.action,
+            cast(with_entry_id, pending.c.payload.type),
+            bindparam("expires_at", type_=pending.c.expires_at.type),
+        )
+        .select_from(new_entry)
+        .join(button, true())
+    )
+    columns = ["token", "person_id", "action", "payload", "expires_at"]
+    new_buttons = insert(pending).from_select(columns, rows).cte("new_buttons")
+    return sa_select(new_entry.c.id).add_cte(new_buttons)
+
+
+NEW_ENTRY_WITH_BUTTONS = _new_entry_with_buttons()

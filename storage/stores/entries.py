@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,7 +21,14 @@ from storage.models import (
     Measure,
     Person,
 )
-from storage.stores._sql import ENTRY_COLUMNS, GOALS, NEW_ENTRY, Queries
+from storage.stores._sql import (
+    ENTRY_COLUMNS,
+    GOALS,
+    NEW_BUTTONS,
+    NEW_ENTRY,
+    NEW_ENTRY_WITH_BUTTONS,
+    Queries,
+)
 
 
 class EntryStore(Queries):
@@ -28,15 +37,43 @@ class EntryStore(Queries):
     async def add(self, entry: Entry) -> Entry:
         return await self._add(entry)
 
-    async def add_detached(self, entry: Entry) -> Entry:
-        """Write a new entry in one INSERT, without the unit of work; the entry gets its id.
-
-        The entry stays outside the session: it is not changed later in the transaction that
-        writes it (an edit, a kind or an undo come as later events, which load it again).
-        """
-        values = {name: getattr(entry, name) for name in ENTRY_COLUMNS}
-        entry.id = (await self.session.exec(NEW_ENTRY, params=values)).scalar_one()
-        return entry
+    async def add_with_buttons(
+        self,
+        columns: Mapping[str, Any],
+        person_id: int,
+        meanings: Sequence[tuple[str, dict[str, Any]]],
+        expires_at: datetime,
+    ) -> tuple[int, list[str]]:
+        """Write a new entry (its `columns`; those not given are NULL) and the buttons under it
+        for `person_id`, (action, payload) each, whose payloads get the entry's id as
+        `entry_id`: on PostgreSQL in one statement. The entry's id, and the buttons' tokens in
+        the same order. No ORM object is made: a note's entry is rarely used again."""
+        values = {name: columns.get(name) for name in ENTRY_COLUMNS}
+        tokens = [secrets.token_urlsafe(16) for _ in meanings]
+        if self.session.get_bind().dialect.name != "postgresql":
+            # SQLite has no data-modifying CTE; its two statements run inline (no round trip).
+            entry_id: int = (await self._run_core(NEW_ENTRY, values)).scalar_one()
+            if meanings:
+                rows = [
+                    {
+                        "token": token,
+                        "person_id": person_id,
+                        "action": action,
+                        "payload": {**payload, "entry_id": entry_id},
+                        "expires_at": expires_at,
+                    }
+                    for token, (action, payload) in zip(tokens, meanings, strict=True)
+                ]
+                await self.session.exec(NEW_BUTTONS, params=rows)
+            return entry_id, tokens
+        values["person_id"] = person_id
+        values["expires_at"] = expires_at
+        values["buttons"] = [
+            {"token": token, "action": action, "payload": payload}
+            for token, (action, payload) in zip(tokens, meanings, strict=True)
+        ]
+        entry_id = (await self._run_core(NEW_ENTRY_WITH_BUTTONS, values)).scalar_one()
+        return entry_id, tokens
 
     async def get(self, entry_id: int) -> Entry | None:
         return await self.session.get(Entry, entry_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from storage.locks import chat_key, take_turn
-from storage.stores._sql import SEEN, Queries
+from storage.stores._sql import SEEN, SEEN_IN_TURN, Queries
 
 
 class EventStore(Queries):
@@ -24,3 +24,17 @@ class EventStore(Queries):
         one chat's events one at a time, in the order they came (PostgreSQL; SQLite has one
         process, whose adapters keep the order: `adapters/kit.py`, ChatTurns)."""
         await take_turn(self.session, chat_key(platform, workspace, chat))
+
+    async def mark_seen_in_turn(
+        self, platform: str, workspace: str, chat: str, event_id: str, now: datetime
+    ) -> bool:
+        """`take_turn`, then `mark_seen`: on PostgreSQL in one statement (one round trip)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return await self.mark_seen(platform, event_id, now)
+        params = {
+            "key": chat_key(platform, workspace, chat),
+            "platform": platform,
+            "event_id": event_id,
+            "seen_at": now,
+        }
+        return bool((await self._run_core(SEEN_IN_TURN, params)).rowcount)

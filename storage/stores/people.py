@@ -22,7 +22,8 @@ from sqlmodel import col, select
 from sqlmodel.main import default_registry
 
 from storage.models import Account, Entry, Membership, Person, Platform, Student
-from storage.stores._sql import SENDER, Queries, Row
+from storage.stores._sql import SENDER, SENDER_AND_LINKS, Queries, Row
+from storage.stores.students import links_from, remember_links
 
 
 @dataclass(frozen=True)
@@ -78,20 +79,26 @@ class PeopleStore(Queries):
     ) -> KnownSender | None:
         """The account with these platform ids and its person, in one query, with whether one
         of the `follow_ups` actions awaits the person's next free text (so that most texts,
-        which answer none, need no look for one)."""
-        found = (
-            await self.session.exec(
-                SENDER,
-                params={
-                    "platform": platform,
-                    "workspace": workspace,
-                    "external_id": external_id,
-                    "actions": list(follow_ups),
-                    "now": now,
-                },
-            )
-        ).first()
-        return KnownSender(found[0], found[1], bool(found[2])) if found else None
+        which answer none, need no look for one). On PostgreSQL the same query brings the
+        person's students, which then stand for `students.links_of` (see `remember_links`)."""
+        params = {
+            "platform": platform,
+            "workspace": workspace,
+            "external_id": external_id,
+            "actions": list(follow_ups),
+            "now": now,
+        }
+        if self.session.get_bind().dialect.name != "postgresql":
+            found = (await self.session.exec(SENDER, params=params)).first()
+            return KnownSender(found[0], found[1], bool(found[2])) if found else None
+        rows = (await self.session.exec(SENDER_AND_LINKS, params=params)).all()
+        if not rows:
+            return None
+        account, person, awaits_follow_up = rows[0][:3]
+        assert person.id is not None
+        linked = [(row[3], row[4], row[5], row[6]) for row in rows if row[3] is not None]
+        remember_links(self.session, person.id, links_from(linked))
+        return KnownSender(account, person, bool(awaits_follow_up))
 
     async def account(self, platform: str, workspace: str, external_id: str) -> Account | None:
         statement = select(Account).where(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, true, update
+from sqlalchemy import delete, event, exists, func, or_, true, update
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Admin, Membership, Person, School, Student
-from storage.stores._sql import LINKS, TEAM, Queries
+from storage.stores._sql import KNOWN_LINKS, LINKS, TEAM, Queries
 
 
 @dataclass(frozen=True)
@@ -99,22 +102,11 @@ class StudentStore(Queries):
 
     async def links_of(self, person_id: int) -> list[StudentLink]:
         """Every student a person is tied to: through a team membership or as a school admin."""
-        students: dict[int, Student] = {}
-        teams: dict[int, tuple[str, TeamShape]] = {}
-        administered: set[int] = set()
+        known = _known_links(self.session, person_id)
+        if known is not None:
+            return list(known)
         rows = (await self.session.exec(LINKS, params={"person_id": person_id})).all()
-        for student, role, weekly_parents, instant_others in rows:
-            assert student.id is not None
-            students[student.id] = student
-            if role is None:
-                administered.add(student.id)
-            else:
-                teams[student.id] = (role, TeamShape(weekly_parents, instant_others))
-        links = []
-        for student_id, student in students.items():
-            role, team = teams.get(student_id, (None, None))
-            links.append(StudentLink(student, role, is_admin=student_id in administered, team=team))
-        return sorted(links, key=lambda link: link.student.name.casefold())
+        return links_from(rows)
 
     async def membership(self, person_id: int, student_id: int) -> Membership | None:
         statement = select(Membership).where(
@@ -220,3 +212,64 @@ class StudentStore(Queries):
             assert admin.id is not None
             admins.setdefault(admin.id, (admin, school))
         return list(admins.values())
+
+
+# A row of LINKS: the student, the person's role on its team (None: an admin of its school), and
+# its team's shape (weekly-digest parents, other members told at once; None for an admin).
+LinkRow = tuple[Student, str | None, int | None, int | None]
+
+
+def links_from(rows: Iterable[LinkRow]) -> list[StudentLink]:
+    """A person's links, by student name, from LINKS' rows (student, role, weekly parents,
+    instant others): a student is on their team with a role, or of a school they run."""
+    students: dict[int, Student] = {}
+    teams: dict[int, tuple[str, TeamShape]] = {}
+    administered: set[int] = set()
+    for student, role, weekly_parents, instant_others in rows:
+        assert student.id is not None
+        students[student.id] = student
+        if role is None:
+            administered.add(student.id)
+        else:
+            assert weekly_parents is not None and instant_others is not None
+            teams[student.id] = (role, TeamShape(weekly_parents, instant_others))
+    links = []
+    for student_id, student in students.items():
+        role, team = teams.get(student_id, (None, None))
+        links.append(StudentLink(student, role, is_admin=student_id in administered, team=team))
+    return sorted(links, key=lambda link: link.student.name.casefold())
+
+
+# --- a person's links read with who wrote (PeopleStore.sender), kept until the first write ---
+# On PostgreSQL the sender's students come in the statement that reads the sender: one round
+# trip fewer per message. They stand for `links_of` until the transaction writes anything (a
+# /join, a removal...), after which it reads them again.
+
+
+def remember_links(session: AsyncSession, person_id: int, links: list[StudentLink]) -> None:
+    session.info[KNOWN_LINKS] = (person_id, links)
+
+
+def _known_links(session: AsyncSession, person_id: int) -> list[StudentLink] | None:
+    known = session.info.get(KNOWN_LINKS)
+    if known is None or known[0] != person_id:
+        return None
+    if session.new or session.dirty or session.deleted:
+        # A read would flush these first: they may be what changes the links.
+        session.info.pop(KNOWN_LINKS, None)
+        return None
+    links: list[StudentLink] = known[1]
+    return links
+
+
+def _forget_after_flush(session: Session, _flush_context: Any) -> None:
+    session.info.pop(KNOWN_LINKS, None)
+
+
+def _forget_after_write(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info.pop(KNOWN_LINKS, None)
+
+
+event.listen(Session, "after_flush", _forget_after_flush)
+event.listen(Session, "do_orm_execute", _forget_after_write)

@@ -179,6 +179,38 @@ async def test_a_note_and_its_undo_sent_to_two_replicas_at_once_are_handled_in_o
         assert (await session.exec(select(Entry))).all() == []
 
 
+async def test_a_note_right_after_a_join_through_the_other_replica_sees_the_join(
+    webhooks: tuple[FakeTelegram, list[Replica], FakeClock], engines: list[Database]
+) -> None:
+    """The turn is taken in the statement that writes the dedupe row, and what the event reads
+    (who wrote, their students) in later ones: a read in that statement would see the database
+    as it was before the wait, without the join the other replica just committed."""
+    fake, (first, second), clock = webhooks
+    newcomer = TgUser(5002, "Ana", "Lopez")
+    async with engines[0].session() as session:
+        store = Store(session)
+        school = await store.students.school_named("Maple Elementary")
+        assert school is not None
+        leo = await roster.add_student(store, school, "Leo Chen")
+        code = (
+            await invites.create_invite(
+                store, Settings(), clock.now(), school, leo, Role.TEACHER, None
+            )
+        ).code
+    async with engines[2].session() as busy:
+        await take_turn(busy, chat_key(Platform.TELEGRAM, "", str(newcomer.id)))
+        await first.post(fake.message(newcomer, f"/start {code}"))
+        await until(lambda: _waiting(engines[2], 1), "the join to wait for the chat")
+        await second.post(fake.message(newcomer, "+ Leo read a whole page aloud"))
+        await until(lambda: _waiting(engines[2], 2), "the note to wait behind the join")
+    await first.handled()
+    await second.handled()
+
+    joined, logged = [m["text"] for m in fake.sent(newcomer.id)]
+    assert joined == welcome("onboarding.welcome_teacher", name="Ana Lopez", student="Leo Chen")
+    assert logged.startswith(t("entry.logged_win", student="Leo Chen"))
+
+
 async def _waiting(db: Database, count: int) -> bool:
     return await advisory_waiters(db) >= count
 
