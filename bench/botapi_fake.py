@@ -110,7 +110,6 @@ class Limits:
         return 0, ""
 
 
-
 async def _release(bench: Bench, updates: list[JSON]) -> None:
     async with bench.arrived:
         bench.queued.extend(updates)
