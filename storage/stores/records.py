@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import and_, delete, func, insert, or_, update
 from sqlmodel import col, select
 
 from storage.models import (
@@ -35,7 +35,7 @@ from storage.models import (
     Student,
     Translation,
 )
-from storage.stores._sql import Queries
+from storage.stores._sql import Queries, _table
 
 
 def _student_rows(student_id: int, entry_ids: Sequence[int | None]) -> list[tuple[str, Any]]:
@@ -62,14 +62,18 @@ def _student_rows(student_id: int, entry_ids: Sequence[int | None]) -> list[tupl
 _FINISHED = (OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.FAILED, OutboxStatus.CANCELLED)
 
 
+# Built once: every read of a record writes one access-log row.
+ACCESS_LOG = insert(_table(AccessLog))
+
 class RecordStore(Queries):
     """The access log, amendments, exports, forgetting and retention."""
 
     # --- access log -------------------------------------------------------------------------------
 
     async def add_access_log(self, row: AccessLog) -> None:
-        """Written with the transaction (a query that reads the log flushes it first)."""
-        self.session.add(row)
+        """Written now, in the transaction: a plain INSERT, no unit of work (every read of a
+        record writes one, inside the event's turn on the database)."""
+        await self._run_core(ACCESS_LOG, row.model_dump(exclude={"id"}))
 
     async def access_log(
         self, student_id: int | None = None, actor_id: int | None = None, action: str | None = None
