@@ -65,6 +65,7 @@ _FINISHED = (OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.FAILED, OutboxSt
 # Built once: every read of a record writes one access-log row.
 ACCESS_LOG = insert(_table(AccessLog))
 
+
 class RecordStore(Queries):
     """The access log, amendments, exports, forgetting and retention."""
 
