@@ -411,20 +411,30 @@ class CountingDrawings(ThreadPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
-class SummaryWaitsForADrawing:
+class Console:
+    """The outbox's console transport, keeping what each person was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+
+    async def deliver(self, account: Any, reply: Any) -> str:
+        self.sent.append((account.external_id, reply))
+        return f"letter:{len(self.sent)}"
+
+
+class SummaryWaitsForADrawing(Console):
     """The console transport, except that Sam's summary goes out only once a picture is being
     drawn: without drawing ahead, the picture would wait for the summary, and this for it."""
 
     def __init__(self, drawing: asyncio.Event) -> None:
+        super().__init__()
         self.drawing = drawing
-        self.sent: list[tuple[str, Any]] = []
 
     async def deliver(self, account: Any, reply: Any) -> str:
         if reply.attachment is None and reply.text.startswith("Sam Rivera"):
             async with asyncio.timeout(10):
                 await self.drawing.wait()
-        self.sent.append((account.external_id, reply))
-        return f"letter:{len(self.sent)}"
+        return await super().deliver(account, reply)
 
 
 async def test_a_picture_is_drawn_ahead_once_per_student_and_follows_its_summary(
@@ -467,17 +477,6 @@ class Broken(ThreadPoolExecutor):
         if Broken.broken:
             raise RuntimeError("the drawing pool broke")
         return super().submit(fn, *args, **kwargs)
-
-
-class Console:
-    """The outbox's console transport, keeping what each person was sent."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Any]] = []
-
-    async def deliver(self, account: Any, reply: Any) -> str:
-        self.sent.append((account.external_id, reply))
-        return f"letter:{len(self.sent)}"
 
 
 async def test_a_failed_drawing_is_retried_later_and_the_picture_sent_once(

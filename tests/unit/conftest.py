@@ -19,9 +19,11 @@ from bot.events import Button, Reply, Sender
 from bot.i18n import translate
 from bot.jobs import JobReport
 from bot.outbox import from_payload
+from storage.db import Database
 from storage.models import AccessLog, Account, Entry, Goal, Outbox, Person, School, Student
 from storage.stores import Store
-from tests.conftest import DemoSchool, Said
+from tests.conftest import DemoSchool, FakeClock, Said
+from tests.outbox_fakes import FakePlatform, Household, VirtualTime
 
 Row = TypeVar("Row")
 
@@ -198,3 +200,21 @@ class Mail:
 @pytest.fixture
 def mail(school: DemoSchool, record: Record) -> Mail:
     return Mail(school, record)
+
+
+# The sender's tests: time that passes only when the sender sleeps, a platform keeping its
+# limits, and a household to write to.
+@pytest.fixture
+def time(clock: FakeClock) -> VirtualTime:
+    return VirtualTime(clock)
+
+
+@pytest.fixture
+def platform(clock: FakeClock, time: VirtualTime) -> FakePlatform:
+    return FakePlatform(clock, time)
+
+
+@pytest.fixture
+async def home(db: Database, clock: FakeClock, time: VirtualTime) -> Household:
+    time.watch(db)
+    return await Household(db, clock).setup()

@@ -24,22 +24,6 @@ from tests.conftest import FakeClock
 from tests.outbox_fakes import FAST, FakePlatform, Household, VirtualTime, blocked, sender
 
 
-@pytest.fixture
-def time(clock: FakeClock) -> VirtualTime:
-    return VirtualTime(clock)
-
-
-@pytest.fixture
-def platform(clock: FakeClock, time: VirtualTime) -> FakePlatform:
-    return FakePlatform(clock, time)
-
-
-@pytest.fixture
-async def home(db: Database, clock: FakeClock, time: VirtualTime) -> Household:
-    time.watch(db)
-    return await Household(db, clock).setup()
-
-
 async def followed_letters(
     home: Household, people: Sequence[int], prefix: str = "week", *, composed: bool = False
 ) -> None:

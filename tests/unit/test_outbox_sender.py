@@ -41,22 +41,6 @@ from tests.outbox_fakes import (
 SECOND = timedelta(seconds=1)
 
 
-@pytest.fixture
-def time(clock: FakeClock) -> VirtualTime:
-    return VirtualTime(clock)
-
-
-@pytest.fixture
-def platform(clock: FakeClock, time: VirtualTime) -> FakePlatform:
-    return FakePlatform(clock, time)
-
-
-@pytest.fixture
-async def home(db: Database, clock: FakeClock, time: VirtualTime) -> Household:
-    time.watch(db)
-    return await Household(db, clock).setup()
-
-
 def chats(n: int, prefix: str = "c") -> list[str]:
     return [f"{prefix}{i}" for i in range(n)]
 
