@@ -248,15 +248,12 @@ async def run_summary(
     once: str | None = None,
     drawing: DrawingPool | None = None,
 ) -> JobReport:
-    """Send each member of each student's team the story of the week, in their language.
-
-    A constant number of queries per school, whatever the number of students; entries are
-    streamed a student at a time. With `once`, one replica a week composes it.
-
-    With `[summary] charts`, the summary of a student measured that week carries the picture
-    of it, which the sender queues once the summary is sent and draws (`bot/week_charts.py`):
-    the job writes the same rows as without. `drawing`: the pool of the sender in this
-    process, started in the background as soon as the job finds pictures to come."""
+    """Send each member of each student's team the story of the week, in their language: a
+    constant number of queries per school, entries streamed a student at a time; with `once`,
+    one replica a week composes it. With `[summary] charts`, a summary of a student measured
+    that week carries its picture, which the sender queues once it is sent and draws
+    (`bot/week_charts.py`): the same rows as without. `drawing`: the sender's pool, started as
+    soon as the job finds pictures to come."""
     async with db.session() as session:
         store = Store(session)
         occurrence = await _occurrence(store, settings, clock, "summary", school_id, once)
@@ -268,9 +265,7 @@ async def run_summary(
         questions = _by_student(
             await store.weekly.open_questions(school_id, now - QUESTIONS_LOOKBACK)
         )
-        goals: defaultdict[int, list[WeekGoal]] = defaultdict(list)
-        for goal in await store.weekly.goals(school_id):
-            goals[goal.student_id].append(goal)
+        goals = _goals_by_student(await store.weekly.goals(school_id))
         measures = _measures_by_student(await store.weekly.measures(school_id, start, end))
         if settings.summary.charts and measures and drawing is not None:
             # Pictures to come: the pool starts (fork server, matplotlib) while this job runs.
@@ -303,6 +298,13 @@ async def run_summary(
             key = outbox_keys.summary_key(reader.student_id, reader.person_id, week)
             letters.add_for(key, reader.person_id, due, "summary", texts[way], reader.student_id)
         return JobReport(school.name, await letters.post())
+
+
+def _goals_by_student(goals: Iterable[WeekGoal]) -> defaultdict[int, list[WeekGoal]]:
+    by_student: defaultdict[int, list[WeekGoal]] = defaultdict(list)
+    for goal in goals:
+        by_student[goal.student_id].append(goal)
+    return by_student
 
 
 def _ways_of_reading(

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from bot.events import Button, Reply
 from bot.events import RecipientBlocked as RecipientBlocked  # a Transport raises it too
 from storage.models import Account, Outbox
-from storage.outbox_keys import FOLLOW_UP
+from storage.outbox_keys import FOLLOW_UP, follow_up_key
 from storage.stores import Store
 
 
@@ -118,3 +118,29 @@ class RateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"retry after {retry_after}s")
         self.retry_after = retry_after
+
+
+async def queue_follow_up(
+    store: Store, row: Outbox, worker: str, now: datetime, until: datetime
+) -> Outbox | None:
+    """Queue the letter that follows `row` (a summary's picture), if it carries one, to the same
+    person and chat, due now and already claimed by `worker` until `until`; None if it carries
+    none or it is queued already."""
+    then = followed_by(row.payload)
+    if then is None:
+        return None
+    kind, payload = then
+    return await store.outbox.add_claimed(
+        Outbox(
+            dedupe_key=follow_up_key(row.dedupe_key),
+            person_id=row.person_id,
+            account_id=row.account_id,
+            student_id=row.student_id,
+            school_id=row.school_id,
+            kind=kind,
+            payload=payload,
+            not_before=now,
+            claimed_by=worker,
+            claimed_until=until,
+        )
+    )

@@ -8,6 +8,7 @@ one second hold the whole platform.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -147,3 +148,23 @@ class RateLimiter:
         if len({refused for _, refused in refusals}) >= max(3, overall.limit // 3):
             overall.hold(until)
             refusals.clear()
+
+
+async def unless_stopped(waiting: Awaitable[None], stop: asyncio.Event | None) -> bool:
+    """Wait for `waiting` (a rate limit: after a 429 it may be long); False if `stop` came
+    first, so a stopping sender hands its letters back instead of sitting out the wait."""
+    if stop is None:
+        await waiting
+        return True
+    wait = asyncio.ensure_future(waiting)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([wait, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        finished = wait.done()
+        if not finished:
+            wait.cancel()
+    if finished:
+        wait.result()  # re-raise what the wait raised
+    return finished

@@ -14,11 +14,11 @@ import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bot import blocked_notice
+from bot.claimed_letters import Claimed, DrainReport
 from bot.config import SenderConfig
 from bot.config_values import QuietHours
 from bot.context import Clock
@@ -31,12 +31,12 @@ from bot.outbox import (
     Transport,
     followed_by,
     from_payload,
+    queue_follow_up,
 )
-from bot.ratelimit import WINDOW_SECONDS, RateLimiter
+from bot.ratelimit import WINDOW_SECONDS, RateLimiter, unless_stopped
 from storage.db import Database
 from storage.locks import Lease
-from storage.models import Account, Outbox, OutboxStatus
-from storage.outbox_keys import follow_up_key
+from storage.models import Outbox, OutboxStatus
 from storage.stores import Store
 from storage.stores.outbox import NOT_ON_TEAM
 
@@ -60,40 +60,6 @@ MAX_HELD_PER_PLATFORM = 64
 # A replica standing by (another holds the platform's sending lease) tries to take it this
 # often: a sender that died is replaced within about this long.
 STANDBY_POLL_SECONDS = 2.0
-
-
-@dataclass
-class DrainReport:
-    """What one drain did with the letters it claimed."""
-
-    sent: int = 0
-    retried: int = 0  # a transient error or a 429: queued again for later
-    dead: int = 0  # given up: a permanent error, or too many attempts
-    blocked: int = 0  # given up because the person blocked the bot (admins are told)
-    released: int = 0  # handed back unsent (stopping), or taken over by another sender
-
-    def __bool__(self) -> bool:
-        return any((self.sent, self.retried, self.dead, self.blocked, self.released))
-
-
-@dataclass
-class _Claimed:
-    """A letter this sender holds, with the account it goes to and until when it holds it."""
-
-    row: Outbox
-    account: Account
-    until: datetime
-
-    @property
-    def id(self) -> int:
-        assert self.row.id is not None
-        return self.row.id
-
-    @property
-    def chat(self) -> str:
-        """The chat the limits count against: one direct chat per account."""
-        account = self.account
-        return f"{account.workspace}/{account.dm_chat_id or account.external_id}"
 
 
 class OutboxSender:
@@ -149,7 +115,7 @@ class OutboxSender:
         )
         self._batch = max(2 * settings.concurrency * len(self._transports), busy, 8)
         self._slots = {name: asyncio.Semaphore(settings.concurrency) for name in self._transports}
-        self._held: dict[int, _Claimed] = {}
+        self._held: dict[int, Claimed] = {}
         # Follow-ups in hand (`_next_in_chat`): held, but not counted against the next claim,
         # so the platform stays busy while they wait for their reply (a picture being drawn).
         self._following: set[int] = set()
@@ -229,7 +195,7 @@ class OutboxSender:
 
     # --- claiming ---
 
-    async def _claim(self, limit: int) -> list[_Claimed]:
+    async def _claim(self, limit: int) -> list[Claimed]:
         platforms = await self._sending()
         now = self._clock.now()
         until = now + self._claim_for
@@ -238,7 +204,7 @@ class OutboxSender:
             rows = await outbox.claim(self.worker, now, until, limit, platforms)
         if outbox.letters_cancelled:
             log.info("outbox: %d letter(s) cancelled: %s", outbox.letters_cancelled, NOT_ON_TEAM)
-        return [_Claimed(row, account, until) for row, account in rows]
+        return [Claimed(row, account, until) for row, account in rows]
 
     async def _sending(self) -> list[str]:
         """The platforms this replica sends for now: those whose lease it holds (taken now if
@@ -300,7 +266,7 @@ class OutboxSender:
             if row_id in self._held:
                 self._held[row_id].until = until
 
-    async def _reclaim(self, letter: _Claimed) -> bool:
+    async def _reclaim(self, letter: Claimed) -> bool:
         """Our claim ran out while the letter waited: take it back unless another sender has."""
         until = self._clock.now() + self._claim_for
         if not await self._settle(
@@ -312,7 +278,7 @@ class OutboxSender:
 
     def _take(
         self,
-        letter: _Claimed,
+        letter: Claimed,
         tasks: asyncio.TaskGroup,
         report: DrainReport,
         stop: asyncio.Event | None,
@@ -351,7 +317,7 @@ class OutboxSender:
         finally:
             del self._chats[key]
 
-    def _prepare(self, letter: _Claimed) -> None:
+    def _prepare(self, letter: Claimed) -> None:
         """Have the composer start on the reply of a letter just claimed, or of the one that
         will follow it once sent (a summary's picture): ready when its turn comes. One
         preparation per letter in hand: never more than the sender can send."""
@@ -369,11 +335,11 @@ class OutboxSender:
 
     # --- delivering ---
 
-    def _claim_is_fresh(self, letter: _Claimed) -> bool:
+    def _claim_is_fresh(self, letter: Claimed) -> bool:
         return self._clock.now() + self._margin <= letter.until
 
     async def _handle(
-        self, letter: _Claimed, report: DrainReport, stop: asyncio.Event | None
+        self, letter: Claimed, report: DrainReport, stop: asyncio.Event | None
     ) -> None:
         account = letter.account
         platform = account.platform
@@ -390,11 +356,11 @@ class OutboxSender:
             await self._nothing_to_send(letter, report, reply)
             return
         # Wait for the chat outside a delivery slot, so one busy chat holds up no other.
-        if not await _unless_stopped(self._limits.wait_for_chat(platform, letter.chat), stop):
+        if not await unless_stopped(self._limits.wait_for_chat(platform, letter.chat), stop):
             await self._release(letter, report)
             return
         async with self._slots[platform]:
-            if not await _unless_stopped(self._limits.acquire(platform, letter.chat), stop):
+            if not await unless_stopped(self._limits.acquire(platform, letter.chat), stop):
                 await self._release(letter, report)
                 return
             # The claim may have run short while the letter waited for its chat or a slot.
@@ -407,7 +373,7 @@ class OutboxSender:
             await self._settle_outcome(letter, outcome, report)
 
     async def _settle_outcome(
-        self, letter: _Claimed, outcome: str | Exception, report: DrainReport
+        self, letter: Claimed, outcome: str | Exception, report: DrainReport
     ) -> None:
         if isinstance(outcome, str):
             await self._sent(letter, outcome, report)
@@ -424,7 +390,7 @@ class OutboxSender:
         else:
             await self._retry_later(letter, outcome, report)
 
-    async def _reply(self, letter: _Claimed) -> Reply | Exception | None:
+    async def _reply(self, letter: Claimed) -> Reply | Exception | None:
         """The letter's reply: as queued, or composed now (None: nothing left to send)."""
         payload = letter.row.payload
         if self._composer is None or not self._composer.composes(payload):
@@ -435,7 +401,7 @@ class OutboxSender:
             return error
 
     async def _nothing_to_send(
-        self, letter: _Claimed, report: DrainReport, error: Exception | None
+        self, letter: Claimed, report: DrainReport, error: Exception | None
     ) -> None:
         if error is not None:
             await self._settle_outcome(letter, error, report)
@@ -444,7 +410,7 @@ class OutboxSender:
         now = self._clock.now()
         await self._settle(lambda store: store.outbox.mark_sent(letter.id, self.worker, now, ""))
 
-    async def _deliver(self, letter: _Claimed, reply: Reply) -> str | Exception:
+    async def _deliver(self, letter: Claimed, reply: Reply) -> str | Exception:
         """One delivery: the platform's message reference, or the error it ended in."""
         transport = self._transports[letter.account.platform]
         try:
@@ -461,7 +427,7 @@ class OutboxSender:
         async with self._db.write_session() as session:
             return await settle(Store(session))
 
-    async def _sent(self, letter: _Claimed, ref: str, report: DrainReport) -> None:
+    async def _sent(self, letter: Claimed, ref: str, report: DrainReport) -> None:
         report.sent += 1
         self._metrics.letter_sent(letter.account.platform)
         now = self._clock.now()
@@ -477,7 +443,7 @@ class OutboxSender:
             )
 
     async def _mark_sent(
-        self, store: Store, letter: _Claimed, now: datetime, ref: str
+        self, store: Store, letter: Claimed, now: datetime, ref: str
     ) -> Outbox | bool:
         """Mark the letter sent and, if it was still ours, queue the letter that follows it (a
         summary's picture) to the same person and chat, due now and claimed by us: one
@@ -486,41 +452,23 @@ class OutboxSender:
         ours any more."""
         if not await store.outbox.mark_sent(letter.id, self.worker, now, ref):
             return False
-        then = followed_by(letter.row.payload)
-        if then is None:
-            return True
-        kind, payload = then
-        row = letter.row
-        follow_up = await store.outbox.add_claimed(
-            Outbox(
-                dedupe_key=follow_up_key(row.dedupe_key),
-                person_id=row.person_id,
-                account_id=row.account_id,
-                student_id=row.student_id,
-                school_id=row.school_id,
-                kind=kind,
-                payload=payload,
-                not_before=now,
-                claimed_by=self.worker,
-                claimed_until=letter.until,
-            )
-        )
+        follow_up = await queue_follow_up(store, letter.row, self.worker, now, letter.until)
         return follow_up or True
 
-    def _next_in_chat(self, letter: _Claimed, row: Outbox) -> None:
+    def _next_in_chat(self, letter: Claimed, row: Outbox) -> None:
         """A follow-up queued as `letter` was sent: its chat's next letter (the chat's worker
         is on `letter`), so a summary's picture comes right after it."""
-        follow_up = _Claimed(row, letter.account, letter.until)
+        follow_up = Claimed(row, letter.account, letter.until)
         self._held[follow_up.id] = follow_up
         self._following.add(follow_up.id)
         self._chats[(letter.account.platform, letter.chat)].appendleft(follow_up.id)
 
-    async def _release(self, letter: _Claimed, report: DrainReport) -> None:
+    async def _release(self, letter: Claimed, report: DrainReport) -> None:
         report.released += 1
         await self._settle(lambda store: store.outbox.release(letter.id, self.worker))
 
     async def _retry_after_429(
-        self, letter: _Claimed, retry_after: float, report: DrainReport
+        self, letter: Claimed, retry_after: float, report: DrainReport
     ) -> None:
         # Not an attempt: the platform only asked us to slow down, so a storm of 429s delays
         # letters but never kills them.
@@ -534,7 +482,7 @@ class OutboxSender:
         )
 
     async def _retry_later(
-        self, letter: _Claimed, error: BaseException, report: DrainReport
+        self, letter: Claimed, error: BaseException, report: DrainReport
     ) -> None:
         attempts = letter.row.attempts + 1
         if attempts >= self._settings.max_attempts:
@@ -552,7 +500,7 @@ class OutboxSender:
 
     async def _give_up(
         self,
-        letter: _Claimed,
+        letter: Claimed,
         status: OutboxStatus,
         attempts: int,
         reason: str,
@@ -567,7 +515,7 @@ class OutboxSender:
             lambda store: store.outbox.give_up(letter.id, self.worker, status, attempts, reason)
         )
 
-    async def _give_up_blocked(self, letter: _Claimed, report: DrainReport) -> None:
+    async def _give_up_blocked(self, letter: Claimed, report: DrainReport) -> None:
         """The person blocked the bot: their account goes inactive, every letter queued to it
         fails, and the admins over them hear about it once."""
         account = letter.account
@@ -622,26 +570,6 @@ class OutboxSender:
             for wait in waits:
                 wait.cancel()
             self._poke.clear()
-
-
-async def _unless_stopped(waiting: Awaitable[None], stop: asyncio.Event | None) -> bool:
-    """Wait for `waiting` (a rate limit: after a 429 it may be long); False if `stop` came
-    first, so a stopping sender hands its letters back instead of sitting out the wait."""
-    if stop is None:
-        await waiting
-        return True
-    wait = asyncio.ensure_future(waiting)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait([wait, stopped], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-        finished = wait.done()
-        if not finished:
-            wait.cancel()
-    if finished:
-        wait.result()  # re-raise what the wait raised
-    return finished
 
 
 def _first_cause(error: BaseException) -> BaseException:

@@ -29,6 +29,7 @@ from bot.router import Router
 from storage.models import (
     Entry,
     EntryKind,
+    Goal,
     Membership,
     Person,
     Role,
@@ -193,16 +194,17 @@ async def _save(ctx: Context, student: Student, draft: Draft, link: StudentLink)
         await notifications.tell_team(ctx, entry, student, team)
     replies = [Reply(line).with_buttons(*buttons)]
     if unknown:
-        listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
-        replies.append(
-            ctx.say(
-                "entry.unknown_tags",
-                tags=", ".join(f"#{t}" for t in unknown),
-                student=student.name,
-                goals=listed,
-            )
-        )
+        replies.append(_unknown_tags(ctx, unknown, goals, student))
     return replies
+
+
+def _unknown_tags(
+    ctx: Context, unknown: Sequence[str], goals: Sequence[Goal], student: Student
+) -> Reply:
+    """The tags that name no goal of the student (the note is kept), beside those that do."""
+    listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
+    tags = ", ".join(f"#{tag}" for tag in unknown)
+    return ctx.say("entry.unknown_tags", tags=tags, student=student.name, goals=listed)
 
 
 _CLASSIFY = (EntryKind.WIN, EntryKind.CONCERN, EntryKind.NOTE)
