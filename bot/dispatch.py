@@ -8,7 +8,6 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from bot import buttons
@@ -102,7 +101,7 @@ class Dispatcher:
 
     async def _dispatch_once_more_if_lost(self, event: Event, draws: bool = False) -> list[Reply]:
         """The event's replies; handled a second time if the database dropped the connection."""
-        turn: AbstractAsyncContextManager[Any] = (
+        turn: contextlib.AbstractAsyncContextManager[Any] = (
             self._drawing_turn if draws else contextlib.nullcontext()
         )
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from storage.locks import chat_key, take_turn
+from storage.locks import chat_key
 from storage.stores._sql import SEEN, SEEN_IN_TURN, Queries
 
 
@@ -19,16 +19,13 @@ class EventStore(Queries):
         )
         return bool(result.rowcount)
 
-    async def take_turn(self, platform: str, workspace: str, chat: str) -> None:
-        """Wait for the chat's turn and hold it until this transaction ends: replicas handle
-        one chat's events one at a time, in the order they came (PostgreSQL; SQLite has one
-        process, whose adapters keep the order: `adapters/kit.py`, ChatTurns)."""
-        await take_turn(self.session, chat_key(platform, workspace, chat))
-
     async def mark_seen_in_turn(
         self, platform: str, workspace: str, chat: str, event_id: str, now: datetime
     ) -> bool:
-        """`take_turn`, then `mark_seen`: on PostgreSQL in one statement (one round trip)."""
+        """Wait for the chat's turn and hold it until this transaction ends, then `mark_seen`:
+        replicas handle one chat's events one at a time, in the order they came. On PostgreSQL
+        one statement (one round trip); SQLite has one process, whose adapters keep the order
+        (`adapters/kit.py`, ChatTurns)."""
         if self.session.get_bind().dialect.name != "postgresql":
             return await self.mark_seen(platform, event_id, now)
         params = {
