@@ -302,6 +302,8 @@ class DrawingPool:
         return executor
 
     async def _ready(self) -> Executor:
+        if self._executor is None and self._starting is None:
+            self.warm()  # never on the event loop: every note would wait for the fork server
         starting = self._starting
         if starting is not None:
             started: Executor | None = None

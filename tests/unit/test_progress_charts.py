@@ -6,6 +6,8 @@ import asyncio
 import io
 import stat
 import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,20 @@ async def test_a_burst_of_progress_draws_a_few_at_a_time_and_notes_go_past_it(
     assert note.text == en("entry.logged_win", student="Sam Rivera")
     assert drawings.most_at_once == DRAWERS  # the rest waited, before their transaction
     assert all(said.replies[0].attachment is not None for said in answered)
+
+
+async def test_the_first_drawing_starts_the_pool_off_the_event_loop() -> None:
+    # Starting the processes takes the fork server's start and matplotlib's import: a second or
+    # two in which no note would be answered, were it on the loop's thread.
+    started_in: list[int] = []
+
+    def make(workers: int) -> ThreadPoolExecutor:
+        started_in.append(threading.get_ident())
+        return ThreadPoolExecutor(workers)
+
+    pool = charts.DrawingPool(make=make)
+    answer = await pool.run(len, "abc")
+    pool.close()
+
+    assert answer == 3
+    assert started_in and threading.get_ident() not in started_in
