@@ -3,38 +3,21 @@ another) is masked from the next read on: no request ever holds it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlmodel import select
 
-from adapters.bootstrap import build_router
-from adapters.translation_libre import LibreTranslate
 from bot import roster
-from bot.config import Settings
-from bot.demo import seed_demo
-from bot.dispatch import Dispatcher
-from bot.translation import NoteTranslator
-from bot.translation_config import TranslationConfig
 from storage.db import Database
 from storage.models import School
 from storage.stores import Store
 from tests.adapters.fake_translation import FakeTranslation
-from tests.conftest import DemoSchool, FakeClock
+from tests.conftest import DemoSchool
 from tests.unit.conftest import invite_code
 
 
 @pytest.fixture
-async def school(
-    db: Database, clock: FakeClock, settings: Settings, libre: FakeTranslation
-) -> AsyncIterator[DemoSchool]:
-    async with db.session() as session:
-        await seed_demo(Store(session))
-    config = TranslationConfig("libretranslate", libre.url, timeout_seconds=1)
-    provider = LibreTranslate(config)
-    notes = NoteTranslator(provider, config, clock, ("en", "es"))
-    yield DemoSchool(Dispatcher(db, settings, clock, build_router(), notes), db, clock)
-    await provider.close()
+def school(translating_school: DemoSchool) -> DemoSchool:
+    return translating_school
 
 
 async def read_once(school: DemoSchool) -> None:

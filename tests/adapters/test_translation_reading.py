@@ -3,8 +3,6 @@ LibreTranslate adapter against a fake server that checks every request against t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlmodel import select
 
@@ -27,16 +25,13 @@ NAMES = ("sam", "rivera", "ortiz", "dana", "luis", "maya", "lee", "chen")
 
 
 @pytest.fixture
-async def school(
-    db: Database, clock: FakeClock, settings: Settings, libre: FakeTranslation
-) -> AsyncIterator[DemoSchool]:
-    async with db.session() as session:
-        await seed_demo(Store(session))
-    config = TranslationConfig("libretranslate", libre.url, timeout_seconds=0.3)
-    provider = LibreTranslate(config)
-    notes = NoteTranslator(provider, config, clock, ("en", "es"))
-    yield DemoSchool(Dispatcher(db, settings, clock, build_router(), notes), db, clock)
-    await provider.close()
+def translation_timeout() -> float:
+    return 0.3
+
+
+@pytest.fixture
+def school(translating_school: DemoSchool) -> DemoSchool:
+    return translating_school
 
 
 @pytest.fixture

@@ -7,51 +7,27 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from adapters.bootstrap import build_router
-from adapters.translation_libre import LibreTranslate
-from bot.config import Settings
-from bot.demo import seed_demo
-from bot.dispatch import Dispatcher
-from bot.translation import NoteTranslator
-from bot.translation_config import TranslationConfig
-from storage.db import Database
 from storage.models import AccessLog, Translation
-from storage.stores import Store
 from tests.adapters.fake_translation import FakeTranslation
-from tests.conftest import DemoSchool, FakeClock
-from tests.unit.test_export_and_forget import Cli
+from tests.conftest import DemoSchool
+from tests.unit.conftest import Cli, cli_for
 
 SPANISH = "Sam leyó una página entera en voz alta"
 
 
 @pytest.fixture
-async def school(
-    db: Database, clock: FakeClock, settings: Settings, libre: FakeTranslation
-) -> AsyncIterator[DemoSchool]:
-    async with db.session() as session:
-        await seed_demo(Store(session))
-    config = TranslationConfig("libretranslate", libre.url, timeout_seconds=1)
-    provider = LibreTranslate(config)
-    notes = NoteTranslator(provider, config, clock, ("en", "es"))
-    yield DemoSchool(Dispatcher(db, settings, clock, build_router(), notes), db, clock)
-    await provider.close()
+def school(translating_school: DemoSchool) -> DemoSchool:
+    return translating_school
 
 
 @pytest.fixture
 def cli(school: DemoSchool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    for name in list(os.environ):
-        if name.startswith("TANDEM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TANDEM_DATABASE_URL", school.db.url)
-    return Cli(tmp_path)
+    return cli_for(school.db.url, tmp_path, monkeypatch)
 
 
 async def test_the_spanish_reading_father_sees_the_translation_beside_the_original(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -24,6 +27,7 @@ from storage.models import AccessLog, Account, Entry, Goal, Outbox, Person, Scho
 from storage.stores import Store
 from tests.conftest import DemoSchool, FakeClock, Said
 from tests.outbox_fakes import FakePlatform, Household, VirtualTime
+from tests.unit.test_cli import Run, tandem, tandem_process
 
 Row = TypeVar("Row")
 
@@ -218,3 +222,31 @@ def platform(clock: FakeClock, time: VirtualTime) -> FakePlatform:
 async def home(db: Database, clock: FakeClock, time: VirtualTime) -> Household:
     time.watch(db)
     return await Household(db, clock).setup()
+
+
+class Cli:
+    """`tandem` against the demo school's database, run off the event loop as a shell would."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def __call__(self, *args: str) -> Run:
+        return await asyncio.to_thread(tandem, *args)
+
+    async def process(self, *args: str) -> Run:
+        return await asyncio.to_thread(tandem_process, *args, cwd=self.folder)
+
+
+def cli_for(database_url: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """`tandem` in `folder`, on that database and nothing else of the environment's."""
+    for name in list(os.environ):
+        if name.startswith("TANDEM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("TANDEM_DATABASE_URL", database_url)
+    return Cli(folder)
+
+
+@pytest.fixture
+def cli(school: DemoSchool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return cli_for(school.db.url, tmp_path, monkeypatch)

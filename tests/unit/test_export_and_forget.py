@@ -7,7 +7,6 @@ import asyncio
 import csv
 import io
 import json
-import os
 import stat
 import subprocess
 from pathlib import Path
@@ -35,31 +34,8 @@ from storage.models import (
     Via,
 )
 from tests.conftest import DemoSchool
-from tests.unit.conftest import Mail, Record, en, invite_code
-from tests.unit.test_cli import Run, tandem, tandem_process
-
-
-class Cli:
-    """`tandem` against the demo school's database, run off the event loop as a shell would."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    async def __call__(self, *args: str) -> Run:
-        return await asyncio.to_thread(tandem, *args)
-
-    async def process(self, *args: str) -> Run:
-        return await asyncio.to_thread(tandem_process, *args, cwd=self.folder)
-
-
-@pytest.fixture
-def cli(school: DemoSchool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    for name in list(os.environ):
-        if name.startswith("TANDEM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TANDEM_DATABASE_URL", school.db.url)
-    return Cli(tmp_path)
+from tests.unit.conftest import Cli, Mail, Record, en, invite_code
+from tests.unit.test_cli import tandem_process
 
 
 async def busy_week(school: DemoSchool, mail: Mail) -> None:

@@ -5,27 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from pathlib import Path
-
-import pytest
 
 from storage.models import Measure
 from tests.conftest import DemoSchool
-from tests.unit.conftest import Mail, Record
-from tests.unit.test_export_and_forget import Cli
-
-
-@pytest.fixture
-def cli(school: DemoSchool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """`tandem` against the demo school's database."""
-    for name in list(os.environ):
-        if name.startswith("TANDEM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TANDEM_DATABASE_URL", school.db.url)
-    return Cli(tmp_path)
-
+from tests.unit.conftest import Cli, Mail, Record
 
 READING = "/goal Sam reading: Reads a short passage aloud | target 80% | baseline 40%"
 

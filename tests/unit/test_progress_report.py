@@ -4,33 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import re
 import stat
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
 from storage.models import Entry, Measure, Read
 from tests.conftest import DemoSchool
-from tests.unit.conftest import Record, en
-from tests.unit.test_export_and_forget import Cli
+from tests.unit.conftest import Cli, Record, en
 
 READING = "/goal Sam reading: Reads a short passage aloud | target 80% | baseline 40%"
-
-
-@pytest.fixture
-def cli(school: DemoSchool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    """`tandem` against the demo school's database, in a folder of its own."""
-    for name in list(os.environ):
-        if name.startswith("TANDEM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TANDEM_DATABASE_URL", school.db.url)
-    return Cli(tmp_path)
 
 
 async def measured_term(school: DemoSchool) -> None:
