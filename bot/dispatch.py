@@ -99,7 +99,7 @@ class Dispatcher:
         command = split_command(event.text.lstrip())
         return command is not None and command[0] in self.routes.drawing_commands
 
-    async def _dispatch_once_more_if_lost(self, event: Event, draws: bool = False) -> list[Reply]:
+    async def _dispatch_once_more_if_lost(self, event: Event, draws: bool) -> list[Reply]:
         """The event's replies; handled a second time if the database dropped the connection."""
         turn: contextlib.AbstractAsyncContextManager[Any] = (
             self._drawing_turn if draws else contextlib.nullcontext()
