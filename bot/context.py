@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -37,6 +39,14 @@ class Context:
     via: Via = Via.CHAT
     # Other people's words in the sender's language; None: shown as written.
     notes: NoteTranslator | None = None
+    # A store of its own, for the long reads done after the event's transaction (a chart's
+    # measures, a report's notes), which then never hold the writers' turn; None: `store`.
+    reads_after: Callable[[], AbstractAsyncContextManager[Store]] | None = None
+
+    def reading_after(self) -> AbstractAsyncContextManager[Store]:
+        """Where a reply finished after the transaction (`Reply.finish`) reads: a short read
+        transaction of its own in chat; the one open transaction at the CLI."""
+        return self.reads_after() if self.reads_after is not None else _same(self.store)
 
     def say(self, key: str, **values: object) -> Reply:
         """A reply to the sender from the catalog, in their language."""
@@ -52,3 +62,8 @@ class Context:
     def my_id(self) -> int:
         assert self.me.id is not None
         return self.me.id
+
+
+@asynccontextmanager
+async def _same(store: Store) -> AsyncIterator[Store]:
+    yield store

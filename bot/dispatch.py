@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bot import buttons
@@ -193,8 +193,16 @@ class Dispatcher:
             person=person,
             account=account if person else None,
             notes=self.notes,
+            reads_after=self._reads_after,
         )
         return context, found is not None and found.awaits_follow_up
+
+    @contextlib.asynccontextmanager
+    async def _reads_after(self) -> AsyncIterator[Store]:
+        """A read transaction of its own, for a reply finished after the event's: on SQLite
+        it reads beside the writers (WAL), so a chart's measures never hold up a note."""
+        async with self.db.session() as session:
+            yield Store(session)
 
     def _held_back(self, event: Event, ctx: Context) -> list[Reply] | None:
         """None if the event is handled; else what its sender hears instead: one "slow down"

@@ -1,4 +1,9 @@
-"""/progress NAME [tag]: a chart per measured goal, with its numbers in words."""
+"""/progress NAME [tag]: a chart per measured goal, with its numbers in words.
+
+The event's transaction only checks who asks, logs the access and picks the goals; each goal's
+measures are read after it, in a read transaction of its own (`Context.reading_after`), and
+drawn there: a burst of /progress never holds the writers' turn for longer than a note does.
+"""
 
 from __future__ import annotations
 
@@ -28,16 +33,11 @@ async def show_progress(msg: IncomingMessage, ctx: Context, args: str) -> list[R
             listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
             return [ctx.say("progress.unknown_goal", tag=tag, student=student.name, goals=listed)]
         goals = chosen
-    replies: list[Reply] = []
-    for goal in goals:
-        assert goal.id is not None
-        series = await ctx.store.progress.series(goal.id)
-        if series:
-            replies.append(await _chart_reply(ctx, goal, series))
-    if not replies:
+    measured = await ctx.store.progress.measured([goal.id for goal in goals if goal.id])
+    if not measured:
         where = f"#{tag}" if tag else student.name
         return [ctx.say("progress.nothing", what=where, student=student.name)]
-    return replies
+    return [_chart_reply(ctx, goal, student.name) for goal in goals if goal.id in measured]
 
 
 async def _name_and_tag(ctx: Context, args: str) -> tuple[str, str | None]:
@@ -59,15 +59,21 @@ def goal_in_words(ctx: Context, goal: Goal, series: Sequence[Measure]) -> str:
     return goal_series_words(ctx.t, goal, series)
 
 
-async def _chart_reply(ctx: Context, goal: Goal, series: Sequence[Measure]) -> Reply:
-    words = goal_in_words(ctx, goal, series)
-    data = chart_data(ctx.t, goal, series)
+def _chart_reply(ctx: Context, goal: Goal, student: str) -> Reply:
+    """The goal's chart and words, read and drawn after the transaction (`Reply.finish`)."""
+    assert goal.id is not None
+    goal_id = goal.id
 
-    async def drawn() -> Reply:  # after the transaction: see Reply.finish
-        png = await charts.draw(data)
+    async def drawn() -> Reply:
+        async with ctx.reading_after() as store:
+            series = await store.progress.series(goal_id)
+        if not series:  # its notes undone since the transaction
+            return ctx.say("progress.nothing", what=f"#{goal.tag}", student=student)
+        words = goal_in_words(ctx, goal, series)
+        png = await charts.draw(chart_data(ctx.t, goal, series))
         return Reply(words, attachment=Attachment(png, f"{goal.tag}.png", words))
 
-    return Reply(words, finish=drawn)
+    return Reply("", finish=drawn)
 
 
 def register(router: Router) -> None:

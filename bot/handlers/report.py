@@ -46,10 +46,13 @@ async def send_report(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
         return [not_found(ctx, found, name)]
     school = await ctx.store.students.school(found.student.school_id)
     assert school is not None
-    made = await progress_report.gather(ctx.store, school, found.student, start, end, today)
-    student, t = found.student.name, ctx.t
+    who, student, t = found.student, found.student.name, ctx.t
 
-    async def laid_out() -> Reply:  # after the transaction: see Reply.finish
+    async def laid_out() -> Reply:
+        # After the transaction (Reply.finish), in a read transaction of its own: a year of
+        # notes is read beside the writers, not in their turn.
+        async with ctx.reading_after() as store:
+            made = await progress_report.gather(store, school, who, start, end, today)
         blocks = await progress_report.compose(made, t)
         pdf: Pdf = await charts.off_loop(
             partial(render_pdf, title=blocks[0].heading, language=t.language), blocks

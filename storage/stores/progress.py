@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, exists, func
 from sqlmodel import col, select
 
 from storage.models import Goal, Measure, Setting
@@ -38,6 +38,15 @@ class ProgressStore(Queries):
     async def count_on_goal(self, goal_id: int) -> int:
         statement = select(func.count()).select_from(Measure).where(Measure.goal_id == goal_id)
         return int((await self.session.exec(statement)).one())
+
+    async def measured(self, goal_ids: Sequence[int]) -> set[int]:
+        """Which of these goals have a measure (each found by its first index entry)."""
+        if not goal_ids:
+            return set()
+        statement = select(Goal.id).where(
+            col(Goal.id).in_(goal_ids), exists().where(col(Measure.goal_id) == Goal.id)
+        )
+        return {goal_id for goal_id in (await self.session.exec(statement)).all() if goal_id}
 
     async def standings(self, student_id: int) -> dict[int, GoalStanding]:
         """Per goal of the student: its latest measure and how many came from school and home."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -127,6 +127,21 @@ SCHOOL_ZONE = ZoneInfo("America/Chicago")
 def chicago(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     """A wall-clock moment at the demo school, as an aware datetime."""
     return datetime(year, month, day, hour, minute, tzinfo=SCHOOL_ZONE)
+
+
+class HeldReads:
+    """A store's method, held once called until released: stands for a long read."""
+
+    def __init__(self, read: Callable[..., Awaitable[Any]]) -> None:
+        self.reading = asyncio.Event()
+        self.release = asyncio.Event()
+
+        async def held(store: Any, *args: Any) -> Any:
+            self.reading.set()
+            await self.release.wait()
+            return await read(store, *args)
+
+        self.method = held
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from adapters.console import ConsoleChat
 from bot import charts
 from bot.charts import DRAWERS, ChartData
 from bot.events import Reply
+from storage.stores.progress import ProgressStore
 from tests.conftest import DemoSchool
-from tests.unit.conftest import Record, en
+from tests.unit.conftest import HeldReads, Record, en
 
 READING = "/goal Sam reading: Reads a short passage aloud | target 80% | baseline 40%"
 
@@ -176,6 +177,42 @@ async def test_a_burst_of_progress_draws_a_few_at_a_time_and_notes_go_past_it(
     assert note.text == en("entry.logged_win", student="Sam Rivera")
     assert drawings.most_at_once == DRAWERS  # the rest waited, before their transaction
     assert all(said.replies[0].attachment is not None for said in answered)
+
+
+async def test_notes_go_past_a_progress_whose_measures_are_being_read(
+    school: DemoSchool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await measured(school)
+    held = HeldReads(ProgressStore.series)
+    monkeypatch.setattr(ProgressStore, "series", held.method)
+
+    asked = asyncio.create_task(school.say(school.parent, "/progress Sam"))
+    await asyncio.wait_for(held.reading.wait(), timeout=10)
+    # The chart's measures are read after the event's transaction: the writers go on.
+    note = await asyncio.wait_for(school.say(school.teacher, "+ Sam read aloud"), timeout=10)
+    held.release.set()
+    [chart] = (await asyncio.wait_for(asked, timeout=10)).replies
+
+    assert note.text == en("entry.logged_win", student="Sam Rivera")
+    assert chart.attachment is not None and chart.text.startswith("#reading")
+
+
+async def test_a_progress_whose_notes_were_undone_meanwhile_says_nothing_is_measured(
+    school: DemoSchool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await school.say(school.teacher, READING)
+    await school.say(school.teacher, "+ Sam read 6/10 #reading")
+    held = HeldReads(ProgressStore.series)
+    monkeypatch.setattr(ProgressStore, "series", held.method)
+
+    asked = asyncio.create_task(school.say(school.teacher, "/progress Sam"))
+    await asyncio.wait_for(held.reading.wait(), timeout=10)
+    await asyncio.wait_for(school.say(school.teacher, "/undo"), timeout=10)
+    held.release.set()
+    said = await asyncio.wait_for(asked, timeout=10)
+
+    assert said.text == en("progress.nothing", what="#reading", student="Sam Rivera")
+    assert said.replies[0].attachment is None
 
 
 async def test_the_first_drawing_starts_the_pool_off_the_event_loop() -> None:

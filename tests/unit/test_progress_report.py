@@ -9,12 +9,14 @@ import stat
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 from sqlmodel import select
 
 from storage.models import Entry, Measure, Read
+from storage.stores.records import RecordStore
 from tests.conftest import DemoSchool
-from tests.unit.conftest import Cli, Record, en
+from tests.unit.conftest import Cli, HeldReads, Record, en
 
 READING = "/goal Sam reading: Reads a short passage aloud | target 80% | baseline 40%"
 
@@ -190,3 +192,21 @@ async def test_the_record_tells_the_family_who_made_a_report(school: DemoSchool)
 
     assert "made a progress report" in record.text
     assert "looked at the progress charts" in record.text
+
+
+async def test_notes_go_past_a_report_being_gathered(
+    school: DemoSchool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await measured_term(school)
+    held = HeldReads(RecordStore.entries)
+    monkeypatch.setattr(RecordStore, "entries", held.method)
+
+    asked = asyncio.create_task(school.say(school.parent, "/report Sam"))
+    await asyncio.wait_for(held.reading.wait(), timeout=10)
+    # A year of notes is read after the event's transaction: the writers go on.
+    note = await asyncio.wait_for(school.say(school.teacher, "+ Sam read aloud"), timeout=10)
+    held.release.set()
+    [report] = (await asyncio.wait_for(asked, timeout=10)).replies
+
+    assert note.text == en("entry.logged_win", student="Sam Rivera")
+    assert report.attachment is not None and report.attachment.data.startswith(b"%PDF")
