@@ -25,19 +25,20 @@ async def show_progress(msg: IncomingMessage, ctx: Context, args: str) -> list[R
     found = await access.find_student(ctx, name, Action.GOALS, Viewed(Read.PROGRESS))
     if found.student is None or found.student.id is None:
         return [not_found(ctx, found, name)]
-    student = found.student
-    goals = await ctx.store.entries.goals(found.student.id)
+    student, student_id = found.student, found.student.id
+    goals = await ctx.store.entries.goals(student_id)
     if tag is not None:
         chosen = [goal for goal in goals if goal.tag == tag]
         if not chosen:
             listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
             return [ctx.say("progress.unknown_goal", tag=tag, student=student.name, goals=listed)]
         goals = chosen
-    measured = await ctx.store.progress.measured([goal.id for goal in goals if goal.id])
-    if not measured:
+    measured = await ctx.store.progress.measured(student_id)
+    charted = [_chart_reply(ctx, goal, student.name) for goal in goals if goal.id in measured]
+    if not charted:
         where = f"#{tag}" if tag else student.name
         return [ctx.say("progress.nothing", what=where, student=student.name)]
-    return [_chart_reply(ctx, goal, student.name) for goal in goals if goal.id in measured]
+    return charted
 
 
 async def _name_and_tag(ctx: Context, args: str) -> tuple[str, str | None]:

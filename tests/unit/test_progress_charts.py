@@ -75,6 +75,16 @@ async def test_a_goal_with_no_measures_says_nothing_is_measured_yet(school: Demo
     assert said.replies[0].attachment is None
 
 
+async def test_a_goal_not_measured_yet_beside_a_measured_one_says_so(school: DemoSchool) -> None:
+    await measured(school)
+    await school.say(school.teacher, "/goal Sam calm: breathes | measure count")
+
+    said = await school.say(school.teacher, "/progress Sam calm")
+
+    assert said.text == en("progress.nothing", what="#calm", student="Sam Rivera")
+    assert said.replies[0].attachment is None
+
+
 async def test_an_unknown_goal_lists_the_students_goals(school: DemoSchool) -> None:
     said = await school.say(school.teacher, "/progress Sam #math")
 
