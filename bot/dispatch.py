@@ -120,7 +120,7 @@ class Dispatcher:
         if queued and self.after_event is not None:
             self.after_event()
         # The transaction is over: charts and reports are drawn now, holding no lock.
-        return [await reply.finished() for reply in replies]
+        return [made for reply in replies for made in await reply.finished()]
 
     async def too_fast(self, event: Event, kept: int) -> list[Reply]:
         """The one answer to a burst from a chat faster than its adapter keeps up with, of

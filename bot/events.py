@@ -102,16 +102,19 @@ class Reply:
     buttons: tuple[Button, ...] = field(default=())
     replaces: bool = False
     attachment: Attachment | None = None
-    # Made once the event's transaction has committed (a chart, a PDF): drawing must hold no
-    # database lock, or a burst of /progress would hold up every note behind it.
-    finish: Callable[[], Awaitable[Reply]] | None = field(default=None, compare=False, repr=False)
+    # The replies made in its place once the event's transaction has committed (charts, a
+    # PDF): reading what they show and drawing it must hold no database lock, or a burst of
+    # /progress would hold up every note behind it.
+    finish: Callable[[], Awaitable[list[Reply]]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def with_buttons(self, *buttons: Button | None) -> Reply:
         return replace(self, buttons=self.buttons + tuple(b for b in buttons if b is not None))
 
-    async def finished(self) -> Reply:
-        """The reply as it is sent: made now if it waited for the transaction."""
-        return await self.finish() if self.finish is not None else self
+    async def finished(self) -> list[Reply]:
+        """The replies as they are sent: made now if they waited for the transaction."""
+        return await self.finish() if self.finish is not None else [self]
 
     def replacing(self) -> Reply:
         """The same reply, shown in place of the message whose button was pressed."""

@@ -1,8 +1,8 @@
 """/progress NAME [tag]: a chart per measured goal, with its numbers in words.
 
-The event's transaction only checks who asks, logs the access and picks the goals; each goal's
-measures are read after it, in a read transaction of its own (`Context.reading_after`), and
-drawn there: a burst of /progress never holds the writers' turn for longer than a note does.
+The event's transaction only checks who asks and logs the access; the goals and their measures
+are read after it, in a read transaction of its own (`Context.reading_after`), and drawn then:
+a burst of /progress holds the writers' turn for less than a note does.
 """
 
 from __future__ import annotations
@@ -25,20 +25,24 @@ async def show_progress(msg: IncomingMessage, ctx: Context, args: str) -> list[R
     found = await access.find_student(ctx, name, Action.GOALS, Viewed(Read.PROGRESS))
     if found.student is None or found.student.id is None:
         return [not_found(ctx, found, name)]
-    student, student_id = found.student, found.student.id
-    goals = await ctx.store.entries.goals(student_id)
-    if tag is not None:
-        chosen = [goal for goal in goals if goal.tag == tag]
-        if not chosen:
-            listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
-            return [ctx.say("progress.unknown_goal", tag=tag, student=student.name, goals=listed)]
-        goals = chosen
-    measured = await ctx.store.progress.measured(student_id)
-    charted = [_chart_reply(ctx, goal, student.name) for goal in goals if goal.id in measured]
-    if not charted:
-        where = f"#{tag}" if tag else student.name
-        return [ctx.say("progress.nothing", what=where, student=student.name)]
-    return charted
+    student, student_id = found.student.name, found.student.id
+
+    async def charted() -> list[Reply]:  # after the transaction: see Reply.finish
+        async with ctx.reading_after() as store:
+            goals = await store.entries.goals(student_id)
+            chosen = [goal for goal in goals if tag is None or goal.tag == tag]
+            if not chosen:
+                listed = ", ".join(f"#{goal.tag}" for goal in goals) or ctx.t("goals.none_short")
+                return [ctx.say("progress.unknown_goal", tag=tag, student=student, goals=listed)]
+            read = [(goal, await store.progress.series(goal.id or 0)) for goal in chosen]
+        series = [(goal, measures) for goal, measures in read if measures]
+        if not series:
+            return [
+                ctx.say("progress.nothing", what=f"#{tag}" if tag else student, student=student)
+            ]
+        return [await _chart_reply(ctx, goal, measures) for goal, measures in series]
+
+    return [Reply("", finish=charted)]
 
 
 async def _name_and_tag(ctx: Context, args: str) -> tuple[str, str | None]:
@@ -60,21 +64,10 @@ def goal_in_words(ctx: Context, goal: Goal, series: Sequence[Measure]) -> str:
     return goal_series_words(ctx.t, goal, series)
 
 
-def _chart_reply(ctx: Context, goal: Goal, student: str) -> Reply:
-    """The goal's chart and words, read and drawn after the transaction (`Reply.finish`)."""
-    assert goal.id is not None
-    goal_id = goal.id
-
-    async def drawn() -> Reply:
-        async with ctx.reading_after() as store:
-            series = await store.progress.series(goal_id)
-        if not series:  # its notes undone since the transaction
-            return ctx.say("progress.nothing", what=f"#{goal.tag}", student=student)
-        words = goal_in_words(ctx, goal, series)
-        png = await charts.draw(chart_data(ctx.t, goal, series))
-        return Reply(words, attachment=Attachment(png, f"{goal.tag}.png", words))
-
-    return Reply("", finish=drawn)
+async def _chart_reply(ctx: Context, goal: Goal, series: Sequence[Measure]) -> Reply:
+    words = goal_in_words(ctx, goal, series)
+    png = await charts.draw(chart_data(ctx.t, goal, series))
+    return Reply(words, attachment=Attachment(png, f"{goal.tag}.png", words))
 
 
 def register(router: Router) -> None:

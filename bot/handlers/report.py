@@ -48,7 +48,7 @@ async def send_report(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
     assert school is not None
     who, student, t = found.student, found.student.name, ctx.t
 
-    async def laid_out() -> Reply:
+    async def laid_out() -> list[Reply]:
         # After the transaction (Reply.finish), in a read transaction of its own: a year of
         # notes is read beside the writers, not in their turn.
         async with ctx.reading_after() as store:
@@ -61,7 +61,7 @@ async def send_report(msg: IncomingMessage, ctx: Context, args: str) -> list[Rep
             "report.sent", student=student, start=t.day(start), end=t.day(end), count=pdf.pages
         )
         filename = f"progress-{student.replace(' ', '-')}-{end}.pdf"
-        return Reply(words, attachment=Attachment(pdf.data, filename, words, "application/pdf"))
+        return [Reply(words, attachment=Attachment(pdf.data, filename, words, "application/pdf"))]
 
     return [Reply("", finish=laid_out)]
 

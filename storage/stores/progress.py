@@ -6,17 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, exists, func
+from sqlalchemy import delete, func
 from sqlmodel import col, select
 
 from storage.models import Goal, Measure, Setting
 from storage.stores._sql import Queries
-
-MEASURED = select(Goal.id).where(
-    col(Goal.student_id) == bindparam("student_id"),
-    col(Goal.active).is_(True),
-    exists().where(col(Measure.goal_id) == Goal.id),
-)
 
 
 @dataclass(frozen=True)
@@ -44,11 +38,6 @@ class ProgressStore(Queries):
     async def count_on_goal(self, goal_id: int) -> int:
         statement = select(func.count()).select_from(Measure).where(Measure.goal_id == goal_id)
         return int((await self.session.exec(statement)).one())
-
-    async def measured(self, student_id: int) -> set[int]:
-        """The student's goals that have a measure (each found by its first index entry)."""
-        found = await self.session.exec(MEASURED, params={"student_id": student_id})
-        return {goal_id for goal_id in found.all() if goal_id is not None}
 
     async def standings(self, student_id: int) -> dict[int, GoalStanding]:
         """Per goal of the student: its latest measure and how many came from school and home."""

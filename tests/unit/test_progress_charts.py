@@ -16,6 +16,7 @@ from adapters.console import ConsoleChat
 from bot import charts
 from bot.charts import DRAWERS, ChartData
 from bot.events import Reply
+from storage.stores.entries import EntryStore
 from storage.stores.progress import ProgressStore
 from tests.conftest import DemoSchool
 from tests.unit.conftest import HeldReads, Record, en
@@ -212,8 +213,8 @@ async def test_a_progress_whose_notes_were_undone_meanwhile_says_nothing_is_meas
 ) -> None:
     await school.say(school.teacher, READING)
     await school.say(school.teacher, "+ Sam read 6/10 #reading")
-    held = HeldReads(ProgressStore.series)
-    monkeypatch.setattr(ProgressStore, "series", held.method)
+    held = HeldReads(EntryStore.goals)
+    monkeypatch.setattr(EntryStore, "goals", held.method)
 
     asked = asyncio.create_task(school.say(school.teacher, "/progress Sam"))
     await asyncio.wait_for(held.reading.wait(), timeout=10)
@@ -221,7 +222,7 @@ async def test_a_progress_whose_notes_were_undone_meanwhile_says_nothing_is_meas
     held.release.set()
     said = await asyncio.wait_for(asked, timeout=10)
 
-    assert said.text == en("progress.nothing", what="#reading", student="Sam Rivera")
+    assert said.text == en("progress.nothing", what="Sam Rivera", student="Sam Rivera")
     assert said.replies[0].attachment is None
 
 
