@@ -32,6 +32,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
+from storage import pg_driver
 from storage.models import (
     Account,
     Admin,
@@ -76,6 +77,23 @@ class Queries:
             return session.connection().execute(statement, params)
 
         return await self.session.run_sync(run)
+
+    async def _write_on_driver(self, statement: Executable, params: dict[str, Any]) -> int:
+        """PostgreSQL: `_run_core` for a statement that answers no rows, straight on asyncpg
+        (storage/pg_driver.py); how many rows it wrote."""
+        self.session.info.pop(KNOWN_LINKS, None)
+        written = await pg_driver.execute(self.session, statement, params)
+        self.session.info.pop(KNOWN_LINKS, None)  # a flush before it may have brought them
+        return written
+
+    async def _returning_on_driver(
+        self, statement: Executable, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """`_write_on_driver` for a statement that answers rows (RETURNING): those rows."""
+        self.session.info.pop(KNOWN_LINKS, None)
+        rows = await pg_driver.fetch(self.session, statement, params)
+        self.session.info.pop(KNOWN_LINKS, None)
+        return rows
 
 
 # --- the statements every message runs, built once --------------------------------------------

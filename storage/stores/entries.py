@@ -72,7 +72,7 @@ class EntryStore(Queries):
             {"token": token, "action": action, "payload": payload}
             for token, (action, payload) in zip(tokens, meanings, strict=True)
         ]
-        entry_id = (await self._run_core(NEW_ENTRY_WITH_BUTTONS, values)).scalar_one()
+        ((entry_id,),) = await self._returning_on_driver(NEW_ENTRY_WITH_BUTTONS, values)
         return entry_id, tokens
 
     async def get(self, entry_id: int) -> Entry | None:

@@ -34,4 +34,4 @@ class EventStore(Queries):
             "event_id": event_id,
             "seen_at": now,
         }
-        return bool((await self._run_core(SEEN_IN_TURN, params)).rowcount)
+        return bool(await self._write_on_driver(SEEN_IN_TURN, params))

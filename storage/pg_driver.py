@@ -1,0 +1,165 @@
+"""The statements every incoming message runs, on PostgreSQL run straight on asyncpg.
+
+Why: through SQLAlchemy's async session each of them costs more Python than the round trip
+itself (a greenlet hop, an execution context, result wrapping, ORM loading): that is what made
+a note on PostgreSQL cost more than half of what it did before issue 18.
+
+What stays SQLAlchemy's: the statements are the constructs of storage/stores/_sql.py, compiled
+once for the engine's dialect, their parameters and results going through the column types'
+processors as SQLAlchemy's execution would; they run on the session's connection, inside its
+transaction (begun here as SQLAlchemy's asyncpg adapter would, and committed by the session);
+an error comes out as the DBAPIError SQLAlchemy would raise, a dropped connection invalidated
+(`storage.db.is_connection_lost`). What the session holds unflushed is flushed first.
+
+Parts of SQLAlchemy's asyncpg adapter used here are not public (its transaction, begun lazily
+at a connection's first statement, and its error handling); tests/integration covers them on
+PostgreSQL: the dedupe row rolled back with a failed event, a dropped connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state, manager_of_class
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.expression import Executable
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+Model = TypeVar("Model")
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement as asyncpg takes it: its SQL, and how to make its positional arguments
+    from named parameters (values the statement binds itself as defaults)."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    binds: tuple[Processor, ...]
+    results: tuple[Processor, ...]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = [params[name] if name in params else self.defaults[name] for name in self.names]
+        return [
+            value if process is None or value is None else process(value)
+            for value, process in zip(values, self.binds, strict=True)
+        ]
+
+
+_compiled: dict[tuple[int, str], _Compiled] = {}
+
+
+def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
+    found = _compiled.get((id(statement), dialect.name))
+    if found is not None:
+        return found
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    names = tuple(compiled.positiontup or ())
+    binds = tuple(
+        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    results = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in getattr(statement, "selected_columns", ())
+    )
+    # Values the statement binds itself; a parameter it needs and is not given is a KeyError.
+    defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+    made = _Compiled(compiled.string, names, defaults, binds, results)
+    # Keyed by id: the statements are module constants, alive as long as the process.
+    _compiled[(id(statement), dialect.name)] = made
+    return made
+
+
+async def _connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, with what the session holds unflushed written first."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    return await session.connection()
+
+
+async def fetch(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows `statement` answers, each value as SQLAlchemy would give it."""
+    compiled = _compile(statement, session.get_bind().dialect)
+    rows = await _run(await _connection(session), compiled, params, fetching=True)
+    results = compiled.results
+    if not any(results):
+        return [tuple(row) for row in rows]
+    return [
+        tuple(
+            value if process is None else process(value)
+            for value, process in zip(row, results, strict=True)
+        )
+        for row in rows
+    ]
+
+
+async def execute(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> int:
+    """Run a statement that answers no rows; how many rows it wrote."""
+    compiled = _compile(statement, session.get_bind().dialect)
+    status: str = await _run(await _connection(session), compiled, params, fetching=False)
+    # "INSERT 0 1", "UPDATE 3": the count comes last.
+    count = status.rsplit(" ", 1)[-1]
+    return int(count) if count.isdigit() else -1
+
+
+async def _run(
+    connection: AsyncConnection, compiled: _Compiled, params: Mapping[str, Any], *, fetching: bool
+) -> Any:
+    raw = await connection.get_raw_connection()
+    adapted: Any = raw.dbapi_connection  # SQLAlchemy's AsyncAdapt_asyncpg_connection
+    arguments = compiled.arguments(params)
+    try:
+        # As the adapter runs its own statements: one at a time, the transaction begun first.
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
+            driver = raw.driver_connection
+            assert driver is not None
+            if fetching:
+                return await driver.fetch(compiled.sql, *arguments)
+            return await driver.execute(compiled.sql, *arguments)
+    except Exception as error:
+        await connection.run_sync(_raise_as_sqlalchemy, error, compiled.sql, arguments)
+        raise  # not reached: _raise_as_sqlalchemy raises
+
+
+def _raise_as_sqlalchemy(
+    sync_connection: Any, error: Exception, sql: str, arguments: Sequence[Any]
+) -> None:
+    """Raise `error` as SQLAlchemy would have from the same statement: the adapter's error
+    wrapped in a DBAPIError, a connection it finds dropped invalidated with the pool's others
+    (on a greenlet, where SQLAlchemy closes connections)."""
+    try:
+        sync_connection.connection.dbapi_connection._handle_exception(error)
+    except Exception as translated:
+        sync_connection._handle_dbapi_exception(translated, sql, tuple(arguments), None, None)
+        raise
+    raise error
+
+
+def attach(session: AsyncSession, model: type[Model], values: Mapping[str, Any]) -> Model:
+    """The `model` row with these column values, in the session as if the ORM had loaded it
+    (changed later, it is UPDATEd); the session's own object if it has that row already.
+    Constructing the model instead would validate every field: many times the cost."""
+    mapper_key = identity_key(model, _primary_key(model, values))
+    known = session.identity_map.get(mapper_key)
+    if known is not None:
+        return known
+    entity: Model = manager_of_class(model).new_instance()
+    instance_state(entity).dict.update(values)
+    make_transient_to_detached(entity)
+    session.add(entity)
+    return entity
+
+
+def _primary_key(model: type[Any], values: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(values[column.name] for column in model.__table__.primary_key.columns)
