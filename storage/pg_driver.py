@@ -24,9 +24,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state, manager_of_class
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm import Mapper, class_mapper, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.expression import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -77,11 +76,24 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     return made
 
 
-async def _connection(session: AsyncSession) -> AsyncConnection:
-    """The session's connection, with what the session holds unflushed written first."""
-    if session.new or session.dirty or session.deleted:
+# Where a session keeps its transaction's connection as asyncpg's, once looked up.
+_DRIVER = "tandem.pg_driver"
+
+
+async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
+    """The session's connection and its pooled DBAPI connection, with what the session holds
+    unflushed written first. Looked up once per transaction: each look-up is a greenlet hop."""
+    sync_session = session.sync_session
+    if sync_session.new or sync_session.dirty or sync_session.deleted:
         await session.flush()
-    return await session.connection()
+    transaction = sync_session.get_transaction()
+    known = session.info.get(_DRIVER)
+    if known is not None and transaction is not None and known[0] is transaction:
+        return known[1], known[2]
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    session.info[_DRIVER] = (sync_session.get_transaction(), connection, raw)
+    return connection, raw
 
 
 async def fetch(
@@ -89,7 +101,7 @@ async def fetch(
 ) -> list[tuple[Any, ...]]:
     """The rows `statement` answers, each value as SQLAlchemy would give it."""
     compiled = _compile(statement, session.get_bind().dialect)
-    rows = await _run(await _connection(session), compiled, params, fetching=True)
+    rows = await _run(*await _connection(session), compiled, params, fetching=True)
     results = compiled.results
     if not any(results):
         return [tuple(row) for row in rows]
@@ -105,16 +117,20 @@ async def fetch(
 async def execute(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> int:
     """Run a statement that answers no rows; how many rows it wrote."""
     compiled = _compile(statement, session.get_bind().dialect)
-    status: str = await _run(await _connection(session), compiled, params, fetching=False)
+    status: str = await _run(*await _connection(session), compiled, params, fetching=False)
     # "INSERT 0 1", "UPDATE 3": the count comes last.
     count = status.rsplit(" ", 1)[-1]
     return int(count) if count.isdigit() else -1
 
 
 async def _run(
-    connection: AsyncConnection, compiled: _Compiled, params: Mapping[str, Any], *, fetching: bool
+    connection: AsyncConnection,
+    raw: Any,
+    compiled: _Compiled,
+    params: Mapping[str, Any],
+    *,
+    fetching: bool,
 ) -> Any:
-    raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection  # SQLAlchemy's AsyncAdapt_asyncpg_connection
     arguments = compiled.arguments(params)
     try:
@@ -150,16 +166,25 @@ def attach(session: AsyncSession, model: type[Model], values: Mapping[str, Any])
     """The `model` row with these column values, in the session as if the ORM had loaded it
     (changed later, it is UPDATEd); the session's own object if it has that row already.
     Constructing the model instead would validate every field: many times the cost."""
-    mapper_key = identity_key(model, _primary_key(model, values))
-    known = session.identity_map.get(mapper_key)
+    mapper, key_columns = _identity_of(model)
+    key = mapper.identity_key_from_primary_key(tuple(values[name] for name in key_columns))
+    known = session.identity_map.get(key)
     if known is not None:
-        return known
-    entity: Model = manager_of_class(model).new_instance()
+        return known  # type: ignore[no-any-return]
+    entity: Model = mapper.class_manager.new_instance()
     instance_state(entity).dict.update(values)
     make_transient_to_detached(entity)
-    session.add(entity)
+    session.sync_session.add(entity)
     return entity
 
 
-def _primary_key(model: type[Any], values: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(values[column.name] for column in model.__table__.primary_key.columns)
+_identities: dict[type[Any], tuple[Mapper[Any], tuple[str, ...]]] = {}
+
+
+def _identity_of(model: type[Any]) -> tuple[Mapper[Any], tuple[str, ...]]:
+    """A model's mapper and the names of its primary key's columns."""
+    found = _identities.get(model)
+    if found is None:
+        mapper = class_mapper(model)
+        found = _identities[model] = (mapper, tuple(str(c.name) for c in mapper.primary_key))
+    return found
