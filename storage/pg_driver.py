@@ -12,8 +12,10 @@ an error comes out as the DBAPIError SQLAlchemy would raise, a dropped connectio
 (`storage.db.is_connection_lost`). What the session holds unflushed is flushed first.
 
 Parts of SQLAlchemy's asyncpg adapter used here are not public (its transaction, begun lazily
-at a connection's first statement, and its error handling); tests/integration covers them on
-PostgreSQL: the dedupe row rolled back with a failed event, a dropped connection.
+at a connection's first statement, and its error handling); tests on PostgreSQL cover them:
+the dedupe row rolled back with a failed event (tests/unit/test_sender_links.py), a dropped
+connection (tests/integration/test_postgres_connections.py), one chat's events in order
+across replicas (tests/integration/test_replicas.py).
 """
 
 from __future__ import annotations
@@ -24,32 +26,38 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import Mapper, class_mapper, make_transient_to_detached
+from sqlalchemy.orm import Mapper, class_mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.expression import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import session_dialect
 
 Model = TypeVar("Model")
 Processor = Callable[[Any], Any] | None
 
 
+_REQUIRED: Any = object()  # a parameter with no value of its own: one must be given
+
+
 @dataclass(frozen=True)
 class _Compiled:
-    """A statement as asyncpg takes it: its SQL, and how to make its positional arguments
-    from named parameters (values the statement binds itself as defaults)."""
+    """A statement as asyncpg takes it: its SQL, and for each positional argument the named
+    parameter it comes from, with the value the statement binds itself (or _REQUIRED) and the
+    processor of its type."""
 
     sql: str
-    names: tuple[str, ...]
-    defaults: Mapping[str, Any]
-    binds: tuple[Processor, ...]
+    parameters: tuple[tuple[str, Any, Processor], ...]
     results: tuple[Processor, ...]
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
-        values = [params[name] if name in params else self.defaults[name] for name in self.names]
-        return [
-            value if process is None or value is None else process(value)
-            for value, process in zip(values, self.binds, strict=True)
-        ]
+        arguments = []
+        for name, default, process in self.parameters:
+            value = params.get(name, default)
+            if value is _REQUIRED:
+                raise KeyError(name)
+            arguments.append(value if process is None or value is None else process(value))
+        return arguments
 
 
 _compiled: dict[tuple[int, str], _Compiled] = {}
@@ -60,17 +68,19 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     if found is not None:
         return found
     compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-    names = tuple(compiled.positiontup or ())
-    binds = tuple(
-        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    parameters = tuple(
+        (
+            name,
+            _REQUIRED if bind.required else bind.value,
+            bind.type.dialect_impl(dialect).bind_processor(dialect),
+        )
+        for name, bind in ((name, compiled.binds[name]) for name in compiled.positiontup or ())
     )
     results = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None)
         for column in getattr(statement, "selected_columns", ())
     )
-    # Values the statement binds itself; a parameter it needs and is not given is a KeyError.
-    defaults = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
-    made = _Compiled(compiled.string, names, defaults, binds, results)
+    made = _Compiled(compiled.string, parameters, results)
     # Keyed by id: the statements are module constants, alive as long as the process.
     _compiled[(id(statement), dialect.name)] = made
     return made
@@ -91,7 +101,13 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     if known is not None and transaction is not None and known[0] is transaction:
         return known[1], known[2]
     connection = await session.connection()
-    raw = await connection.get_raw_connection()
+    # Just checked out for the session's transaction, its pooled DBAPI connection is there: read
+    # without the greenlet hop of get_raw_connection (made for a connection to revive).
+    sync = connection.sync_connection
+    if sync is not None and not (sync.closed or sync.invalidated):
+        raw: Any = sync.connection
+    else:
+        raw = await connection.get_raw_connection()
     session.info[_DRIVER] = (sync_session.get_transaction(), connection, raw)
     return connection, raw
 
@@ -100,7 +116,7 @@ async def fetch(
     session: AsyncSession, statement: Executable, params: Mapping[str, Any]
 ) -> list[tuple[Any, ...]]:
     """The rows `statement` answers, each value as SQLAlchemy would give it."""
-    compiled = _compile(statement, session.get_bind().dialect)
+    compiled = _compile(statement, session_dialect(session))
     rows = await _run(*await _connection(session), compiled, params, fetching=True)
     results = compiled.results
     if not any(results):
@@ -116,7 +132,7 @@ async def fetch(
 
 async def execute(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> int:
     """Run a statement that answers no rows; how many rows it wrote."""
-    compiled = _compile(statement, session.get_bind().dialect)
+    compiled = _compile(statement, session_dialect(session))
     status: str = await _run(*await _connection(session), compiled, params, fetching=False)
     # "INSERT 0 1", "UPDATE 3": the count comes last.
     count = status.rsplit(" ", 1)[-1]
@@ -163,17 +179,21 @@ def _raise_as_sqlalchemy(
 
 
 def attach(session: AsyncSession, model: type[Model], values: Mapping[str, Any]) -> Model:
-    """The `model` row with these column values, in the session as if the ORM had loaded it
-    (changed later, it is UPDATEd); the session's own object if it has that row already.
-    Constructing the model instead would validate every field: many times the cost."""
+    """The `model` row with these values (every column's), in the session as if the ORM had
+    loaded it (changed later, it is UPDATEd); the session's own object if it has that row
+    already. Constructing the model instead would validate every field: many times the cost."""
     mapper, key_columns = _identity_of(model)
     key = mapper.identity_key_from_primary_key(tuple(values[name] for name in key_columns))
     known = session.identity_map.get(key)
     if known is not None:
         return known  # type: ignore[no-any-return]
     entity: Model = mapper.class_manager.new_instance()
-    instance_state(entity).dict.update(values)
-    make_transient_to_detached(entity)
+    state = instance_state(entity)
+    # As the ORM's loading does: the values in, no change recorded, the identity set. (What
+    # make_transient_to_detached does besides, for a changed or partly loaded object, costs
+    # as much again and has nothing to do here.)
+    state.dict.update(values)
+    state.key = key
     session.sync_session.add(entity)
     return entity
 

@@ -25,7 +25,7 @@ from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel, col, select
@@ -33,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from storage import pg_driver
+from storage.db import session_dialect
 from storage.models import (
     Account,
     Admin,
@@ -49,6 +50,7 @@ from storage.models import (
 
 Row = TypeVar("Row")
 
+
 # Where a session keeps the links read with the sender until it writes (students.py).
 KNOWN_LINKS = "tandem.known_links"
 
@@ -58,6 +60,10 @@ class Queries:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @property
+    def _dialect(self) -> Dialect:
+        return session_dialect(self.session)
 
     async def _add(self, row: Row) -> Row:
         self.session.add(row)

@@ -99,7 +99,7 @@ class PeopleStore(Queries):
             "actions": list(follow_ups),
             "now": now,
         }
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self._dialect.name != "postgresql":
             found = (await self.session.exec(SENDER, params=params)).first()
             return KnownSender(found[0], found[1], bool(found[2])) if found else None
         rows = await pg_driver.fetch(self.session, SENDER_AND_LINKS, params)
