@@ -221,8 +221,19 @@ class KeepMember(OnStudent, action="team_remove_no", needs=Action.TEAM):
 def encode(payload: Payload) -> tuple[str, dict[str, Any]]:
     """The PendingAction's (action, payload) for a button of this kind."""
     return payload.action, {
-        field.name: _plain(getattr(payload, field.name)) for field in fields(payload)
+        name: _plain(getattr(payload, name)) for name in _field_names(type(payload))
     }
+
+
+def _field_names(kind: type[Payload]) -> tuple[str, ...]:
+    # A note offers up to five buttons: `fields` each time was a good part of writing them.
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(field.name for field in fields(kind))
+    return names
+
+
+_FIELD_NAMES: dict[type[Payload], tuple[str, ...]] = {}
 
 
 def _plain(value: object) -> object:

@@ -16,9 +16,10 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -117,6 +118,13 @@ def ping_when_idle(
 _RETURNED_AT = "tandem_returned_at"
 
 
+def session_dialect(session: AsyncSession) -> Dialect:
+    """The session's database dialect; its bind's, which `get_bind` (a lookup through the
+    session's binds and mappers) gives too, only more slowly: asked on every message."""
+    bind = session.bind
+    return bind.dialect if bind is not None else session.get_bind().dialect
+
+
 def is_connection_lost(error: BaseException) -> bool:
     """True if the database dropped the connection under this error (a restart, say): its
     transaction is gone, and the pool has replaced the connections it had before."""
@@ -153,16 +161,14 @@ class Database:
         session = self._sessions()
         try:
             yield session
-            await session.commit()
+            # Committed and closed in one greenlet hop (each is one, a good part of an event).
+            await session.run_sync(_commit_and_close)
         except BaseException:
             # Closed as `async with` closes it: in a task of its own, which a cancellation
             # cannot abandon halfway with a connection out of the pool.
             async with session:
                 await session.rollback()
             raise
-        # Committed: the connection is back in the pool already, and closing only lets go of
-        # the session's objects, which needs no task of its own (a loop turn per event).
-        await session.close()
 
     @asynccontextmanager
     async def event_session(self) -> AsyncIterator[AsyncSession]:
@@ -230,6 +236,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _commit_and_close(session: Session) -> None:
+    """Commit, then let go of the session's objects: committed, the connection is back in the
+    pool already, and closing needs no task of its own (a loop turn per event)."""
+    session.commit()
+    session.close()
 
 
 @asynccontextmanager

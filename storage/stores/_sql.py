@@ -25,13 +25,15 @@ from sqlalchemy import select as sa_select  # sqlmodel's select types at most 4 
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
+from storage import pg_driver
+from storage.db import session_dialect
 from storage.models import (
     Account,
     Admin,
@@ -48,6 +50,7 @@ from storage.models import (
 
 Row = TypeVar("Row")
 
+
 # Where a session keeps the links read with the sender until it writes (students.py).
 KNOWN_LINKS = "tandem.known_links"
 
@@ -57,6 +60,10 @@ class Queries:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @property
+    def _dialect(self) -> Dialect:
+        return session_dialect(self.session)
 
     async def _add(self, row: Row) -> Row:
         self.session.add(row)
@@ -76,6 +83,23 @@ class Queries:
             return session.connection().execute(statement, params)
 
         return await self.session.run_sync(run)
+
+    async def _write_on_driver(self, statement: Executable, params: dict[str, Any]) -> int:
+        """PostgreSQL: `_run_core` for a statement that answers no rows, straight on asyncpg
+        (storage/pg_driver.py); how many rows it wrote."""
+        self.session.info.pop(KNOWN_LINKS, None)
+        written = await pg_driver.execute(self.session, statement, params)
+        self.session.info.pop(KNOWN_LINKS, None)  # a flush before it may have brought them
+        return written
+
+    async def _returning_on_driver(
+        self, statement: Executable, params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """`_write_on_driver` for a statement that answers rows (RETURNING): those rows."""
+        self.session.info.pop(KNOWN_LINKS, None)
+        rows = await pg_driver.fetch(self.session, statement, params)
+        self.session.info.pop(KNOWN_LINKS, None)
+        return rows
 
 
 # --- the statements every message runs, built once --------------------------------------------

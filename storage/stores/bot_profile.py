@@ -20,7 +20,7 @@ class BotProfileStore(Queries):
         return profile.username if profile else None
 
     async def set_username(self, platform: str, username: str, now: datetime) -> None:
-        dialect = self.session.get_bind().dialect.name
+        dialect = self._dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         # An upsert: several replicas may start at once.
         statement = insert(BotProfile).values(platform=platform, username=username, updated_at=now)

@@ -134,7 +134,7 @@ class EmailStore(Queries):
             "buttons": message.buttons,
             "at": message.at,
         }
-        postgres = self.session.get_bind().dialect.name == "postgresql"
+        postgres = self._dialect.name == "postgresql"
         insert_for = pg_insert if postgres else sqlite_insert
         statement = insert_for(_table(EmailMessage)).values(values).on_conflict_do_nothing()
         result = await self.session.exec(statement)

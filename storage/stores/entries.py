@@ -50,7 +50,7 @@ class EntryStore(Queries):
         the same order. No ORM object is made: a note's entry is rarely used again."""
         values = {name: columns.get(name) for name in ENTRY_COLUMNS}
         tokens = [secrets.token_urlsafe(16) for _ in meanings]
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self._dialect.name != "postgresql":
             # SQLite has no data-modifying CTE; its two statements run inline (no round trip).
             entry_id: int = (await self._run_core(NEW_ENTRY, values)).scalar_one()
             if meanings:
@@ -72,7 +72,7 @@ class EntryStore(Queries):
             {"token": token, "action": action, "payload": payload}
             for token, (action, payload) in zip(tokens, meanings, strict=True)
         ]
-        entry_id = (await self._run_core(NEW_ENTRY_WITH_BUTTONS, values)).scalar_one()
+        ((entry_id,),) = await self._returning_on_driver(NEW_ENTRY_WITH_BUTTONS, values)
         return entry_id, tokens
 
     async def get(self, entry_id: int) -> Entry | None:
@@ -172,7 +172,7 @@ class EntryStore(Queries):
         return (await self.session.exec(statement)).all()
 
     async def add_acknowledgement(self, entry_id: int, person_id: int, now: datetime) -> bool:
-        dialect = self.session.get_bind().dialect.name
+        dialect = self._dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = (
             insert(Acknowledgement)

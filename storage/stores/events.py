@@ -13,7 +13,7 @@ class EventStore(Queries):
 
     async def mark_seen(self, platform: str, event_id: str, now: datetime) -> bool:
         """Record an incoming event id; False if it was seen before (a platform retry)."""
-        statement = SEEN[self.session.get_bind().dialect.name]
+        statement = SEEN[self._dialect.name]
         result = await self.session.exec(
             statement, params={"platform": platform, "event_id": event_id, "seen_at": now}
         )
@@ -26,7 +26,7 @@ class EventStore(Queries):
         replicas handle one chat's events one at a time, in the order they came. On PostgreSQL
         one statement (one round trip); SQLite has one process, whose adapters keep the order
         (`adapters/kit.py`, ChatTurns)."""
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self._dialect.name != "postgresql":
             return await self.mark_seen(platform, event_id, now)
         params = {
             "key": chat_key(platform, workspace, chat),
@@ -34,4 +34,4 @@ class EventStore(Queries):
             "event_id": event_id,
             "seen_at": now,
         }
-        return bool((await self._run_core(SEEN_IN_TURN, params)).rowcount)
+        return bool(await self._write_on_driver(SEEN_IN_TURN, params))

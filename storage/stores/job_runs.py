@@ -25,7 +25,7 @@ class JobRunStore(Queries):
         claimed waits for that transaction: if it commits, the occurrence ran there; if it
         rolls back (the job failed), this replica claims it and runs the job instead.
         """
-        dialect = self.session.get_bind().dialect.name
+        dialect = self._dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = (
             insert(JobRun)

@@ -226,7 +226,7 @@ class OutboxStore(Queries):
 
     async def add(self, row: Outbox) -> bool:
         """Insert unless a row with the same dedupe key exists; True if inserted."""
-        dialect = self.session.get_bind().dialect.name
+        dialect = self._dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         values: dict[str, Any] = row.model_dump(exclude={"id"})
         if row.school_id is None and row.student_id is not None:
@@ -245,7 +245,7 @@ class OutboxStore(Queries):
         """Insert a letter already claimed (`row.claimed_by`, `row.claimed_until`) by the
         sender that queues it (a letter's follow-up), unless its dedupe key is queued; the row
         with its id, or None."""
-        dialect = self.session.get_bind().dialect.name
+        dialect = self._dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = (
             insert(Outbox)
@@ -432,7 +432,7 @@ class OutboxStore(Queries):
             .order_by(turns.c.turn, col(Outbox.not_before), col(Outbox.id))
             .limit(limit)
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self._dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True, of=Outbox)
         ids = [row_id for row_id in (await self.session.exec(due)).all() if row_id is not None]
         ids = await self._drop_unwelcome(ids)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.main import default_registry
 
+from storage import pg_driver
 from storage.models import Account, Entry, Membership, Person, Platform, Student
 from storage.stores._sql import SENDER, SENDER_AND_LINKS, Queries, Row
 from storage.stores.students import links_from, remember_links
@@ -66,6 +67,16 @@ def _unique_with(model: type[Any], column: str) -> list[list[str]]:
     return [[name for name in names if name != column] for names in sets if column in names]
 
 
+# Where each entity's columns are in a row of SENDER_AND_LINKS: the account's, the person's,
+# whether a follow-up awaits, the student's, then the link's role and team.
+_ACCOUNT_COLUMNS = tuple(Account.__table__.columns.keys())  # type: ignore[attr-defined]
+_PERSON_COLUMNS = tuple(Person.__table__.columns.keys())  # type: ignore[attr-defined]
+_STUDENT_COLUMNS = tuple(Student.__table__.columns.keys())  # type: ignore[attr-defined]
+_PERSON_AT = len(_ACCOUNT_COLUMNS)
+_STUDENT_AT = _PERSON_AT + len(_PERSON_COLUMNS) + 1
+_LINK_AT = _STUDENT_AT + len(_STUDENT_COLUMNS)
+
+
 class PeopleStore(Queries):
     """People and their platform accounts."""
 
@@ -88,17 +99,26 @@ class PeopleStore(Queries):
             "actions": list(follow_ups),
             "now": now,
         }
-        if self.session.get_bind().dialect.name != "postgresql":
+        if self._dialect.name != "postgresql":
             found = (await self.session.exec(SENDER, params=params)).first()
             return KnownSender(found[0], found[1], bool(found[2])) if found else None
-        rows = (await self.session.exec(SENDER_AND_LINKS, params=params)).all()
+        rows = await pg_driver.fetch(self.session, SENDER_AND_LINKS, params)
         if not rows:
             return None
-        account, person, awaits_follow_up = rows[0][:3]
+        account = self._attach(Account, _ACCOUNT_COLUMNS, rows[0], 0)
+        person = self._attach(Person, _PERSON_COLUMNS, rows[0], _PERSON_AT)
         assert person.id is not None
-        linked = [(row[3], row[4], row[5], row[6]) for row in rows if row[3] is not None]
+        linked = [
+            (self._attach(Student, _STUDENT_COLUMNS, row, _STUDENT_AT), *row[_LINK_AT:])
+            for row in rows
+            if row[_STUDENT_AT] is not None
+        ]
         remember_links(self.session, person.id, links_from(linked))
-        return KnownSender(account, person, bool(awaits_follow_up))
+        return KnownSender(account, person, bool(rows[0][_PERSON_AT + len(_PERSON_COLUMNS)]))
+
+    def _attach(self, model: type[Row], columns: Sequence[str], row: Sequence[Any], at: int) -> Row:
+        """The `model` whose columns start at `at` in a row of SENDER_AND_LINKS."""
+        return pg_driver.attach(self.session, model, dict(zip(columns, row[at:], strict=False)))
 
     async def account(self, platform: str, workspace: str, external_id: str) -> Account | None:
         statement = select(Account).where(

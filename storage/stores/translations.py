@@ -43,7 +43,7 @@ class TranslationStore(Queries):
         """Keep these; one another reader kept at the same time stays as it is."""
         if not rows:
             return
-        dialect = self.session.get_bind().dialect.name
+        dialect = self._dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         values = [row.model_dump(exclude={"id"}) for row in rows]
         await self.session.exec(insert(Translation).values(values).on_conflict_do_nothing())
@@ -112,7 +112,7 @@ class TranslationStore(Queries):
         limit); whether it was added. One statement: replicas adding at once never both pass."""
         if limit and chars > limit:
             return False
-        dialect = self.session.get_bind().dialect.name
+        dialect = self._dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         table = TranslationUsage.__table__  # type: ignore[attr-defined]
         added = table.c.chars + chars

@@ -5,6 +5,7 @@ a removed member cannot go on writing about the student, a new one can write at 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import delete
 from sqlmodel import col
 
@@ -63,3 +64,63 @@ async def test_a_removal_written_past_the_orm_is_seen_by_the_next_read_of_the_st
             )
         )
         assert await _names(store, teacher) == []
+
+
+# --- what the sender's statement brings is the session's own: changed, it is saved ----------
+
+
+async def test_the_sender_renamed_in_the_transaction_that_read_them_is_saved_not_added_again(
+    db: Database,
+) -> None:
+    teacher, _, _ = await _teacher_of_sam_with_leo_unjoined(db)
+    async with db.session() as session:
+        store = Store(session)
+        found = await store.people.sender(Platform.TELEGRAM, "", EXTERNAL_ID, [], START)
+        assert found is not None
+        found.person.display_name = "Maria Ortiz-Lee"
+        found.account.active = False
+        await store.people.save(found.person)
+        await store.people.save(found.account)
+        assert await store.people.get(teacher) is found.person
+    async with db.session() as session:
+        store = Store(session)
+        again = await store.people.sender(Platform.TELEGRAM, "", EXTERNAL_ID, [], START)
+        everyone = await store.people.names_of([teacher, teacher + 1])
+
+    assert again is not None
+    assert (again.person.display_name, again.account.active) == ("Maria Ortiz-Lee", False)
+    assert everyone == {teacher: "Maria Ortiz-Lee"}
+
+
+async def test_a_student_archived_through_the_senders_links_is_saved(db: Database) -> None:
+    teacher, sam, _ = await _teacher_of_sam_with_leo_unjoined(db)
+    async with db.session() as session:
+        store = Store(session)
+        await store.people.sender(Platform.TELEGRAM, "", EXTERNAL_ID, [], START)
+        [link] = await store.students.links_of(teacher)
+        await store.students.set_archived(link.student, True)
+    async with db.session() as session:
+        student = await Store(session).students.get(sam)
+
+    assert student is not None and student.archived
+
+
+async def test_an_event_whose_handling_failed_is_not_taken_for_a_retry_when_sent_again(
+    db: Database,
+) -> None:
+    """The dedupe row is written in the event's transaction: gone with it when handling fails."""
+
+    async def is_new(event_id: str, fail: bool = False) -> bool:
+        async with db.event_session() as session:
+            new = await Store(session).events.mark_seen_in_turn(
+                Platform.TELEGRAM, "", EXTERNAL_ID, event_id, START
+            )
+            if fail:
+                raise RuntimeError("the handler failed")
+            return new
+
+    with pytest.raises(RuntimeError):
+        await is_new("tg:1", fail=True)
+
+    assert await is_new("tg:1")
+    assert not await is_new("tg:1")
