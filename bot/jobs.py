@@ -281,8 +281,7 @@ async def run_summary(
             for language, timezone in ways[student_id]:
                 told = replace(story, translated=translated[language]) if translated else story
                 text = compose_summary(told, start, timezone, Translator(language))
-                # The picture rides on the summary (its language; the rest is in the summary's
-                # row): the sender queues it once this is sent.
+                # Its picture's language: the sender makes and queues it once this is sent.
                 then = picture_after(language) if pictured else {}
                 texts[(student_id, language, timezone)] = to_payload(Reply(text), **then)
 
