@@ -5,7 +5,7 @@ a few bytes, that its picture follows it and in which language (`picture_after`:
 `"then": {"chart": "es"}`), and the sender, when it marks the summary sent, queues the chart
 letter to the same person in the same transaction (`bot.outbox.follow_up_made`). The chart
 letter's facts are made then from the summary's row (`chart_after`: the student, and the week
-of its key) and hold no bounds: the week's are the school's, read with the student at delivery.
+of its key) and hold no bounds: the week's are the school's, read with the goals at delivery.
 So the job writes the same rows as with charts off, barely longer, and the picture never
 arrives before its summary. Letters queued by earlier versions (the whole chart letter in the
 summary, its week's bounds in the chart letter) are followed and drawn as they are.
@@ -27,6 +27,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from bot import charts
@@ -141,19 +142,18 @@ class WeekCharts:
         """The week's panels and words as the reader sees them now; None if there is nothing
         to show them. Without a reader (drawn ahead: shown to nobody yet), no words."""
         t = Translator(facts["language"])
+        name = ""
         async with self._db.session() as session:
             store = Store(session)
-            # The reader checked as the picture is sent: a letter waits here while others are
-            # drawn. The week's bounds are the school's (kept only in letters queued before).
-            readable = await store.students.readable_by(facts["student"], person_id)
-            if readable is None:
-                return None
-            week = await store.progress.student_week(
-                facts["student"], *_bounds(facts, readable.timezone)
-            )
+            if person_id is not None:
+                # Checked as the picture is sent: a letter waits here while others are drawn.
+                student = await store.students.readable_by(facts["student"], person_id)
+                if student is None:
+                    return None
+                name = student.name
+            week = await store.progress.student_week(facts["student"], partial(_bounds, facts))
         if not week:
             return None
-        name = readable.student.name
         panels = tuple(chart_data(t, goal, series) for goal, series in week)
         if person_id is None:
             return facts, panels, ""
@@ -217,8 +217,8 @@ class WeekCharts:
 
 
 def _bounds(facts: dict[str, Any], timezone: str) -> tuple[datetime, datetime]:
-    """The week drawn, in the school's timezone; as the letter keeps them if it does (queued
-    by a version that kept them)."""
+    """The week drawn, in the school's timezone (read with the student's goals); as the letter
+    keeps them if it does (queued by a version that kept them)."""
     if "from" in facts:
         return datetime.fromisoformat(facts["from"]), datetime.fromisoformat(facts["to"])
     return iso_week_bounds(facts["week"], timezone)

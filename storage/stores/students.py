@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import delete, event, exists, func, or_, true, update
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -35,13 +35,6 @@ class StudentLink:
     team: TeamShape | None = None  # for a member of the team; None: not counted
 
 
-class Readable(NamedTuple):
-    """A student as a letter about them reads them at delivery."""
-
-    student: Student
-    timezone: str  # the school's: the student's weeks are the school's
-
-
 class StudentStore(Queries):
     """Schools, students, teams and admins."""
 
@@ -61,25 +54,19 @@ class StudentStore(Queries):
     async def get(self, student_id: int) -> Student | None:
         return await self.session.get(Student, student_id)
 
-    async def readable_by(self, student_id: int, person_id: int | None) -> Readable | None:
-        """The student and their school's timezone, if not archived and the person is on their
-        team or an admin of their school (no person: read for nobody yet, not checked); None
-        otherwise (one statement: a letter drawn at delivery reads it anyway)."""
-        statement = (
-            select(Student, School.timezone)
-            .join(School, col(School.id) == col(Student.school_id))
-            .where(col(Student.id) == student_id, col(Student.archived).is_(False))
+    async def readable_by(self, student_id: int, person_id: int) -> Student | None:
+        """The student, if not archived and the person is on their team or an admin of their
+        school; None otherwise (one statement: a letter drawn at delivery reads it anyway)."""
+        on_team = exists().where(
+            col(Membership.person_id) == person_id, col(Membership.student_id) == student_id
         )
-        if person_id is not None:
-            on_team = exists().where(
-                col(Membership.person_id) == person_id, col(Membership.student_id) == student_id
-            )
-            admin = exists().where(
-                col(Admin.person_id) == person_id, col(Admin.school_id) == col(Student.school_id)
-            )
-            statement = statement.where(or_(on_team, admin))
-        found = (await self.session.exec(statement)).first()
-        return None if found is None else Readable(*found)
+        admin = exists().where(
+            col(Admin.person_id) == person_id, col(Admin.school_id) == col(Student.school_id)
+        )
+        statement = select(Student).where(
+            col(Student.id) == student_id, col(Student.archived).is_(False), or_(on_team, admin)
+        )
+        return (await self.session.exec(statement)).first()
 
     async def add(self, school: School, name: str, name_key: str) -> Student:
         assert school.id is not None

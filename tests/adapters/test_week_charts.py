@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, delete, select
@@ -25,7 +26,7 @@ from bot.i18n import translate
 from bot.measure_words import chart_data
 from bot.outbox import followed_by
 from bot.sender import OutboxSender
-from bot.week_charts import FOLLOW_UPS, WeekCharts
+from bot.week_charts import FOLLOW_UPS, WeekCharts, week_payload
 from bot.weekly import iso_week, iso_week_bounds, week_bounds
 from storage.db import Database
 from storage.models import Goal, Measure, Outbox, Platform, Role
@@ -446,6 +447,33 @@ async def test_letters_queued_by_an_earlier_version_are_still_followed_and_drawn
     async with school.db.session() as session:
         letters = (await session.exec(select(Outbox).where(Outbox.kind == "chart"))).all()
     assert all("from" in letter.payload["chart"] for letter in letters)  # drawn as they were
+
+
+async def test_the_picture_shows_the_schools_week_sunday_night_in_and_monday_out(
+    school: DemoSchool,
+) -> None:
+    chicago = ZoneInfo("America/Chicago")  # the demo school's: its Sunday night is UTC Monday
+    await school.say(school.teacher, GOAL)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")  # Thursday
+    school.clock.set(datetime(2026, 11, 29, 23, 30, tzinfo=chicago))
+    await school.say(school.teacher, "+ Sam read 7/10 words #reading")
+    school.clock.set(datetime(2026, 11, 30, 0, 30, tzinfo=chicago))  # the next week
+    await school.say(school.teacher, "+ Sam read 9/10 words #reading")
+    async with school.db.session() as session:
+        store = Store(session)
+        [sam] = [
+            s
+            for s in await store.students.in_school(await school_id(school.db))
+            if s.name == "Sam Rivera"
+        ]
+        account = await store.people.account(Platform.CONSOLE, "", school.teacher.external_id)
+    assert sam.id is not None and account is not None
+    charts = WeekCharts(school.db, drawing=in_threads())
+
+    reply = await charts.compose(week_payload(sam.id, WEEK, "en"), account.person_id)
+
+    assert reply is not None and reply.attachment is not None
+    assert "60 % (6/10), 70 % (7/10) ·" in reply.text and "9/10" not in reply.text
 
 
 @pytest.mark.parametrize("timezone", ["America/Chicago", "Europe/Madrid", "Asia/Kolkata", "UTC"])
