@@ -281,8 +281,8 @@ async def run_summary(
             for language, timezone in ways[student_id]:
                 told = replace(story, translated=translated[language]) if translated else story
                 text = compose_summary(told, start, timezone, Translator(language))
-                # The picture rides on the summary: the sender queues it once this is sent.
-                then = picture_after(student_id, week, start, end, language) if pictured else {}
+                # Its picture's language: the sender makes and queues it once this is sent.
+                then = picture_after(language) if pictured else {}
                 texts[(student_id, language, timezone)] = to_payload(Reply(text), **then)
 
         weeks, translated = await _week(notes, store, clock, school, (start, end), ways)

@@ -3,13 +3,17 @@
 A job never sends. It writes rows with a unique dedupe key (insert-or-ignore), so a job fired
 twice, by a restart or by two replicas, enqueues once.
 
-A letter may carry the letter that follows it (`follow_up`: a summary, then its picture): the
-sender queues that one when it marks the first sent, in the same transaction, so the job
-writes one row per letter it sends now, and the second never arrives before the first.
+A letter may carry the letter that follows it (a summary, then its picture): the sender queues
+that one when it marks the first sent, in the same transaction, so the job writes one row per
+letter it sends now, and the second never arrives before the first. The follow-up is carried
+whole (`follow_up`), or as a word of its kind (`follow_up_made`: `{"chart": "es"}`) from
+which its composer makes it out of the letter sent (`Composer.follow_ups`): a summary carries
+its picture's language and nothing else, everything else is in the summary's own row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,16 +30,37 @@ def to_payload(reply: Reply, **extra: Any) -> dict[str, Any]:
     return {"text": reply.text, "buttons": [[b.label, b.token] for b in reply.buttons], **extra}
 
 
+# Makes the payload of a follow-up from the letter sent and the word it carries for it
+# (`follow_up_made`); None if that letter cannot be followed so.
+FollowUpMaker = Callable[[Outbox, Any], dict[str, Any] | None]
+
+
 def follow_up(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     """What a letter's payload carries (`to_payload(reply, **follow_up(...))`) so that a letter
     of `kind` with `payload` is queued to the same person once it is sent."""
     return {FOLLOW_UP: {"kind": kind, "payload": payload}}
 
 
-def followed_by(payload: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The kind and payload of the letter to queue once this one is sent, if any."""
-    then = payload.get(FOLLOW_UP)
-    return (then["kind"], then["payload"]) if then else None
+def follow_up_made(kind: str, said: str) -> dict[str, Any]:
+    """Like `follow_up`, for a letter of `kind` whose payload the maker of that kind makes from
+    the letter sent and `said` (`followed_by`): a few bytes instead of the whole payload."""
+    return {FOLLOW_UP: {kind: said}}
+
+
+def followed_by(
+    row: Outbox, makers: Mapping[str, FollowUpMaker]
+) -> tuple[str, dict[str, Any]] | None:
+    """The kind and payload of the letter to queue once this one is sent, if any: carried
+    whole, or made by the maker of its kind (none without one: no composer to send it)."""
+    then = row.payload.get(FOLLOW_UP)
+    if not then:
+        return None
+    if "payload" in then:  # carried whole (as every follow-up was before `follow_up_made`)
+        return then["kind"], then["payload"]
+    [(kind, said)] = then.items()
+    make = makers.get(kind)
+    payload = make(row, said) if make is not None else None
+    return None if payload is None else (kind, payload)
 
 
 def from_payload(payload: dict[str, Any]) -> Reply:
@@ -91,6 +116,11 @@ class Composer(Protocol):
     """Makes a letter's reply when it is delivered rather than when it is queued (a picture
     drawn from the data as it is then: `bot/week_charts.py`)."""
 
+    @property
+    def follow_ups(self) -> Mapping[str, FollowUpMaker]:
+        """The makers of its letters that follow others (`follow_up_made`), by kind."""
+        ...
+
     def composes(self, payload: dict[str, Any]) -> bool: ...
 
     async def prepare(self, payload: dict[str, Any], person_id: int) -> None:
@@ -121,12 +151,17 @@ class RateLimited(Exception):
 
 
 async def queue_follow_up(
-    store: Store, row: Outbox, worker: str, now: datetime, until: datetime
+    store: Store,
+    row: Outbox,
+    worker: str,
+    now: datetime,
+    until: datetime,
+    makers: Mapping[str, FollowUpMaker],
 ) -> Outbox | None:
-    """Queue the letter that follows `row` (a summary's picture), if it carries one, to the same
-    person and chat, due now and already claimed by `worker` until `until`; None if it carries
-    none or it is queued already."""
-    then = followed_by(row.payload)
+    """Queue the letter that follows `row` (a summary's picture), if it carries one
+    (`followed_by`, made by `makers`), to the same person and chat, due now and already
+    claimed by `worker` until `until`; None if it carries none or it is queued already."""
+    then = followed_by(row, makers)
     if then is None:
         return None
     kind, payload = then

@@ -325,7 +325,7 @@ class OutboxSender:
             return
         payload = letter.row.payload
         if not self._composer.composes(payload):
-            then = followed_by(payload)
+            then = followed_by(letter.row, self._composer.follow_ups)
             if then is None or not self._composer.composes(then[1]):
                 return
             payload = then[1]
@@ -452,7 +452,8 @@ class OutboxSender:
         ours any more."""
         if not await store.outbox.mark_sent(letter.id, self.worker, now, ref):
             return False
-        follow_up = await queue_follow_up(store, letter.row, self.worker, now, letter.until)
+        makers = self._composer.follow_ups if self._composer is not None else {}
+        follow_up = await queue_follow_up(store, letter.row, self.worker, now, letter.until, makers)
         return follow_up or True
 
     def _next_in_chat(self, letter: Claimed, row: Outbox) -> None:

@@ -1,10 +1,14 @@
 """The weekly summary's pictures: one per student, of the goals measured that week.
 
-The summary job writes only the summaries; a summary of a student measured that week carries
-its picture's facts (`picture_after`: the student, the week, the language), and the sender,
-when it marks the summary sent, queues the chart letter to the same person in the same
-transaction (`bot.outbox.follow_up`). So the job writes no more rows than with charts off, and
-the picture never arrives before its summary.
+The summary job writes only the summaries; a summary of a student measured that week says, in
+a few bytes, that its picture follows it and in which language (`picture_after`:
+`"then": {"chart": "es"}`), and the sender, when it marks the summary sent, queues the chart
+letter to the same person in the same transaction (`bot.outbox.follow_up_made`). The chart
+letter's facts are made then from the summary's row (`chart_after`: the student, and the week
+of its key) and hold no bounds: the week's are the school's, read with the goals at delivery.
+So the job writes the same rows as with charts off, barely longer, and the picture never
+arrives before its summary. Letters queued by earlier versions (the whole chart letter in the
+summary, its week's bounds in the chart letter) are followed and drawn as they are.
 
 The picture is drawn from the measures as they are at delivery (a note edited after the job ran
 is shown as edited). The sender asks for it ahead (`WeekCharts.prepare`) when it claims the
@@ -21,16 +25,20 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from bot import charts
 from bot.events import Attachment, Reply
 from bot.i18n import Translator
 from bot.measure_words import chart_data, goal_series_words
-from bot.outbox import follow_up
+from bot.outbox import FollowUpMaker, follow_up_made
+from bot.weekly import iso_week_bounds
 from storage.db import Database
+from storage.models import Outbox
+from storage.outbox_keys import parse_summary_key
 from storage.stores import Store
 
 log = logging.getLogger(__name__)
@@ -44,29 +52,26 @@ CACHE_BYTES = 32 * 1024 * 1024  # pictures kept for the rest of a team (~60 KB e
 ASKED_KEPT = 4096  # weeks remembered as drawn ahead (a few summary days' worth)
 
 
-def week_payload(
-    student_id: int, week: str, start: datetime, end: datetime, language: str
-) -> dict[str, Any]:
+def week_payload(student_id: int, week: str, language: str) -> dict[str, Any]:
     """What a chart letter keeps: which student and week to draw, in which language."""
-    return {
-        "text": "",
-        "buttons": [],
-        PAYLOAD_KEY: {
-            "student": student_id,
-            "week": week,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "language": language,
-        },
-    }
+    facts = {"student": student_id, "week": week, "language": language}
+    return {"text": "", "buttons": [], PAYLOAD_KEY: facts}
 
 
-def picture_after(
-    student_id: int, week: str, start: datetime, end: datetime, language: str
-) -> dict[str, Any]:
-    """What a summary's payload carries so that its picture follows it (`bot.outbox.follow_up`):
-    the sender queues the chart letter once the summary is sent."""
-    return follow_up(KIND, week_payload(student_id, week, start, end, language))
+def picture_after(language: str) -> dict[str, Any]:
+    """What a summary's payload carries so that its picture, in `language`, follows it: the
+    sender queues the chart letter once the summary is sent (`chart_after`)."""
+    return follow_up_made(KIND, language)
+
+
+def chart_after(summary: Outbox, language: Any) -> dict[str, Any] | None:
+    """The chart letter that follows a summary sent (`picture_after`): its student and week
+    are the summary's key's. None for a letter that is not a summary."""
+    key = parse_summary_key(summary.dedupe_key)
+    return None if key is None else week_payload(key.student_id, key.week, str(language))
+
+
+FOLLOW_UPS: Mapping[str, FollowUpMaker] = {KIND: chart_after}
 
 
 class WeekCharts:
@@ -93,6 +98,10 @@ class WeekCharts:
         self._cached = 0
         self._drawing: dict[tuple[int, str, str], asyncio.Future[bytes]] = {}
         self.drawn = 0  # pictures drawn (not taken from the cache)
+
+    @property
+    def follow_ups(self) -> Mapping[str, FollowUpMaker]:
+        return FOLLOW_UPS
 
     def composes(self, payload: dict[str, Any]) -> bool:
         return PAYLOAD_KEY in payload
@@ -133,7 +142,6 @@ class WeekCharts:
         """The week's panels and words as the reader sees them now; None if there is nothing
         to show them. Without a reader (drawn ahead: shown to nobody yet), no words."""
         t = Translator(facts["language"])
-        start, end = datetime.fromisoformat(facts["from"]), datetime.fromisoformat(facts["to"])
         name = ""
         async with self._db.session() as session:
             store = Store(session)
@@ -143,7 +151,7 @@ class WeekCharts:
                 if student is None:
                     return None
                 name = student.name
-            week = await store.progress.student_week(facts["student"], start, end)
+            week = await store.progress.student_week(facts["student"], partial(_bounds, facts))
         if not week:
             return None
         panels = tuple(chart_data(t, goal, series) for goal, series in week)
@@ -206,6 +214,14 @@ class WeekCharts:
         while self._cached > self._cache_bytes and len(self._cache) > 1:
             _, dropped = self._cache.popitem(last=False)
             self._cached -= len(dropped)
+
+
+def _bounds(facts: dict[str, Any], timezone: str) -> tuple[datetime, datetime]:
+    """The week drawn, in the school's timezone (read with the student's goals); as the letter
+    keeps them if it does (queued by a version that kept them)."""
+    if "from" in facts:
+        return datetime.fromisoformat(facts["from"]), datetime.fromisoformat(facts["to"])
+    return iso_week_bounds(facts["week"], timezone)
 
 
 def _fingerprint(panels: Sequence[charts.ChartData]) -> str:

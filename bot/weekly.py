@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Protocol
@@ -82,6 +82,15 @@ def iso_week(now: datetime, timezone: str) -> str:
     """`2026-W48`: the week a dedupe key or a check-in belongs to, in the school's timezone."""
     year, week, _ = now.astimezone(ZoneInfo(timezone)).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def iso_week_bounds(week: str, timezone: str) -> tuple[datetime, datetime]:
+    """The bounds (`week_bounds`) of the ISO week `2026-W48` in the school's timezone: what a
+    letter keyed by its week (`iso_week`) reads, without keeping the bounds themselves."""
+    year, number = week.split("-W")
+    monday = date.fromisocalendar(int(year), int(number), 1)
+    noon = datetime(monday.year, monday.month, monday.day, 12, tzinfo=ZoneInfo(timezone))
+    return week_bounds(noon, timezone)
 
 
 # Where the words of a list item's author start: under the text after the bullet ("• ").

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func
 from sqlmodel import col, select
 
-from storage.models import Goal, Measure, Setting
+from storage.models import Goal, Measure, School, Setting, Student
 from storage.stores._sql import Queries
 
 
@@ -77,10 +77,23 @@ class ProgressStore(Queries):
         return (await self.session.exec(statement)).all()
 
     async def student_week(
-        self, student_id: int, start: datetime, end: datetime
+        self, student_id: int, bounds: Callable[[str], tuple[datetime, datetime]]
     ) -> list[tuple[Goal, list[Measure]]]:
-        """The student's goals measured in [start, end), each with those measures, oldest
-        first; goals in the order they were set."""
+        """The student's goals measured in the week `bounds` gives in the timezone of their
+        school, each with those measures, oldest first; goals in the order they were set. The
+        timezone comes with the goals: two statements, as with the bounds given."""
+        goals = (
+            await self.session.exec(
+                select(Goal, School.timezone)
+                .join(Student, col(Student.id) == col(Goal.student_id))
+                .join(School, col(School.id) == col(Student.school_id))
+                .where(col(Goal.student_id) == student_id)
+                .order_by(col(Goal.id))
+            )
+        ).all()
+        if not goals:
+            return []
+        start, end = bounds(goals[0][1])
         statement = (
             select(Measure)
             .where(
@@ -93,9 +106,4 @@ class ProgressStore(Queries):
         by_goal: dict[int, list[Measure]] = {}
         for measure in (await self.session.exec(statement)).all():
             by_goal.setdefault(measure.goal_id, []).append(measure)
-        if not by_goal:
-            return []
-        goals = await self.session.exec(
-            select(Goal).where(col(Goal.id).in_(by_goal)).order_by(col(Goal.id))
-        )
-        return [(goal, by_goal[goal.id]) for goal in goals.all() if goal.id is not None]
+        return [(goal, by_goal[goal.id]) for goal, _ in goals if goal.id in by_goal]

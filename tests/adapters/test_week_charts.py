@@ -10,8 +10,10 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, delete, select
@@ -24,7 +26,8 @@ from bot.i18n import translate
 from bot.measure_words import chart_data
 from bot.outbox import followed_by
 from bot.sender import OutboxSender
-from bot.week_charts import WeekCharts
+from bot.week_charts import FOLLOW_UPS, WeekCharts, week_payload
+from bot.weekly import iso_week, iso_week_bounds, week_bounds
 from storage.db import Database
 from storage.models import Goal, Measure, Outbox, Platform, Role
 from storage.stores import Store
@@ -259,8 +262,6 @@ async def test_the_console_writes_each_members_picture_drawn_once_per_language(
 
 async def sam_panels(db: Database, count: int) -> list[Any]:
     """`count` different one-goal pictures' data (Sam's goal, with 1..count points)."""
-    from datetime import UTC, datetime, timedelta
-
     from bot.i18n import Translator
 
     goal = Goal(id=1, student_id=1, tag="reading", description="Reads aloud", measure="percent")
@@ -368,15 +369,19 @@ async def test_only_the_summaries_of_students_with_measures_are_followed_by_a_pi
 
     async with school.db.session() as session:
         rows = (await session.exec(select(Outbox).order_by(col(Outbox.id)))).all()
-    followed = {row.dedupe_key: followed_by(row.payload) for row in rows}
+    followed = {row.dedupe_key: followed_by(row, FOLLOW_UPS) for row in rows}
     # Sam's three readers (Ms. Ortiz, Dana, Luis); none for Maya (Ms. Ortiz, Lee).
     assert {row.kind for row in rows} == {"summary"} and len(rows) == 5
     pictures = [then for key, then in followed.items() if then is not None]
     assert len(pictures) == 3 and {kind for kind, _ in pictures} == {"chart"}
-    assert all(
-        key.startswith(f"summary:{rows[0].student_id}:") for key, then in followed.items() if then
+    sam = rows[0].student_id
+    assert all(key.startswith(f"summary:{sam}:") for key, then in followed.items() if then)
+    assert sorted(then["chart"]["language"] for _, then in pictures) == ["en", "en", "es"]
+    assert {then["chart"]["week"] for _, then in pictures} == {WEEK}
+    # A summary carries only its picture's language: the rest is its own row's.
+    assert sorted(str(row.payload.get("then")) for row in rows) == sorted(
+        ["{'chart': 'en'}", "{'chart': 'en'}", "{'chart': 'es'}", "None", "None"]
     )
-    assert {then["chart"]["language"] for _, then in pictures} == {"en", "es"}
 
 
 async def test_with_charts_on_the_job_queues_as_many_letters_as_with_charts_off(
@@ -397,6 +402,87 @@ async def test_with_charts_on_the_job_queues_as_many_letters_as_with_charts_off(
 
     assert off.queued == on.queued == written_off == len(written_on) == 5
     assert {row.kind for row in written_on} == {"summary"}
+
+
+def old_chart_letter(student_id: int, language: str, start: datetime, end: datetime) -> Any:
+    """A chart letter as versions before the short `then` wrote it: with its week's bounds."""
+    facts = {"student": student_id, "week": WEEK, "language": language}
+    bounds = {"from": start.isoformat(), "to": end.isoformat()}
+    return {"text": "", "buttons": [], "chart": {**facts, **bounds}}
+
+
+async def test_letters_queued_by_an_earlier_version_are_still_followed_and_drawn(
+    school: DemoSchool,
+) -> None:
+    await school.say(school.teacher, GOAL)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")
+    await jobs.run_summary(school.db, Settings(), school.clock, await school_id(school.db))
+    async with school.db.session() as session:
+        [place] = await Store(session).students.schools()
+        start, end = week_bounds(school.clock.now(), place.timezone)
+        followed = [
+            row for row in (await session.exec(select(Outbox))).all() if "then" in row.payload
+        ]
+        for row in followed:  # each summary as it was queued before: its picture written whole
+            assert row.student_id is not None
+            old = old_chart_letter(row.student_id, row.payload["then"]["chart"], start, end)
+            row.payload = {**row.payload, "then": {"kind": "chart", "payload": old}}
+            session.add(row)
+    console = Console()
+    charts = WeekCharts(school.db, drawing=in_threads())
+    settings = replace(Settings().sender, limits={})
+    sender = OutboxSender(
+        school.db, {Platform.CONSOLE: console}, school.clock, settings, worker="w", composer=charts
+    )
+
+    report = await sender.drain()
+
+    assert report.sent == 5 + 3 and len(followed) == 3
+    for reader, language in (("ms-ortiz", "en"), ("dana-rivera", "en"), ("luis-rivera", "es")):
+        got = [reply for who, reply in console.sent if who == reader]
+        [at] = [n for n, reply in enumerate(got) if reply.attachment is not None]
+        assert got[at - 1].text.startswith("Sam Rivera")  # right after his summary
+        assert got[at].text.startswith(t("summary.chart_words", language, student="Sam Rivera"))
+        assert "(6/10)" in got[at].text  # the week's measure, read within the old bounds
+    async with school.db.session() as session:
+        letters = (await session.exec(select(Outbox).where(Outbox.kind == "chart"))).all()
+    assert all("from" in letter.payload["chart"] for letter in letters)  # drawn as they were
+
+
+async def test_the_picture_shows_the_schools_week_sunday_night_in_and_monday_out(
+    school: DemoSchool,
+) -> None:
+    chicago = ZoneInfo("America/Chicago")  # the demo school's: its Sunday night is UTC Monday
+    await school.say(school.teacher, GOAL)
+    await school.say(school.teacher, "+ Sam read 6/10 words #reading")  # Thursday
+    school.clock.set(datetime(2026, 11, 29, 23, 30, tzinfo=chicago))
+    await school.say(school.teacher, "+ Sam read 7/10 words #reading")
+    school.clock.set(datetime(2026, 11, 30, 0, 30, tzinfo=chicago))  # the next week
+    await school.say(school.teacher, "+ Sam read 9/10 words #reading")
+    async with school.db.session() as session:
+        store = Store(session)
+        [sam] = [
+            s
+            for s in await store.students.in_school(await school_id(school.db))
+            if s.name == "Sam Rivera"
+        ]
+        account = await store.people.account(Platform.CONSOLE, "", school.teacher.external_id)
+    assert sam.id is not None and account is not None
+    charts = WeekCharts(school.db, drawing=in_threads())
+
+    reply = await charts.compose(week_payload(sam.id, WEEK, "en"), account.person_id)
+
+    assert reply is not None and reply.attachment is not None
+    assert "60 % (6/10), 70 % (7/10) ·" in reply.text and "9/10" not in reply.text
+
+
+@pytest.mark.parametrize("timezone", ["America/Chicago", "Europe/Madrid", "Asia/Kolkata", "UTC"])
+def test_a_week_read_from_its_name_has_the_bounds_the_job_gave_it(timezone: str) -> None:
+    # Every hour of two years, clock changes and 53-week years included.
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    while at < datetime(2028, 1, 2, tzinfo=UTC):
+        assert iso_week_bounds(iso_week(at, timezone), timezone) == week_bounds(at, timezone)
+        at += timedelta(hours=1)
 
 
 class CountingDrawings(ThreadPoolExecutor):

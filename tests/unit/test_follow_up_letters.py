@@ -1,6 +1,7 @@
 """A letter that carries the one to follow it (a summary, then its picture): the sender queues
 the follow-up when it marks the first sent, in the same transaction, and sends it next in
-that chat. Never for a letter given up; once, however often the first is delivered.
+that chat. Never for a letter given up; once, however often the first is delivered. The
+follow-up is carried whole, or as a word from which its composer makes it at that moment.
 
 Time is a FakeClock driven by VirtualTime: nothing here really sleeps.
 """
@@ -8,13 +9,21 @@ Time is a FakeClock driven by VirtualTime: nothing here really sleeps.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
 from bot.events import Reply
-from bot.outbox import Letter, PermanentError, enqueue, follow_up, to_payload
+from bot.outbox import (
+    FollowUpMaker,
+    Letter,
+    PermanentError,
+    enqueue,
+    follow_up,
+    follow_up_made,
+    to_payload,
+)
 from bot.sender import OutboxSender
 from storage.db import Database
 from storage.models import Outbox, OutboxStatus, Platform
@@ -25,15 +34,23 @@ from tests.outbox_fakes import FAST, FakePlatform, Household, VirtualTime, block
 
 
 async def followed_letters(
-    home: Household, people: Sequence[int], prefix: str = "week", *, composed: bool = False
+    home: Household,
+    people: Sequence[int],
+    prefix: str = "week",
+    *,
+    composed: bool = False,
+    made: bool = False,
 ) -> None:
-    """To each person a letter `<prefix>:<n>:<person>` followed by `then <prefix>:<n>:<person>`."""
+    """To each person a letter `<prefix>:<n>:<person>` followed by `then <prefix>:<n>:<person>`
+    (`made`: carried as a word, made by `Pictures.follow_ups`)."""
     async with home.db.session() as session:
         store = Store(session)
         for n, person_id in enumerate(people):
             key = f"{prefix}:{n}:{person_id}"
             extra = {"picture": True} if composed else {}
             then = follow_up("picture", to_payload(Reply(f"then {key}"), **extra))
+            if made:
+                then = follow_up_made("picture", "then")
             await enqueue(
                 store,
                 Letter(
@@ -151,6 +168,87 @@ async def test_a_follow_up_already_queued_is_not_queued_again(
     assert len(await home.outbox()) == 1
 
 
+def picture_after(letter: Outbox, said: Any) -> dict[str, Any] | None:
+    """The picture that follows a `week:` letter (`followed_letters(..., made=True)`), made
+    from the letter sent and the word it carries; none after any other letter."""
+    if not letter.dedupe_key.startswith("week:"):
+        return None
+    return to_payload(Reply(f"{said} {letter.dedupe_key}"), picture=True)
+
+
+class Pictures:
+    """A composer of the letters marked `picture`, which makes them after `week:` letters."""
+
+    def __init__(self) -> None:
+        self.prepared: list[str] = []
+
+    @property
+    def follow_ups(self) -> Mapping[str, FollowUpMaker]:
+        return {"picture": picture_after}
+
+    def composes(self, payload: dict[str, Any]) -> bool:
+        return "picture" in payload
+
+    async def prepare(self, payload: dict[str, Any], person_id: int) -> None:
+        self.prepared.append(payload["text"])
+
+    async def compose(self, payload: dict[str, Any], person_id: int) -> Reply | None:
+        return Reply(payload["text"])
+
+
+def composing(
+    db: Database, platform: FakePlatform, clock: FakeClock, time: VirtualTime, composer: Any
+) -> OutboxSender:
+    return OutboxSender(
+        db,
+        {Platform.TELEGRAM: platform},
+        clock,
+        FAST,
+        worker="w",
+        sleep=time.sleep,
+        composer=composer,
+    )
+
+
+async def test_a_follow_up_carried_as_a_word_is_made_by_its_composer_from_the_letter_sent(
+    db: Database, home: Household, platform: FakePlatform, clock: FakeClock, time: VirtualTime
+) -> None:
+    [dana, luis] = await home.people(["dana", "luis"])
+    await followed_letters(home, [dana, luis], made=True)
+    await followed_letters(home, [dana], prefix="other", made=True)  # no maker makes these
+    pictures = Pictures()
+
+    report = await composing(db, platform, clock, time, pictures).drain()
+
+    assert report.sent == 5
+    assert [d.text for d in platform.to("dana")] == [
+        f"week:0:{dana}",
+        f"then week:0:{dana}",
+        f"other:0:{dana}",
+    ]
+    assert [d.text for d in platform.to("luis")] == [f"week:1:{luis}", f"then week:1:{luis}"]
+    # Drawn ahead as each letter was claimed: the follow-up made from the letter in hand.
+    assert sorted(pictures.prepared) == sorted([f"then week:0:{dana}", f"then week:1:{luis}"])
+    rows = await home.outbox()
+    letter = next(row for row in rows if row.dedupe_key == f"week:0:{dana}")
+    assert letter.payload == {"text": f"week:0:{dana}", "buttons": [], "then": {"picture": "then"}}
+    [then] = [row for row in follow_ups(rows) if row.person_id == dana]
+    assert then.dedupe_key == follow_up_key(letter.dedupe_key)
+    assert then.payload == to_payload(Reply(f"then week:0:{dana}"), picture=True)
+
+
+async def test_a_follow_up_carried_as_a_word_with_nobody_to_make_it_is_not_queued(
+    db: Database, home: Household, platform: FakePlatform, clock: FakeClock, time: VirtualTime
+) -> None:
+    [dana] = await home.people(["dana"])
+    await followed_letters(home, [dana], made=True)
+
+    report = await sender(db, platform, clock, time).drain()  # no composer: no maker
+
+    assert report.sent == 1 and platform.texts() == [f"week:0:{dana}"]
+    assert follow_ups(await home.outbox()) == []
+
+
 class SlowPictures:
     """A composer whose pictures are all ready only once every summary has gone out."""
 
@@ -159,6 +257,10 @@ class SlowPictures:
         self.waiting = 0
         self.prepared: list[str] = []
         self.ready = asyncio.Event()
+
+    @property
+    def follow_ups(self) -> Mapping[str, FollowUpMaker]:
+        return {}
 
     def composes(self, payload: dict[str, Any]) -> bool:
         return "picture" in payload

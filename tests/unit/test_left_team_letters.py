@@ -265,11 +265,11 @@ async def test_a_picture_drawn_after_its_reader_left_is_not_drawn_for_them(
                 select(Outbox).where(col(Outbox.person_id) == dana, col(Outbox.kind) == "summary")
             )
         ).all()
-    then = followed_by(summary.payload)  # the chart letter queued once the summary is sent
+    charts = WeekCharts(db, drawing=drawing_in_threads())
+    then = followed_by(summary, charts.follow_ups)  # queued once the summary is sent
     assert then is not None
     _, chart = then
     await removed_in_chat(school, monkeypatch)
-    charts = WeekCharts(db, drawing=drawing_in_threads())
 
     assert await charts.compose(chart, dana) is None
     reply = await charts.compose(chart, luis)  # the same picture, to one still on it
