@@ -143,6 +143,15 @@ class HeldReads:
 
         self.method = held
 
+    async def note_while_held(self, school: DemoSchool, asked: str) -> tuple[Said, Said]:
+        """A teacher's note sent while a parent's `asked` is held in its read: the note's
+        answer (it must not wait for the read), then the parent's."""
+        asking = asyncio.create_task(school.say(school.parent, asked))
+        await asyncio.wait_for(self.reading.wait(), timeout=10)
+        note = await asyncio.wait_for(school.say(school.teacher, "+ Sam read aloud"), timeout=10)
+        self.release.set()
+        return note, await asyncio.wait_for(asking, timeout=10)
+
 
 @dataclass(frozen=True)
 class Queued:

@@ -197,12 +197,9 @@ async def test_notes_go_past_a_progress_whose_measures_are_being_read(
     held = HeldReads(ProgressStore.series)
     monkeypatch.setattr(ProgressStore, "series", held.method)
 
-    asked = asyncio.create_task(school.say(school.parent, "/progress Sam"))
-    await asyncio.wait_for(held.reading.wait(), timeout=10)
     # The chart's measures are read after the event's transaction: the writers go on.
-    note = await asyncio.wait_for(school.say(school.teacher, "+ Sam read aloud"), timeout=10)
-    held.release.set()
-    [chart] = (await asyncio.wait_for(asked, timeout=10)).replies
+    note, asked = await held.note_while_held(school, "/progress Sam")
+    [chart] = asked.replies
 
     assert note.text == en("entry.logged_win", student="Sam Rivera")
     assert chart.attachment is not None and chart.text.startswith("#reading")

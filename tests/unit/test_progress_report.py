@@ -201,12 +201,9 @@ async def test_notes_go_past_a_report_being_gathered(
     held = HeldReads(RecordStore.entries)
     monkeypatch.setattr(RecordStore, "entries", held.method)
 
-    asked = asyncio.create_task(school.say(school.parent, "/report Sam"))
-    await asyncio.wait_for(held.reading.wait(), timeout=10)
     # A year of notes is read after the event's transaction: the writers go on.
-    note = await asyncio.wait_for(school.say(school.teacher, "+ Sam read aloud"), timeout=10)
-    held.release.set()
-    [report] = (await asyncio.wait_for(asked, timeout=10)).replies
+    note, asked = await held.note_while_held(school, "/report Sam")
+    [report] = asked.replies
 
     assert note.text == en("entry.logged_win", student="Sam Rivera")
     assert report.attachment is not None and report.attachment.data.startswith(b"%PDF")
