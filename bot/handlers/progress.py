@@ -2,7 +2,7 @@
 
 The event's transaction only checks who asks and logs the access; the goals and their measures
 are read after it, in a read transaction of its own (`Context.reading_after`), and drawn then:
-a burst of /progress holds the writers' turn for less than a note does.
+a burst of /progress holds the writers' turn no longer than as many notes would.
 """
 
 from __future__ import annotations
