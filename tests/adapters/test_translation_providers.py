@@ -33,13 +33,16 @@ async def fake(specs_dir: Path) -> AsyncIterator[FakeTranslation]:
 
 
 def translator(
-    fake: FakeTranslation, provider: str = "libretranslate", **overrides: object
+    fake: FakeTranslation,
+    provider: str = "libretranslate",
+    timeout_seconds: float = 0.3,
+    **overrides: object,
 ) -> NoteTranslator:
     config = TranslationConfig(
         provider=provider,  # type: ignore[arg-type]
         url=fake.url,
         api_key="k-123",
-        timeout_seconds=0.3,
+        timeout_seconds=timeout_seconds,
         **overrides,  # type: ignore[arg-type]
     )
     adapter = translation_provider(config)
@@ -194,7 +197,9 @@ async def test_many_batches_to_a_hanging_provider_wait_one_timeout_and_ask_once(
     fake: FakeTranslation, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.behaviour = "hang"
-    notes = translator(fake)
+    # Long enough for the fake, in this same loop, to have read the one request on a busy host
+    # (at 0.3 s a loaded CI machine gave up before the fake had recorded it).
+    notes = translator(fake, timeout_seconds=1.0)
     notes.guesser.warm()  # as `tandem run` does at start-up: loading the models is not waiting
     loop = asyncio.get_running_loop()
     started = loop.time()
