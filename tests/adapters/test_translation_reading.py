@@ -25,11 +25,6 @@ NAMES = ("sam", "rivera", "ortiz", "dana", "luis", "maya", "lee", "chen")
 
 
 @pytest.fixture
-def translation_timeout() -> float:
-    return 0.3
-
-
-@pytest.fixture
 def school(translating_school: DemoSchool) -> DemoSchool:
     return translating_school
 
