@@ -10,6 +10,7 @@ from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import session_dialect
 from storage.stores import Store
 from storage.stores.translations import TranslationStore
 
@@ -50,7 +51,7 @@ class StoredBudget:
     async def spend(self, provider: str, month: str, chars: int, limit: int) -> bool:
         async with self._turn:
             session = self.store.session
-            if session.get_bind().dialect.name != "postgresql":
+            if session_dialect(session).name != "postgresql":
                 return await self.store.translations.spend(provider, month, chars, limit)
             async with AsyncSession(session.bind) as own:
                 counted = await TranslationStore(own).spend(provider, month, chars, limit)

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import Database, is_sqlite
+from storage.db import Database, is_sqlite, session_dialect
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def take_turn(session: AsyncSession, key: int) -> None:
     PostgreSQL queues waiters for a lock in the order they asked, so a chat's events are
     handled in the order they reached the database. SQLite: nothing to wait for.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if session_dialect(session).name != "postgresql":
         return
     await session.exec(_TURN, params={"key": key})  # type: ignore[call-overload]
 
