@@ -45,6 +45,7 @@ from telegram.warnings import PTBDeprecationWarning
 from adapters import kit
 from adapters.kit import CONCURRENT_EVENTS, ChatAdapter, ChatTurns, Failure, Verdict
 from adapters.telegram_config import NAME, TelegramConfig
+from adapters.telegram_http import AiohttpRequest
 from bot.events import (
     Attachment,
     Button,
@@ -307,8 +308,8 @@ class TelegramAdapter(ChatAdapter[TelegramConfig, TelegramMessage]):
             .job_queue(None)  # APScheduler runs the weekly jobs, not PTB
             .update_queue(HeldBackUpdates(MAX_UNHANDLED_UPDATES))
             .concurrent_updates(ChatOrderedUpdates(self.turns, self._tell_too_fast))
-            .connection_pool_size(CONNECTION_POOL_SIZE)
-            .pool_timeout(POOL_TIMEOUT)
+            .request(AiohttpRequest(CONNECTION_POOL_SIZE, pool_timeout=POOL_TIMEOUT))
+            .get_updates_request(AiohttpRequest())
             .build()
         )
         self.application.add_handler(TypeHandler(Update, self._on_update))
@@ -327,8 +328,6 @@ class TelegramAdapter(ChatAdapter[TelegramConfig, TelegramMessage]):
 
     async def start(self) -> None:
         """Log in (getMe), remember the username, register the menu, then take updates."""
-        # httpx logs every request URL at INFO, and Telegram's URLs contain the token.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
         await self.application.initialize()
         await self._remember_username()
         await self._register_commands()
@@ -367,7 +366,6 @@ class TelegramAdapter(ChatAdapter[TelegramConfig, TelegramMessage]):
 
     async def connect(self) -> None:
         """Log in (getMe) and remember the username, to send without taking updates."""
-        logging.getLogger("httpx").setLevel(logging.WARNING)
         await self.application.initialize()
         await self._remember_username()
 

@@ -7,9 +7,9 @@ import asyncio
 
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
-from telegram.request import HTTPXRequest
 
 from adapters.telegram_config import TelegramConfig
+from adapters.telegram_http import AiohttpRequest
 
 GET_ME_TIMEOUT = 5.0
 
@@ -21,9 +21,8 @@ class ProfileUnavailable(Exception):
 async def fetch_bot_username(config: TelegramConfig, seconds: float = GET_ME_TIMEOUT) -> str:
     """The bot's username as getMe gives it, or ProfileUnavailable within `seconds`."""
 
-    def request() -> HTTPXRequest:
-        return HTTPXRequest(
-            connection_pool_size=1,
+    def request() -> AiohttpRequest:
+        return AiohttpRequest(
             connect_timeout=seconds,
             read_timeout=seconds,
             write_timeout=seconds,
