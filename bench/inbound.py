@@ -8,7 +8,10 @@ notes from the teachers (`+ Sam ...`, `- Maya ...`, `Leo: ...`), 30 % notes from
 bot runs in its own process against a fresh fake, one after the other, in the same run:
 
 - bare echo: a minimal PTB Application (same concurrency and connection pool as Tandem's
-  adapter) whose MessageHandler sends the text back;
+  adapter) whose MessageHandler sends the text back, on PTB's own HTTP client (httpx): the
+  baseline the ratio is taken against;
+- the same echo on the HTTP client Tandem gives PTB (aiohttp, adapters/telegram_http.py), for
+  scale: what Tandem adds to an update apart from the client;
 - Tandem:    `tandem run` (adapter + dispatcher + scheduler + sender, INFO logging to a file)
   on SQLite (a temp file) and on PostgreSQL (database `tandem_bench_inbound`, emptied).
 
@@ -61,6 +64,9 @@ PARENT_ID0 = 200_000_000
 BENCH_PER_MINUTE = 1_000_000
 PG_DATABASE = "tandem_bench_inbound"
 TARGET_RATIO = 0.75
+# The echo again, with the HTTP client Tandem's adapter gives PTB (adapters/telegram_http.py):
+# what Tandem adds to an update, apart from the client.
+SAME_CLIENT_ECHO = "PTB echo, aiohttp client"
 
 WINS = (
     "read a whole page aloud",
@@ -219,8 +225,9 @@ async def count_entries(url: str) -> int:
 # --- the bare echo bot (its own process) -------------------------------------------------------
 
 
-async def echo_bot(base_url: str) -> None:
-    """A minimal PTB bot with Tandem's adapter settings: it sends each text back."""
+async def echo_bot(base_url: str, client: str) -> None:
+    """A minimal PTB bot with Tandem's adapter settings: it sends each text back. `client`:
+    "httpx", PTB's own HTTP client; "aiohttp", the one Tandem's adapter gives PTB."""
     from telegram import Update
     from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
@@ -230,17 +237,22 @@ async def echo_bot(base_url: str) -> None:
         POLL_TIMEOUT,
         POOL_TIMEOUT,
     )
+    from adapters.telegram_http import AiohttpRequest
 
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(TOKEN)
         .base_url(base_url)
         .job_queue(None)
         .concurrent_updates(CONCURRENT_UPDATES)
-        .connection_pool_size(CONNECTION_POOL_SIZE)
-        .pool_timeout(POOL_TIMEOUT)
-        .build()
     )
+    if client == "aiohttp":
+        builder = builder.request(
+            AiohttpRequest(CONNECTION_POOL_SIZE, pool_timeout=POOL_TIMEOUT)
+        ).get_updates_request(AiohttpRequest())
+    else:
+        builder = builder.connection_pool_size(CONNECTION_POOL_SIZE).pool_timeout(POOL_TIMEOUT)
+    application = builder.build()
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Send the text back."""
@@ -323,7 +335,8 @@ def measure(bot: str, db_url: str | None, args: argparse.Namespace, workdir: Pat
     log_path = workdir / f"{bot}.log"
     try:
         if db_url is None:
-            command = [sys.executable, __file__, "--echo-bot", f"{fake.url}/bot"]
+            client = "aiohttp" if bot == SAME_CLIENT_ECHO else "httpx"
+            command = [sys.executable, __file__, "--echo-bot", f"{fake.url}/bot", client]
         else:
             config = workdir / f"{bot}.toml"
             config.write_text(
@@ -449,10 +462,12 @@ def main() -> None:
         help="run each bot under pyinstrument, reports in DIR",
     )
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
-    parser.add_argument("--echo-bot", metavar="BASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--echo-bot", nargs=2, metavar=("BASE_URL", "CLIENT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.echo_bot:
-        asyncio.run(echo_bot(args.echo_bot))
+        asyncio.run(echo_bot(*args.echo_bot))
         return
 
     results: list[Result] = []
@@ -460,6 +475,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tandem-inbound-") as tmp:
         workdir = Path(tmp)
         results.append(measure("bare PTB echo", None, args, workdir))
+        results.append(measure(SAME_CLIENT_ECHO, None, args, workdir))
         if args.db in ("sqlite", "both"):
             url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
             asyncio.run(seed(url, args.teachers))
@@ -485,6 +501,8 @@ def main() -> None:
         ratio = result.rate / echo.rate
         met = "met" if ratio >= TARGET_RATIO else "MISSED"
         verdict = "" if result is echo else f"{ratio:.2f} {met}"
+        if result.bot == SAME_CLIENT_ECHO:
+            verdict = f"{ratio:.2f} (for scale)"
         if args.rate:  # every bot gets the offered rate: the ratio says nothing
             verdict = "n/a (paced)"
         rows.append(
