@@ -9,6 +9,7 @@ notes. Quiet and loaded rounds alternate, so the host's noise falls on both alik
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import tempfile
 import time
@@ -123,6 +124,9 @@ async def note_latency(
         dispatcher = Dispatcher(db, settings, clock, build_router())
         rounds_of = Round(dispatcher)
         await rounds_of.run(10, rate, 2)  # warm: imports, fonts, the pool's threads
+        # What start-up built stays out of every later collection, as `tandem run` does
+        # (adapters/runtime.serve): without it a full collection stops the loop for tens of ms.
+        gc.freeze()
         found: dict[str, list[float]] = {"quiet": [], "loaded": []}
         for _ in range(rounds):
             quiet, _ = await rounds_of.run(notes, rate, 0)
