@@ -112,12 +112,18 @@ async def test_an_event_whose_handling_failed_is_not_taken_for_a_retry_when_sent
 
     async def is_new(event_id: str, fail: bool = False) -> bool:
         async with db.event_session() as session:
-            new = await Store(session).events.mark_seen_in_turn(
-                Platform.TELEGRAM, "", EXTERNAL_ID, event_id, START
+            arrival = await Store(session).people.arrival(
+                platform=Platform.TELEGRAM,
+                workspace="",
+                external_id=EXTERNAL_ID,
+                chat=EXTERNAL_ID,
+                event_id=event_id,
+                follow_ups=[],
+                now=START,
             )
             if fail:
                 raise RuntimeError("the handler failed")
-            return new
+            return arrival.fresh
 
     with pytest.raises(RuntimeError):
         await is_new("tg:1", fail=True)
