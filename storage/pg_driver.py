@@ -20,12 +20,14 @@ without a greenlet hop.
 
 Parts of SQLAlchemy's asyncpg adapter used here are not public (its transaction, begun lazily
 at a connection's first statement, set by `begin_in_turn` and committed by `commit_first`; its
-statement mutex; its error handling); tests on PostgreSQL cover them: the dedupe row rolled
-back with a failed event (tests/unit/test_sender_links.py), the turn's transaction kept, undone
-and held as one, and more events at once than the pool keeps
-(tests/integration/test_event_transaction.py), a dropped connection
-(tests/integration/test_postgres_connections.py), one chat's events in order across replicas
-(tests/integration/test_replicas.py).
+statement mutex; its error handling), nor are the parts of the ORM `attach` uses (an object
+put into the session's identity map and marked the session's, as the ORM's loading does).
+Tests on PostgreSQL cover them: the sender's rows the session's own, changed and saved, not
+added again, and the dedupe row rolled back with a failed event
+(tests/unit/test_sender_links.py); the turn's transaction kept, undone and held as one, and
+more events at once than the pool keeps (tests/integration/test_event_transaction.py); a
+dropped connection (tests/integration/test_postgres_connections.py); one chat's events in
+order across replicas (tests/integration/test_replicas.py).
 """
 
 from __future__ import annotations
@@ -269,7 +271,8 @@ def attach(session: AsyncSession, model: type[Model], values: Mapping[str, Any])
     already. Constructing the model instead would validate every field: many times the cost."""
     mapper, key_columns = _identity_of(model)
     key = mapper.identity_key_from_primary_key(tuple(values[name] for name in key_columns))
-    known = session.identity_map.get(key)
+    sync_session = session.sync_session
+    known = sync_session.identity_map.get(key)
     if known is not None:
         return known  # type: ignore[no-any-return]
     entity: Model = mapper.class_manager.new_instance()
@@ -279,7 +282,11 @@ def attach(session: AsyncSession, model: type[Model], values: Mapping[str, Any])
     # as much again and has nothing to do here.)
     state.dict.update(values)
     state.key = key
-    session.sync_session.add(entity)
+    # Into the session as its loading puts a row: in the identity map, the session its own.
+    # Session.add would also walk the model's cascades and fire attach events, for an object
+    # that has no related objects loaded and no listener: most of a note's cost of attaching.
+    sync_session.identity_map.add(state)
+    state.session_id = sync_session.hash_key
     return entity
 
 
