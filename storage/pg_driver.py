@@ -102,6 +102,16 @@ def _dialect(session: AsyncSession) -> Dialect:
     return bind.dialect if bind is not None else session.get_bind().dialect
 
 
+def has_changes(session: AsyncSession) -> bool:
+    """Whether a flush of the session would have anything to look at: new or deleted objects,
+    or changed ones (even changed back: the flush then writes nothing). Asked before each
+    statement: `Session.dirty` builds a set of the changed objects each time."""
+    sync_session = session.sync_session
+    return bool(
+        sync_session.identity_map.check_modified() or sync_session.new or sync_session.deleted
+    )
+
+
 # Where a session keeps its transaction's connection as asyncpg's, once looked up.
 _DRIVER = "tandem.pg_driver"
 
@@ -110,7 +120,7 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
     """The session's connection and its pooled DBAPI connection, with what the session holds
     unflushed written first. Looked up once per transaction: each look-up is a greenlet hop."""
     sync_session = session.sync_session
-    if sync_session.new or sync_session.dirty or sync_session.deleted:
+    if has_changes(session):
         await session.flush()
     transaction = sync_session.get_transaction()
     known = session.info.get(_DRIVER)
@@ -210,9 +220,7 @@ async def commit_first(session: AsyncSession) -> bool:
     if known is None:
         return False
     sync_session = session.sync_session
-    if known[0] is not sync_session.get_transaction():
-        return False
-    if sync_session.new or sync_session.deleted or sync_session.identity_map.check_modified():
+    if known[0] is not sync_session.get_transaction() or has_changes(session):
         return False
     connection, raw = known[1], known[2]
     adapted: Any = raw.dbapi_connection
