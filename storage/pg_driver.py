@@ -24,8 +24,9 @@ statement mutex; its error handling), nor are the parts of the ORM `attach` uses
 put into the session's identity map and marked the session's, as the ORM's loading does).
 Tests on PostgreSQL cover them: the sender's rows the session's own, changed and saved, not
 added again, and the dedupe row rolled back with a failed event
-(tests/unit/test_sender_links.py); the turn's transaction kept, undone and held as one, and
-more events at once than the pool keeps (tests/integration/test_event_transaction.py); a
+(tests/unit/test_sender_links.py); the turn's transaction kept, undone and held as one, more
+events at once than the pool keeps, and the session freed as it ends, with no cycle left for
+the garbage collector (tests/integration/test_event_transaction.py); a
 dropped connection (tests/integration/test_postgres_connections.py); one chat's events in
 order across replicas (tests/integration/test_replicas.py).
 """
@@ -35,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from weakref import ref
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -124,7 +126,7 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
         await session.flush()
     transaction = sync_session.get_transaction()
     known = session.info.get(_DRIVER)
-    if known is not None and transaction is not None and known[0] is transaction:
+    if known is not None and transaction is not None and known[0]() is transaction:
         return known[1], known[2]
     connection = await session.connection()
     # Just checked out for the session's transaction, its pooled DBAPI connection is there: read
@@ -134,7 +136,9 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any]:
         raw: Any = sync.connection
     else:
         raw = await connection.get_raw_connection()
-    session.info[_DRIVER] = (sync_session.get_transaction(), connection, raw)
+    # The transaction by a weak reference: it refers to the session, and a strong one here would
+    # make the session's whole graph (its connection's too) a cycle for the garbage collector.
+    session.info[_DRIVER] = (ref(sync_session.get_transaction()), connection, raw)
     return connection, raw
 
 
@@ -220,7 +224,7 @@ async def commit_first(session: AsyncSession) -> bool:
     if known is None:
         return False
     sync_session = session.sync_session
-    if known[0] is not sync_session.get_transaction() or has_changes(session):
+    if known[0]() is not sync_session.get_transaction() or has_changes(session):
         return False
     connection, raw = known[1], known[2]
     adapted: Any = raw.dbapi_connection
