@@ -11,7 +11,7 @@ with the Telegram adapter's `to_core`, and hands them to `Dispatcher.dispatch` f
 Reported per database: the CPU time of this process per note (its threads included: on
 SQLite each statement runs on aiosqlite's thread), user and system apart, and the SQL
 statements per note (a `before_cursor_execute` listener; executemany counts once; on PostgreSQL
-it does not see the three a note runs straight on asyncpg, storage/pg_driver.py). This is
+it does not see those a note runs straight on asyncpg, storage/pg_driver.py: all of them). This is
 the part of `bench/inbound.py`'s "bot CPU ms/update" that Tandem adds to what PTB spends on
 an update, measured without PTB and without the fake Bot API sharing the CPUs.
 """

@@ -24,6 +24,7 @@ from bot.translation import NoteTranslator
 from storage.db import Database, is_connection_lost
 from storage.models import PendingAction
 from storage.stores import Store
+from storage.stores.people import KnownSender
 
 log = logging.getLogger(__name__)
 
@@ -140,22 +141,25 @@ class Dispatcher:
         """The replies, and how many letters the event queued."""
         async with self.db.event_session() as session:
             store = Store(session)
-            # First, the chat's turn, then the dedupe row (one statement on PostgreSQL): another
-            # replica handling this chat's previous event finishes first, and a platform's retry
-            # of it then finds its dedupe row. The dedupe row shares the transaction: if
-            # handling fails, a retry is handled again. What the event reads comes after.
+            # First, the chat's turn, then the dedupe row: another replica handling this chat's
+            # previous event finishes first, and a platform's retry of it then finds its dedupe
+            # row. The dedupe row shares the transaction: if handling fails, a retry is handled
+            # again. The sender is read after the turn (on PostgreSQL, with the dedupe row).
             sender = event.sender
-            if not await store.events.mark_seen_in_turn(
-                sender.platform,
-                sender.workspace,
-                event.chat.id,
-                _short_id(event.event_id),
-                self.clock.now(),
-            ):
+            arrival = await store.people.arrival(
+                platform=sender.platform,
+                workspace=sender.workspace,
+                external_id=sender.external_id,
+                chat=event.chat.id,
+                event_id=_short_id(event.event_id),
+                follow_ups=self.routes.follow_up_actions,
+                now=self.clock.now(),
+            )
+            if not arrival.fresh:
                 log.info("duplicate event %s ignored", event.event_id)
                 self.metrics.duplicate_event(event.sender.platform)
                 return [], 0
-            ctx, awaits_follow_up = await self._context(store, event)
+            ctx, awaits_follow_up = await self._context(store, event, arrival.sender)
             held_back = self._held_back(event, ctx)
             replies = (
                 held_back
@@ -165,16 +169,11 @@ class Dispatcher:
             log.info("event %s handled with %d replies", event.event_id, len(replies))
             return replies, store.outbox.letters_queued
 
-    async def _context(self, store: Store, event: Event) -> tuple[Context, bool]:
+    async def _context(
+        self, store: Store, event: Event, found: KnownSender | None
+    ) -> tuple[Context, bool]:
         """The handlers' context, and whether a follow-up awaits the sender's next text."""
         sender = event.sender
-        found = await store.people.sender(
-            sender.platform,
-            sender.workspace,
-            sender.external_id,
-            self.routes.follow_up_actions,
-            self.clock.now(),
-        )
         account, person = (found.account, found.person) if found else (None, None)
         if account is not None and not account.active:
             # They wrote to us, so the chat is open again (a bot once blocked, now unblocked).

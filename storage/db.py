@@ -20,9 +20,10 @@ from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import pg_driver
 from storage.sqlite_inline import allow_inline, begin_inline
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -161,14 +162,25 @@ class Database:
         session = self._sessions()
         try:
             yield session
-            # Committed and closed in one greenlet hop (each is one, a good part of an event).
-            await session.run_sync(_commit_and_close)
+            if await pg_driver.commit_first(session) and self._takes_back_without_io():
+                # Committed on asyncpg already: what is left of the commit and the close is
+                # bookkeeping, with no I/O to run on a greenlet.
+                _commit_and_close(session.sync_session)
+            else:
+                # Committed and closed in one greenlet hop (each is one, a good part of an event).
+                await session.run_sync(_commit_and_close)
         except BaseException:
             # Closed as `async with` closes it: in a task of its own, which a cancellation
             # cannot abandon halfway with a connection out of the pool.
             async with session:
                 await session.rollback()
             raise
+
+    def _takes_back_without_io(self) -> bool:
+        """Whether the pool would keep a connection handed back now: when it is full it closes
+        one (I/O, on a greenlet)."""
+        pool = self.engine.sync_engine.pool
+        return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
 
     @asynccontextmanager
     async def event_session(self) -> AsyncIterator[AsyncSession]:

@@ -120,25 +120,6 @@ SEEN = {
 }
 
 
-def _seen_in_turn() -> Any:
-    """PostgreSQL's SEEN once the chat's turn (an advisory lock, bound as `key`) is taken: one
-    round trip for both. The insert's row comes out of the lock's subquery, so it is tried only
-    once the lock is held; ON CONFLICT then checks the unique index, which sees the rows
-    committed while we waited (a retry handled by another replica meanwhile). Nothing here
-    reads a table: a read in this statement would use the snapshot taken before the wait."""
-    seen = _table(SeenEvent)
-    turn = sa_select(func.pg_advisory_xact_lock(bindparam("key")).label("taken")).subquery("turn")
-    row = sa_select(
-        *(bindparam(column.name, type_=column.type) for column in seen.columns)
-    ).select_from(turn)
-    return (
-        pg_insert(seen).from_select([column.name for column in seen.columns], row)
-    ).on_conflict_do_nothing()
-
-
-SEEN_IN_TURN = _seen_in_turn()
-
-
 def _awaiting(person_id: Any) -> tuple[Any, ...]:
     """A pending action of `person_id`'s, of the kinds bound as `actions`, unexpired at `now`."""
     return (
@@ -282,6 +263,28 @@ def _sender_and_links() -> Any:
 
 
 SENDER_AND_LINKS = _sender_and_links()
+
+
+def _seen_and_sender() -> Any:
+    """PostgreSQL's SEEN and SENDER_AND_LINKS in one statement, run once the chat's turn is held
+    (`pg_driver.begin_in_turn`): its snapshot is taken after the wait, so what it reads includes
+    what the chat's previous event committed; ON CONFLICT checks the unique index, which sees a
+    retry handled meanwhile. Its first column, `fresh`, is 1 if the event is new (0: a retry);
+    the sender's columns follow (null, in the one row, for a stranger)."""
+    seen = _table(SeenEvent)
+    new_row = (
+        pg_insert(seen)
+        .values({column.name: bindparam(column.name, type_=column.type) for column in seen.columns})
+        .on_conflict_do_nothing()
+        .returning(seen.c.event_id)
+        .cte("seen")
+    )
+    fresh = sa_select(func.count().label("fresh")).select_from(new_row).subquery("fresh")
+    sender = _sender_and_links().subquery("sender")
+    return sa_select(fresh.c.fresh, *sender.c).select_from(fresh.outerjoin(sender, true()))
+
+
+SEEN_AND_SENDER = _seen_and_sender()
 
 
 def _new_entry_with_buttons() -> Any:

@@ -22,8 +22,10 @@ from sqlmodel import col, select
 from sqlmodel.main import default_registry
 
 from storage import pg_driver
+from storage.locks import chat_key
 from storage.models import Account, Entry, Membership, Person, Platform, Student
-from storage.stores._sql import SENDER, SENDER_AND_LINKS, Queries, Row
+from storage.stores._sql import SEEN_AND_SENDER, SENDER, SENDER_AND_LINKS, Queries, Row
+from storage.stores.events import EventStore
 from storage.stores.students import links_from, remember_links
 
 
@@ -42,6 +44,15 @@ class KnownSender:
     account: Account
     person: Person
     awaits_follow_up: bool  # an unexpired pending action of the kinds asked about
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An incoming event as its transaction first sees it: whether it is new (False: a
+    platform's retry of one handled already), and who sent it (None: a stranger)."""
+
+    fresh: bool
+    sender: KnownSender | None
 
 
 def _person_columns() -> list[tuple[type[Any], str]]:
@@ -102,7 +113,49 @@ class PeopleStore(Queries):
         if self._dialect.name != "postgresql":
             found = (await self.session.exec(SENDER, params=params)).first()
             return KnownSender(found[0], found[1], bool(found[2])) if found else None
-        rows = await pg_driver.fetch(self.session, SENDER_AND_LINKS, params)
+        return self._sender_from(await pg_driver.fetch(self.session, SENDER_AND_LINKS, params))
+
+    async def arrival(
+        self,
+        *,
+        platform: str,
+        workspace: str,
+        external_id: str,
+        chat: str,
+        event_id: str,
+        follow_ups: Sequence[str],
+        now: datetime,
+    ) -> Arrival:
+        """Take the chat's turn (storage/locks.py), then mark the event seen and read its sender
+        as `sender` does: replicas handle one chat's events one at a time, in the order they
+        came, and a retry of one handled meanwhile is recognised. The dedupe row shares the
+        transaction: if handling fails, a retry is handled again. On PostgreSQL two round
+        trips (BEGIN with the turn; the dedupe row with the sender). SQLite has one process,
+        whose adapters keep a chat's order (adapters/kit.py, ChatTurns)."""
+        if self._dialect.name != "postgresql":
+            if not await EventStore(self.session).mark_seen(platform, event_id, now):
+                return Arrival(fresh=False, sender=None)
+            found = await self.sender(platform, workspace, external_id, follow_ups, now)
+            return Arrival(fresh=True, sender=found)
+        await pg_driver.begin_in_turn(self.session, chat_key(platform, workspace, chat))
+        params = {
+            "platform": platform,
+            "event_id": event_id,
+            "seen_at": now,
+            "workspace": workspace,
+            "external_id": external_id,
+            "actions": list(follow_ups),
+            "now": now,
+        }
+        rows = await pg_driver.fetch(self.session, SEEN_AND_SENDER, params)
+        if not rows[0][0]:
+            return Arrival(fresh=False, sender=None)
+        # Past `fresh`, a row of SENDER_AND_LINKS; a stranger's has its account's id null.
+        known = [row[1:] for row in rows] if rows[0][1] is not None else []
+        return Arrival(fresh=True, sender=self._sender_from(known))
+
+    def _sender_from(self, rows: Sequence[Sequence[Any]]) -> KnownSender | None:
+        """The sender in SENDER_AND_LINKS' rows, their students remembered (`remember_links`)."""
         if not rows:
             return None
         account = self._attach(Account, _ACCOUNT_COLUMNS, rows[0], 0)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import pg_driver
 from storage.models import Admin, Membership, Person, School, Student
 from storage.stores._sql import KNOWN_LINKS, LINKS, TEAM, Queries
 
@@ -254,7 +255,7 @@ def _known_links(session: AsyncSession, person_id: int) -> list[StudentLink] | N
     known = session.info.get(KNOWN_LINKS)
     if known is None or known[0] != person_id:
         return None
-    if session.new or session.dirty or session.deleted:
+    if pg_driver.has_changes(session):
         # A read would flush these first: they may be what changes the links.
         session.info.pop(KNOWN_LINKS, None)
         return None

@@ -6,7 +6,8 @@ a removed member cannot go on writing about the student, a new one can write at 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, inspect
+from sqlalchemy.orm import object_session
 from sqlmodel import col
 
 from bot import roster
@@ -92,6 +93,22 @@ async def test_the_sender_renamed_in_the_transaction_that_read_them_is_saved_not
     assert everyone == {teacher: "Maria Ortiz-Lee"}
 
 
+async def test_the_senders_rows_are_the_sessions_own_until_it_closes(db: Database) -> None:
+    teacher, _, _ = await _teacher_of_sam_with_leo_unjoined(db)
+    async with db.session() as session:
+        store = Store(session)
+        found = await store.people.sender(Platform.TELEGRAM, "", EXTERNAL_ID, [], START)
+        assert found is not None
+        [link] = await store.students.links_of(teacher)
+        for row in (found.account, found.person, link.student):
+            assert object_session(row) is session.sync_session
+            assert inspect(row).persistent
+        await session.refresh(found.person)
+        assert found.person.display_name == "Maria Ortiz"
+
+    assert inspect(found.person).detached and inspect(link.student).detached
+
+
 async def test_a_student_archived_through_the_senders_links_is_saved(db: Database) -> None:
     teacher, sam, _ = await _teacher_of_sam_with_leo_unjoined(db)
     async with db.session() as session:
@@ -112,12 +129,18 @@ async def test_an_event_whose_handling_failed_is_not_taken_for_a_retry_when_sent
 
     async def is_new(event_id: str, fail: bool = False) -> bool:
         async with db.event_session() as session:
-            new = await Store(session).events.mark_seen_in_turn(
-                Platform.TELEGRAM, "", EXTERNAL_ID, event_id, START
+            arrival = await Store(session).people.arrival(
+                platform=Platform.TELEGRAM,
+                workspace="",
+                external_id=EXTERNAL_ID,
+                chat=EXTERNAL_ID,
+                event_id=event_id,
+                follow_ups=[],
+                now=START,
             )
             if fail:
                 raise RuntimeError("the handler failed")
-            return new
+            return arrival.fresh
 
     with pytest.raises(RuntimeError):
         await is_new("tg:1", fail=True)
