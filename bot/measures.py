@@ -117,12 +117,13 @@ def _bounded(kind: MeasureKind, value: float) -> Reading | Problem:
 
 
 def _prompts(text: str) -> list[str | Problem]:
+    """The prompt levels the text names, each once ("model 3/5, model again" is one)."""
     levels: list[str | Problem] = []
     for match in _PROMPT.finditer(text):
         level = " ".join((match.group(1) or match.group(2)).casefold().split())
-        levels.append(
-            level if level in PROMPT_LEVELS else Problem("unknown_prompt", {"level": level})
-        )
+        named = level if level in PROMPT_LEVELS else Problem("unknown_prompt", {"level": level})
+        if named not in levels:
+            levels.append(named)
     return levels
 
 

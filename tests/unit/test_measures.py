@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.measures import (
@@ -55,6 +55,7 @@ def test_trials_keep_their_count_and_a_prompt_level_rides_along() -> None:
         ("140 %", "percent_over"),
         ("6/10 and then 80%", "two_measures"),
         ("x3 and 12 min", "two_measures"),
+        ("verbal at first, then 3/5 on model", "two_measures"),
         ("p:shouting", "unknown_prompt"),
         ("2.5 times", "bad_count"),
     ],
@@ -66,7 +67,14 @@ def test_a_measure_that_cannot_be_is_refused_with_its_reason(text: str, reason: 
     assert read.reason == reason
 
 
+def test_a_prompt_level_named_twice_is_one_prompt() -> None:
+    assert parse_measure("model 3/5, model again") == Reading(
+        MeasureKind.PERCENT, 60, correct=3, trials=5, prompt="model"
+    )
+
+
 @given(st.integers(0, 500), st.integers(1, 500), WORDS, WORDS)
+@example(0, 1, "model", "model")  # a prompt level on both sides: still one measure
 def test_trials_are_a_percentage_or_refused_never_over_100(
     correct: int, trials: int, before: str, after: str
 ) -> None:
