@@ -36,6 +36,11 @@ MAX_POINTS = 300
 # A week's picture stacks one chart per goal measured: each this tall, at most this many.
 PANEL_HEIGHT_PX, MAX_PANELS = 400, 6
 DRAWERS = 2  # processes drawing at once; the rest wait, and notes never do
+# Of those, at most this many draw for commands (/progress, /report) at once: on a small machine
+# one core stays with the event loop, so the notes beside a burst of /progress keep their pace
+# (on two cores, two drawing commands put a note's p99 at 1.5-2.3 times its pace alone, one at
+# 1.0-1.2: docs/benchmarks.md). The weekly pictures still use every drawer.
+COMMAND_DRAWERS = max(1, min(DRAWERS, (os.cpu_count() or 1) - 1))
 # Okabe-Ito: blue for school, vermilion for home, bluish green and grey for the lines.
 SCHOOL_COLOUR, HOME_COLOUR = "#0072B2", "#D55E00"
 TARGET_COLOUR, BASELINE_COLOUR = "#009E73", "#555555"

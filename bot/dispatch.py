@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bot import buttons
-from bot.charts import DRAWERS
+from bot.charts import COMMAND_DRAWERS
 from bot.config import Settings
 from bot.context import Clock, Context
 from bot.events import ButtonPress, Event, IncomingMessage, MessageEdited, Reply
@@ -63,7 +63,7 @@ class Dispatcher:
         *,
         metrics: Metrics = NO_METRICS,
         timer: Timer = default_timer,
-        drawing_slots: int = DRAWERS,
+        drawing_slots: int = COMMAND_DRAWERS,
     ) -> None:
         self.db = db
         self.settings = settings

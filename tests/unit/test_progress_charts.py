@@ -14,7 +14,7 @@ import pytest
 
 from adapters.console import ConsoleChat
 from bot import charts
-from bot.charts import DRAWERS, ChartData
+from bot.charts import COMMAND_DRAWERS, ChartData
 from bot.events import Reply
 from storage.stores.entries import EntryStore
 from storage.stores.progress import ProgressStore
@@ -176,7 +176,7 @@ async def test_a_burst_of_progress_draws_a_few_at_a_time_and_notes_go_past_it(
     school: DemoSchool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await measured(school)
-    drawings = HeldDrawings(DRAWERS)
+    drawings = HeldDrawings(COMMAND_DRAWERS)
     monkeypatch.setattr(charts, "draw", drawings.draw)
 
     burst = [asyncio.create_task(school.say(school.parent, "/progress Sam")) for _ in range(6)]
@@ -186,7 +186,7 @@ async def test_a_burst_of_progress_draws_a_few_at_a_time_and_notes_go_past_it(
     answered = await asyncio.gather(*burst)
 
     assert note.text == en("entry.logged_win", student="Sam Rivera")
-    assert drawings.most_at_once == DRAWERS  # the rest waited, before their transaction
+    assert drawings.most_at_once == COMMAND_DRAWERS  # the rest waited, before their transaction
     assert all(said.replies[0].attachment is not None for said in answered)
 
 
