@@ -18,6 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import aiohttp
+
+# The types PTB's own request classes use for "no value given" (a documented extension point,
+# whose signature names them; they live in PTB's private modules).
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
