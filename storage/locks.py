@@ -1,7 +1,9 @@
 """PostgreSQL advisory locks that make several `tandem run` replicas one bot.
 
-- A *turn* (`take_turn`): a transaction-level lock on one chat, taken first in an event's
+- A *turn*: a transaction-level lock on one chat (`chat_key`), taken first in an event's
   transaction, so one chat's events are handled one at a time, whichever replica got them.
+  The dispatcher takes it with the transaction's BEGIN (`pg_driver.begin_in_turn`, through
+  `PeopleStore.arrival`); `take_turn` takes the same lock in a transaction begun already.
 - A *lease* (`Lease`): a session-level lock on one platform's sending, held on a connection of
   its own for as long as the replica sends; it ends with that session (a crash, a kill, a lost
   connection), and a standby replica takes it on its next try.
