@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import pg_driver
 from storage.sqlite_inline import allow_inline, begin_inline
+from storage.wal_checkpoints import WalCheckpoints
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -155,6 +156,7 @@ class Database:
         )
         # SQLite has one writer at a time (see event_session).
         self._writer_turn = asyncio.Lock() if is_sqlite(url) else None
+        self.checkpoints = WalCheckpoints(self.engine)  # the inline commits' (SQLite)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -198,8 +200,10 @@ class Database:
                 yield session
             return
         async with self._writer_turn, self.session() as session:
-            await begin_inline(session)
+            inline = await begin_inline(session)
             yield session
+        if inline is not None:
+            self.checkpoints.committed()
 
     # The outbox's claims and settlements are short writes too: on SQLite they wait their turn
     # with the events' instead of sleeping in SQLite's busy handler while events take the lock.
@@ -247,6 +251,7 @@ class Database:
             log.warning("the SQLite write-ahead log could not be emptied: a reader held it")
 
     async def dispose(self) -> None:
+        await self.checkpoints.settled()
         await self.engine.dispose()
 
 

@@ -8,7 +8,8 @@ loop's thread, and only when another writer holds the lock (the sender, a job, a
 another process) waited for on aiosqlite's thread, off the loop. Once the transaction holds
 SQLite's write lock, nothing it runs waits for a lock (in WAL mode readers never block a
 writer), so its statements and its commit run inline, without a hop, and the loop is held only
-for the microseconds each takes.
+for the microseconds each takes. The commit does not checkpoint SQLite's write-ahead log, which
+takes milliseconds: that is done off the loop (storage/wal_checkpoints.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 _T = TypeVar("_T")
+
+# SQLite's own default: a commit that leaves this many pages in the log checkpoints it.
+AUTOCHECKPOINT_PAGES = 1000
 
 
 class InlineConnection(aiosqlite.Connection):
@@ -61,9 +65,11 @@ def allow_inline(engine: AsyncEngine) -> None:
         params["check_same_thread"] = False
 
     def returned(adapted: Any, _record: Any) -> None:
-        # Back in the pool (after its reset): whoever takes it next runs on aiosqlite's thread.
+        # Back in the pool (after its reset): whoever takes it next runs on aiosqlite's thread,
+        # where a commit may checkpoint again.
         driver = getattr(adapted, "_connection", None)
-        if isinstance(driver, InlineConnection):
+        if isinstance(driver, InlineConnection) and driver.inline:
+            driver._conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
             driver.inline = False
 
     event.listen(engine.sync_engine, "do_connect", connect_args)
@@ -73,7 +79,8 @@ def allow_inline(engine: AsyncEngine) -> None:
 async def begin_inline(session: AsyncSession) -> InlineConnection | None:
     """Take SQLite's write lock for the session's transaction, then run the connection's calls
     inline until it is back in the pool (the commit, and the pool's reset of the connection,
-    inline too). None for an engine made without `allow_inline`.
+    inline too), and the commit without SQLite's automatic checkpoint. None for an engine made
+    without `allow_inline`.
 
     The lock is first asked for inline without waiting; only if another writer holds it is it
     waited for on aiosqlite's thread, under the connection's busy timeout.
@@ -85,6 +92,7 @@ async def begin_inline(session: AsyncSession) -> InlineConnection | None:
         return None
     if not _begin_at_once(driver._conn):
         await driver._execute(driver._conn.execute, "BEGIN IMMEDIATE")
+    driver._conn.execute("PRAGMA wal_autocheckpoint=0")
     driver.inline = True
     return driver
 
