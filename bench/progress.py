@@ -2,7 +2,8 @@
 weekly summary with its pictures, and the memory of `tandem run` after its first chart.
 
     python bench/progress.py [--charts 40] [--measures 200] [--students 10000]
-                             [--fanout-students 150] [--only PART ...] [--markdown]
+                             [--fanout-students 150] [--latency-rounds 8]
+                             [--only PART ...] [--markdown]
 
 - chart: `--charts` PNGs of a 30-point goal, of a 2,000-point goal (thinned to 300 a series)
   and of a week's picture of three goals, drawn one after another in this process: CPU time,
@@ -11,7 +12,9 @@ weekly summary with its pictures, and the memory of `tandem run` after its first
   the report gathered, composed (with its chart) and laid out as a PDF: the median of 5, and
   its page count;
 - latency: notes dispatched at 20 a second, alone and with 20 `/progress` at once
-  (bench/progress_latency.py): p50 and p99 of each note's time to its reply;
+  (bench/progress_latency.py), `--latency-rounds` of each: p50 and p99 of each note's time to
+  its reply (8 rounds are 320 notes each: the p99 is the fourth slowest, where with 3 rounds
+  it was the second, which one stall of the host decides);
 - summary: the summary job for `--students` students with charts off and on, `--rounds` times
   each (bench/progress_summary.py);
 - fanout: the summary job for `--fanout-students` students with two parents each, then the
@@ -168,7 +171,7 @@ def report_rows(args: argparse.Namespace) -> list[list[str]]:
 
 
 def latency_rows(args: argparse.Namespace) -> list[list[str]]:
-    found = asyncio.run(progress_latency.note_latency(rounds=args.rounds))
+    found = asyncio.run(progress_latency.note_latency(rounds=args.latency_rounds))
     charts.DRAWING.close()
     rows = []
     for name, label in (("quiet", "note, alone"), ("loaded", "note, 20 /progress at once")):
@@ -238,6 +241,7 @@ def main() -> None:
     parser.add_argument("--charts", type=int, default=40)
     parser.add_argument("--measures", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency-rounds", type=int, default=8)
     parser.add_argument("--students", type=int, default=10_000)
     parser.add_argument("--entries", type=int, default=10, help="entries per student")
     parser.add_argument("--fanout-students", type=int, default=150)
