@@ -60,6 +60,9 @@ async def engines(pg: str) -> AsyncIterator[list[Database]]:
     """Three databases on the same server: one per replica."""
     databases = [Database(pg) for _ in range(3)]
     yield databases
+    # A test that failed before its senders closed leaves their leases held, and the next
+    # test's replica standing by: end them (disposing an engine leaves checked-out sessions).
+    await end_lease_sessions(databases[0])
     for database in databases:
         await database.dispose()
 
@@ -75,14 +78,20 @@ async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
-async def advisory_waiters(db: Database) -> int:
-    """Transactions of this database waiting for an advisory lock."""
+async def advisory_locks(db: Database, *, granted: bool) -> int:
+    """Advisory locks of this database held (`granted`), or waited for."""
     async with db.session() as session:
         statement = text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = :granted"
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
-        return int((await session.exec(statement)).one()[0])  # type: ignore[call-overload]
+        found = await session.exec(statement, params={"granted": granted})  # type: ignore[call-overload]
+        return int(found.one()[0])
+
+
+async def advisory_waiters(db: Database) -> int:
+    """Transactions of this database waiting for an advisory lock."""
+    return await advisory_locks(db, granted=False)
 
 
 # --- per-chat order -------------------------------------------------------------------------
@@ -253,14 +262,22 @@ def replica_sender(db: Database, platform: FakePlatform, time: VirtualTime, name
 
 
 async def end_lease_sessions(db: Database) -> int:
-    """End the sessions holding an advisory lock here, as a replica's crash would."""
+    """End the sessions holding an advisory lock here, as a replica's crash would, and wait
+    until their locks are gone: pg_terminate_backend only signals a session, which lets go of
+    its locks as it exits (a standby asking before then would find the lease still held)."""
     async with db.session() as session:
         statement = text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'"
             " AND granted AND pid <> pg_backend_pid()"
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
-        return int((await session.exec(statement)).one()[0])  # type: ignore[call-overload]
+        ended = int((await session.exec(statement)).one()[0])  # type: ignore[call-overload]
+
+    async def gone() -> bool:
+        return await advisory_locks(db, granted=True) == 0
+
+    await until(gone, "the ended sessions' advisory locks to go")
+    return ended
 
 
 async def test_one_replica_sends_and_another_takes_over_when_its_session_ends(
