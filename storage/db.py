@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import pg_driver
 from storage.sqlite_inline import allow_inline, begin_inline
-from storage.wal_checkpoints import WalCheckpoints
+from storage.wal_checkpoints import WalCheckpoints, wal_checkpoint
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -243,10 +243,8 @@ class Database:
         if not is_sqlite(self.url):
             return
         # In the writers' turn: a checkpoint waits for no writer of ours (see event_session).
-        async with self._writer_turn or _no_turn(), self.engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            result = await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            busy = result.scalar()
+        async with self._writer_turn or _no_turn():
+            busy = await wal_checkpoint(self.engine, "TRUNCATE")
         if busy:
             log.warning("the SQLite write-ahead log could not be emptied: a reader held it")
 

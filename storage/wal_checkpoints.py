@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 EVERY = 100
 
 
+async def wal_checkpoint(engine: AsyncEngine, mode: str) -> bool:
+    """Run `PRAGMA wal_checkpoint(mode)` on a pooled connection (aiosqlite's thread); True if
+    a reader or writer kept it from finishing."""
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        result = await autocommit.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})")
+        return bool(result.scalar())
+
+
 class WalCheckpoints:
     """Counts the inline commits, and checkpoints every `every` of them in the background."""
 
@@ -45,9 +54,7 @@ class WalCheckpoints:
 
     async def _checkpoint(self) -> None:
         try:
-            async with self.engine.connect() as connection:  # a pooled one: aiosqlite's thread
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await autocommit.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            await wal_checkpoint(self.engine, "PASSIVE")
         except Exception as error:  # the next one tries again; SQLite loses nothing meanwhile
             log.warning("SQLite checkpoint failed: %s", type(error).__name__)
         finally:

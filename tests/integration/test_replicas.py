@@ -78,12 +78,18 @@ async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
+# This database's advisory locks, in pg_locks.
+ADVISORY_HERE = (
+    "locktype = 'advisory'"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
 async def advisory_locks(db: Database, *, granted: bool) -> int:
     """Advisory locks of this database held (`granted`), or waited for."""
     async with db.session() as session:
         statement = text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted = :granted"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            f"SELECT count(*) FROM pg_locks WHERE {ADVISORY_HERE} AND granted = :granted"
         )
         found = await session.exec(statement, params={"granted": granted})  # type: ignore[call-overload]
         return int(found.one()[0])
@@ -267,9 +273,8 @@ async def end_lease_sessions(db: Database) -> int:
     its locks as it exits (a standby asking before then would find the lease still held)."""
     async with db.session() as session:
         statement = text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory'"
-            " AND granted AND pid <> pg_backend_pid()"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+            f" WHERE {ADVISORY_HERE} AND granted AND pid <> pg_backend_pid()"
         )
         ended = int((await session.exec(statement)).one()[0])  # type: ignore[call-overload]
 
